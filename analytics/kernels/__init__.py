@@ -1,0 +1,1 @@
+"""numba kernels over numpy arrays: pure, arrays in and arrays out, one JIT policy."""

@@ -1,0 +1,1 @@
+"""Edge adapters: gpiozero, bleak/bthome-ble, SQLite and paho-mqtt, one module each."""

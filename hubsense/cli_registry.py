@@ -1,0 +1,39 @@
+"""Which sub-app module provides which `hubsense` subcommand.
+
+Add a line here when a component gains a CLI. Each module exposes either
+`app` (a typer.Typer, attached as a command group) or `command` (a function,
+attached as a single command).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# (cli name, module, attribute). Order is the order of `hubsense --help`.
+SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("demo", "hubsense.demo", "command"),
+    ("services", "hubsense.services.cli", "app"),
+    ("db", "hubsense.db.cli", "app"),
+    ("inventory", "hubsense.inventory_cli", "app"),
+    ("ingest", "hubsense.ingest.cli", "app"),
+    ("simulate", "hubsense.simulators.cli", "command"),
+    ("edge", "hubsense.edge.cli", "app"),
+    ("analytics", "hubsense.analytics.cli", "app"),
+]
+
+
+def register_all(app: typer.Typer) -> None:
+    for name, module_name, attribute in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name and error.name.startswith("hubsense"):
+                continue  # that component is not part of this install
+            raise
+        target = getattr(module, attribute)
+        if attribute == "app":
+            app.add_typer(target, name=name)
+        else:
+            app.command(name=name)(target)

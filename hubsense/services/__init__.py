@@ -1,0 +1,1 @@
+"""Private PostgreSQL and Mosquitto for development, tests and the demo (`hubsense services`)."""

@@ -1,0 +1,97 @@
+"""Settings: how a server process runs (not what exists; that is the inventory).
+
+One pydantic-settings class, nested sections, read from (highest first) CLI
+options, `HUBSENSE_…` environment variables (`HUBSENSE_DB__DSN`,
+`HUBSENSE_MQTT__URL`, `HUBSENSE_INGEST__BATCH_MAX_EVENTS`…), a YAML file
+named by `--config` or `HUBSENSE_CONFIG`, then defaults. Never built at import
+time: the CLI loads it once and passes it down. The edge agent has its own
+node config file (`hubsense.edge.config`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_STATE_DIR = Path(".hubsense")
+
+
+class DatabaseSettings(BaseModel):
+    # None: use the private PostgreSQL started by `hubsense services up` in state_dir.
+    dsn: SecretStr | None = None
+
+
+class MqttSettings(BaseModel):
+    # None: use the private Mosquitto started by `hubsense services up` in state_dir.
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+
+
+class ServicesSettings(BaseModel):
+    state_dir: Path = DEFAULT_STATE_DIR
+    pg_port: int | None = None
+    mqtt_port: int | None = None
+
+
+class IngestSettings(BaseModel):
+    worker_id: str = "ingest-1"
+    share_group: str = "hubsense-ingest"
+    batch_max_events: int = Field(default=20_000, gt=0)
+    batch_max_ms: int = Field(default=200, gt=0)
+    # Unacked messages the broker may have in flight to us (MQTT 5 receive maximum).
+    receive_maximum: int = Field(default=2_000, gt=0, le=65_535)
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    # Events timestamped further than this in the future are dead-lettered.
+    max_future_ms: int = Field(default=5 * 60_000, ge=0)
+
+
+class TimescaleSettings(BaseModel):
+    chunk_days: int = Field(default=7, gt=0)
+    compress_after_days: int = Field(default=14, gt=0)
+    # None keeps raw events forever; rollups are kept regardless.
+    retain_days: int | None = Field(default=None, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUBSENSE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    db: DatabaseSettings = DatabaseSettings()
+    mqtt: MqttSettings = MqttSettings()
+    services: ServicesSettings = ServicesSettings()
+    ingest: IngestSettings = IngestSettings()
+    timescale: TimescaleSettings = TimescaleSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HUBSENSE_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings once, for the CLI; `overrides` are nested dicts from CLI options."""
+    if config_file is not None:
+        os.environ["HUBSENSE_CONFIG"] = str(config_file)
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Simulated people, sensors and nodes that speak the real wire contract."""
