@@ -55,7 +55,8 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(dsn, **kwargs)
     except psycopg.OperationalError as error:
-        detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = " ".join(lines) or type(error).__name__
         raise ServiceError(f"database {redact_dsn(dsn)}: cannot connect: {detail}") from error
     except psycopg.ProgrammingError as error:
         raise ConfigError(f"database {redact_dsn(dsn)}: invalid DSN: {error}") from error

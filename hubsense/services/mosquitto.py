@@ -1,8 +1,8 @@
 """A private Mosquitto 2 broker under a state directory, for development and tests.
 
 Layout under `directory`: `mosquitto.conf` (generated on every start),
-`data/` (persistence), `mosquitto.log`, `mosquitto.pid` (written by us: the
-broker runs in the foreground of its own session, not daemonised).
+`data/` (persistence), `mosquitto.log`, `mosquitto.pid`. The broker runs
+daemonised (`-d`), so it outlives the `hubsense services up` that started it.
 
 The generated config listens on 127.0.0.1 only with `allow_anonymous true`:
 a loopback development broker. It turns persistence on and lifts Mosquitto's
@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ def broker_config(
     port: int,
     data_dir: Path,
     log_file: Path,
+    pid_file: Path,
     run_as: str | None,
     autosave_interval_s: int = 30,
     max_inflight_messages: int = 1000,
@@ -75,6 +75,7 @@ def broker_config(
         "log_type notice",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
     ]
+    lines.append(f"pid_file {pid_file}")
     if run_as is not None:
         lines.append(f"user {run_as}")
     lines.extend(extra_lines or [])
@@ -106,7 +107,6 @@ class MosquittoServer:
         self.autosave_interval_s = autosave_interval_s
         self.max_inflight_messages = max_inflight_messages
         self.bin_path = bin_path
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def port(self) -> int:
@@ -130,6 +130,7 @@ class MosquittoServer:
                 port=self.port,
                 data_dir=self.data_dir,
                 log_file=self.log_file,
+                pid_file=self.pid_file,
                 run_as=account.pw_name if account else None,
                 autosave_interval_s=self.autosave_interval_s,
                 max_inflight_messages=self.max_inflight_messages,
@@ -137,22 +138,23 @@ class MosquittoServer:
             )
         )
         hand_over(self.directory, account)
-        with (self.directory / "mosquitto.out").open("ab") as out:
-            # Own session: Ctrl-C in the terminal that ran `services up` must not kill it.
-            self._process = subprocess.Popen(
-                [str(binary), "-c", str(self.config_file)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                cwd=self.directory, start_new_session=True,
-            )
-        self.pid_file.write_text(f"{self._process.pid}\n")
-        started = wait_until(
-            lambda: self._process is not None and self._process.poll() is None and accepts(self.port),
-            START_TIMEOUT_S,
+        self.pid_file.unlink(missing_ok=True)
+        # -d: the broker daemonises (so it outlives `hubsense services up`) and writes
+        # pid_file; config errors are reported before it forks.
+        result = subprocess.run(
+            [str(binary), "-c", str(self.config_file), "-d"],
+            cwd=self.directory, capture_output=True, text=True, timeout=START_TIMEOUT_S,
         )
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().replace("\n", " | ")
+            raise ServiceError(f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}")
+        started = wait_until(lambda: self._pid() is not None and accepts(self.port), START_TIMEOUT_S)
         if not started:
-            self._kill_quietly()
+            pid = self._pid()
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
             raise ServiceError(f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}")
-        log.info("mosquitto_started", port=self.port, pid=self._process.pid)
+        log.info("mosquitto_started", port=self.port, pid=self._pid())
 
     def stop(self) -> None:
         """SIGTERM (the broker saves its persistence file) and wait for it to exit."""
@@ -166,7 +168,6 @@ class MosquittoServer:
         if not wait_until(lambda: not self._alive(pid), STOP_TIMEOUT_S, interval_s=0.02):
             raise ServiceError(f"Mosquitto pid {pid}: did not stop within {STOP_TIMEOUT_S:.0f} s")
         self.pid_file.unlink(missing_ok=True)
-        self._process = None
         log.info("mosquitto_stopped", port=self.port, pid=pid)
 
     def restart(self) -> None:
@@ -181,9 +182,7 @@ class MosquittoServer:
         return {"running": running, "url": self.url if self._port or running else None}
 
     def _pid(self) -> int | None:
-        """The broker's pid if it is alive (from our child handle or the pid file)."""
-        if self._process is not None:
-            return self._process.pid if self._process.poll() is None else None
+        """The broker's pid from the pid file, if that process is alive and is our broker."""
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -192,16 +191,16 @@ class MosquittoServer:
             return None
         return pid
 
-    def _alive(self, pid: int) -> bool:
-        if self._process is not None and self._process.pid == pid:
-            return self._process.poll() is None  # reaps our child, so no zombie lingers
+    @staticmethod
+    def _alive(pid: int) -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        return not self._is_zombie(pid)
+        # An exited daemon stays a zombie when pid 1 (in a container) does not reap it.
+        return not MosquittoServer._is_zombie(pid)
 
     def _is_ours(self, pid: int) -> bool:
         # A stale pid file may name a pid reused by another program.
@@ -237,13 +236,6 @@ class MosquittoServer:
                 return int(line.split()[1])
         return None
 
-    def _kill_quietly(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=5)
-        self._process = None
-        self.pid_file.unlink(missing_ok=True)
-
     def _log_tail(self) -> str:
         texts = []
         for path in (self.log_file, self.directory / "mosquitto.out"):
@@ -253,14 +245,3 @@ class MosquittoServer:
                 continue
         return " | ".join(texts[-3:]) or "no log"
 
-
-def wait_for_exit(pid: int, timeout_s: float) -> bool:
-    """True when `pid` is gone within `timeout_s` (for callers holding only a pid)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
