@@ -12,6 +12,7 @@ Reading YAML with line marks and turning validation errors into
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import zoneinfo
 from enum import StrEnum
@@ -84,9 +85,7 @@ class GpioPirSensor(_Model):
     @classmethod
     def _pin_on_header(cls, pin: int) -> int:
         if pin not in GPIO_PINS:
-            raise PydanticCustomError(
-                "gpio_pin", "pin {pin} is out of range 0..27", {"pin": pin}
-            )
+            raise PydanticCustomError("gpio_pin", "pin {pin} is out of range 0..27", {"pin": pin})
         return pin
 
     @property
@@ -111,7 +110,8 @@ class BthomeSensor(_Model):
         if not _BLE_ADDRESS_RE.match(address):
             raise PydanticCustomError(
                 "ble_address",
-                f"{address!r} is not a BLE address (6 hex octets with colons, e.g. A4:C1:38:00:00:01)",
+                f"{address!r} is not a BLE address "
+                "(6 hex octets with colons, e.g. A4:C1:38:00:00:01)",
             )
         # One spelling, so the sensor key and duplicate checks do not depend on case.
         return address.upper()
@@ -183,12 +183,10 @@ def format_span(span: OpeningSpan) -> str:
 
 
 def parse_span(text: str) -> OpeningSpan:
-    """"07:00-18:00" -> `OpeningSpan(420, 1080)`; 24:00 is allowed only as an end."""
+    """ "07:00-18:00" -> `OpeningSpan(420, 1080)`; 24:00 is allowed only as an end."""
     match = _SPAN_RE.match(text.strip())
     if not match:
-        raise PydanticCustomError(
-            "opening_span", f"{text!r} is not a span of the form HH:MM-HH:MM"
-        )
+        raise PydanticCustomError("opening_span", f"{text!r} is not a span of the form HH:MM-HH:MM")
     start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
     if start_h > 23 or start_m > 59:
         raise PydanticCustomError("opening_span", f"{text!r}: start must be 00:00..23:59")
@@ -218,11 +216,9 @@ def _weekday_before(value: Any) -> Any:
 
 def _sorted_disjoint(spans: list[OpeningSpan]) -> list[OpeningSpan]:
     ordered = sorted(spans, key=lambda span: span.start_min)
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         if after.start_min < before.end_min:
-            raise PydanticCustomError(
-                "opening_overlap", f"spans {before} and {after} overlap"
-            )
+            raise PydanticCustomError("opening_overlap", f"spans {before} and {after} overlap")
     return ordered
 
 
@@ -342,7 +338,7 @@ class Inventory(_Model):
 
     @cached_property
     def node_of_desk(self) -> dict[str, str]:
-        """The one node whose sensors name each desk (SPEC §6: a desk is observed through one node)."""
+        """The one node whose sensors name each desk (SPEC §6: one node observes a desk)."""
         return {
             sensor.desk: node.id
             for site in self.sites
