@@ -1,0 +1,195 @@
+"""Compute SPEC §6 for every site of an inventory over a period: calendars, kernels, summary.
+
+Orchestration only: builds each site's calendar (opening hours, buckets, days) with
+zoneinfo, hands columnar events and bookings to the numba kernels in one pass, and
+derives the per-site summary (days open, capacity, desks needed, surplus). Shared
+by `analytics compute` (files) and the database path. Must not read or write files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
+from hubsense.analytics.calendar import (
+    Bucket,
+    Period,
+    bucket_bounds,
+    day_bounds,
+    is_open,
+    opening_toggles,
+)
+from hubsense.analytics.kernels.bookings import booking_measures
+from hubsense.analytics.kernels.intervals import booked_sets, observed_sets, occupied_sets
+from hubsense.analytics.kernels.measures import desk_measures
+from hubsense.analytics.kernels.order import first_reads, group_events
+from hubsense.analytics.kernels.peaks import site_peaks
+from hubsense.analytics.kernels.percentile import nearest_rank
+from hubsense.inventory import Site
+
+I64 = npt.NDArray[np.int64]
+DEFAULT_NOSHOW_MIN_S = 900
+DEFAULT_PERCENTILE = Fraction(95)
+_MS_PER_S = 1000
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """Every site's boundaries, concatenated; site s owns [x_off[s], x_off[s + 1])."""
+
+    zones: list[ZoneInfo]
+    b_bounds: I64
+    b_off: I64
+    h_tog: I64
+    h_off: I64
+    d_bounds: I64
+    d_off: I64
+    open_day: npt.NDArray[np.bool_]  # per site-day row (site s's rows start at d_off[s] - s)
+
+    def day_rows(self, s: int) -> range:
+        return range(int(self.d_off[s]) - s, int(self.d_off[s + 1]) - s - 1)
+
+    def buckets(self, s: int) -> I64:
+        """Start instants of site s's buckets."""
+        return self.b_bounds[self.b_off[s] : self.b_off[s + 1] - 1]
+
+
+def _offsets(parts: list[I64]) -> I64:
+    return np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+
+
+def build_calendars(sites: list[Site], period: Period, bucket: Bucket) -> Calendars:
+    """Each site's buckets, opening hours and days for the period, in its own time zone."""
+    cache: dict[tuple[object, ...], tuple[I64, I64, I64, list[bool]]] = {}
+    b_parts, h_parts, d_parts, opens, zones = [], [], [], [], []
+    for site in sites:
+        zone = ZoneInfo(site.timezone)
+        # Many sites share a time zone and hours; their calendars are then identical.
+        key = (
+            site.timezone,
+            tuple((day, tuple(spans)) for day, spans in sorted(site.opening_hours.items())),
+            tuple(site.closed_dates),
+        )
+        if key not in cache:
+            cache[key] = (
+                bucket_bounds(zone, period, bucket),
+                opening_toggles(site, period),
+                day_bounds(zone, period),
+                [is_open(site, day) for day in period.days()],
+            )
+        b, h, d, o = cache[key]
+        b_parts.append(b)
+        h_parts.append(h)
+        d_parts.append(d)
+        opens.extend(o)
+        zones.append(zone)
+    empty = np.zeros(0, dtype=np.int64)
+    return Calendars(
+        zones=zones,
+        b_bounds=np.concatenate([empty, *b_parts]),
+        b_off=_offsets(b_parts),
+        h_tog=np.concatenate([empty, *h_parts]),
+        h_off=_offsets(h_parts),
+        d_bounds=np.concatenate([empty, *d_parts]),
+        d_off=_offsets(d_parts),
+        open_day=np.asarray(opens, dtype=np.bool_),
+    )
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything SPEC §10 writes, as arrays in milliseconds (outputs floor to seconds)."""
+
+    layout: Layout
+    calendars: Calendars
+    row_off: I64  # desk d's desk-bucket rows are row_off[d] .. row_off[d + 1]
+    observed_ms: I64
+    occupied_ms: I64
+    booked_ms: I64
+    booked_observed_ms: I64
+    booked_occupied_ms: I64
+    booking_observed_ms: I64
+    booking_occupied_ms: I64
+    booking_outcome: npt.NDArray[np.int8]
+    peak: I64
+    peak_at_ms: I64  # -1 when the peak is 0
+    copresence_ms: I64
+    days_open: list[int]
+    capacity: list[int]
+    desks_needed: list[int]
+
+    def surplus(self, s: int) -> int:
+        return self.capacity[s] - self.desks_needed[s]
+
+
+def compute(
+    layout: Layout,
+    events: EventArrays,
+    bookings: BookingArrays,
+    period: Period,
+    bucket: Bucket,
+    noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
+    percentile: Fraction = DEFAULT_PERCENTILE,
+    deduplicate: bool = True,
+) -> Results:
+    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique."""
+    calendars = build_calendars(layout.sites, period, bucket)
+    n_desks = len(layout.desk_ids)
+    n_nodes = len(layout.node_ids)
+    keep = (
+        first_reads(events.node, events.seq, n_nodes)
+        if deduplicate
+        else np.ones(len(events), dtype=np.bool_)
+    )
+    idx, offsets = group_events(
+        events.kind, events.desk, events.node, events.ts, events.seq, keep, n_desks, n_nodes
+    )
+    o_tog, o_off = occupied_sets(idx, offsets, events.ts, events.state, n_desks)
+    c_tog, c_off = observed_sets(
+        idx, offsets, events.ts, events.kind, layout.node_heartbeat_ms, n_desks, n_nodes
+    )
+    k_tog, k_off = booked_sets(bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
+    n_buckets = np.diff(calendars.b_off) - 1
+    row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
+    observed, occupied, booked, booked_observed, booked_occupied, pieces, p_off = desk_measures(
+        layout.desk_site, layout.desk_node, row_off,
+        calendars.b_bounds, calendars.b_off, calendars.h_tog, calendars.h_off,
+        c_tog, c_off, o_tog, o_off, k_tog, k_off,
+    )  # fmt: skip
+    b_observed, b_occupied, outcome = booking_measures(
+        bookings.desk, bookings.start_ms, bookings.end_ms, layout.desk_node,
+        c_tog, c_off, o_tog, o_off, noshow_min_s * _MS_PER_S,
+    )  # fmt: skip
+    peak, peak_at, copresence = site_peaks(
+        layout.site_desk_off, pieces, p_off, calendars.d_bounds, calendars.d_off
+    )
+    days_open, needed = [], []
+    for s in range(len(layout.sites)):
+        rows = calendars.day_rows(s)
+        open_rows = [r for r in rows if calendars.open_day[r]]
+        days_open.append(len(open_rows))
+        needed.append(nearest_rank((int(peak[r]) for r in open_rows), percentile))
+    return Results(
+        layout=layout,
+        calendars=calendars,
+        row_off=row_off,
+        observed_ms=observed,
+        occupied_ms=occupied,
+        booked_ms=booked,
+        booked_observed_ms=booked_observed,
+        booked_occupied_ms=booked_occupied,
+        booking_observed_ms=b_observed,
+        booking_occupied_ms=b_occupied,
+        booking_outcome=outcome,
+        peak=peak,
+        peak_at_ms=peak_at,
+        copresence_ms=copresence,
+        days_open=days_open,
+        capacity=[len(site.desks) for site in layout.sites],
+        desks_needed=needed,
+    )

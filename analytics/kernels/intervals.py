@@ -1,0 +1,113 @@
+"""Interval sets as sorted toggle arrays, and the occupied (O) and observed (C) sets.
+
+An interval set is a sorted int64 array [s0, e0, s1, e1, …] of disjoint, non-empty,
+non-touching half-open intervals [s, e) in UTC milliseconds: a time t is inside
+when the number of toggles <= t is odd. Per-entity sets are stored CSR-style: one
+flat toggle array and offsets (always even).
+
+SPEC §6: O = union of [t_i, t_i+1) over a desk's occupied events in (ts, seq) order,
+the last one open-ended; C = each `alive` at h covers [h, min(h + 3 x heartbeat,
+the node's next alive or stop)). Pure: arrays in, arrays out; no I/O.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
+from hubsense.analytics.kernels.order import KIND_ALIVE
+
+STATE_VACANT = 0
+STATE_OCCUPIED = 1
+# SPEC §6: an alive covers three heartbeats unless the node's next alive/stop comes first.
+HEARTBEATS_COVERED = 3
+
+
+@kernel
+def emit(out, lo, n, start, end):  # type: ignore[no-untyped-def]
+    """Append [start, end) to the set out[lo:n] (starts ascending), merging overlap; return new n."""
+    if end <= start:
+        return n
+    if n > lo and out[n - 1] >= start:
+        if end > out[n - 1]:
+            out[n - 1] = end
+        return n
+    out[n] = start
+    out[n + 1] = end
+    return n + 2
+
+
+@kernel
+def occupied_sets(idx, offsets, ts, state, n_desks):  # type: ignore[no-untyped-def]
+    """O per desk from its grouped desk events (segments 0..n_desks-1 of `group_events`)."""
+    out = np.empty(2 * offsets[n_desks] + 2, dtype=np.int64)
+    o_off = np.zeros(n_desks + 1, dtype=np.int64)
+    n = 0
+    for d in range(n_desks):
+        start = -1
+        for j in range(offsets[d], offsets[d + 1]):
+            i = idx[j]
+            if state[i] == STATE_OCCUPIED:
+                if start < 0:
+                    start = ts[i]
+            elif start >= 0:
+                n = emit(out, o_off[d], n, start, ts[i])
+                start = -1
+        if start >= 0:
+            n = emit(out, o_off[d], n, start, FOREVER_MS)
+        o_off[d + 1] = n
+    return out[:n].copy(), o_off
+
+
+@kernel
+def observed_sets(idx, offsets, ts, kind, heartbeat_ms, n_desks, n_nodes):  # type: ignore[no-untyped-def]
+    """C per node from its grouped alive/stop events (segments n_desks + k of `group_events`)."""
+    first = offsets[n_desks]
+    out = np.empty(2 * (offsets[n_desks + n_nodes] - first) + 2, dtype=np.int64)
+    c_off = np.zeros(n_nodes + 1, dtype=np.int64)
+    n = 0
+    for k in range(n_nodes):
+        lo = offsets[n_desks + k]
+        hi = offsets[n_desks + k + 1]
+        cover = HEARTBEATS_COVERED * heartbeat_ms[k]
+        for j in range(lo, hi):
+            i = idx[j]
+            if kind[i] != KIND_ALIVE:
+                continue
+            end = ts[i] + cover
+            if j + 1 < hi and ts[idx[j + 1]] < end:
+                end = ts[idx[j + 1]]
+            n = emit(out, c_off[k], n, ts[i], end)
+        c_off[k + 1] = n
+    return out[:n].copy(), c_off
+
+
+@kernel
+def booked_sets(b_desk, b_start, b_end, n_desks):  # type: ignore[no-untyped-def]
+    """K per desk: the union of the desk's bookings (any order in, CSR toggles out)."""
+    m = b_desk.shape[0]
+    order = np.argsort(b_start, kind="mergesort")
+    by_desk = order[np.argsort(b_desk[order], kind="mergesort")]
+    out = np.empty(2 * m + 2, dtype=np.int64)
+    k_off = np.zeros(n_desks + 1, dtype=np.int64)
+    n = 0
+    j = 0
+    for d in range(n_desks):
+        while j < m and b_desk[by_desk[j]] == d:
+            b = by_desk[j]
+            n = emit(out, k_off[d], n, b_start[b], b_end[b])
+            j += 1
+        k_off[d + 1] = n
+    return out[:n].copy(), k_off
+
+
+@kernel
+def first_toggle_after(toggles, lo, hi, t):  # type: ignore[no-untyped-def]
+    """Index of the first toggle in toggles[lo:hi] that is > t (binary search)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if toggles[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
