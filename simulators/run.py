@@ -1,0 +1,230 @@
+"""What `hubsense simulate` does, as functions the CLI and the demo call.
+
+`export_csv` writes SPEC §10 files without a broker; `publish` backfills
+and/or runs live against a broker, keeps each node's next seq in a state file
+(seqs survive runs, SPEC §4) and writes bookings to the database when asked.
+Owns the process-level concerns: progress on stderr, signals, the state file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hubsense.errors import ConfigError
+from hubsense.inventory import Inventory
+from hubsense.logs import get_logger
+from hubsense.settings import Settings
+from hubsense.simulators.bookings import SimBooking
+from hubsense.simulators.csv_export import write_bookings, write_events
+from hubsense.simulators.fleet import BookingSink, Fleet, Summary
+from hubsense.simulators.site_hours import local_ms
+from hubsense.simulators.world import NO_FAULTS, Faults, World
+
+log = get_logger(__name__)
+
+SEQ_SAVE_EVERY_S = 10.0
+
+
+def export_csv(
+    inventory: Inventory,
+    directory: Path,
+    *,
+    seed: int,
+    dates: tuple[dt.date, dt.date] | None = None,
+    window_s: int | None = None,
+    end_ms: int | None = None,
+    faults: bool = True,
+) -> Summary:
+    """Write events.csv and bookings.csv for site-local dates [from, to) or a window ending at end_ms."""
+    if dates is None and window_s is None:
+        raise ConfigError("--to-csv: give the period with --from/--to or --backfill")
+    world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
+    directory.mkdir(parents=True, exist_ok=True)
+    per_node = []
+    days: set[dt.date] = set()
+    for site in inventory.sites:
+        if dates is not None:
+            start, end = local_ms(site, dates[0], 0), local_ms(site, dates[1], 0)
+        else:
+            end = end_ms if end_ms is not None else int(time.time() * 1000)
+            start = end - (window_s or 0) * 1000
+        for node in site.nodes:
+            events, _ = world.node_events(node, start, end)
+            per_node.append((node.id, events))
+        days.update(_site_days(site, start, end))
+    bookings = _overlapping(world.bookings(sorted(days)), inventory, dates, window_s, end_ms)
+    summary = Summary(nodes=len(per_node), bookings=len(bookings))
+    summary.events = write_events(directory / "events.csv", per_node)
+    write_bookings(directory / "bookings.csv", inventory, bookings)
+    log.info("sim_csv_written", directory=str(directory), events=summary.events, bookings=len(bookings))
+    return summary
+
+
+def _site_days(site: Any, start: int, end: int) -> list[dt.date]:
+    from hubsense.simulators.site_hours import local_dates
+
+    return local_dates(site, start, end)
+
+
+def _overlapping(
+    bookings: list[SimBooking],
+    inventory: Inventory,
+    dates: tuple[dt.date, dt.date] | None,
+    window_s: int | None,
+    end_ms: int | None,
+) -> list[SimBooking]:
+    """Bookings that overlap each site's period (whole local dates, or the window)."""
+    out = []
+    for booking in bookings:
+        site = inventory.site_by_id[booking.site]
+        if dates is not None:
+            start, end = local_ms(site, dates[0], 0), local_ms(site, dates[1], 0)
+        else:
+            end = end_ms if end_ms is not None else booking.end_ms
+            start = end - (window_s or 0) * 1000
+        if booking.start_ms < end and booking.end_ms > start:
+            out.append(booking)
+    return out
+
+
+def publish(
+    inventory: Inventory,
+    settings: Settings,
+    *,
+    seed: int,
+    mqtt_url: str | None = None,
+    dsn: str | None = None,
+    write_bookings: bool = False,
+    speed: float = 1.0,
+    backfill_s: int | None = None,
+    backfill_only: bool = False,
+    duration_s: int | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    state_file: Path | None = None,
+    faults: bool = True,
+    stop_event: threading.Event | None = None,
+) -> Summary:
+    """Backfill and/or run live against the broker; returns what was published."""
+    from hubsense.services import resolve_mqtt_url
+
+    url = mqtt_url or resolve_mqtt_url(settings)
+    seq_path = state_file or settings.services.state_dir / "simulator-seq.json"
+    sink, close_sink = _bookings_sink(settings, dsn) if write_bookings else (None, None)
+    world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
+    fleet = Fleet(world, url, read_seqs(seq_path), sink)
+    stop = stop_event or threading.Event()
+    try:
+        fleet.connect()
+        if backfill_s is not None:
+            end = end_ms if end_ms is not None else int(time.time() * 1000)
+            _backfill_with_progress(fleet, end - backfill_s * 1000, end)
+            save_seqs(seq_path, fleet.next_seqs())
+            live_start = end
+        else:
+            live_start = start_ms if start_ms is not None else int(time.time() * 1000)
+        if backfill_only:
+            fleet.close(live_start)
+        else:
+            until = None if duration_s is None else live_start + duration_s * 1000
+            with _stop_on_signals(stop):
+                log.info("sim_live", nodes=len(fleet.members), speed=speed, seed=seed)
+                fleet.run_live(live_start, speed, stop, until, _periodic_saver(fleet, seq_path))
+    finally:
+        save_seqs(seq_path, fleet.next_seqs())
+        if close_sink is not None:
+            close_sink()
+    return fleet.summary
+
+
+def read_seqs(path: Path) -> dict[str, int]:
+    """Each node's next seq from the state file; empty when there is none yet."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"simulator state {path}: unreadable ({error})") from None
+    return {str(node): int(seq) for node, seq in data.get("next_seq", {}).items()}
+
+
+def save_seqs(path: Path, seqs: dict[str, int]) -> None:
+    """Write the state file atomically (a crash mid-write must not reset seqs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"next_seq": seqs}, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _periodic_saver(fleet: Fleet, path: Path) -> Any:
+    last = [time.monotonic()]
+
+    def save() -> None:
+        if time.monotonic() - last[0] >= SEQ_SAVE_EVERY_S:
+            save_seqs(path, fleet.next_seqs())
+            last[0] = time.monotonic()
+
+    return save
+
+
+def _bookings_sink(settings: Settings, dsn: str | None) -> tuple[BookingSink, Any]:
+    from hubsense.db.bookings import upsert_bookings
+    from hubsense.db.connect import connect, resolve_dsn
+
+    conn = connect(dsn or resolve_dsn(settings), autocommit=True)
+
+    def sink(bookings: list[SimBooking]) -> None:
+        upsert_bookings(conn, booking_rows(bookings), origin="simulator")
+
+    return sink, conn.close
+
+
+def booking_rows(bookings: list[SimBooking]) -> list[Any]:
+    """SimBookings as `hubsense.db.bookings.BookingRow`s (UTC instants)."""
+    from hubsense.db.bookings import BookingRow
+
+    utc = dt.UTC
+    return [
+        BookingRow(
+            booking_id=b.booking_id,
+            site_id=b.site,
+            desk_id=b.desk,
+            start_at=dt.datetime.fromtimestamp(b.start_ms / 1000, tz=utc),
+            end_at=dt.datetime.fromtimestamp(b.end_ms / 1000, tz=utc),
+        )
+        for b in bookings
+    ]
+
+
+def _backfill_with_progress(fleet: Fleet, start_ms: int, end_ms: int) -> None:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} events"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("backfill", total=None)
+        fleet.backfill(start_ms, end_ms, lambda count: progress.advance(task, count))
+
+
+class _stop_on_signals:  # noqa: N801 - a context manager used like a function
+    """SIGINT/SIGTERM set the stop event so nodes send `stop` and go offline cleanly."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.saved: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals can only be handled on the main thread; the caller stops us
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved[sig] = signal.signal(sig, lambda *_: self.stop.set())
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
