@@ -121,7 +121,7 @@ def test_events_is_a_hypertable_chunked_by_the_configured_days(
 ) -> None:
     assert lane.execute(
         "SELECT hypertable_schema, hypertable_name, num_dimensions, compression_enabled"
-        " FROM timescaledb_information.hypertables"
+        " FROM timescaledb_information.hypertables WHERE hypertable_name = 'events'"
     ).fetchall() == [("public", "events", 1, True)]
     assert lane.execute(
         "SELECT column_name, time_interval FROM timescaledb_information.dimensions"
@@ -159,6 +159,38 @@ def test_compression_and_retention_policies_use_the_configured_intervals(
         ("policy_compression", "3 days", None),
         ("policy_retention", None, "30 days"),
     ]
+
+
+def test_running_the_policies_compresses_after_3_days_and_drops_after_30(
+    lane: psycopg.Connection[Any],
+) -> None:
+    # The lane has no background workers, so the jobs are run by hand. One event per
+    # one-day chunk, 40, 10 and 1 day(s) old: the policies must tell them apart.
+    lane.execute(
+        "INSERT INTO events (node_id, seq, ts, site_id, type)"
+        " SELECT 'pi-1', age, now() - make_interval(days => age), 'site-0', 'alive'"
+        " FROM unnest(ARRAY[40, 10, 1]) AS age"
+    )
+    chunks = (
+        "SELECT is_compressed FROM timescaledb_information.chunks"
+        " WHERE hypertable_name = 'events' ORDER BY range_start"
+    )
+    ages = "SELECT seq FROM events ORDER BY seq DESC"
+    assert lane.execute(chunks).fetchall() == [(False,), (False,), (False,)]
+    jobs = dict(
+        lane.execute(
+            "SELECT proc_name, job_id FROM timescaledb_information.jobs"
+            " WHERE hypertable_name = 'events'"
+        ).fetchall()
+    )
+
+    lane.execute("CALL run_job(%s)", [jobs["policy_compression"]])
+    assert lane.execute(chunks).fetchall() == [(True,), (True,), (False,)]
+    assert lane.execute(ages).fetchall() == [(40,), (10,), (1,)]
+
+    lane.execute("CALL run_job(%s)", [jobs["policy_retention"]])
+    assert lane.execute(chunks).fetchall() == [(True,), (False,)]
+    assert lane.execute(ages).fetchall() == [(10,), (1,)]
 
 
 def test_defaults_without_params_are_seven_day_chunks_fourteen_days_no_retention(
