@@ -75,6 +75,8 @@ class TimescaleLane:
         return f"postgresql://postgres:postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -99,8 +101,6 @@ def _wait_ready(process: subprocess.Popen[bytes], log_path: Path, timeout_s: flo
         if process.poll() is not None:
             return False
         time.sleep(0.05)
-    process.kill()
-    process.wait(timeout=15)
     raise TimeoutError(f"timescale lane: not ready after {timeout_s:.0f} s:\n{_log_tail(log_path)}")
 
 
@@ -121,15 +121,24 @@ def start_lane(base_dir: Path, attempts: int = 3) -> TimescaleLane:
                     str(data_dir),
                     "--port",
                     str(port),
+                    "--exit-with-stdin",
                 ],
                 cwd=LANE_DIR,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                # Our end of this pipe closes when we die, however we die: the server exits.
+                stdin=subprocess.PIPE,
                 env={**os.environ, "NODE_NO_WARNINGS": "1"},
             )
-        if _wait_ready(process, log_path, START_TIMEOUT_S):
-            return TimescaleLane(process, port, data_dir, log_path)
+        lane = TimescaleLane(process, port, data_dir, log_path)
+        try:
+            ready = _wait_ready(process, log_path, START_TIMEOUT_S)
+        except BaseException:
+            lane.stop()
+            raise
+        if ready:
+            return lane
+        lane.stop()  # it exited; this closes our end of its stdin
         if "EADDRINUSE" not in log_path.read_text(errors="replace") or attempt == attempts - 1:
             break
     raise RuntimeError(

@@ -1,9 +1,11 @@
 // TimescaleDB test lane: PGlite (PostgreSQL 17 in WebAssembly) with TimescaleDB 2.23,
 // served over the Postgres wire protocol on 127.0.0.1 for psycopg (SPEC §9).
 //
-// Usage: node server.mjs --data-dir DIR --port PORT
+// Usage: node server.mjs --data-dir DIR --port PORT [--exit-with-stdin]
 // Prints one line `hubsense-timescale-lane ready port=PORT` on stdout once it accepts
-// connections; exits on SIGTERM/SIGINT after closing the database. For tests only:
+// connections; exits on SIGTERM/SIGINT after closing the database, and with
+// --exit-with-stdin also when its stdin closes, so a test run that dies without
+// cleaning up (SIGKILL) does not leave the server behind. For tests only:
 // every connection shares one PostgreSQL session, and COPY wedges the server.
 
 import { parseArgs } from "node:util";
@@ -16,6 +18,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     port: { type: "string" },
     "max-connections": { type: "string", default: "16" },
+    "exit-with-stdin": { type: "boolean", default: false },
   },
 });
 if (!values["data-dir"] || !values.port) {
@@ -52,3 +55,7 @@ async function stop() {
 }
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+if (values["exit-with-stdin"]) {
+  process.stdin.on("close", stop);
+  process.stdin.resume();
+}
