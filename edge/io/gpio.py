@@ -1,0 +1,93 @@
+"""GPIO adapter: PIR sensors through gpiozero's `MotionSensor`.
+
+Each PIR pin's rise and fall become `Signal.MOTION_START` / `MOTION_END`
+for the desk state machine. Tests and the simulator pass gpiozero's
+`MockFactory` and drive the pins (`factory.pin(17).drive_high()`); on a Pi
+the default factory (lgpio) reads the real pins. gpiozero types never leave
+this module. It must not decide desk states.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hubsense.edge.core.machine import Signal
+from hubsense.errors import ServiceError
+from hubsense.inventory import GpioPirSensor
+from hubsense.logs import get_logger
+
+log = get_logger(__name__)
+
+# gpiozero polls a smoothed input in a thread per sensor. A PIR's output pulse
+# lasts seconds (HC-SR501: at least 2.5 s), so 4 samples/s miss nothing and keep
+# 30 sensors cheap on a Pi.
+SAMPLE_RATE_HZ = 4
+
+
+class PirInputs:
+    """Every configured PIR; calls `on_signal(sensor_key, signal)` from gpiozero's threads."""
+
+    def __init__(
+        self,
+        sensors: list[GpioPirSensor],
+        on_signal: Callable[[str, Signal], None],
+        pin_factory: Any = None,
+    ) -> None:
+        self._sensors = sensors
+        self._on_signal = on_signal
+        self._factory = pin_factory
+        self._devices: dict[str, Any] = {}
+        self.last_change_s: dict[str, float] = {}
+
+    def start(self) -> dict[str, bool]:
+        """Open the pins; return each sensor's level now (True: motion right now)."""
+        from gpiozero import GPIOZeroError, MotionSensor
+
+        levels: dict[str, bool] = {}
+        for sensor in self._sensors:
+            try:
+                device = MotionSensor(
+                    sensor.pin, queue_len=1, sample_rate=SAMPLE_RATE_HZ,
+                    pin_factory=self._factory,
+                )
+            except (GPIOZeroError, OSError, RuntimeError) as error:
+                self.close()
+                raise ServiceError(f"GPIO pin {sensor.pin}: cannot open: {error}") from error
+            key = sensor.key
+            device.when_motion = lambda _d, key=key: self._changed(key, Signal.MOTION_START)
+            device.when_no_motion = lambda _d, key=key: self._changed(key, Signal.MOTION_END)
+            self._devices[key] = device
+            levels[key] = bool(device.motion_detected)
+            self.last_change_s[key] = time.monotonic()
+        log.info("gpio_opened", pins=[s.pin for s in self._sensors])
+        return levels
+
+    def _changed(self, key: str, signal: Signal) -> None:
+        self.last_change_s[key] = time.monotonic()
+        self._on_signal(key, signal)
+
+    def levels(self) -> dict[str, bool]:
+        return {key: bool(d.motion_detected) for key, d in self._devices.items()}
+
+    def close(self) -> None:
+        for device in self._devices.values():
+            device.close()
+        self._devices.clear()
+
+
+def probe_pins(sensors: list[GpioPirSensor]) -> dict[int, str | None]:
+    """For `doctor`: open each pin once; None when readable, else why not."""
+    from gpiozero import GPIOZeroError, MotionSensor
+
+    result: dict[int, str | None] = {}
+    for sensor in sensors:
+        try:
+            device = MotionSensor(sensor.pin, queue_len=1, sample_rate=SAMPLE_RATE_HZ)
+            _ = device.value
+            device.close()
+            result[sensor.pin] = None
+        except (GPIOZeroError, OSError, RuntimeError) as error:
+            result[sensor.pin] = f"{type(error).__name__}: {error}"
+    return result
