@@ -11,6 +11,14 @@ Loaded by `tests/conftest.py` (`pytest_plugins = ["hubsense.services.pytest_plug
   lifted). `.host`, `.port`, `.url`, `.stop()`, `.start()`, `.restart()`.
 - `make_broker` (function): `make_broker(extra_lines=[...])` starts an own
   broker for one test; all are stopped when the test ends.
+- `service_tmp_path` (function): a fresh directory for a test's own server.
+
+Server data lives in a `tempfile.mkdtemp()` directory (mode 0711), not in
+pytest's `tmp_path_factory`: when run as root, the servers run as `postgres`
+and `mosquitto` and must pass through every ancestor of their directory, and
+each new pytest session resets `/tmp/pytest-of-<user>` to mode 0700 — so a
+second concurrent session (several people share these machines) would lock
+the running servers out of their own files mid-test.
 
 A test that stops or restarts a shared server must leave it running (call
 `.start()` in a `finally`); `db_dsn` starts PostgreSQL again if it finds it down.
@@ -27,7 +35,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,8 +49,25 @@ _db_counter = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer(tmp_path_factory.mktemp("postgres"), durable=False)
+def services_basetemp() -> Iterator[Path]:
+    """A private temp dir for server data, removed at session end (see the module docstring)."""
+    base = Path(tempfile.mkdtemp(prefix="hubsense-services-"))
+    base.chmod(0o711)  # the servers' accounts (postgres, mosquitto) must pass through it
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def service_tmp_path(services_basetemp: Path) -> Path:
+    """A fresh directory for a test's own server (instead of tmp_path; see the module docstring)."""
+    return Path(tempfile.mkdtemp(prefix="t-", dir=services_basetemp))
+
+
+@pytest.fixture(scope="session")
+def pg_server(services_basetemp: Path) -> Iterator[PostgresServer]:
+    server = PostgresServer(services_basetemp / "postgres", durable=False)
     server.start()
     try:
         yield server
@@ -48,8 +76,8 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServ
 
 
 @pytest.fixture(scope="session")
-def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
-    broker = MosquittoServer(tmp_path_factory.mktemp("mosquitto"))
+def mqtt_broker(services_basetemp: Path) -> Iterator[MosquittoServer]:
+    broker = MosquittoServer(services_basetemp / "mosquitto")
     broker.start()
     try:
         yield broker
@@ -75,13 +103,12 @@ def db_dsn(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterato
 
 
 @pytest.fixture
-def make_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MosquittoServer]]:
+def make_broker(services_basetemp: Path) -> Iterator[Callable[..., MosquittoServer]]:
     started: list[MosquittoServer] = []
 
     def factory(extra_lines: list[str] | None = None, **options: object) -> MosquittoServer:
-        broker = MosquittoServer(
-            tmp_path_factory.mktemp("broker"), extra_lines=extra_lines, **options  # type: ignore[arg-type]
-        )
+        directory = Path(tempfile.mkdtemp(prefix="broker-", dir=services_basetemp))
+        broker = MosquittoServer(directory, extra_lines=extra_lines, **options)  # type: ignore[arg-type]
         broker.start()
         started.append(broker)
         return broker
