@@ -45,7 +45,9 @@ class Behaviour:
 
     people_per_office_desk: float = 1.6
     office_share: tuple[float, float] = (0.25, 0.65)  # per person, drawn once
-    hub_share: tuple[float, float] = (0.0, 0.3)
+    # Hubs see light use (SPEC §1): on a workday about this share of hub desks is used,
+    # spread over everyone as personal hub propensities.
+    hub_use: float = 0.3
     weekend_factor: float = 0.03
     book_office: float = 0.85
     book_hub: float = 0.6
@@ -95,17 +97,19 @@ def population(inventory: Inventory, seed: int, behaviour: Behaviour = Behaviour
         if offices
         else 3 * sum(len(s.desks) for s in hubs)
     )
+    hub_desks = sum(len(s.desks) for s in hubs)
+    hub_mean = min(0.3, behaviour.hub_use * hub_desks / count) if count else 0.0
     people: list[Person] = []
     for i in range(count):
         office = rng.choices(offices, [len(s.desks) for s in offices])[0].id if offices else None
-        hub = rng.choice(hubs).id if hubs else None
+        hub = rng.choices(hubs, [len(s.desks) for s in hubs])[0].id if hubs else None
         people.append(
             Person(
                 id=f"p{i:05d}",
                 office=office,
                 hub=hub,
                 office_share=rng.uniform(*behaviour.office_share) if office else 0.0,
-                hub_share=rng.uniform(*behaviour.hub_share) if hub else 0.0,
+                hub_share=rng.uniform(0.0, 2 * hub_mean) if hub else 0.0,
             )
         )
     return people

@@ -78,16 +78,28 @@ class World:
         return self.inventory.site_by_id[self.inventory.site_of_node[node.id]]
 
     def desks_of(self, node: Node) -> list[tuple[str, Source]]:
-        return [
-            (s.desk, Source.PIR if isinstance(s, GpioPirSensor) else Source.BLE)
-            for s in node.sensors
-        ]
+        """The node's desks in sensor order; a desk with several sensors is `fused` (SPEC §4)."""
+        sources: dict[str, Source] = {}
+        for sensor in node.sensors:
+            own = Source.PIR if isinstance(sensor, GpioPirSensor) else Source.BLE
+            sources[sensor.desk] = Source.FUSED if sensor.desk in sources else own
+        return list(sources.items())
+
+    def hold_ms(self, node: Node) -> dict[str, int]:
+        """Per desk, how long `occupied` outlasts presence: the longest PIR hold, 0 for BLE only.
+
+        A fused desk is occupied while any of its sensors says so, and its PIR says so
+        for hold_s after the last motion, so the union is presence plus the PIR hold.
+        """
+        out: dict[str, int] = {}
+        for sensor in node.sensors:
+            hold = sensor.hold_s * 1000 if isinstance(sensor, GpioPirSensor) else 0
+            out[sensor.desk] = max(out.get(sensor.desk, 0), hold)
+        return out
 
     def transitions(self, node: Node, days: list[dt.date]) -> list[Transition]:
         """The node's sensor changes for whole local days (hold time applied to PIR desks)."""
-        hold_ms = {
-            s.desk: s.hold_s * 1000 if isinstance(s, GpioPirSensor) else 0 for s in node.sensors
-        }
+        hold_ms = self.hold_ms(node)
         present: dict[str, list[tuple[int, int]]] = {desk: [] for desk in hold_ms}
         for day in days:
             for visit in self.plan(day).visits:

@@ -75,3 +75,8 @@ def build_inventory(heartbeat_s: int = 60) -> Inventory:
 @pytest.fixture(scope="session")
 def inventory() -> Inventory:
     return build_inventory()
+
+
+@pytest.fixture(scope="session")
+def closed_date() -> dt.date:
+    return CLOSED
