@@ -42,6 +42,8 @@ class Reason(StrEnum):
     DESK_NOT_ON_NODE = "desk_not_on_node"
     TS_IN_FUTURE = "ts_in_future"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    # Valid by the contract but refused by the database (set by the writer, not here).
+    DB_REJECTED = "db_rejected"
 
 
 # Reasons a newer inventory could cure: the service refreshes its cache and decodes again.
@@ -115,7 +117,8 @@ class _Rejected(Exception):
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(reason, detail)
         self.reason = reason
-        self.detail = detail[:MAX_DETAIL_CHARS]
+        # PostgreSQL text cannot hold NUL; a sender's bytes quoted in a message may contain it.
+        self.detail = detail.replace("\x00", "\\x00")[:MAX_DETAIL_CHARS]
 
 
 def _decode(topic: str, payload: bytes, inventory: KnownInventory, ts_limit_ms: int) -> Decoded:
@@ -230,6 +233,10 @@ def _reject_desk(node: str, seq: int, desk: str, inventory: KnownInventory) -> N
 
 
 def _status_row(status: wire.StatusMessage, site: str) -> StatusRow:
+    # PostgreSQL text and jsonb refuse NUL; the contract allows it, so it is caught here.
+    texts = [status.version or "", *status.last_reading_age_s]
+    if any("\x00" in text for text in texts):
+        raise _Rejected(Reason.INVALID_SCHEMA, "version or last_reading_age_s key contains NUL")
     return StatusRow(
         node_id=status.node,
         site_id=site,

@@ -254,6 +254,13 @@ MALFORMED = [
         "online",
     ),
     (
+        "status with NUL",
+        "hubsense/v1/hq/pi-a/status",
+        b'{"node":"pi-a","online":true,"version":"1\\u0000"}',
+        Reason.INVALID_SCHEMA,
+        "NUL",
+    ),
+    (
         "status from the future",
         "hubsense/v1/hq/pi-a/status",
         b'{"node":"pi-a","online":true,"ts":1764000400000}',
@@ -278,10 +285,11 @@ def test_malformed_message_is_a_dead_letter(
     assert fragment in result.dead.detail
     assert (result.dead.topic, result.dead.payload) == (topic, payload)
     assert len(result.dead.detail) <= 500
+    assert "\x00" not in result.dead.detail
 
 
 def test_malformed_cases_cover_every_reason() -> None:
-    assert {case[3] for case in MALFORMED} == set(Reason)
+    assert {case[3] for case in MALFORMED} == set(Reason) - {Reason.DB_REJECTED}
     assert len(OVERSIZE) > wire.MAX_MESSAGE_BYTES
 
 
@@ -301,3 +309,10 @@ def test_dead_letter_detail_is_bounded() -> None:
     assert result.dead.reason is Reason.INVALID_SCHEMA
     assert len(result.dead.detail) <= 500
     assert json.loads(result.dead.payload)["node"] == long_node.decode()
+
+
+def test_nul_quoted_in_detail_is_escaped() -> None:
+    payload = b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"a\\u0000b"}]}'
+    result = decode(EVENTS_TOPIC, payload)
+    assert result.dead.reason is Reason.UNKNOWN_EVENT_TYPE
+    assert "a\\x00b" in result.dead.detail and "\x00" not in result.dead.detail

@@ -1,0 +1,87 @@
+"""`hubsense ingest run`: MQTT → PostgreSQL, exactly once, with dead letters.
+
+Parses options, loads settings, installs SIGTERM/SIGINT handlers and calls
+`hubsense.ingest.service.run`; nothing else. Imports only typer and the
+standard library at module level (paho and psycopg load inside the command).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help=(
+        "Store the nodes' MQTT events in PostgreSQL: shared subscription, persistent "
+        "session, manual acks after commit, dedupe by (node, seq), dead letters.\n\n"
+        "Example: `hubsense ingest run --worker-id ingest-1` (start more workers with "
+        "other ids to split the load)."
+    ),
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def run(
+    dsn: Annotated[
+        str | None,
+        typer.Option("--dsn", help="PostgreSQL DSN (default: settings, then `hubsense services`)."),
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option("--mqtt-url", help="Broker URL mqtt://[user[:pass]@]host[:port] or mqtts://…"),
+    ] = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option(
+            "--worker-id",
+            help="Stable id of this worker; client id hubsense-ingest-ID resumes its own session.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings YAML file (also HUBSENSE_CONFIG)."),
+    ] = None,
+) -> None:
+    """Run an ingest worker until SIGTERM or Ctrl-C; it commits and acks before exiting.
+
+    Example: `hubsense ingest run --dsn postgresql://ingest@db/hubsense --mqtt-url mqtt://broker`
+    """
+    import signal
+    import threading
+
+    from hubsense.ingest.service import run as run_ingest
+    from hubsense.settings import load_settings
+
+    settings = _with_options(load_settings(config), dsn, mqtt_url, worker_id)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run_ingest(settings, stop)
+
+
+def _with_options(settings: Any, dsn: str | None, url: str | None, worker: str | None) -> Any:
+    """Apply CLI options over the loaded settings (they win over env and file)."""
+    from pydantic import SecretStr
+
+    updates: dict[str, Any] = {}
+    if dsn is not None:
+        updates["db"] = settings.db.model_copy(update={"dsn": SecretStr(dsn)})
+    if url is not None:
+        updates["mqtt"] = settings.mqtt.model_copy(update={"url": url})
+    if worker is not None:
+        from hubsense.errors import ConfigError
+        from hubsense.wire import ID_PATTERN
+
+        import re
+
+        if not re.match(ID_PATTERN, worker):
+            raise ConfigError(f"--worker-id {worker!r}: must match {ID_PATTERN}")
+        updates["ingest"] = settings.ingest.model_copy(update={"worker_id": worker})
+    return settings.model_copy(update=updates) if updates else settings

@@ -1,0 +1,219 @@
+"""Write one batch in one transaction: binary COPY into staging, then insert with dedupe.
+
+The psycopg adapter of ingest: psycopg types never leave this module. Events go
+through a TEMP staging table with binary COPY and then
+`INSERT INTO events … SELECT … ON CONFLICT DO NOTHING` (no conflict target, so
+both the plain key (node_id, seq) and the hypertable key (node_id, seq, ts)
+dedupe a redelivery). Dead letters and status upserts commit in the same
+transaction as the events. If the database rejects a batch for what is in it
+(not for being down), `write_each` writes message by message and dead-letters
+the ones it refuses, so one bad message never stops ingest.
+Must not ack, retry or sleep: the service decides that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hubsense.ingest.batch import Batch
+from hubsense.ingest.decode import DeadLetter, Decoded, EventRow, Reason, StatusRow
+
+from hubsense.db.connect import connect
+
+STAGING = "ingest_staging"
+# ON COMMIT DELETE ROWS empties staging at every commit and rollback: no TRUNCATE round trip.
+_CREATE_STAGING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {STAGING} (
+    node_id text, seq bigint, ts_ms bigint, site_id text,
+    type text, desk_id text, source text, state text
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_TYPES = ["text", "int8", "int8", "text", "text", "text", "text", "text"]
+_COPY_STAGING = f"COPY {STAGING} FROM STDIN (FORMAT BINARY)"
+# ts_ms / 1000.0 is exact to the millisecond for any real date: to_timestamp rounds to µs.
+_INSERT_EVENTS = f"""
+INSERT INTO events (node_id, seq, ts, site_id, type, desk_id, source, state)
+SELECT node_id, seq, to_timestamp(ts_ms / 1000.0), site_id, type::event_type, desk_id,
+       source::event_source, state::desk_state
+FROM {STAGING}
+ON CONFLICT DO NOTHING
+"""
+_COPY_DEAD = "COPY dead_letters (topic, payload, reason, detail) FROM STDIN (FORMAT BINARY)"
+_DEAD_TYPES = ["text", "bytea", "text", "text"]
+# A redelivered older status must not overwrite a newer one; a last will (no ts) always wins.
+_UPSERT_STATUS = """
+INSERT INTO node_status (node_id, site_id, online, version, uptime_s, outbox_depth,
+    last_reading_age_s, cpu_temp_c, clock_synced, disk_full, reported_at, updated_at)
+VALUES (%(node_id)s, %(site_id)s, %(online)s, %(version)s, %(uptime_s)s, %(outbox_depth)s,
+    %(last_reading_age_json)s::jsonb, %(cpu_temp_c)s, %(clock_synced)s, %(disk_full)s,
+    to_timestamp(%(reported_ms)s::bigint / 1000.0), now())
+ON CONFLICT (node_id) DO UPDATE SET
+    site_id = EXCLUDED.site_id, online = EXCLUDED.online, version = EXCLUDED.version,
+    uptime_s = EXCLUDED.uptime_s, outbox_depth = EXCLUDED.outbox_depth,
+    last_reading_age_s = EXCLUDED.last_reading_age_s, cpu_temp_c = EXCLUDED.cpu_temp_c,
+    clock_synced = EXCLUDED.clock_synced, disk_full = EXCLUDED.disk_full,
+    reported_at = EXCLUDED.reported_at, updated_at = now()
+WHERE node_status.reported_at IS NULL OR EXCLUDED.reported_at IS NULL
+    OR EXCLUDED.reported_at >= node_status.reported_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    inserted: int  # new event rows; the rest of the batch's events were already stored
+    dead: int
+
+
+class DatabaseDownError(Exception):
+    """The database cannot be reached or the connection broke; the batch may be retried."""
+
+
+class DatabaseRejectedError(Exception):
+    """The database refused the batch's content; `write_each` can isolate the culprit."""
+
+
+class BatchWriter:
+    """One connection, one staging table; `write` commits a batch or raises."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._conn: Any = None
+
+    def connect(self) -> Any:
+        """(Re)open the connection and its staging table; raises DatabaseDownError."""
+        self.close()
+        try:
+            self._conn = connect(self.dsn, autocommit=True)
+            self._conn.execute(_CREATE_STAGING)
+        except Exception as error:
+            self.close()
+            raise DatabaseDownError(_last_line(error)) from error
+        return self._conn
+
+    @property
+    def connection(self) -> Any:
+        return self._conn if self._conn is not None else self.connect()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def write(self, batch: Batch) -> WriteResult:
+        """Commit the whole batch in one transaction."""
+        with self._errors():
+            conn = self.connection
+            with conn.transaction():
+                inserted = _write_events(conn, list(batch.events.values()))
+                _write_statuses(conn, list(batch.statuses.values()))
+                _write_dead(conn, batch.dead)
+        return WriteResult(inserted=inserted, dead=len(batch.dead))
+
+    def write_each(self, batch: Batch) -> WriteResult:
+        """Commit message by message (savepoints); what the database refuses is dead-lettered."""
+        inserted = 0
+        dead = list(batch.dead)
+        with self._errors():
+            conn = self.connection
+            with conn.transaction():
+                for topic, payload, decoded in batch.decoded:
+                    if decoded.dead is not None:
+                        continue
+                    try:
+                        inserted += _write_one(conn, decoded)
+                    except _content_errors() as error:
+                        dead.append(
+                            DeadLetter(topic, payload, Reason.DB_REJECTED, _last_line(error))
+                        )
+                _write_dead(conn, dead)
+        return WriteResult(inserted=inserted, dead=len(dead))
+
+    def _errors(self) -> Any:
+        return _ErrorMapper(self)
+
+
+class _ErrorMapper:
+    """Turn psycopg errors into ours: connection trouble → down, anything else → rejected."""
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self.writer = writer
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        import psycopg
+
+        if error is None or isinstance(error, DatabaseDownError):
+            return False
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            self.writer.close()
+            raise DatabaseDownError(_last_line(error)) from error
+        if isinstance(error, psycopg.Error):
+            raise DatabaseRejectedError(_last_line(error)) from error
+        return False
+
+
+def _content_errors() -> tuple[type[Exception], ...]:
+    import psycopg
+
+    # Data, integrity and programming errors are about the rows; operational ones are not.
+    return (
+        psycopg.DataError,
+        psycopg.IntegrityError,
+        psycopg.errors.RaiseException,
+        psycopg.ProgrammingError,
+    )
+
+
+def _write_one(conn: Any, decoded: Decoded) -> int:
+    with conn.transaction():  # a savepoint inside the batch transaction
+        inserted = _write_events(conn, decoded.events, clear=True)
+        if decoded.status is not None:
+            _write_statuses(conn, [decoded.status])
+    return inserted
+
+
+def _last_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[-1][:300] if text else type(error).__name__
+
+
+def _write_events(conn: Any, rows: list[EventRow], *, clear: bool = False) -> int:
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        with cur.copy(_COPY_STAGING) as copy:
+            copy.set_types(_STAGING_TYPES)
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+        cur.execute(_INSERT_EVENTS)
+        inserted = cur.rowcount
+        if clear:
+            # Inside a savepoint the commit (and its ON COMMIT DELETE) comes after more messages.
+            cur.execute(f"DELETE FROM {STAGING}")
+    return int(inserted)
+
+
+def _write_statuses(conn: Any, statuses: list[StatusRow]) -> None:
+    if not statuses:
+        return
+    params = [
+        {slot: getattr(status, slot) for slot in StatusRow.__slots__}  # type: ignore[attr-defined]
+        for status in statuses
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(_UPSERT_STATUS, params)
+
+
+def _write_dead(conn: Any, dead: list[DeadLetter]) -> None:
+    if not dead:
+        return
+    with conn.cursor() as cur, cur.copy(_COPY_DEAD) as copy:
+        copy.set_types(_DEAD_TYPES)
+        for letter in dead:
+            copy.write_row((letter.topic, letter.payload, str(letter.reason), letter.detail))

@@ -1,0 +1,237 @@
+"""The paho-mqtt adapter of ingest: an MQTT 5 persistent-session subscriber with manual acks.
+
+paho types never leave this module. One network thread runs paho's loop, puts
+each received message on a queue as a `Delivery`, and sends the acks the
+service hands back. Acks are sent from that same thread and only for messages
+received on the current connection: after a reconnect the broker redelivers
+every unacked message under its old packet id, and an ack for a previous
+connection's packet id could otherwise acknowledge a different, uncommitted
+message. Unacked messages are never lost: the broker redelivers them (to this
+client id: the session outlives the connection by `session_expiry_s`).
+Must not decode or write anything.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hubsense.logs import get_logger
+from hubsense.mqtt_url import MqttUrl
+
+log = get_logger(__name__)
+
+# Idle select timeout of the network loop: bounds how long a queued ack waits to be sent.
+_LOOP_TIMEOUT_S = 0.005
+_RECONNECT_MIN_S = 0.2
+_RECONNECT_MAX_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One received message; `ack` is an opaque token to hand back after commit."""
+
+    topic: str
+    payload: bytes
+    ack: tuple[int, int, int]  # (connection generation, packet id, qos)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    client_id: str
+    subscriptions: tuple[str, ...]
+    receive_maximum: int
+    session_expiry_s: int
+    keepalive_s: int = 30
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+
+class MqttConsumer:
+    """Connect, subscribe at QoS 1, hand out deliveries, ack them on request."""
+
+    def __init__(self, url: MqttUrl, options: ConsumerOptions) -> None:
+        self.url = url
+        self.options = options
+        self.deliveries: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[list[tuple[int, int, int]]] = queue.SimpleQueue()
+        self._generation = 0
+        self._connected = threading.Event()
+        self._closing = threading.Event()
+        # Set once the broker granted the subscriptions (SUBACK) on some connection.
+        self.subscribed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client = self._make_client()
+        self.stale_acks = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Start the network thread; it connects and reconnects on its own."""
+        self._thread = threading.Thread(target=self._run, name="ingest-mqtt", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def get(self, timeout_s: float) -> Delivery | None:
+        try:
+            return (
+                self.deliveries.get(timeout=timeout_s)
+                if timeout_s > 0
+                else (self.deliveries.get_nowait())
+            )
+        except queue.Empty:
+            return None
+
+    def ack(self, tokens: list[Any]) -> None:
+        """Acknowledge committed messages (sent by the network thread, in order)."""
+        if tokens:
+            self._acks.put(tokens)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Send the queued acks, disconnect cleanly and stop the network thread."""
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    # -- network thread ------------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.options.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        username = self.url.username or self.options.username
+        password = self.url.password or self.options.password
+        if username:
+            client.username_pw_set(username, password)
+        if self.url.tls:
+            client.tls_set(ca_certs=self.options.ca_file)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _connect_properties(self) -> Any:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.options.session_expiry_s
+        # Bounds the broker's in-flight window to us, so a reconnect cannot flood ingest.
+        properties.ReceiveMaximum = self.options.receive_maximum
+        return properties
+
+    def _run(self) -> None:
+        delay_s = _RECONNECT_MIN_S
+        first = True
+        while not self._closing.is_set():
+            if not self._connected.is_set() and self._client.socket() is None:
+                try:
+                    if first:
+                        self._client.connect(
+                            self.url.host,
+                            self.url.port,
+                            self.options.keepalive_s,
+                            clean_start=False,
+                            properties=self._connect_properties(),
+                        )
+                        first = False
+                    else:
+                        self._client.reconnect()
+                except OSError as error:
+                    log.warning(
+                        "mqtt_connect_failed",
+                        broker=self.url.redacted(),
+                        error=str(error),
+                        retry_in_s=round(delay_s, 2),
+                    )
+                    self._closing.wait(delay_s)
+                    delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
+                    continue
+            rc = self._client.loop(timeout=_LOOP_TIMEOUT_S)
+            self._send_acks()
+            if rc != 0:
+                self._closing.wait(delay_s)
+                delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
+            elif self._connected.is_set():
+                delay_s = _RECONNECT_MIN_S
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._send_acks()
+        if self._client.socket() is None:
+            return
+        self._client.disconnect()
+        deadline = time.monotonic() + 5.0
+        # Let paho write the acks and the DISCONNECT before the socket closes.
+        while self._client.socket() is not None and time.monotonic() < deadline:
+            if self._client.loop(timeout=0.05) != 0:
+                break
+        self._connected.clear()
+
+    def _send_acks(self) -> None:
+        while True:
+            try:
+                tokens = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            for generation, mid, qos in tokens:
+                if generation == self._generation and self._connected.is_set():
+                    self._client.ack(mid, qos)
+                else:
+                    # From an earlier connection: the broker redelivers it, dedupe absorbs it.
+                    self.stale_acks += 1
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("mqtt_connect_refused", broker=self.url.redacted(), reason=str(reason))
+            return
+        self._generation += 1
+        self._connected.set()
+        topics = [(topic, 1) for topic in self.options.subscriptions]
+        client.subscribe(topics)
+        log.info(
+            "mqtt_connected",
+            broker=self.url.redacted(),
+            client_id=self.options.client_id,
+            session_present=bool(flags.session_present),
+            generation=self._generation,
+        )
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        failed = [str(reason) for reason in reasons if reason.is_failure]
+        if failed:
+            log.error("mqtt_subscribe_refused", reasons=failed)
+            return
+        log.info("mqtt_subscribed", topics=list(self.options.subscriptions))
+        self.subscribed.set()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and not self._closing.is_set():
+            log.warning("mqtt_connection_lost", broker=self.url.redacted(), reason=str(reason))
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            topic = "<topic with invalid UTF-8>"
+        self.deliveries.put(
+            Delivery(topic, message.payload, (self._generation, message.mid, message.qos))
+        )

@@ -1,0 +1,162 @@
+"""Ingest end to end: real Mosquitto, real PostgreSQL, real paho clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import psycopg
+import pytest
+from conftest import (
+    SITE,
+    alive_message,
+    desk_message,
+    events_topic,
+    query,
+    wait_for,
+)
+
+pytestmark = pytest.mark.service
+
+UTC = dt.UTC
+
+
+def ms(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def count(dsn: str, sql: str = "SELECT count(*) FROM events") -> int:
+    return int(query(dsn, sql)[0][0])
+
+
+def test_published_events_become_rows_with_exact_values(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn)
+    now_ms = int(time.time() * 1000)
+    payload = json.dumps(
+        {
+            "node": "pi-a",
+            "events": [
+                {"seq": 41, "ts": now_ms - 5000, "type": "alive"},
+                {"seq": 42, "ts": now_ms - 4321, "type": "desk", "desk": "d-2", "source": "ble",
+                 "state": "occupied"},
+                {"seq": 43, "ts": now_ms - 1, "type": "desk", "desk": "d-1", "source": "fused",
+                 "state": "vacant"},
+                {"seq": 44, "ts": now_ms, "type": "stop"},
+            ],
+        }
+    ).encode()
+    publisher.publish(events_topic("pi-a"), payload)
+    wait_for(lambda: count(dsn) == 4, what="4 rows")
+    rows = query(
+        dsn,
+        "SELECT node_id, seq, ts, site_id, type::text, desk_id, source::text, state::text,"
+        " (extract(epoch FROM ts) * 1000)::bigint FROM events ORDER BY seq",
+    )
+    assert rows == [
+        ("pi-a", 41, ms(now_ms - 5000), SITE, "alive", None, None, None, now_ms - 5000),
+        ("pi-a", 42, ms(now_ms - 4321), SITE, "desk", "d-2", "ble", "occupied", now_ms - 4321),
+        ("pi-a", 43, ms(now_ms - 1), SITE, "desk", "d-1", "fused", "vacant", now_ms - 1),
+        ("pi-a", 44, ms(now_ms), SITE, "stop", None, None, None, now_ms),
+    ]
+    stats = ingest.close()
+    assert (stats.messages, stats.events_received, stats.events_inserted) == (1, 4, 4)
+    assert stats.dead_letters == 0 and stats.messages_acked == 1
+
+
+def test_batch_message_with_many_events(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn)
+    # 5,000 events in one message (~250 KiB is the size limit; this is ~230 KiB).
+    payload = alive_message("pi-b", range(5_000))
+    assert len(payload) < 256 * 1024
+    publisher.publish(events_topic("pi-b"), payload)
+    wait_for(lambda: count(dsn) == 5_000, what="5000 rows")
+    first, last, distinct = query(
+        dsn, "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events WHERE node_id = 'pi-b'"
+    )[0]
+    assert (first, last, distinct) == (0, 4_999, 5_000)
+    assert query(dsn, "SELECT ts FROM events WHERE seq = 1234")[0][0] == ms(1_764_000_000_000 + 1234)
+    stats = ingest.close()
+    assert (stats.messages, stats.events_inserted) == (1, 5_000)
+
+
+def test_duplicates_and_redeliveries_are_stored_once(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn, batch_max_ms=2_000)
+    topic = events_topic("pi-a")
+    # The same message three times in one batch, an overlapping message, and one event
+    # twice inside one message.
+    publisher.publish_many(
+        [
+            (topic, alive_message("pi-a", range(0, 10))),
+            (topic, alive_message("pi-a", range(0, 10))),
+            (topic, alive_message("pi-a", range(5, 15))),
+            (topic, alive_message("pi-a", [15, 15, 16])),
+            (topic, alive_message("pi-a", range(0, 10))),
+        ]
+    )
+    wait_for(lambda: ingest.latest and ingest.latest.messages_acked == 5, what="5 acked")
+    # A redelivery after the batch committed (the broker resending an unacked message).
+    publisher.publish(topic, alive_message("pi-a", range(10, 17)))
+    wait_for(lambda: ingest.latest.messages_acked == 6, what="6 acked")
+    assert query(dsn, "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM events") == [
+        (17, 17, 0, 16)
+    ]
+    stats = ingest.close()
+    assert stats.events_received == 10 + 10 + 10 + 2 + 10 + 7
+    assert stats.events_inserted == 17
+    assert count(dsn, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_status_messages_update_node_status(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn)
+    topic = f"hubsense/v1/{SITE}/pi-b/status"
+    newer = {"node": "pi-b", "online": True, "ts": 1_764_000_060_000, "version": "1.2.0",
+             "uptime_s": 3600.5, "outbox_depth": 7, "last_reading_age_s": {"gpio:17": 2.5},
+             "cpu_temp_c": 48.5, "clock_synced": True, "disk_full": False}
+    older = {"node": "pi-b", "online": True, "ts": 1_764_000_000_000, "version": "1.1.0"}
+    publisher.publish(topic, json.dumps(newer).encode())
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM node_status") == 1, what="status row")
+    # An older status arriving late (a redelivery) must not overwrite the newer one.
+    publisher.publish(topic, json.dumps(older).encode())
+    wait_for(lambda: ingest.latest.messages_acked == 2, what="2 acked")
+    row = query(
+        dsn,
+        "SELECT node_id, site_id, online, version, uptime_s, outbox_depth, last_reading_age_s,"
+        " cpu_temp_c, clock_synced, disk_full, reported_at FROM node_status",
+    )
+    assert row == [("pi-b", SITE, True, "1.2.0", 3600.5, 7, {"gpio:17": 2.5}, 48.5, True, False,
+                    ms(1_764_000_060_000))]
+    # The last will (no ts) always wins: the node is offline.
+    publisher.publish(topic, b'{"node":"pi-b","online":false}')
+    wait_for(lambda: query(dsn, "SELECT online, reported_at, version FROM node_status")
+             == [(False, None, None)], what="offline")
+    assert ingest.close().statuses == 3
+
+
+def test_inventory_applied_later_is_picked_up_without_restart(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn)
+    publisher.publish(events_topic("pi-new"), alive_message("pi-new", [1]))
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM dead_letters") == 1, what="dead letter")
+    assert query(dsn, "SELECT reason FROM dead_letters") == [("unknown_node",)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO nodes (id, site_id, heartbeat_s) VALUES ('pi-new', %s, 60)", (SITE,))
+    try:
+        time.sleep(2.1)  # past the miss-refresh rate limit
+        publisher.publish(events_topic("pi-new"), alive_message("pi-new", [2]))
+        wait_for(lambda: count(dsn) == 1, what="row of the new node")
+        assert query(dsn, "SELECT node_id, seq FROM events") == [("pi-new", 2)]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM events WHERE node_id = 'pi-new'")
+            conn.execute("DELETE FROM nodes WHERE id = 'pi-new'")
+    ingest.close()
+
+
+def test_desk_message_helper_round_trip(dsn, publisher, start_ingest) -> None:
+    ingest = start_ingest(dsn)
+    publisher.publish(events_topic("pi-b"), desk_message("pi-b", 5, "d-3", "occupied", 1_764_000_000_005))
+    wait_for(lambda: count(dsn) == 1, what="row")
+    assert query(dsn, "SELECT desk_id, state::text, source::text FROM events") == [
+        ("d-3", "occupied", "pir")
+    ]
+    ingest.close()
