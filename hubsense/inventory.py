@@ -60,7 +60,7 @@ class Weekday(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def index(self) -> int:  # type: ignore[override]  # shadows str.index on purpose
         """Monday is 0, as in `datetime.date.weekday()`."""
         return list(Weekday).index(self)
 
