@@ -8,6 +8,9 @@ with `INSERT … SELECT FROM unnest(…)`, the way the boards' tests load it too
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -193,25 +196,60 @@ def test_running_the_policies_compresses_after_3_days_and_drops_after_30(
     assert lane.execute(ages).fetchall() == [(10,), (1,)]
 
 
-def test_defaults_without_params_are_seven_day_chunks_fourteen_days_no_retention(
+def events_policies(dsn: str) -> tuple[Any, list[tuple[Any, ...]]]:
+    """(chunk interval, [(proc_name, compress_after, drop_after)]) of `events`."""
+    with lane_connect(dsn) as conn:
+        interval = conn.execute(
+            "SELECT time_interval FROM timescaledb_information.dimensions"
+            " WHERE hypertable_name = 'events'"
+        ).fetchone()
+        jobs = conn.execute(
+            "SELECT proc_name, config->>'compress_after', config->>'drop_after'"
+            " FROM timescaledb_information.jobs WHERE hypertable_name = 'events'"
+            " ORDER BY proc_name"
+        ).fetchall()
+    return interval, jobs
+
+
+def test_without_params_the_migration_uses_7_day_chunks_14_days_and_no_retention(
     tmp_path: Path,
 ) -> None:
     other = start_lane(tmp_path)
     try:
         migrate(other.dsn, {}, prepare_threshold=None)
-        with lane_connect(other.dsn) as conn:
-            interval = conn.execute(
-                "SELECT time_interval FROM timescaledb_information.dimensions"
-                " WHERE hypertable_name = 'events'"
-            ).fetchone()
-            jobs = conn.execute(
-                "SELECT proc_name, config->>'compress_after' FROM timescaledb_information.jobs"
-                " WHERE hypertable_name = 'events'"
-            ).fetchall()
+        interval, jobs = events_policies(other.dsn)
     finally:
         other.stop()
     assert interval == (timedelta(days=7),)
-    assert jobs == [("policy_compression", "14 days")]
+    assert jobs == [("policy_compression", "14 days", None)]
+
+
+def test_hubsense_db_migrate_passes_timescale_settings_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    other = start_lane(tmp_path)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "HUBSENSE_DB__DSN": other.dsn,
+        "HUBSENSE_TIMESCALE__CHUNK_DAYS": "2",
+        "HUBSENSE_TIMESCALE__RETAIN_DAYS": "90",
+    }
+    try:
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("hubsense")), "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        interval, jobs = events_policies(other.dsn)
+    finally:
+        other.stop()
+    assert interval == (timedelta(days=2),)
+    assert jobs == [("policy_compression", "14 days", None), ("policy_retention", None, "90 days")]
 
 
 def test_redelivered_events_are_stored_once_before_and_after_compression(

@@ -4,7 +4,10 @@ No TimescaleDB server package exists on these machines (SPEC §9), so the
 TimescaleDB path runs against PGlite (PostgreSQL 17 in WebAssembly) with
 TimescaleDB 2.23 over the Postgres wire protocol. What the lane cannot do, and
 tests must not ask of it: COPY (it wedges the server), separate sessions (every
-connection shares one), prepared statements (connect with `prepare_threshold=None`).
+connection shares one, so while one connection has a transaction open the others'
+queries wait for it: never hold a transaction on one connection while waiting for
+another in the same thread), prepared statements (a second psycopg connection fails
+with DuplicatePreparedStatement "_pg3_0": connect with `prepare_threshold=None`).
 It accepts any password but insists on being sent one, hence `postgres:postgres@`.
 
 Test support only: imported by tests/db/conftest.py (the fixtures) and its tests.
