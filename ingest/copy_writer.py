@@ -178,8 +178,11 @@ def _write_one(conn: Any, decoded: Decoded) -> int:
 
 
 def _last_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[-1][:300] if text else type(error).__name__
+    """The server's primary message when there is one, else the error's first line."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 def _write_events(conn: Any, rows: list[EventRow], *, clear: bool = False) -> int:
