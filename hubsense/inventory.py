@@ -29,6 +29,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -43,6 +44,7 @@ MINUTES_PER_DAY = 24 * 60
 _BLE_ADDRESS_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
 _SPAN_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class SiteKind(StrEnum):
@@ -222,23 +224,42 @@ def _sorted_disjoint(spans: list[OpeningSpan]) -> list[OpeningSpan]:
     return ordered
 
 
+def _date_before(value: Any) -> Any:
+    # Only a plain calendar date: "2026-12-24", not a datetime or a number of days.
+    if isinstance(value, dt.datetime | int | float):
+        raise PydanticCustomError("closed_date", f"{value!r} is not a date (YYYY-MM-DD)")
+    if isinstance(value, str):
+        if not _DATE_RE.match(value):
+            raise PydanticCustomError("closed_date", f"{value!r} is not a date (YYYY-MM-DD)")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as error:
+            raise PydanticCustomError("closed_date", f"{value!r} is not a date: {error}") from None
+    return value
+
+
 # YAML and JSON carry a span as "HH:MM-HH:MM"; Python code gets an OpeningSpan.
 Span = Annotated[
-    OpeningSpan, BeforeValidator(_span_before), PlainSerializer(format_span, return_type=str)
+    OpeningSpan,
+    BeforeValidator(_span_before),
+    PlainSerializer(format_span, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _SPAN_RE.pattern, "examples": ["07:00-18:00"]}),
 ]
 DayKey = Annotated[Weekday, BeforeValidator(_weekday_before)]
 DaySpans = Annotated[list[Span], AfterValidator(_sorted_disjoint)]
+ClosedDate = Annotated[dt.date, BeforeValidator(_date_before)]
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class Site(_Model):
     id: Id
-    name: str
+    name: NonEmpty
     kind: SiteKind
     municipality: str | None = None
     timezone: str
     # Weekday -> spans; a missing day is closed. Written in YAML as ["07:00-18:00", …].
     opening_hours: dict[DayKey, DaySpans] = Field(default_factory=dict)
-    closed_dates: list[dt.date] = Field(default_factory=list)
+    closed_dates: list[ClosedDate] = Field(default_factory=list)
     area_m2: Annotated[float, Field(gt=0)] | None = None
     cost_per_desk_month: Annotated[float, Field(ge=0)] | None = None
     desks: list[Desk] = Field(default_factory=list)
@@ -299,7 +320,7 @@ class Site(_Model):
 class Inventory(_Model):
     """The whole organisation. Lookups are computed once per (frozen) instance."""
 
-    organisation: str
+    organisation: NonEmpty
     sites: list[Site]
 
     @model_validator(mode="wrap")

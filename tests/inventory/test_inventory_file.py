@@ -234,8 +234,27 @@ def test_opening_hours_malformed_span(span: str, message: str) -> None:
 def test_bad_closed_date() -> None:
     text = edit("closed_dates: [2026-12-24]", "closed_dates: [2026-12-24, 2026-02-30]")
     assert errors(text) == [
-        "inv.yaml:9: sites[0].closed_dates[1]: input should be a valid date or datetime, "
-        "day value is outside expected range"
+        "inv.yaml:9: sites[0].closed_dates[1]: '2026-02-30' is not a date: "
+        "day is out of range for month"
+    ]
+
+
+@pytest.mark.parametrize("value", ["2026-12-24T10:00:00", "20261224", "2026-1-5", "'24.12.2026'"])
+def test_closed_date_must_be_a_plain_date(value: str) -> None:
+    text = edit("closed_dates: [2026-12-24]", f"closed_dates: [{value}]")
+    shown = value.strip("'")
+    expected = repr(int(shown)) if shown.isdigit() else repr(shown)
+    assert errors(text) == [
+        f"inv.yaml:9: sites[0].closed_dates[0]: {expected} is not a date (YYYY-MM-DD)"
+    ]
+
+
+def test_empty_names_are_rejected() -> None:
+    text = edit("organisation: Test Region", 'organisation: ""')
+    text = edit("name: HQ", 'name: ""', text)
+    assert errors(text) == [
+        "inv.yaml:1: organisation: string should have at least 1 character",
+        "inv.yaml:4: sites[0].name: string should have at least 1 character",
     ]
 
 

@@ -63,6 +63,13 @@ def test_model_dump_round_trips() -> None:
     assert Inventory.model_validate_json(inventory.model_dump_json()) == inventory
 
 
+def test_json_schema_describes_the_yaml_form() -> None:
+    schema = Inventory.model_json_schema()
+    hours = schema["$defs"]["Site"]["properties"]["opening_hours"]
+    assert hours["additionalProperties"]["items"]["type"] == "string"
+    assert hours["additionalProperties"]["items"]["examples"] == ["07:00-18:00"]
+
+
 def test_span_text_conversions() -> None:
     assert parse_span("07:05-24:00") == OpeningSpan(start_min=425, end_min=1440)
     assert format_span(OpeningSpan(start_min=0, end_min=1440)) == "00:00-24:00"
