@@ -20,11 +20,16 @@ log = get_logger(__name__)
 APT_TIMEOUT_S = 900
 
 
-def require_binary(path: Path, package: str) -> Path:
-    """Return `path` if it is executable, installing `package` first when we may."""
+def require_binary(path: Path, package: str, *, may_install: bool | None = None) -> Path:
+    """Return `path` if it is executable, installing `package` first when we may.
+
+    `may_install` defaults to: we are root and apt-get exists.
+    """
     if os.access(path, os.X_OK):
         return path
-    if not is_root() or shutil.which("apt-get") is None:
+    if may_install is None:
+        may_install = is_root() and shutil.which("apt-get") is not None
+    if not may_install:
         raise ServiceError(
             f"{path}: not found; install the Debian package {package!r} "
             f"(sudo apt-get install -y {package})"
