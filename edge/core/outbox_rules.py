@@ -116,9 +116,11 @@ class InFlight:
 
     def sent(self, mid: int, lo: int, hi: int, now_ms: int) -> None:
         if mid in self.flights:
-            # Should never happen with a bounded window; if it does, the older batch
-            # loses its ack mapping and is resent, which is safe.
+            # Never happens with a bounded window; if it does, the older batch lost its
+            # ack mapping: send again from its start (duplicates are deduped by seq).
             self.requeue(self.flights[mid].lo)
+            self.flights[mid] = Flight(lo, hi, now_ms)
+            return
         self.flights[mid] = Flight(lo, hi, now_ms)
         self.cursor = max(self.cursor, hi)
 
