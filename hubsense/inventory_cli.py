@@ -151,8 +151,8 @@ def apply(
     Example: `hubsense inventory apply inventory.yaml --dry-run`
     """
     inventory = _load(file)
-    from hubsense.db.connect import connect, resolve_dsn
-    from hubsense.db.inventory_sync import describe, sync_inventory
+    from hubsense.db.connect import resolve_dsn
+    from hubsense.db.inventory_sync import apply_inventory, describe
     from hubsense.settings import load_settings
 
     target = dsn if dsn is not None else resolve_dsn(load_settings())
@@ -161,8 +161,7 @@ def apply(
         for line in describe(plan):
             typer.echo(line)
 
-    with connect(target) as conn:
-        plan = sync_inventory(conn, inventory, dry_run=dry_run, on_plan=print_plan)
+    plan = apply_inventory(target, inventory, dry_run=dry_run, on_plan=print_plan)
     if plan.is_empty:
         typer.echo("no changes: the database matches the file")
     elif dry_run:

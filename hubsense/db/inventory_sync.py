@@ -270,3 +270,17 @@ def sync_inventory(
         **{table: sum(n.values()) for table, n in plan.counts().items()},
     )
     return plan
+
+
+def apply_inventory(
+    dsn: str,
+    inventory: Inventory,
+    *,
+    dry_run: bool = False,
+    on_plan: Callable[[SyncPlan], None] | None = None,
+) -> SyncPlan:
+    """Connect to `dsn` and `sync_inventory` (for the CLI, the demo and scripts)."""
+    from hubsense.db.connect import connect
+
+    with connect(dsn) as conn:
+        return sync_inventory(conn, inventory, dry_run=dry_run, on_plan=on_plan)
