@@ -164,7 +164,9 @@ class OpeningSpan(_Model):
     def _ordered(self) -> OpeningSpan:
         if not 0 <= self.start_min < MINUTES_PER_DAY:
             raise PydanticCustomError("opening_span", "a span must start between 00:00 and 23:59")
-        if not self.start_min < self.end_min <= MINUTES_PER_DAY:
+        if self.end_min > MINUTES_PER_DAY:
+            raise PydanticCustomError("opening_span", "a span must end by 24:00")
+        if self.end_min <= self.start_min:
             raise PydanticCustomError(
                 "opening_span",
                 f"span {format_span(self)} ends before it starts (no overnight spans)",

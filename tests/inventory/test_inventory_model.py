@@ -81,6 +81,8 @@ def test_opening_span_built_directly_is_checked() -> None:
         OpeningSpan(start_min=600, end_min=600)
     with pytest.raises(ValidationError, match="start between 00:00 and 23:59"):
         OpeningSpan(start_min=1440, end_min=1500)
+    with pytest.raises(ValidationError, match="end by 24:00"):
+        OpeningSpan(start_min=600, end_min=1441)
 
 
 def test_site_helpers() -> None:
