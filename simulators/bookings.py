@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubsense.inventory import Inventory
 from hubsense.simulators.people import DayPlan
 from hubsense.simulators.site_hours import local_ms, open_spans_s
+
+from hubsense.inventory import Inventory
 
 SLOT_MS = 30 * 60 * 1000
 

@@ -24,7 +24,9 @@ def parse_duration(text: str) -> int:
     """`28d`, `12h`, `90m`, `30s`, `2w` → seconds; a ConfigError says what is wrong."""
     match = _DURATION.match(text.strip())
     if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"duration {text!r}: write a positive number and a unit s, m, h, d or w (e.g. 28d)")
+        raise ConfigError(
+            f"duration {text!r}: write a positive number and a unit s, m, h, d or w (e.g. 28d)"
+        )
     return int(match.group(1)) * _UNITS_S[match.group(2)]
 
 
@@ -41,64 +43,141 @@ def parse_instant(text: str) -> int:
 
 def command(
     inventory: Annotated[
-        Path, typer.Option("--inventory", "-i", help="Inventory YAML (SPEC §5) whose nodes to simulate.")
+        Path,
+        typer.Option("--inventory", "-i", help="Inventory YAML (SPEC §5) whose nodes to simulate."),
     ],
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Random seed; the same seed and period give byte-identical output. Default: random (printed)."),
+        typer.Option(
+            "--seed",
+            help=(
+                "Random seed; the same seed and period give byte-identical output. Default: "
+                "random (printed)."
+            ),
+        ),
     ] = None,
     speed: Annotated[
-        float, typer.Option("--speed", min=0.001, help="Live mode: simulated time runs N× real time (alives every heartbeat_s of simulated time).")
+        float,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help=(
+                "Live mode: simulated time runs N times real time (alives every heartbeat_s of "
+                "simulated time)."
+            ),
+        ),
     ] = 1.0,
     backfill: Annotated[
         str | None,
-        typer.Option("--backfill", help="Publish this much history ending now (e.g. 28d, 12h) as fast as the broker takes it, then go live."),
+        typer.Option(
+            "--backfill",
+            help=(
+                "Publish this much history ending now (e.g. 28d, 12h) as fast as the broker "
+                "takes it, then go live."
+            ),
+        ),
     ] = None,
     backfill_only: Annotated[
-        bool, typer.Option("--backfill-only", help="Stop after the backfill (clean `stop` events, status offline).")
+        bool,
+        typer.Option(
+            "--backfill-only", help="Stop after the backfill (clean `stop` events, status offline)."
+        ),
     ] = False,
     duration: Annotated[
         str | None,
-        typer.Option("--duration", help="Live mode: stop cleanly after this much simulated time (e.g. 8h). Default: until Ctrl-C."),
+        typer.Option(
+            "--duration",
+            help=(
+                "Live mode: stop cleanly after this much simulated time (e.g. 8h). Default: "
+                "until Ctrl-C."
+            ),
+        ),
     ] = None,
     start: Annotated[
         str | None,
-        typer.Option("--start", help="Live mode: simulated start instant (ISO-8601 with offset). Default: now."),
+        typer.Option(
+            "--start",
+            help="Live mode: simulated start instant (ISO-8601 with offset). Default: now.",
+        ),
     ] = None,
     end: Annotated[
         str | None,
-        typer.Option("--end", help="End of the --backfill window (ISO-8601 with offset) instead of now, for reproducible history."),
+        typer.Option(
+            "--end",
+            help=(
+                "End of the --backfill window (ISO-8601 with offset) instead of now, for "
+                "reproducible history."
+            ),
+        ),
     ] = None,
     to_csv: Annotated[
         Path | None,
-        typer.Option("--to-csv", help="Write events.csv and bookings.csv (SPEC §10) into DIR instead of publishing; needs --from/--to or --backfill."),
+        typer.Option(
+            "--to-csv",
+            help=(
+                "Write events.csv and bookings.csv (SPEC §10) into DIR instead of publishing; "
+                "needs --from/--to or --backfill."
+            ),
+        ),
     ] = None,
     from_date: Annotated[
-        str | None, typer.Option("--from", help="With --to-csv: first site-local date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--from", help="With --to-csv: first site-local date (YYYY-MM-DD)."),
     ] = None,
     to_date: Annotated[
-        str | None, typer.Option("--to", help="With --to-csv: site-local date after the last one (exclusive).")
+        str | None,
+        typer.Option("--to", help="With --to-csv: site-local date after the last one (exclusive)."),
     ] = None,
     mqtt_url: Annotated[
         str | None,
-        typer.Option("--mqtt-url", help="Broker URL such as mqtt://127.0.0.1:1883 or mqtts://user:pass@host:8883. Default: HUBSENSE_MQTT__URL or `hubsense services up`."),
+        typer.Option(
+            "--mqtt-url",
+            help=(
+                "Broker URL such as mqtt://127.0.0.1:1883 or mqtts://user:pass@host:8883. "
+                "Default: HUBSENSE_MQTT__URL or `hubsense services up`."
+            ),
+        ),
     ] = None,
     dsn: Annotated[
         str | None,
-        typer.Option("--dsn", help="Also write the generated bookings into this PostgreSQL database (table bookings, origin simulator)."),
+        typer.Option(
+            "--dsn",
+            help=(
+                "Also write the generated bookings into this PostgreSQL database (table "
+                "bookings, origin simulator)."
+            ),
+        ),
     ] = None,
     write_bookings: Annotated[
         bool,
-        typer.Option("--write-bookings", help="Write bookings to the configured database (HUBSENSE_DB__DSN or `hubsense services up`) without naming --dsn."),
+        typer.Option(
+            "--write-bookings",
+            help=(
+                "Write bookings to the configured database (HUBSENSE_DB__DSN or `hubsense "
+                "services up`) without naming --dsn."
+            ),
+        ),
     ] = False,
     state_file: Annotated[
         Path | None,
-        typer.Option("--state-file", help="Where each node's next seq is kept between runs so seqs are never reused. Default: STATE_DIR/simulator-seq.json."),
+        typer.Option(
+            "--state-file",
+            help=(
+                "Where each node's next seq is kept between runs so seqs are never reused. "
+                "Default: STATE_DIR/simulator-seq.json."
+            ),
+        ),
     ] = None,
     faults: Annotated[
-        bool, typer.Option("--faults/--no-faults", help="Let nodes occasionally crash (no alives, will fires) or restart cleanly.")
+        bool,
+        typer.Option(
+            "--faults/--no-faults",
+            help="Let nodes occasionally crash (no alives, will fires) or restart cleanly.",
+        ),
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Simulate people at desks and the edge nodes that sense them.
 
@@ -123,9 +202,10 @@ def command(
     """
     import secrets
 
+    from hubsense.simulators import run
+
     from hubsense.inventory_file import load_inventory
     from hubsense.settings import load_settings
-    from hubsense.simulators import run
 
     chosen_seed = seed if seed is not None else secrets.randbelow(2**31)
     inv = load_inventory(inventory)
@@ -179,7 +259,11 @@ def _report(summary: Any, seed: int, as_json: bool) -> None:
     import json
 
     if as_json:
-        fields = {"events": summary.events, "messages": summary.messages, "bookings": summary.bookings}
+        fields = {
+            "events": summary.events,
+            "messages": summary.messages,
+            "bookings": summary.bookings,
+        }
         typer.echo(json.dumps({**fields, "nodes": summary.nodes, "seed": seed}))
     else:
         typer.echo(f"{summary.line()} (seed {seed})")

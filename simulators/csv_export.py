@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from hubsense.inventory import Inventory
 from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.node import SimEvent
 from hubsense.simulators.site_hours import iso_local
+
+from hubsense.inventory import Inventory
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")
@@ -56,7 +57,13 @@ def write_bookings(path: Path, inventory: Inventory, bookings: list[SimBooking])
         for b in bookings:
             site = inventory.site_by_id[b.site]
             writer.writerow(
-                (b.booking_id, b.site, b.desk, iso_local(site, b.start_ms), iso_local(site, b.end_ms))
+                (
+                    b.booking_id,
+                    b.site,
+                    b.desk,
+                    iso_local(site, b.start_ms),
+                    iso_local(site, b.end_ms),
+                )
             )
     return len(bookings)
 

@@ -3,7 +3,7 @@
 The I/O side of the simulator: it reads the clock (live mode only) and talks
 to the broker through `publisher`; what happens when is decided by the pure
 `world` and `node` modules. Backfill publishes past events as fast as the
-broker acknowledges them; live mode plays simulated time at `speed` × real
+broker acknowledges them; live mode plays simulated time at `speed` times real
 time, sends status every heartbeat, and acts out outages on the connection
 (a crash drops the TCP connection so the broker fires the last will; a clean
 restart sends `stop` and an offline status, then reconnects).
@@ -18,15 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hubsense.inventory import Inventory, Node
-from hubsense.logs import get_logger
-from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.messages import event_batches, offline_payload, status_payload
 from hubsense.simulators.node import SimEvent, VirtualNode
 from hubsense.simulators.publisher import NodeLink
-from hubsense.simulators.site_hours import local_date
 from hubsense.simulators.world import Faults, World
+
+from hubsense.inventory import Inventory, Node
+from hubsense.logs import get_logger
+from hubsense.mqtt_url import parse_mqtt_url
 
 log = get_logger(__name__)
 
@@ -127,9 +127,10 @@ class Fleet:
         until_ms: int | None = None,
         on_tick: Callable[[], None] | None = None,
     ) -> int:
-        """Play simulated time from start_ms at `speed`× until stop_event or until_ms.
+        """Play simulated time from start_ms at `speed` times real time.
 
-        Nodes not started yet start at start_ms. Returns the simulated end instant.
+        Runs until stop_event is set or until_ms; nodes not started yet start at start_ms.
+        Returns the simulated end instant.
         """
         for member in self.members.values():
             if member.virtual.now_ms is None:
@@ -227,7 +228,6 @@ class Fleet:
         member.next_status_ms = now_ms + member.node.heartbeat_s * 1000
 
 
-
 def backfill(
     inventory: Inventory,
     mqtt_url: str,
@@ -240,7 +240,10 @@ def backfill(
     bookings_sink: BookingSink | None = None,
     progress: Progress | None = None,
 ) -> tuple[Summary, dict[str, int]]:
-    """Publish `duration_s` of history ending at end_ms (default now); returns summary, next seqs."""
+    """Publish `duration_s` of history ending at end_ms (default now).
+
+    Returns the summary and each node's next seq.
+    """
     end = end_ms if end_ms is not None else int(time.time() * 1000)
     fleet = Fleet(World(inventory, seed, faults=faults), mqtt_url, seq_start, bookings_sink)
     fleet.connect()

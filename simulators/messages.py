@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from hubsense import __version__
 from hubsense.simulators.node import SimEvent
+
+from hubsense import __version__
 from hubsense.wire import StatusMessage, encode
 
 # Events per message in backfill and live mode: small enough to stay far below the

@@ -169,8 +169,6 @@ class VirtualNode:
     def _event(
         self, ts: int, kind: EventType, desk: str | None = None, state: DeskState | None = None
     ) -> SimEvent:
-        event = SimEvent(
-            self.next_seq, ts, kind, desk, self.sources[desk] if desk else None, state
-        )
+        event = SimEvent(self.next_seq, ts, kind, desk, self.sources[desk] if desk else None, state)
         self.next_seq += 1
         return event

@@ -20,8 +20,9 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hubsense.inventory import Inventory, Site, SiteKind
 from hubsense.simulators.site_hours import clip_to_spans, is_open, local_ms, open_spans_s
+
+from hubsense.inventory import Inventory, Site, SiteKind
 
 # Local wall-clock windows in seconds since midnight (issue text: arrivals ~07:30-09:30,
 # lunch ~11:30-13:00 for 30-60 min, leaving ~15:30-17:30).
@@ -141,7 +142,9 @@ def workday_s(rng: random.Random) -> tuple[int, int, list[tuple[int, int]]]:
     return arrive, leave, subtract([(arrive, leave)], sorted(away))
 
 
-def subtract(intervals: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def subtract(
+    intervals: list[tuple[int, int]], holes: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Sorted intervals minus sorted holes."""
     out: list[tuple[int, int]] = []
     for start, end in intervals:

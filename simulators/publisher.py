@@ -9,6 +9,7 @@ retained status offline when the connection dies without a DISCONNECT.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -16,8 +17,8 @@ from collections import deque
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from hubsense.errors import ServiceError
 from hubsense.logs import get_logger
@@ -78,7 +79,7 @@ class NodeLink:
         self._refused = None
         # A fresh client each time: paho cannot reuse one whose socket kill() closed.
         self._client = self._make_client()
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = 3600  # QoS 1 in flight survives a broker restart
         try:
             self._client.connect(
@@ -129,14 +130,12 @@ class NodeLink:
         self._client = None
 
     def kill(self) -> None:
-        """Drop the TCP connection without DISCONNECT, like a power cut: the broker sends the will."""
+        """Drop the TCP connection without DISCONNECT (a power cut): the broker sends the will."""
         self.client.loop_stop()
         sock = self.client.socket()
-        if sock is not None:
-            try:
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):  # already gone; the broker notices either way
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone; the broker notices either way
             sock.close()
         self._inflight.clear()
         self._client = None

@@ -16,15 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hubsense.simulators.bookings import SimBooking
+from hubsense.simulators.csv_export import write_bookings, write_events
+from hubsense.simulators.fleet import BookingSink, Fleet, Summary
+from hubsense.simulators.site_hours import local_dates, local_ms
+from hubsense.simulators.world import NO_FAULTS, Faults, World
+
 from hubsense.errors import ConfigError
 from hubsense.inventory import Inventory
 from hubsense.logs import get_logger
 from hubsense.settings import Settings
-from hubsense.simulators.bookings import SimBooking
-from hubsense.simulators.csv_export import write_bookings, write_events
-from hubsense.simulators.fleet import BookingSink, Fleet, Summary
-from hubsense.simulators.site_hours import local_ms
-from hubsense.simulators.world import NO_FAULTS, Faults, World
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ def export_csv(
     end_ms: int | None = None,
     faults: bool = True,
 ) -> Summary:
-    """Write events.csv and bookings.csv for site-local dates [from, to) or a window ending at end_ms."""
+    """Write events.csv and bookings.csv for local dates [from, to) or a window ending at end_ms."""
     if dates is None and window_s is None:
         raise ConfigError("--to-csv: give the period with --from/--to or --backfill")
     world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
@@ -57,19 +58,15 @@ def export_csv(
         for node in site.nodes:
             events, _ = world.node_events(node, start, end)
             per_node.append((node.id, events))
-        days.update(_site_days(site, start, end))
+        days.update(local_dates(site, start, end))
     bookings = _overlapping(world.bookings(sorted(days)), inventory, dates, window_s, end_ms)
     summary = Summary(nodes=len(per_node), bookings=len(bookings))
     summary.events = write_events(directory / "events.csv", per_node)
     write_bookings(directory / "bookings.csv", inventory, bookings)
-    log.info("sim_csv_written", directory=str(directory), events=summary.events, bookings=len(bookings))
+    log.info(
+        "sim_csv_written", directory=str(directory), events=summary.events, bookings=len(bookings)
+    )
     return summary
-
-
-def _site_days(site: Any, start: int, end: int) -> list[dt.date]:
-    from hubsense.simulators.site_hours import local_dates
-
-    return local_dates(site, start, end)
 
 
 def _overlapping(
@@ -206,13 +203,18 @@ def _backfill_with_progress(fleet: Fleet, start_ms: int, end_ms: int) -> None:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} events"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} events"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("backfill", total=None)
         fleet.backfill(start_ms, end_ms, lambda count: progress.advance(task, count))
 
 
-class _stop_on_signals:  # noqa: N801 - a context manager used like a function
+class _stop_on_signals:
     """SIGINT/SIGTERM set the stop event so nodes send `stop` and go offline cleanly."""
 
     def __init__(self, stop: threading.Event) -> None:

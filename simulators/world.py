@@ -12,11 +12,12 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from hubsense.inventory import GpioPirSensor, Inventory, Node, Site
 from hubsense.simulators.bookings import SimBooking, bookings_of
 from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
 from hubsense.simulators.people import Behaviour, DayPlan, Person, plan_day, population
 from hubsense.simulators.site_hours import DAY_S, local_dates, local_ms
+
+from hubsense.inventory import GpioPirSensor, Inventory, Node, Site
 from hubsense.wire import DeskState, Source
 
 
@@ -59,8 +60,8 @@ class World:
 
     inventory: Inventory
     seed: int
-    behaviour: Behaviour = Behaviour()
-    faults: Faults = Faults()
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    faults: Faults = field(default_factory=Faults)
     people: list[Person] = field(init=False)
     _plans: dict[dt.date, DayPlan] = field(init=False, default_factory=dict)
 
@@ -69,9 +70,7 @@ class World:
 
     def plan(self, day: dt.date) -> DayPlan:
         if day not in self._plans:
-            self._plans[day] = plan_day(
-                self.inventory, self.people, day, self.seed, self.behaviour
-            )
+            self._plans[day] = plan_day(self.inventory, self.people, day, self.seed, self.behaviour)
         return self._plans[day]
 
     def site_of(self, node: Node) -> Site:
@@ -152,7 +151,7 @@ class World:
     def node_events(
         self, node: Node, start_ms: int, end_ms: int, seq_start: int = 0
     ) -> tuple[list[SimEvent], VirtualNode]:
-        """The node's events for [start_ms, end_ms), started at start_ms, still running at the end."""
+        """The node's events for [start_ms, end_ms): started at start_ms, running at the end."""
         virtual = self.make_node(node, seq_start)
         self.feed(virtual, node, self.node_days(node, start_ms, end_ms), start_ms)
         events = virtual.start(start_ms)

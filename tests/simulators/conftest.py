@@ -63,9 +63,13 @@ def build_inventory(heartbeat_s: int = 60) -> Inventory:
                     "name": "Hub A",
                     "kind": "hub",
                     "timezone": "Europe/Stockholm",
-                    "opening_hours": {d: _hours("08:00-17:00") for d in ("mon", "tue", "wed", "thu", "fri")},
+                    "opening_hours": {
+                        d: _hours("08:00-17:00") for d in ("mon", "tue", "wed", "thu", "fri")
+                    },
                     "desks": [{"id": s["desk"]} for s in hub_sensors],
-                    "nodes": [{"id": "pi-hub-a", "heartbeat_s": heartbeat_s, "sensors": hub_sensors}],
+                    "nodes": [
+                        {"id": "pi-hub-a", "heartbeat_s": heartbeat_s, "sensors": hub_sensors}
+                    ],
                 },
             ],
         }
@@ -98,7 +102,9 @@ class Collector:
         subscribed = threading.Event()
         parsed = parse_mqtt_url(url)
         self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
         )
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: subscribed.set()

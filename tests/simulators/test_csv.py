@@ -44,7 +44,11 @@ def test_csv_columns_parse_back_and_are_deterministic(tmp_path: Path) -> None:
         rows = list(reader)
     by_node: dict[str, list[dict[str, object]]] = {}
     for row in rows:
-        event: dict[str, object] = {"seq": int(row["seq"]), "ts": int(row["ts"]), "type": row["type"]}
+        event: dict[str, object] = {
+            "seq": int(row["seq"]),
+            "ts": int(row["ts"]),
+            "type": row["type"],
+        }
         if row["type"] == "desk":
             event |= {"desk": row["desk"], "source": row["source"], "state": row["state"]}
             assert inventory.node_of_desk[row["desk"]] == row["node"]
@@ -53,7 +57,9 @@ def test_csv_columns_parse_back_and_are_deterministic(tmp_path: Path) -> None:
         by_node.setdefault(row["node"], []).append(event)
     assert set(by_node) == set(inventory.node_by_id)
     for node, events in by_node.items():
-        message = EVENTS_ADAPTER.validate_json(json.dumps({"node": node, "events": events[:10_000]}))
+        message = EVENTS_ADAPTER.validate_json(
+            json.dumps({"node": node, "events": events[:10_000]})
+        )
         assert [e.seq for e in message.events] == list(range(min(len(events), 10_000)))
         site = inventory.site_by_id[inventory.site_of_node[node]]
         first = dt.datetime(2026, 3, 2, tzinfo=dt.timezone(dt.timedelta(hours=1)))
@@ -74,7 +80,9 @@ def test_csv_columns_parse_back_and_are_deterministic(tmp_path: Path) -> None:
         assert start < end and start.date() == end.date()
         assert dt.date(2026, 3, 2) <= start.date() < dt.date(2026, 3, 5)
         assert inventory.site_of_desk[booking["desk"]] == booking["site"]
-    assert stdout.startswith(f"simulated 17 nodes: {len(rows)} events in 0 messages, {len(bookings)} bookings")
+    assert stdout.startswith(
+        f"simulated 17 nodes: {len(rows)} events in 0 messages, {len(bookings)} bookings"
+    )
 
 
 def test_csv_needs_a_period(tmp_path: Path) -> None:

@@ -7,11 +7,11 @@ import threading
 from collections import defaultdict
 
 import pytest
-
-from hubsense.inventory import Inventory
 from hubsense.simulators.fleet import Fleet, backfill, run_live
 from hubsense.simulators.node import Outage
 from hubsense.simulators.world import NO_FAULTS, Faults, World
+
+from hubsense.inventory import Inventory
 from hubsense.wire import EVENTS_ADAPTER, STATUS_ADAPTER, EventType, parse_topic
 
 pytestmark = pytest.mark.service
@@ -54,11 +54,15 @@ def test_live_publish_topics_status_and_stop(inventory: Inventory, mqtt_broker, 
         duration_s=40 * 60,
         faults=NO_FAULTS,
     )
-    events = sub.wait_for(lambda got: sum(len(v) for v in _events_by_node(got).values()) >= summary.events)
+    events = sub.wait_for(
+        lambda got: sum(len(v) for v in _events_by_node(got).values()) >= summary.events
+    )
     by_node = _events_by_node(events)
     topics = {topic for topic, _, _ in events}
     assert topics == {
-        f"hubsense/v1/{site}/{node}/{kind}" for node, site in NODES.items() for kind in ("events", "status")
+        f"hubsense/v1/{site}/{node}/{kind}"
+        for node, site in NODES.items()
+        for kind in ("events", "status")
     }
     assert summary.nodes == 3 and summary.events == sum(len(v) for v in by_node.values())
     for node, got in by_node.items():
@@ -74,7 +78,9 @@ def test_live_publish_topics_status_and_stop(inventory: Inventory, mqtt_broker, 
         online = [s for s in statuses if s.online]
         assert len(online) >= 30  # every simulated heartbeat
         assert online[-1].outbox_depth == 0 and online[-1].version and online[-1].cpu_temp_c
-        assert set(online[-1].last_reading_age_s) == {s.key for s in inventory.node_by_id[node].sensors}
+        assert set(online[-1].last_reading_age_s) == {
+            s.key for s in inventory.node_by_id[node].sensors
+        }
         assert statuses[-1].online is False  # clean shutdown says offline itself
     assert any(e.type is EventType.DESK and e.ts > start for got in by_node.values() for e in got)
     # The retained status is what a late subscriber sees first.
@@ -86,17 +92,23 @@ def test_live_publish_topics_status_and_stop(inventory: Inventory, mqtt_broker, 
 
 
 def test_killed_connection_fires_last_will_and_restart_resends_states(
-    inventory: Inventory, mqtt_broker, collector  # type: ignore[no-untyped-def]
+    inventory: Inventory,
+    mqtt_broker,
+    collector,  # type: ignore[no-untyped-def]
 ) -> None:
     sub = collector()
     world = World(inventory, 9, faults=NO_FAULTS)
     fleet = Fleet(world, mqtt_broker.url, seq_start={"pi-hub-a": 500})
     start = T0 + 10 * 3600_000
     # A crash of the hub node from +3 to +10 simulated minutes.
-    fleet.members["pi-hub-a"].virtual.schedule_outage(Outage(start + 3 * MINUTE, start + 10 * MINUTE, clean=False))
+    fleet.members["pi-hub-a"].virtual.schedule_outage(
+        Outage(start + 3 * MINUTE, start + 10 * MINUTE, clean=False)
+    )
     fleet.connect()
     fleet.run_live(start, 600.0, threading.Event(), until_ms=start + 15 * MINUTE)
-    got = sub.wait_for(lambda m: any(e.type is EventType.STOP for e in _events_by_node(m).get("pi-hub-a", [])))
+    got = sub.wait_for(
+        lambda m: any(e.type is EventType.STOP for e in _events_by_node(m).get("pi-hub-a", []))
+    )
     statuses = _statuses(got, "pi-hub-a")
     flags = [s.online for s in statuses]
     # online while running, the broker's will (offline, no version) after the kill, online again.
@@ -107,14 +119,18 @@ def test_killed_connection_fires_last_will_and_restart_resends_states(
     hub = _events_by_node(got)["pi-hub-a"]
     assert [e.seq for e in hub] == list(range(500, 500 + len(hub)))
     alives = [e.ts for e in hub if e.type is EventType.ALIVE]
-    assert alives == [start + i * MINUTE for i in (0, 1, 2)] + [start + i * MINUTE for i in range(10, 15)]
+    assert alives == [start + i * MINUTE for i in (0, 1, 2)] + [
+        start + i * MINUTE for i in range(10, 15)
+    ]
     restart = [e for e in hub if e.ts == start + 10 * MINUTE]
     assert [e.type for e in restart] == [EventType.DESK] * 3 + [EventType.ALIVE]
     assert not any(e.type is EventType.STOP for e in hub[:-1])  # a crash sends no stop
 
 
 def test_kill_without_disconnect_sets_retained_status_offline(
-    inventory: Inventory, mqtt_broker, collector  # type: ignore[no-untyped-def]
+    inventory: Inventory,
+    mqtt_broker,
+    collector,  # type: ignore[no-untyped-def]
 ) -> None:
     fleet = Fleet(World(inventory, 1, faults=NO_FAULTS), mqtt_broker.url)
     fleet.connect()
@@ -125,7 +141,8 @@ def test_kill_without_disconnect_sets_retained_status_offline(
         fleet.members["pi-hq-2"].link.kill()
         late = collector("hubsense/v1/hq/pi-hq-2/status")
         retained = late.wait_for(
-            lambda got: bool(got) and not STATUS_ADAPTER.validate_json(got[-1][1]).online, timeout_s=10
+            lambda got: bool(got) and not STATUS_ADAPTER.validate_json(got[-1][1]).online,
+            timeout_s=10,
         )
         will = json.loads(retained[-1][1])
         assert (will["node"], will["online"], "version" in will) == ("pi-hq-2", False, False)
@@ -134,7 +151,9 @@ def test_kill_without_disconnect_sets_retained_status_offline(
         fleet.close(T0 + 5 * MINUTE)
 
 
-def test_backfill_delivers_every_event_exactly_once(inventory: Inventory, mqtt_broker, collector) -> None:  # type: ignore[no-untyped-def]
+def test_backfill_delivers_every_event_exactly_once(
+    inventory: Inventory, mqtt_broker, collector
+) -> None:  # type: ignore[no-untyped-def]
     sub = collector("hubsense/v1/+/+/events")
     days = 4
     end = T0 + days * 24 * 60 * MINUTE
@@ -149,7 +168,9 @@ def test_backfill_delivers_every_event_exactly_once(inventory: Inventory, mqtt_b
         expected, _ = world.node_events(inventory.node_by_id[node_id], T0, end)
         received = got[node_id]
         assert [e.seq for e in received] == list(range(len(expected) + 1))  # + the final stop
-        assert [(e.seq, e.ts, e.type) for e in received[:-1]] == [(e.seq, e.ts, e.type) for e in expected]
+        assert [(e.seq, e.ts, e.type) for e in received[:-1]] == [
+            (e.seq, e.ts, e.type) for e in expected
+        ]
         assert received[-1].type is EventType.STOP and received[-1].ts == end
         assert seqs[node_id] == len(received)
         expected_total += len(received)

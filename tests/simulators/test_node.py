@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from itertools import pairwise
 
-from hubsense.inventory import GpioPirSensor, Inventory
 from hubsense.simulators.messages import event_batches, offline_payload, status_payload
 from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
 from hubsense.simulators.world import NO_FAULTS, Faults, World, merge
+
+from hubsense.inventory import GpioPirSensor, Inventory
 from hubsense.wire import EVENTS_ADAPTER, STATUS_ADAPTER, DeskState, EventType, Source
 
 OCC, VAC = DeskState.OCCUPIED, DeskState.VACANT
@@ -69,7 +71,7 @@ def test_events_are_contract_valid_with_contiguous_seq(inventory: Inventory) -> 
     stops = crashes = 0
     for node_id, events in _world_events(inventory, Faults(crash=0.5, restart=0.9)).items():
         assert [e.seq for e in events] == list(range(7, 7 + len(events)))
-        assert all(a.ts <= b.ts for a, b in zip(events, events[1:], strict=False))
+        assert all(a.ts <= b.ts for a, b in pairwise(events))
         decoded = []
         for payload, count in event_batches(node_id, events):
             message = EVENTS_ADAPTER.validate_json(payload)
@@ -78,7 +80,7 @@ def test_events_are_contract_valid_with_contiguous_seq(inventory: Inventory) -> 
         assert [(e.seq, e.ts, e.type) for e in decoded] == [(e.seq, e.ts, e.type) for e in events]
         stops += sum(e.type is EventType.STOP for e in events)
         alives = [e.ts for e in events if e.type is EventType.ALIVE]
-        crashes += sum(b - a > 15 * 60_000 for a, b in zip(alives, alives[1:], strict=False))
+        crashes += sum(b - a > 15 * 60_000 for a, b in pairwise(alives))
     assert stops >= 5 and crashes >= 3  # 3 nodes x 7 days of frequent faults
 
 
@@ -86,7 +88,7 @@ def test_alive_spacing_is_heartbeat_between_starts(inventory: Inventory) -> None
     events = _world_events(inventory, NO_FAULTS)["pi-hq-1"]
     alives = [e.ts for e in events if e.type is EventType.ALIVE]
     assert alives[0] == T0
-    assert {b - a for a, b in zip(alives, alives[1:], strict=False)} == {60_000}
+    assert {b - a for a, b in pairwise(alives)} == {60_000}
     assert len(alives) == 7 * 24 * 60
     # After the start burst: 6 desk states then one alive, all at T0.
     assert [e.type for e in events[:7]] == [EventType.DESK] * 6 + [EventType.ALIVE]
@@ -114,12 +116,14 @@ def test_pir_hold_and_ble_direct(inventory: Inventory) -> None:
             for ts, state in got:
                 if state is VAC:  # hold_s after a leave, and nobody came back meanwhile
                     assert ts - hold_s * 1000 in ends
-                    assert not any(a < ts and b > ts - hold_s * 1000 for a, b in presence[sensor.desk])
+                    assert not any(
+                        a < ts and b > ts - hold_s * 1000 for a, b in presence[sensor.desk]
+                    )
         if hold_s:
             short = [
                 (a[1], b[0])
                 for intervals in (sorted(presence[s.desk]) for s in node.sensors)
-                for a, b in zip(intervals, intervals[1:], strict=False)
+                for a, b in pairwise(intervals)
                 if 0 < b[0] - a[1] < hold_s * 1000
             ]
             assert short, "the plans have short breaks the hold must bridge"
@@ -165,6 +169,10 @@ def test_same_seed_same_events_other_window_agrees(inventory: Inventory) -> None
     assert week == again
     # A window starting mid-week sees the same desk changes (plans depend on the date only).
     later, _ = world.node_events(node, T0 + 3 * 24 * HOUR, T0 + 7 * 24 * HOUR)
-    changes = {(e.ts, e.desk, e.state) for e in week if e.type is EventType.DESK and e.ts > T0 + 3 * 24 * HOUR}
+    changes = {
+        (e.ts, e.desk, e.state)
+        for e in week
+        if e.type is EventType.DESK and e.ts > T0 + 3 * 24 * HOUR
+    }
     later_changes = {(e.ts, e.desk, e.state) for e in later[7:] if e.type is EventType.DESK}
     assert changes == later_changes and len(changes) > 20

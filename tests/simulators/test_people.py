@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from hubsense.inventory import Inventory
 from hubsense.simulators.bookings import bookings_of
 from hubsense.simulators.people import DayKind, plan_day, population, subtract
 from hubsense.simulators.site_hours import local_ms, zone
+
+from hubsense.inventory import Inventory
 
 MONDAY = dt.date(2026, 3, 2)
 DAYS = [MONDAY + dt.timedelta(days=i) for i in range(28)]
