@@ -18,7 +18,7 @@ Dsn = Annotated[
     str | None,
     typer.Option(
         "--dsn",
-        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved).",
+        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved).",  # noqa: E501
     ),
 ]
 

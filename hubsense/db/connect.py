@@ -48,7 +48,7 @@ def redact_dsn(dsn: str) -> str:
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a psycopg connection; kwargs go to `psycopg.connect` (autocommit, prepare_threshold…)."""
+    """Open a psycopg connection; kwargs go to `psycopg.connect` (autocommit, prepare_threshold)."""
     import psycopg
 
     kwargs.setdefault("connect_timeout", 10)

@@ -115,13 +115,17 @@ def migrate(
     return applied_now
 
 
-def status(dsn: str, *, directory: Path = MIGRATIONS_DIR, **connect_kwargs: Any) -> list[MigrationStatus]:
+def status(
+    dsn: str, *, directory: Path = MIGRATIONS_DIR, **connect_kwargs: Any
+) -> list[MigrationStatus]:
     """Each migration file with its state: applied, pending, or changed since applied."""
     with connect(dsn, autocommit=True, **connect_kwargs) as conn:
         exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-        rows = conn.execute(
-            "SELECT name, checksum, applied_at FROM schema_migrations"
-        ).fetchall() if exists and exists[0] else []
+        rows = (
+            conn.execute("SELECT name, checksum, applied_at FROM schema_migrations").fetchall()
+            if exists and exists[0]
+            else []
+        )
     applied = {name: (checksum, at) for name, checksum, at in rows}
     result = []
     for migration in load_migrations(directory):

@@ -15,9 +15,7 @@ from hubsense.services.state import read_state, state_path
 if TYPE_CHECKING:
     from hubsense.settings import Settings
 
-NO_BROKER = (
-    "no MQTT broker: pass --mqtt-url, set HUBSENSE_MQTT__URL, or run `hubsense services up`"
-)
+NO_BROKER = "no MQTT broker: pass --mqtt-url, set HUBSENSE_MQTT__URL, or run `hubsense services up`"
 
 
 def resolve_mqtt_url(settings: Settings) -> str:

@@ -32,12 +32,18 @@ StateDir = Annotated[
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
-def _settings(state_dir: Path | None, pg_port: int | None = None, mqtt_port: int | None = None) -> Any:
+def _settings(
+    state_dir: Path | None, pg_port: int | None = None, mqtt_port: int | None = None
+) -> Any:
     from hubsense.settings import load_settings
 
     services = {
         key: value
-        for key, value in {"state_dir": state_dir, "pg_port": pg_port, "mqtt_port": mqtt_port}.items()
+        for key, value in {
+            "state_dir": state_dir,
+            "pg_port": pg_port,
+            "mqtt_port": mqtt_port,
+        }.items()
         if value is not None
     }
     settings = load_settings()
@@ -61,10 +67,12 @@ def _print(info: dict[str, Any], as_json: bool) -> None:
 def up(
     state_dir: StateDir = None,
     pg_port: Annotated[
-        int | None, typer.Option("--pg-port", help="PostgreSQL port (default: the last one, or a free one).")
+        int | None,
+        typer.Option("--pg-port", help="PostgreSQL port (default: the last one, or a free one)."),
     ] = None,
     mqtt_port: Annotated[
-        int | None, typer.Option("--mqtt-port", help="Mosquitto port (default: the last one, or a free one).")
+        int | None,
+        typer.Option("--mqtt-port", help="Mosquitto port (default: the last one, or a free one)."),
     ] = None,
     as_json: JsonOut = False,
 ) -> None:

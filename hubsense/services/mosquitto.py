@@ -20,6 +20,7 @@ never runs with root rights. Must not touch anything outside `directory`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -143,17 +144,26 @@ class MosquittoServer:
         # pid_file; config errors are reported before it forks.
         result = subprocess.run(
             [str(binary), "-c", str(self.config_file), "-d"],
-            cwd=self.directory, capture_output=True, text=True, timeout=START_TIMEOUT_S,
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S,
         )
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().replace("\n", " | ")
-            raise ServiceError(f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}")
-        started = wait_until(lambda: self._pid() is not None and accepts(self.port), START_TIMEOUT_S)
+            raise ServiceError(
+                f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}"
+            )
+        started = wait_until(
+            lambda: self._pid() is not None and accepts(self.port), START_TIMEOUT_S
+        )
         if not started:
             pid = self._pid()
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
-            raise ServiceError(f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}")
+            raise ServiceError(
+                f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}"
+            )
         log.info("mosquitto_started", port=self.port, pid=self._pid())
 
     def stop(self) -> None:
@@ -161,10 +171,8 @@ class MosquittoServer:
         pid = self._pid()
         if pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         if not wait_until(lambda: not self._alive(pid), STOP_TIMEOUT_S, interval_s=0.02):
             raise ServiceError(f"Mosquitto pid {pid}: did not stop within {STOP_TIMEOUT_S:.0f} s")
         self.pid_file.unlink(missing_ok=True)
@@ -244,4 +252,3 @@ class MosquittoServer:
             except OSError:
                 continue
         return " | ".join(texts[-3:]) or "no log"
-

@@ -145,7 +145,11 @@ class PostgresServer:
         command = command_as(service_account(SUPERUSER), args)
         # cwd inside our directory: runuser keeps it, and postgres cannot enter /root.
         return subprocess.run(
-            command, cwd=self.directory, capture_output=True, text=True, timeout=START_TIMEOUT_S + 30
+            command,
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S + 30,
         )
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -158,8 +162,14 @@ class PostgresServer:
         self.socket_dir.mkdir(exist_ok=True)
         hand_over(self.directory, service_account(SUPERUSER))
         args = [
-            self._binary("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
+            self._binary("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         ]
         if not self.durable:
             args.append("--no-sync")
@@ -167,8 +177,10 @@ class PostgresServer:
         if result.returncode != 0:
             raise ServiceError(f"initdb {self.data_dir}: failed: {result.stderr.strip()}")
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write(f"\n# Written by hubsense: the settings below are rewritten on each start.\n"
-                       f"include_if_exists '{CONF_NAME}'\n")
+            conf.write(
+                f"\n# Written by hubsense: the settings below are rewritten on each start.\n"
+                f"include_if_exists '{CONF_NAME}'\n"
+            )
         log.info("postgres_initialised", data_dir=str(self.data_dir))
 
     def _choose_port(self) -> int:

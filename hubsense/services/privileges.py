@@ -52,7 +52,9 @@ def hand_over(directory: Path, account: pwd.struct_passwd | None) -> None:
     for root, dirs, files in os.walk(directory):
         os.chown(root, account.pw_uid, account.pw_gid)
         for name in dirs + files:
-            os.chown(os.path.join(root, name), account.pw_uid, account.pw_gid, follow_symlinks=False)
+            os.chown(
+                os.path.join(root, name), account.pw_uid, account.pw_gid, follow_symlinks=False
+            )
     grant_traverse(directory.parent, account)
 
 

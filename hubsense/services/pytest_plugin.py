@@ -121,4 +121,3 @@ def make_broker(services_basetemp: Path) -> Iterator[Callable[..., MosquittoServ
 def _ensure_running(server: PostgresServer | MosquittoServer) -> None:
     if not server.is_running():
         server.start()
-

@@ -24,7 +24,9 @@ log = get_logger(__name__)
 DATABASE = "hubsense"
 
 
-def servers(state_dir: Path, pg_port: int | None = None, mqtt_port: int | None = None) -> tuple[PostgresServer, MosquittoServer]:
+def servers(
+    state_dir: Path, pg_port: int | None = None, mqtt_port: int | None = None
+) -> tuple[PostgresServer, MosquittoServer]:
     state_dir = Path(state_dir).absolute()
     return (
         PostgresServer(state_dir / "postgres", pg_port),

@@ -120,7 +120,8 @@ def test_params_are_readable_as_hubsense_settings(empty_dsn: str, tmp_path: Path
         tmp_path / "m",
         {
             "0001_p.sql": (
-                "CREATE TABLE p AS SELECT current_setting('hubsense.compress_after_days', true) AS c,"
+                "CREATE TABLE p AS SELECT"
+                " current_setting('hubsense.compress_after_days', true) AS c,"
                 " current_setting('hubsense.retain_days', true) AS r,"
                 " current_setting('hubsense.chunk_days', true) AS k;"
             ),
@@ -135,7 +136,8 @@ def test_default_params_reach_the_sql(empty_dsn: str, tmp_path: Path) -> None:
     directory = _write(
         tmp_path / "m",
         {
-            "0001_p.sql": "CREATE TABLE p AS SELECT current_setting('hubsense.compress_after_days', true) AS c;",
+            "0001_p.sql": "CREATE TABLE p AS"
+            " SELECT current_setting('hubsense.compress_after_days', true) AS c;",
         },
     )
     migrate(empty_dsn, directory=directory)
@@ -159,7 +161,7 @@ def test_two_concurrent_migrators_apply_each_once(empty_dsn: str, tmp_path: Path
     def run() -> None:
         try:
             results.append(migrate(empty_dsn, directory=directory))
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

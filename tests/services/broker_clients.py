@@ -33,12 +33,12 @@ class Collector:
         if not self._connected.wait(10):
             raise AssertionError("no CONNACK within 10 s")
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connack = reason_code
         self.session_present = flags.session_present
         self._connected.set()
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, message) -> None:
         with self._lock:
             self.messages.append((message.topic, message.payload, message.qos))
 

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from broker_clients import Collector, publish_all
 
 from hubsense.services.mosquitto import MosquittoServer, broker_config
-from broker_clients import Collector, publish_all
 
 
 def test_config_lifts_data_losing_defaults() -> None:
     text = broker_config(
-        port=18830, data_dir=Path("/s/data"), log_file=Path("/s/m.log"),
-        pid_file=Path("/s/m.pid"), run_as="mosquitto", extra_lines=["password_file /s/passwd"],
+        port=18830,
+        data_dir=Path("/s/data"),
+        log_file=Path("/s/m.log"),
+        pid_file=Path("/s/m.pid"),
+        run_as="mosquitto",
+        extra_lines=["password_file /s/passwd"],
     )
     lines = text.splitlines()
     assert "listener 18830 127.0.0.1" in lines
@@ -108,7 +112,7 @@ def test_more_than_1000_queued_messages_all_delivered(mqtt_broker: MosquittoServ
 
 
 @pytest.mark.service
-def test_default_queue_limit_would_drop(make_broker) -> None:  # noqa: ANN001
+def test_default_queue_limit_would_drop(make_broker) -> None:
     # Proves the test above can fail: with Mosquitto's default limit the backlog is cut.
     broker = make_broker(["max_queued_messages 1000"])
     got = _offline_backlog(broker.port, 2500)
@@ -117,7 +121,7 @@ def test_default_queue_limit_would_drop(make_broker) -> None:  # noqa: ANN001
 
 
 @pytest.mark.service
-def test_extra_lines_apply_anonymous_refused(make_broker) -> None:  # noqa: ANN001
+def test_extra_lines_apply_anonymous_refused(make_broker) -> None:
     broker = make_broker(["allow_anonymous false"])
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     codes: list[int] = []

@@ -10,6 +10,7 @@ import pytest
 from hubsense.errors import ServiceError
 from hubsense.services.packages import require_binary
 
+
 def test_present_binary_is_returned() -> None:
     assert require_binary(Path("/usr/sbin/mosquitto"), "mosquitto") == Path("/usr/sbin/mosquitto")
 
@@ -30,4 +31,6 @@ def test_missing_binary_as_root_runs_apt_get() -> None:
     # path is still wrong, which proves apt-get ran and the result was checked.
     with pytest.raises(ServiceError) as error:
         require_binary(Path("/nonexistent/bin/mosquitto"), "mosquitto")
-    assert str(error.value) == "/nonexistent/bin/mosquitto: still missing after installing 'mosquitto'"
+    assert (
+        str(error.value) == "/nonexistent/bin/mosquitto: still missing after installing 'mosquitto'"
+    )

@@ -15,12 +15,19 @@ from hubsense.settings import Settings
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HUBSENSE_DB__DSN", "HUBSENSE_MQTT__URL", "HUBSENSE_SERVICES__STATE_DIR", "HUBSENSE_CONFIG"):
+    for name in (
+        "HUBSENSE_DB__DSN",
+        "HUBSENSE_MQTT__URL",
+        "HUBSENSE_SERVICES__STATE_DIR",
+        "HUBSENSE_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 def test_settings_win_over_state_file(tmp_path: Path) -> None:
-    write_state(tmp_path, {"dsn": "postgresql://postgres@127.0.0.1:1/a", "mqtt_url": "mqtt://127.0.0.1:2"})
+    write_state(
+        tmp_path, {"dsn": "postgresql://postgres@127.0.0.1:1/a", "mqtt_url": "mqtt://127.0.0.1:2"}
+    )
     settings = Settings(
         db={"dsn": "postgresql://u:pw@db:5432/prod"},
         mqtt={"url": "mqtt://broker:1883"},
@@ -31,7 +38,13 @@ def test_settings_win_over_state_file(tmp_path: Path) -> None:
 
 
 def test_state_file_used_when_settings_empty(tmp_path: Path) -> None:
-    write_state(tmp_path, {"dsn": "postgresql://postgres@127.0.0.1:5999/hubsense", "mqtt_url": "mqtt://127.0.0.1:1999"})
+    write_state(
+        tmp_path,
+        {
+            "dsn": "postgresql://postgres@127.0.0.1:5999/hubsense",
+            "mqtt_url": "mqtt://127.0.0.1:1999",
+        },
+    )
     settings = Settings(services={"state_dir": tmp_path})
     assert resolve_dsn(settings) == "postgresql://postgres@127.0.0.1:5999/hubsense"
     assert resolve_mqtt_url(settings) == "mqtt://127.0.0.1:1999"
@@ -39,7 +52,9 @@ def test_state_file_used_when_settings_empty(tmp_path: Path) -> None:
 
 def test_env_var_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUBSENSE_DB__DSN", "postgresql://env@127.0.0.1:7/e")
-    assert resolve_dsn(Settings(services={"state_dir": tmp_path})) == "postgresql://env@127.0.0.1:7/e"
+    assert (
+        resolve_dsn(Settings(services={"state_dir": tmp_path})) == "postgresql://env@127.0.0.1:7/e"
+    )
 
 
 def test_nothing_configured_is_one_line_config_error(tmp_path: Path) -> None:
@@ -51,7 +66,9 @@ def test_nothing_configured_is_one_line_config_error(tmp_path: Path) -> None:
     )
     assert str(tmp_path / "none" / "services.json") in str(dsn_error.value)
     assert dsn_error.value.exit_code == 2
-    with pytest.raises(ConfigError, match=r"^no MQTT broker: pass --mqtt-url, set HUBSENSE_MQTT__URL"):
+    with pytest.raises(
+        ConfigError, match=r"^no MQTT broker: pass --mqtt-url, set HUBSENSE_MQTT__URL"
+    ):
         resolve_mqtt_url(settings)
 
 

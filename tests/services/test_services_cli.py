@@ -36,7 +36,16 @@ def test_up_status_down(service_tmp_path: Path) -> None:
     state = str(service_tmp_path / "state")
     pg_port, mqtt_port = free_port(), free_port()
     try:
-        up = _json("services", "up", "--state-dir", state, "--pg-port", str(pg_port), "--mqtt-port", str(mqtt_port))
+        up = _json(
+            "services",
+            "up",
+            "--state-dir",
+            state,
+            "--pg-port",
+            str(pg_port),
+            "--mqtt-port",
+            str(mqtt_port),
+        )
         dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/hubsense"
         url = f"mqtt://127.0.0.1:{mqtt_port}"
         assert up["postgres"] == {"running": True, "dsn": dsn}
@@ -88,14 +97,19 @@ def test_db_command_without_database_is_one_line(tmp_path: Path) -> None:
     result = _run("db", "status", env={"HUBSENSE_SERVICES__STATE_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.startswith(
-        "hubsense: error: no database: pass --dsn, set HUBSENSE_DB__DSN, or run `hubsense services up`"
+        "hubsense: error: no database: pass --dsn, set HUBSENSE_DB__DSN, "
+        "or run `hubsense services up`"
     )
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_unreachable_dsn_hides_password() -> None:
-    result = _run("db", "migrate", "--dsn", f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/x")
+    result = _run(
+        "db", "migrate", "--dsn", f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/x"
+    )
     assert result.returncode == 1
     assert "s3cret" not in result.stderr
-    assert result.stderr.startswith("hubsense: error: database postgresql://postgres:***@127.0.0.1:")
+    assert result.stderr.startswith(
+        "hubsense: error: database postgresql://postgres:***@127.0.0.1:"
+    )
     assert "cannot connect" in result.stderr
