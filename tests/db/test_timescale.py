@@ -211,34 +211,21 @@ def events_policies(dsn: str) -> tuple[Any, list[tuple[Any, ...]]]:
     return interval, jobs
 
 
-def test_without_params_the_migration_uses_7_day_chunks_14_days_and_no_retention(
-    tmp_path: Path,
+def test_hubsense_db_migrate_defaults_to_7_day_chunks_14_days_and_env_retention(
+    tmp_path: Path, timescale_template: Path
 ) -> None:
-    other = start_lane(tmp_path)
-    try:
-        migrate(other.dsn, {}, prepare_threshold=None)
-        interval, jobs = events_policies(other.dsn)
-    finally:
-        other.stop()
-    assert interval == (timedelta(days=7),)
-    assert jobs == [("policy_compression", "14 days", None)]
-
-
-def test_hubsense_db_migrate_passes_timescale_settings_from_the_environment(
-    tmp_path: Path,
-) -> None:
-    other = start_lane(tmp_path)
+    other = start_lane(tmp_path, template=timescale_template)
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "HUBSENSE_DB__DSN": other.dsn,
-        "HUBSENSE_TIMESCALE__CHUNK_DAYS": "2",
         "HUBSENSE_TIMESCALE__RETAIN_DAYS": "90",
     }
     try:
         done = subprocess.run(
             [str(Path(sys.executable).with_name("hubsense")), "db", "migrate"],
             env=env,
+            cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=120,
@@ -248,7 +235,7 @@ def test_hubsense_db_migrate_passes_timescale_settings_from_the_environment(
         interval, jobs = events_policies(other.dsn)
     finally:
         other.stop()
-    assert interval == (timedelta(days=2),)
+    assert interval == (timedelta(days=7),)
     assert jobs == [("policy_compression", "14 days", None), ("policy_retention", None, "90 days")]
 
 
@@ -282,14 +269,29 @@ def test_time_bucket_counts_per_site_per_hour_match_python(lane: psycopg.Connect
     assert utc_rows(lane.execute(COUNTS_DATE_BIN).fetchall()) == expected
 
 
+# Queries both shapes must answer identically; what analytics and boards read.
+PORTABLE_QUERIES = [
+    COUNTS_DATE_BIN,
+    "SELECT node_id, count(*), min(seq), max(seq), min(ts), max(ts) FROM events"
+    " GROUP BY node_id ORDER BY node_id",
+    "SELECT desk_id, state, count(*) FROM events WHERE type = 'desk' GROUP BY 1, 2 ORDER BY 1, 2",
+    # Each desk's state at the end of the data: the last event in (ts, seq) order.
+    "SELECT DISTINCT ON (desk_id) desk_id, ts, seq, state FROM events WHERE type = 'desk'"
+    " ORDER BY desk_id, ts DESC, seq DESC",
+]
+
+
 @pytest.mark.service
-def test_plain_postgresql_gives_the_same_counts_as_the_lane(
+def test_plain_postgresql_answers_like_the_lane_before_and_after_compression(
     lane: psycopg.Connection[Any], db_dsn: str
 ) -> None:
     rows = synthetic_events()
     insert(lane, rows)
     insert(lane, rows[100:900])  # a redelivery, ignored by both shapes
-    lane_counts = utc_rows(lane.execute(COUNTS_TIME_BUCKET).fetchall())
+    lane_time_bucket = utc_rows(lane.execute(COUNTS_TIME_BUCKET).fetchall())
+    lane_answers = [utc_rows(lane.execute(q).fetchall()) for q in PORTABLE_QUERIES]
+    lane.execute("SELECT count(compress_chunk(c)) FROM show_chunks('events') c")
+    compressed_answers = [utc_rows(lane.execute(q).fetchall()) for q in PORTABLE_QUERIES]
     with psycopg.connect(db_dsn, autocommit=True) as pg:
         pg.execute("TRUNCATE events")
         assert insert(pg, rows) == 3600
@@ -299,9 +301,13 @@ def test_plain_postgresql_gives_the_same_counts_as_the_lane(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
             " WHERE conrelid = 'events'::regclass AND contype = 'p'"
         ).fetchone()
-        pg_counts = utc_rows(pg.execute(COUNTS_DATE_BIN).fetchall())
+        pg_answers = [utc_rows(pg.execute(q).fetchall()) for q in PORTABLE_QUERIES]
     assert key == ("PRIMARY KEY (node_id, seq)",)
-    assert pg_counts == lane_counts == expected_counts(rows)
+    assert pg_answers[0] == lane_time_bucket == expected_counts(rows)
+    assert [len(answer) for answer in pg_answers] == [len(expected_counts(rows)), 6, 48, 24]
+    assert pg_answers[1][0] == ("pi-0", 600, 0, 599, rows[0][2], rows[599][2])
+    assert lane_answers == pg_answers
+    assert compressed_answers == pg_answers
 
 
 def test_a_missing_lane_names_the_setup_script(tmp_path: Path) -> None:
