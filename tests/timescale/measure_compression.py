@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "db"))
-from timescale_lane import start_lane
+from timescale_lane import cached_template, start_lane
 
 from hubsense.db.migrate import migrate
 
@@ -93,7 +93,7 @@ def compress_all(conn: psycopg.Connection[Any]) -> tuple[int, float]:
 
 
 def measure_lane(rows: list[Any], base_dir: Path) -> None:
-    lane = start_lane(base_dir)
+    lane = start_lane(base_dir, template=cached_template())
     try:
         migrate(lane.dsn, {}, prepare_threshold=None)
         with psycopg.connect(lane.dsn, prepare_threshold=None, autocommit=True) as conn:
