@@ -27,6 +27,7 @@ from hubsense.simulators.world import Faults, World
 from hubsense.inventory import Inventory, Node
 from hubsense.logs import get_logger
 from hubsense.mqtt_url import parse_mqtt_url
+from hubsense.wire import EventType
 
 log = get_logger(__name__)
 
@@ -114,8 +115,11 @@ class Fleet:
             events = member.virtual.start(start_ms)
             events.extend(member.virtual.advance(end_ms))
             self._publish(member, events, progress)
-            self._status(member, end_ms)
-            member.link.flush()
+            if member.virtual.running:
+                self._status(member, end_ms)
+                member.link.flush()
+            else:  # in an outage at the end of the history: off until it comes back live
+                self._go_off(member, clean=bool(events) and events[-1].type is EventType.STOP)
         self._book(self.world_days(start_ms, end_ms))
         log.info("sim_backfill_done", events=self.summary.events, messages=self.summary.messages)
 
@@ -163,14 +167,14 @@ class Fleet:
             self._feed(member, now_ms, now_ms + PLAN_AHEAD_MS)
             was_running = member.virtual.running
             events = member.virtual.advance(now_ms)
-            if member.virtual.running and not was_running:
+            if member.virtual.running and not was_running and not member.link.is_open:
                 member.link.connect()
                 log.info("sim_node_back", node=member.node.id)
             self._publish(member, events)
             if member.virtual.running and now_ms >= member.next_status_ms:
                 self._status(member, now_ms)
             if was_running and not member.virtual.running:
-                self._go_off(member, clean=bool(events) and events[-1].type.value == "stop")
+                self._go_off(member, clean=bool(events) and events[-1].type is EventType.STOP)
 
     def _go_off(self, member: _Member, clean: bool) -> None:
         # What the node sent before going off was in its outbox: deliver it first.

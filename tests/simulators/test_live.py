@@ -58,7 +58,7 @@ def test_live_publish_topics_status_and_stop(inventory: Inventory, mqtt_broker, 
         lambda got: sum(len(v) for v in _events_by_node(got).values()) >= summary.events
     )
     by_node = _events_by_node(events)
-    topics = {topic for topic, _, _ in events}
+    topics = {topic for topic, _, retained in events if not retained}
     assert topics == {
         f"hubsense/v1/{site}/{node}/{kind}"
         for node, site in NODES.items()
@@ -84,11 +84,21 @@ def test_live_publish_topics_status_and_stop(inventory: Inventory, mqtt_broker, 
         assert statuses[-1].online is False  # clean shutdown says offline itself
     assert any(e.type is EventType.DESK and e.ts > start for got in by_node.values() for e in got)
     # The retained status is what a late subscriber sees first.
+    ours = {f"hubsense/v1/{site}/{node}/status" for node, site in NODES.items()}
     late = collector("hubsense/v1/+/+/status")
-    retained = late.wait_for(lambda got: len(got) >= 3)
-    assert {(t, r) for t, _, r in retained} == {
-        (f"hubsense/v1/{site}/{node}/status", True) for node, site in NODES.items()
-    }
+    retained = late.wait_for(lambda got: ours <= {t for t, _, _ in got})
+    mine = [(t, json.loads(p), r) for t, p, r in retained if t in ours]
+    assert sorted(mine, key=lambda m: m[0]) == sorted(
+        (
+            (
+                f"hubsense/v1/{site}/{node}/status",
+                {"node": node, "online": False, "last_reading_age_s": {}},
+                True,
+            )
+            for node, site in NODES.items()
+        ),
+        key=lambda m: m[0],
+    )
 
 
 def test_killed_connection_fires_last_will_and_restart_resends_states(
@@ -177,3 +187,29 @@ def test_backfill_delivers_every_event_exactly_once(
     assert summary.events == expected_total > 3 * days * 1000
     # Batches of 50 events from the history, then the closing `stop` in a message of its own.
     assert summary.messages == sum(-(-(len(got[n]) - 1) // 50) + 1 for n in NODES)
+
+
+def test_backfill_ending_in_a_crash_comes_back_live(
+    inventory: Inventory,
+    mqtt_broker,
+    collector,  # type: ignore[no-untyped-def]
+) -> None:
+    sub = collector("hubsense/v1/hub-a/pi-hub-a/#")
+    fleet = Fleet(World(inventory, 6, faults=NO_FAULTS), mqtt_broker.url, {"pi-hub-a": 40})
+    end = T0 + 60 * MINUTE
+    hub = fleet.members["pi-hub-a"]
+    hub.virtual.schedule_outage(Outage(end - 5 * MINUTE, end + 5 * MINUTE, clean=False))
+    fleet.connect()
+    fleet.backfill(T0, end)
+    assert hub.link.is_open is False  # off at the end of the history: the will said so
+    fleet.run_live(end, 600.0, threading.Event(), until_ms=end + 8 * MINUTE)
+    got = sub.wait_for(
+        lambda m: any(e.type is EventType.STOP for e in _events_by_node(m).get("pi-hub-a", []))
+    )
+    events = _events_by_node(got)["pi-hub-a"]
+    assert [e.seq for e in events] == list(range(40, 40 + len(events)))
+    alives = [e.ts for e in events if e.type is EventType.ALIVE]
+    assert alives == [T0 + i * MINUTE for i in range(55)] + [end + i * MINUTE for i in (5, 6, 7)]
+    assert events[-1].ts == end + 8 * MINUTE
+    flags = [s.online for s in _statuses(got, "pi-hub-a")]
+    assert flags[-1] is False and flags.count(True) >= 2 and False in flags[:-1]
