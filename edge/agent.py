@@ -139,6 +139,9 @@ class EdgeAgent:
             if self._scan_ble:
                 await self.ble.start()
             await self._serve()
+        except Exception:
+            log.exception("edge_failed", node=self.config.node)
+            raise
         finally:
             await self._shutdown()
 
@@ -314,7 +317,7 @@ class EdgeAgent:
                         else self.last_values.get(s.key)}
                 for s in self.config.sensors
             },
-            "ble": {k: v for k, v in vars(self.decoder.counters).items() if k != "last_heard_s"},
+            "ble": self.decoder.counters.totals(),
         }
         path = self.config.live_path
         try:

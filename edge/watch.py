@@ -121,7 +121,7 @@ async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
                                 if s.key in levels else last.get(s.key)}
                         for s in config.sensors
                     },
-                    "ble": vars(decoder.counters),
+                    "ble": decoder.counters.totals(),
                 }
                 live.update(render(view, "sensors read directly (agent not running)"))
                 await asyncio.sleep(0.25)

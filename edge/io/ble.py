@@ -55,6 +55,10 @@ class BleCounters:
     replayed: int = 0  # encrypted packet counter did not grow
     last_heard_s: dict[str, float] = field(default_factory=dict)  # sensor key → monotonic s
 
+    def totals(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in
+                ("adverts", "decoded", "ignored", "unknown", "undecodable", "replayed")}
+
 
 @dataclass(slots=True)
 class _Sensor:
