@@ -40,6 +40,7 @@ ACCOUNT = "mosquitto"
 START_TIMEOUT_S = 15.0
 # SIGTERM makes the broker write its persistence file; a large queue takes a while.
 STOP_TIMEOUT_S = 60.0
+PORT_ATTEMPTS = 3
 
 
 def broker_config(
@@ -122,7 +123,27 @@ class MosquittoServer:
     def start(self) -> None:
         """Write the config, start the broker and wait until it accepts connections."""
         if self.is_running():
+            running = self._configured_port()
+            if self._requested_port is not None and running not in (None, self._requested_port):
+                raise ServiceError(
+                    f"Mosquitto in {self.directory}: already running on port {running}, "
+                    f"not {self._requested_port}; stop it first to change the port"
+                )
             return
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except ServiceError:
+                # Another process may take a free port between our check and the bind.
+                if self._requested_port is not None or port_is_free(self.port):
+                    raise
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                log.warning("mosquitto_port_taken", port=self.port, attempt=attempt)
+                self._port = free_port()
+
+    def _start_once(self) -> None:
         binary = require_binary(self.bin_path, "mosquitto")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         account = service_account(ACCOUNT)
@@ -140,6 +161,7 @@ class MosquittoServer:
         )
         hand_over(self.directory, account)
         self.pid_file.unlink(missing_ok=True)
+        log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         # -d: the broker daemonises (so it outlives `hubsense services up`) and writes
         # pid_file; config errors are reported before it forks.
         result = subprocess.run(
@@ -154,9 +176,8 @@ class MosquittoServer:
             raise ServiceError(
                 f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}"
             )
-        started = wait_until(
-            lambda: self._pid() is not None and accepts(self.port), START_TIMEOUT_S
-        )
+        started = wait_until(lambda: self._started_or_died(log_offset), START_TIMEOUT_S)
+        started = started and self._pid() is not None and accepts(self.port)
         if not started:
             pid = self._pid()
             if pid is not None:
@@ -165,6 +186,20 @@ class MosquittoServer:
                 f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}"
             )
         log.info("mosquitto_started", port=self.port, pid=self._pid())
+
+    def _started_or_died(self, log_offset: int) -> bool:
+        """True once the broker accepts connections, or once it logged an error or died."""
+        if self._pid() is not None and accepts(self.port):
+            return True
+        if self.pid_file.exists() and self._pid() is None:
+            return True
+        # The daemon logs e.g. "Error: Address already in use" and exits before its pid file.
+        try:
+            with self.log_file.open("rb") as log_stream:
+                log_stream.seek(log_offset)
+                return b"Error: " in log_stream.read()
+        except OSError:
+            return False
 
     def stop(self) -> None:
         """SIGTERM (the broker saves its persistence file) and wait for it to exit."""

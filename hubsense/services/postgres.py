@@ -32,6 +32,7 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
 CONF_NAME = "hubsense.conf"
+PORT_ATTEMPTS = 3
 
 
 class PostgresServer:
@@ -75,9 +76,29 @@ class PostgresServer:
     def start(self) -> None:
         """Initialise the cluster if needed and start it; a running cluster is left alone."""
         if self.is_running():
-            self._port = self._running_port() or self._port
+            running = self._running_port()
+            if self._requested_port is not None and running not in (None, self._requested_port):
+                raise ServiceError(
+                    f"PostgreSQL in {self.data_dir}: already running on port {running}, "
+                    f"not {self._requested_port}; stop it first to change the port"
+                )
+            self._port = running or self._port
             return
         self._init_if_needed()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except ServiceError:
+                # Another process may take a free port between our check and the bind.
+                if self._requested_port is not None or port_is_free(self.port):
+                    raise
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                log.warning("postgres_port_taken", port=self.port, attempt=attempt)
+                self._port = free_port()
+
+    def _start_once(self) -> None:
         self._write_settings()
         hand_over(self.directory, service_account(SUPERUSER))
         result = self._pg_ctl("start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(self.log_file))

@@ -50,9 +50,9 @@ class Collector:
             raise AssertionError("no SUBACK within 10 s")
 
     def wait_for(
-        self, count: int, timeout_s: float = 20, idle_s: float = 2.0
+        self, count: int, timeout_s: float = 20, idle_s: float = 3.0
     ) -> list[tuple[str, bytes, int]]:
-        """Wait for `count` messages, or until nothing new arrived for `idle_s`."""
+        """Wait for `count` messages, or until nothing new arrived for `idle_s` after the first."""
         deadline = time.monotonic() + timeout_s
         seen, last_change = -1, time.monotonic()
         while time.monotonic() < deadline:
@@ -62,7 +62,7 @@ class Collector:
                 break
             if n != seen:
                 seen, last_change = n, time.monotonic()
-            elif time.monotonic() - last_change > idle_s:
+            elif n > 0 and time.monotonic() - last_change > idle_s:
                 break
             time.sleep(0.01)
         time.sleep(0.2)  # catch any extra (duplicate) deliveries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from broker_clients import Collector, publish_all
 
+from hubsense.errors import ServiceError
 from hubsense.services.mosquitto import MosquittoServer, broker_config
 
 
@@ -116,7 +118,7 @@ def test_default_queue_limit_would_drop(make_broker) -> None:
     # Proves the test above can fail: with Mosquitto's default limit the backlog is cut.
     broker = make_broker(["max_queued_messages 1000"])
     got = _offline_backlog(broker.port, 2500)
-    assert 1000 <= len(got) < 2500
+    assert 1000 <= len(got) < 2500, len(got)
     assert got == [f"m{i}".encode() for i in range(len(got))]
 
 
@@ -157,3 +159,31 @@ def test_stop_start_and_second_handle_sees_same_broker(service_tmp_path: Path) -
     finally:
         broker.stop()
     assert broker.status() == {"running": False, "url": f"mqtt://127.0.0.1:{broker.port}"}
+
+
+@pytest.mark.service
+def test_taken_port_is_retried_or_reported(service_tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+
+        given = MosquittoServer(service_tmp_path / "given", port=taken)
+        with pytest.raises(
+            ServiceError,
+            match=rf"^Mosquitto on port {taken}: failed to start: .*Address already in use",
+        ):
+            given.start()
+
+        chosen = MosquittoServer(service_tmp_path / "chosen")
+        chosen._port = taken  # as if another process took the free port we had picked
+        chosen.start()
+        try:
+            assert chosen.port != taken
+            assert chosen.is_running()
+            with pytest.raises(
+                ServiceError, match=rf"already running on port {chosen.port}, not {taken}"
+            ):
+                MosquittoServer(service_tmp_path / "chosen", port=taken).start()
+        finally:
+            chosen.stop()

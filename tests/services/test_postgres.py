@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from hubsense.errors import ServiceError
 from hubsense.services.postgres import PostgresServer
 
 pytestmark = pytest.mark.service
@@ -78,3 +80,27 @@ def test_durable_cluster_reused_by_a_new_handle(service_tmp_path: Path) -> None:
         assert (directory / "data" / "PG_VERSION").read_text().strip() == "15"
     finally:
         PostgresServer(directory).stop()
+
+
+def test_taken_port_is_retried_or_reported(service_tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+
+        given = PostgresServer(service_tmp_path / "given", port=taken, durable=False)
+        with pytest.raises(ServiceError, match=rf"^PostgreSQL on port {taken}: failed to start: "):
+            given.start()
+
+        chosen = PostgresServer(service_tmp_path / "chosen", durable=False)
+        chosen._port = taken  # as if another process took the free port we had picked
+        chosen.start()
+        try:
+            assert chosen.port != taken
+            assert _one(chosen.dsn(), "SELECT 1") == 1
+            with pytest.raises(
+                ServiceError, match=rf"already running on port {chosen.port}, not {taken}"
+            ):
+                PostgresServer(service_tmp_path / "chosen", port=taken).start()
+        finally:
+            chosen.stop()
