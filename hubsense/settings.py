@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -63,6 +63,33 @@ class TimescaleSettings(BaseModel):
     retain_days: int | None = Field(default=None, gt=0)
 
 
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65_535)
+    # What /hubs/{site} shows without an API key: nothing, the free/occupied counts, or
+    # every desk's state (desks are not personal data; a hub may want them public).
+    hub_public: Literal["off", "counts", "desks"] = "counts"
+    # How often the hub page's live feed looks at the database.
+    hub_poll_s: float = Field(default=1.0, gt=0)
+    # Run the booking release watcher inside the API process.
+    release_watcher: bool = True
+
+
+class BookingSettings(BaseModel):
+    # SPEC §7: vacant while observed this long after the start releases the booking.
+    release_after_min: float = Field(default=15, gt=0)
+    watch_interval_s: float = Field(default=10.0, gt=0)
+    # Released bookings are POSTed here (JSON BookingReleaseMessage); None: no webhook.
+    webhook_url: str | None = None
+    # When set, each POST carries X-Hubsense-Signature: sha256=HMAC(secret, body).
+    webhook_secret: SecretStr | None = None
+
+
+class PrivacySettings(BaseModel):
+    # Salt of the booker hash (HMAC-SHA256); without one, booker fields are not stored.
+    booker_salt: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUBSENSE_", env_nested_delimiter="__", extra="forbid"
@@ -73,6 +100,9 @@ class Settings(BaseSettings):
     services: ServicesSettings = ServicesSettings()
     ingest: IngestSettings = IngestSettings()
     timescale: TimescaleSettings = TimescaleSettings()
+    api: ApiSettings = ApiSettings()
+    bookings: BookingSettings = BookingSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @classmethod
     def settings_customise_sources(
