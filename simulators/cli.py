@@ -63,7 +63,8 @@ def command(
             min=0.001,
             help=(
                 "Live mode: simulated time runs N times real time (alives every heartbeat_s of "
-                "simulated time)."
+                "simulated time). Without --backfill, timestamps then run ahead of the wall "
+                "clock: start in the past with --start, or raise ingest's max_future_ms."
             ),
         ),
     ] = 1.0,
@@ -73,7 +74,9 @@ def command(
             "--backfill",
             help=(
                 "Publish this much history ending now (e.g. 28d, 12h) as fast as the broker "
-                "takes it, then go live."
+                "takes it, then go live. With --speed N > 1 the last 2 h are played live at N "
+                "times real time until they reach now, then time runs at real speed, so no "
+                "event is stamped in the future."
             ),
         ),
     ] = None,

@@ -130,11 +130,14 @@ class Fleet:
         stop_event: threading.Event,
         until_ms: int | None = None,
         on_tick: Callable[[], None] | None = None,
+        catch_up: bool = False,
     ) -> int:
         """Play simulated time from start_ms at `speed` times real time.
 
         Runs until stop_event is set or until_ms; nodes not started yet start at start_ms.
-        Returns the simulated end instant.
+        With `catch_up` the simulated clock never passes the wall clock: it runs at
+        `speed` until it reaches now, then in real time (ingest rejects events stamped
+        too far in the future). Returns the simulated end instant.
         """
         for member in self.members.values():
             if member.virtual.now_ms is None:
@@ -144,6 +147,8 @@ class Fleet:
         now_ms = start_ms
         while not stop_event.is_set():
             now_ms = start_ms + int((time.monotonic() - origin) * speed * 1000)
+            if catch_up:
+                now_ms = min(now_ms, int(time.time() * 1000))
             if until_ms is not None and now_ms >= until_ms:
                 now_ms = until_ms
                 self._tick(now_ms)

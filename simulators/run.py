@@ -30,6 +30,8 @@ from hubsense.settings import Settings
 log = get_logger(__name__)
 
 SEQ_SAVE_EVERY_S = 10.0
+# After a backfill ending now, this much of it is played live at --speed (2 h at 60x: 2 min).
+CATCH_UP_S = 2 * 3600
 
 
 def export_csv(
@@ -119,11 +121,18 @@ def publish(
     stop = stop_event or threading.Event()
     try:
         fleet.connect()
+        catch_up = False
         if backfill_s is not None:
             end = end_ms if end_ms is not None else int(time.time() * 1000)
-            _backfill_with_progress(fleet, end - backfill_s * 1000, end)
-            save_seqs(seq_path, fleet.next_seqs())
             live_start = end
+            if speed > 1 and not backfill_only and end_ms is None:
+                # History ending now, then accelerated live: replay the last part of the
+                # window live at `speed` until it reaches now, then go on in real time, so
+                # no event is stamped in the future.
+                live_start = end - min(backfill_s, CATCH_UP_S) * 1000
+                catch_up = True
+            _backfill_with_progress(fleet, end - backfill_s * 1000, live_start)
+            save_seqs(seq_path, fleet.next_seqs())
         else:
             live_start = start_ms if start_ms is not None else int(time.time() * 1000)
         if backfill_only:
@@ -132,7 +141,8 @@ def publish(
             until = None if duration_s is None else live_start + duration_s * 1000
             with _stop_on_signals(stop):
                 log.info("sim_live", nodes=len(fleet.members), speed=speed, seed=seed)
-                fleet.run_live(live_start, speed, stop, until, _periodic_saver(fleet, seq_path))
+                saver = _periodic_saver(fleet, seq_path)
+                fleet.run_live(live_start, speed, stop, until, saver, catch_up=catch_up)
     finally:
         save_seqs(seq_path, fleet.next_seqs())
         if close_sink is not None:

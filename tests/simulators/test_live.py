@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from itertools import pairwise
 from collections import defaultdict
 
 import pytest
@@ -213,3 +214,47 @@ def test_backfill_ending_in_a_crash_comes_back_live(
     assert events[-1].ts == end + 8 * MINUTE
     flags = [s.online for s in _statuses(got, "pi-hub-a")]
     assert flags[-1] is False and flags.count(True) >= 2 and False in flags[:-1]
+
+
+def test_backfill_then_fast_live_catches_up_and_never_runs_ahead(
+    inventory: Inventory,
+    mqtt_broker,
+    collector,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import time
+
+    from hubsense.simulators.run import publish
+
+    from hubsense.settings import load_settings
+
+    sub = collector("hubsense/v1/hq/pi-hq-2/events")
+    stop = threading.Event()
+    timer = threading.Timer(4.0, stop.set)  # 2 h replayed at 3600x take 2 s, then real time
+    timer.start()
+    began_ms = int(time.time() * 1000)
+    summary = publish(
+        inventory,
+        load_settings(),
+        seed=3,
+        mqtt_url=mqtt_broker.url,
+        speed=3600.0,
+        backfill_s=6 * 3600,
+        state_file=tmp_path / "seq.json",
+        faults=False,
+        stop_event=stop,
+    )
+    finished_ms = int(time.time() * 1000)
+    timer.join()
+    got = sub.wait_for(
+        lambda m: any(e.type is EventType.STOP for e in _events_by_node(m).get("pi-hq-2", []))
+    )
+    events = _events_by_node(got)["pi-hq-2"]
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert max(e.ts for e in events) <= finished_ms  # never stamped in the future
+    alives = [e.ts for e in events if e.type is EventType.ALIVE]
+    # One unbroken heartbeat from 6 h ago to now: backfill, accelerated replay, real time.
+    assert alives[0] <= began_ms - 6 * 3600_000 + 1000
+    assert {b - a for a, b in pairwise(alives)} == {MINUTE}
+    assert alives[-1] >= began_ms - MINUTE
+    assert summary.nodes == 3 and summary.events >= 3 * 6 * 60
