@@ -179,8 +179,9 @@ def plan_day(
     for site in inventory.sites:
         site_rng = random.Random(f"{seed}:site:{site.id}:{day.isoformat()}")
         visits.extend(_site_visits(site, day, visitors[site.id], site_rng, behaviour))
+    placed = {v.person for v in visits}
     for person_id, kind in list(kinds.items()):
-        if kind is not DayKind.HOME and not any(v.person == person_id for v in visits):
+        if kind is not DayKind.HOME and person_id not in placed:
             kinds[person_id] = DayKind.HOME  # closed site or no free desk: worked from home
     return DayPlan(day=day, kinds=kinds, visits=tuple(visits))
 
