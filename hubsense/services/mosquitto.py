@@ -176,11 +176,11 @@ class MosquittoServer:
             raise ServiceError(
                 f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}"
             )
-        started = wait_until(lambda: self._started_or_died(log_offset), START_TIMEOUT_S)
-        started = started and self._pid() is not None and accepts(self.port)
-        if not started:
-            pid = self._pid()
-            if pid is not None:
+        wait_until(lambda: self._started_or_died(log_offset), START_TIMEOUT_S)
+        if not (self._pid() is not None and accepts(self.port)):
+            # Never leave a half-started daemon behind: a retry would orphan it.
+            pid = self._pid_in_file()
+            if pid is not None and self._alive(pid) and self._is_ours(pid):
                 os.kill(pid, signal.SIGKILL)
             raise ServiceError(
                 f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}"
@@ -189,10 +189,9 @@ class MosquittoServer:
 
     def _started_or_died(self, log_offset: int) -> bool:
         """True once the broker accepts connections, or once it logged an error or died."""
-        if self._pid() is not None and accepts(self.port):
-            return True
-        if self.pid_file.exists() and self._pid() is None:
-            return True
+        pid = self._pid_in_file()  # None also while the daemon is still writing the file
+        if pid is not None:
+            return not self._alive(pid) or accepts(self.port)
         # The daemon logs e.g. "Error: Address already in use" and exits before its pid file.
         try:
             with self.log_file.open("rb") as log_stream:
@@ -226,13 +225,18 @@ class MosquittoServer:
 
     def _pid(self) -> int | None:
         """The broker's pid from the pid file, if that process is alive and is our broker."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
+        pid = self._pid_in_file()
+        if pid is None:
             return None
         if not self._alive(pid) or not self._is_ours(pid):
             return None
         return pid
+
+    def _pid_in_file(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     @staticmethod
     def _alive(pid: int) -> bool:

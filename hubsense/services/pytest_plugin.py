@@ -46,13 +46,17 @@ from hubsense.services.mosquitto import MosquittoServer
 from hubsense.services.postgres import PostgresServer
 
 _db_counter = itertools.count(1)
+BASETEMP_PREFIX = "hubsense-services-"
+OWNER_FILE = "owner.pid"
 
 
 @pytest.fixture(scope="session")
 def services_basetemp() -> Iterator[Path]:
     """A private temp dir for server data, removed at session end (see the module docstring)."""
-    base = Path(tempfile.mkdtemp(prefix="hubsense-services-"))
+    _sweep_orphans(Path(tempfile.gettempdir()))
+    base = Path(tempfile.mkdtemp(prefix=BASETEMP_PREFIX))
     base.chmod(0o711)  # the servers' accounts (postgres, mosquitto) must pass through it
+    (base / OWNER_FILE).write_text(f"{os.getpid()}\n")
     try:
         yield base
     finally:
@@ -121,3 +125,33 @@ def make_broker(services_basetemp: Path) -> Iterator[Callable[..., MosquittoServ
 def _ensure_running(server: PostgresServer | MosquittoServer) -> None:
     if not server.is_running():
         server.start()
+
+
+def _sweep_orphans(tmp_root: Path) -> None:
+    """Stop the servers of earlier sessions that died without teardown (SIGKILL, timeout).
+
+    Only directories whose owning pytest process is gone are touched, so concurrent
+    sessions on a shared machine keep their servers.
+    """
+    for base in tmp_root.glob(f"{BASETEMP_PREFIX}*"):
+        try:
+            owner = int((base / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being set up
+        if _process_alive(owner):
+            continue
+        for pid_file in [*base.glob("*/mosquitto.pid"), *base.glob("*/*/mosquitto.pid")]:
+            MosquittoServer(pid_file.parent).stop()
+        for version in [*base.glob("*/data/PG_VERSION"), *base.glob("*/*/data/PG_VERSION")]:
+            PostgresServer(version.parent.parent).stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
