@@ -26,7 +26,9 @@ log = get_logger(__name__)
 
 # Idle select timeout of the network loop: bounds how long a queued ack waits to be sent.
 _LOOP_TIMEOUT_S = 0.005
-_RECONNECT_MIN_S = 0.2
+# Retry fast at first: Mosquitto 2.0.11 does not persist shared subscriptions, so after a
+# broker restart nothing reaches the group until a worker has subscribed again.
+_RECONNECT_MIN_S = 0.1
 _RECONNECT_MAX_S = 5.0
 
 
@@ -159,13 +161,13 @@ class MqttConsumer:
                         retry_in_s=round(delay_s, 2),
                     )
                     self._closing.wait(delay_s)
-                    delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
+                    delay_s = min(delay_s * 1.5, _RECONNECT_MAX_S)
                     continue
             rc = self._client.loop(timeout=_LOOP_TIMEOUT_S)
             self._send_acks()
             if rc != 0:
                 self._closing.wait(delay_s)
-                delay_s = min(delay_s * 2, _RECONNECT_MAX_S)
+                delay_s = min(delay_s * 1.5, _RECONNECT_MAX_S)
             elif self._connected.is_set():
                 delay_s = _RECONNECT_MIN_S
         self._shutdown()

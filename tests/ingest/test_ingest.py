@@ -38,10 +38,22 @@ def test_published_events_become_rows_with_exact_values(dsn, publisher, start_in
             "node": "pi-a",
             "events": [
                 {"seq": 41, "ts": now_ms - 5000, "type": "alive"},
-                {"seq": 42, "ts": now_ms - 4321, "type": "desk", "desk": "d-2", "source": "ble",
-                 "state": "occupied"},
-                {"seq": 43, "ts": now_ms - 1, "type": "desk", "desk": "d-1", "source": "fused",
-                 "state": "vacant"},
+                {
+                    "seq": 42,
+                    "ts": now_ms - 4321,
+                    "type": "desk",
+                    "desk": "d-2",
+                    "source": "ble",
+                    "state": "occupied",
+                },
+                {
+                    "seq": 43,
+                    "ts": now_ms - 1,
+                    "type": "desk",
+                    "desk": "d-1",
+                    "source": "fused",
+                    "state": "vacant",
+                },
                 {"seq": 44, "ts": now_ms, "type": "stop"},
             ],
         }
@@ -75,7 +87,9 @@ def test_batch_message_with_many_events(dsn, publisher, start_ingest) -> None:
         dsn, "SELECT min(seq), max(seq), count(DISTINCT seq) FROM events WHERE node_id = 'pi-b'"
     )[0]
     assert (first, last, distinct) == (0, 4_999, 5_000)
-    assert query(dsn, "SELECT ts FROM events WHERE seq = 1234")[0][0] == ms(1_764_000_000_000 + 1234)
+    assert query(dsn, "SELECT ts FROM events WHERE seq = 1234")[0][0] == ms(
+        1_764_000_000_000 + 1234
+    )
     stats = ingest.close()
     assert (stats.messages, stats.events_inserted) == (1, 5_000)
 
@@ -110,9 +124,18 @@ def test_duplicates_and_redeliveries_are_stored_once(dsn, publisher, start_inges
 def test_status_messages_update_node_status(dsn, publisher, start_ingest) -> None:
     ingest = start_ingest(dsn)
     topic = f"hubsense/v1/{SITE}/pi-b/status"
-    newer = {"node": "pi-b", "online": True, "ts": 1_764_000_060_000, "version": "1.2.0",
-             "uptime_s": 3600.5, "outbox_depth": 7, "last_reading_age_s": {"gpio:17": 2.5},
-             "cpu_temp_c": 48.5, "clock_synced": True, "disk_full": False}
+    newer = {
+        "node": "pi-b",
+        "online": True,
+        "ts": 1_764_000_060_000,
+        "version": "1.2.0",
+        "uptime_s": 3600.5,
+        "outbox_depth": 7,
+        "last_reading_age_s": {"gpio:17": 2.5},
+        "cpu_temp_c": 48.5,
+        "clock_synced": True,
+        "disk_full": False,
+    }
     older = {"node": "pi-b", "online": True, "ts": 1_764_000_000_000, "version": "1.1.0"}
     publisher.publish(topic, json.dumps(newer).encode())
     wait_for(lambda: count(dsn, "SELECT count(*) FROM node_status") == 1, what="status row")
@@ -124,12 +147,30 @@ def test_status_messages_update_node_status(dsn, publisher, start_ingest) -> Non
         "SELECT node_id, site_id, online, version, uptime_s, outbox_depth, last_reading_age_s,"
         " cpu_temp_c, clock_synced, disk_full, reported_at FROM node_status",
     )
-    assert row == [("pi-b", SITE, True, "1.2.0", 3600.5, 7, {"gpio:17": 2.5}, 48.5, True, False,
-                    ms(1_764_000_060_000))]
+    assert row == [
+        (
+            "pi-b",
+            SITE,
+            True,
+            "1.2.0",
+            3600.5,
+            7,
+            {"gpio:17": 2.5},
+            48.5,
+            True,
+            False,
+            ms(1_764_000_060_000),
+        )
+    ]
     # The last will (no ts) always wins: the node is offline.
     publisher.publish(topic, b'{"node":"pi-b","online":false}')
-    wait_for(lambda: query(dsn, "SELECT online, reported_at, version FROM node_status")
-             == [(False, None, None)], what="offline")
+    wait_for(
+        lambda: (
+            query(dsn, "SELECT online, reported_at, version FROM node_status")
+            == [(False, None, None)]
+        ),
+        what="offline",
+    )
     assert ingest.close().statuses == 3
 
 
@@ -139,7 +180,9 @@ def test_inventory_applied_later_is_picked_up_without_restart(dsn, publisher, st
     wait_for(lambda: count(dsn, "SELECT count(*) FROM dead_letters") == 1, what="dead letter")
     assert query(dsn, "SELECT reason FROM dead_letters") == [("unknown_node",)]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO nodes (id, site_id, heartbeat_s) VALUES ('pi-new', %s, 60)", (SITE,))
+        conn.execute(
+            "INSERT INTO nodes (id, site_id, heartbeat_s) VALUES ('pi-new', %s, 60)", (SITE,)
+        )
     try:
         time.sleep(2.1)  # past the miss-refresh rate limit
         publisher.publish(events_topic("pi-new"), alive_message("pi-new", [2]))
@@ -154,7 +197,9 @@ def test_inventory_applied_later_is_picked_up_without_restart(dsn, publisher, st
 
 def test_desk_message_helper_round_trip(dsn, publisher, start_ingest) -> None:
     ingest = start_ingest(dsn)
-    publisher.publish(events_topic("pi-b"), desk_message("pi-b", 5, "d-3", "occupied", 1_764_000_000_005))
+    publisher.publish(
+        events_topic("pi-b"), desk_message("pi-b", 5, "d-3", "occupied", 1_764_000_000_005)
+    )
     wait_for(lambda: count(dsn) == 1, what="row")
     assert query(dsn, "SELECT desk_id, state::text, source::text FROM events") == [
         ("d-3", "occupied", "pir")
@@ -173,23 +218,43 @@ def _malformed_messages() -> list[tuple[str, bytes, str]]:
         (a, b'{"node":"pi-a","events":[', "invalid_json"),
         (a, b"", "invalid_json"),
         (a, b'{"node":"pi-a","events":[{"seq":"1","ts":1,"type":"alive"}]}', "invalid_schema"),
-        (a, b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"alive","extra":true}]}',
-         "invalid_schema"),
+        (
+            a,
+            b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"alive","extra":true}]}',
+            "invalid_schema",
+        ),
         (a, b'{"node":"pi-a","events":[]}', "invalid_schema"),
         (a, b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"reboot"}]}', "unknown_event_type"),
         ("hubsense/v1/hq/pi-a/config", b'{"node":"pi-a"}', "wrong_topic_kind"),
-        ("hubsense/v1/hq/pi-b/events", b'{"node":"pi-a","events":[' + good + b"]}",
-         "node_mismatch"),
-        ("hubsense/v1/hq/pi-zz/events", b'{"node":"pi-zz","events":[' + good + b"]}",
-         "unknown_node"),
-        ("hubsense/v1/hub-1/pi-a/events", b'{"node":"pi-a","events":[' + good + b"]}",
-         "site_mismatch"),
+        (
+            "hubsense/v1/hq/pi-b/events",
+            b'{"node":"pi-a","events":[' + good + b"]}",
+            "node_mismatch",
+        ),
+        (
+            "hubsense/v1/hq/pi-zz/events",
+            b'{"node":"pi-zz","events":[' + good + b"]}",
+            "unknown_node",
+        ),
+        (
+            "hubsense/v1/hub-1/pi-a/events",
+            b'{"node":"pi-a","events":[' + good + b"]}",
+            "site_mismatch",
+        ),
         (a, desk_message("pi-a", 1, "d-404", "occupied", 1), "unknown_desk"),
         (a, desk_message("pi-a", 1, "d-3", "occupied", 1), "desk_not_on_node"),
-        (a, b'{"node":"pi-a","events":[{"seq":1,"ts":%d,"type":"alive"}]}'
-         % (int(time.time() * 1000) + 3_600_000), "ts_in_future"),
-        (a, b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"alive"},'
-         b'{"seq":1,"ts":2,"type":"alive"}]}', "conflicting_duplicate"),
+        (
+            a,
+            b'{"node":"pi-a","events":[{"seq":1,"ts":%d,"type":"alive"}]}'
+            % (int(time.time() * 1000) + 3_600_000),
+            "ts_in_future",
+        ),
+        (
+            a,
+            b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"alive"},'
+            b'{"seq":1,"ts":2,"type":"alive"}]}',
+            "conflicting_duplicate",
+        ),
         ("hubsense/v1/hq/pi-a/status", b'{"node":"pi-a","online":"yes"}', "invalid_schema"),
     ]
 
@@ -208,7 +273,9 @@ def test_malformed_messages_go_to_dead_letters_and_valid_ones_around_them_are_st
         messages.append((topic, payload))
     messages.append((events_topic("pi-c"), alive_message("pi-c", [len(malformed)])))
     publisher.publish_many(messages)
-    wait_for(lambda: ingest.latest and ingest.latest.messages_acked == len(messages), what="all acked")
+    wait_for(
+        lambda: ingest.latest and ingest.latest.messages_acked == len(messages), what="all acked"
+    )
     dead = query(dsn, "SELECT topic, payload, reason, detail FROM dead_letters ORDER BY id")
     assert [(topic, bytes(payload), reason) for topic, payload, reason, _ in dead] == malformed
     assert all(detail for *_, detail in dead)
@@ -234,9 +301,11 @@ def test_message_the_database_refuses_is_dead_lettered_and_the_rest_stored(
         ingest = start_ingest(dsn, batch_max_ms=500)
         topic = events_topic("pi-a")
         publisher.publish_many(
-            [(topic, alive_message("pi-a", range(0, 10))),
-             (topic, alive_message("pi-a", range(10, 20))),
-             (topic, alive_message("pi-a", range(20, 30)))]
+            [
+                (topic, alive_message("pi-a", range(0, 10))),
+                (topic, alive_message("pi-a", range(10, 20))),
+                (topic, alive_message("pi-a", range(20, 30))),
+            ]
         )
         wait_for(lambda: ingest.latest and ingest.latest.messages_acked == 3, what="3 acked")
         assert query(dsn, "SELECT count(*), min(seq), max(seq) FROM events") == [(20, 0, 29)]
