@@ -53,6 +53,7 @@ def run(
     import threading
 
     from hubsense.ingest.service import run as run_ingest
+
     from hubsense.settings import load_settings
 
     settings = _with_options(load_settings(config), dsn, mqtt_url, worker_id)
@@ -76,10 +77,10 @@ def _with_options(settings: Any, dsn: str | None, url: str | None, worker: str |
     if url is not None:
         updates["mqtt"] = settings.mqtt.model_copy(update={"url": url})
     if worker is not None:
+        import re
+
         from hubsense.errors import ConfigError
         from hubsense.wire import ID_PATTERN
-
-        import re
 
         if not re.match(ID_PATTERN, worker):
             raise ConfigError(f"--worker-id {worker!r}: must match {ID_PATTERN}")

@@ -18,10 +18,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from hubsense.ingest.service import IngestStats, client_id, run
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hubsense.ingest.service import IngestStats, client_id, run
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.settings import IngestSettings, Settings
 
@@ -60,7 +60,8 @@ def _insert_inventory(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for site, nodes in ((SITE, NODES), (OTHER_SITE, OTHER_NODES)):
             conn.execute(
-                "INSERT INTO sites (id, name, kind, timezone) VALUES (%s, %s, 'office', 'Europe/Stockholm')",
+                "INSERT INTO sites (id, name, kind, timezone)"
+                " VALUES (%s, %s, 'office', 'Europe/Stockholm')",
                 (site, site.upper()),
             )
             for node, desks in nodes.items():
@@ -70,7 +71,8 @@ def _insert_inventory(dsn: str) -> None:
                 for pin, desk in enumerate(desks, start=17):
                     conn.execute("INSERT INTO desks (id, site_id) VALUES (%s, %s)", (desk, site))
                     conn.execute(
-                        "INSERT INTO sensors (node_id, key, type, desk_id) VALUES (%s, %s, 'gpio_pir', %s)",
+                        "INSERT INTO sensors (node_id, key, type, desk_id)"
+                        " VALUES (%s, %s, 'gpio_pir', %s)",
                         (node, f"gpio:{pin}", desk),
                     )
 

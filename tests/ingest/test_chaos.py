@@ -60,7 +60,7 @@ class StreamPublisher:
     def _run(self) -> None:
         try:
             self.publisher.publish_many(self.messages, window=200, timeout_s=240)
-        except BaseException as error:  # noqa: BLE001 - reported by join()
+        except BaseException as error:
             self.error = error
 
     @property

@@ -295,7 +295,8 @@ def test_message_the_database_refuses_is_dead_lettered_and_the_rest_stored(
             " RETURN NEW; END $$"
         )
         conn.execute(
-            "CREATE TRIGGER refuse_13 BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_seq_13()"
+            "CREATE TRIGGER refuse_13 BEFORE INSERT ON events"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_seq_13()"
         )
     try:
         ingest = start_ingest(dsn, batch_max_ms=500)
