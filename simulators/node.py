@@ -110,13 +110,6 @@ class VirtualNode:
             self._next_alive_ms = None
         return events
 
-    def pending_until(self, until_ms: int) -> bool:
-        """True when something is scheduled before until_ms (used to size live ticks)."""
-        heads = [t for t in (self._next_alive_ms,) if t is not None]
-        if self._queue:
-            heads.append(self._queue[0][0])
-        return bool(heads) and min(heads) < until_ms
-
     def _push(self, ts: int, kind: int, payload: Any) -> None:
         self._counter += 1
         heapq.heappush(self._queue, (ts, kind, self._counter, payload))

@@ -88,7 +88,9 @@ class NodeLink:
         except OSError as error:
             self._client = None
             why = error.strerror or str(error)
-            raise ServiceError(f"MQTT broker {self.url.redacted()}: cannot connect: {why}") from error
+            raise ServiceError(
+                f"MQTT broker {self.url.redacted()}: cannot connect: {why}"
+            ) from error
         self._client.loop_start()
         if not self._connected.wait(timeout_s) or self._refused:
             self._client.loop_stop()

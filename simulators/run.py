@@ -13,6 +13,8 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,19 +226,17 @@ def _backfill_with_progress(fleet: Fleet, start_ms: int, end_ms: int) -> None:
         fleet.backfill(start_ms, end_ms, lambda count: progress.advance(task, count))
 
 
-class _stop_on_signals:
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM set the stop event so nodes send `stop` and go offline cleanly."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.saved: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return  # signals can only be handled on the main thread; the caller stops us
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.saved[sig] = signal.signal(sig, lambda *_: self.stop.set())
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.saved.items():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; the caller sets stop_event itself
+        return
+    saved = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
             signal.signal(sig, handler)
