@@ -221,7 +221,7 @@ class MosquittoServer:
 
     def status(self) -> dict[str, Any]:
         running = self.is_running()
-        return {"running": running, "url": self.url if self._port or running else None}
+        return {"running": running, "port": self._port}
 
     def _pid(self) -> int | None:
         """The broker's pid from the pid file, if that process is alive and is our broker."""

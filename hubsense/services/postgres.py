@@ -130,7 +130,7 @@ class PostgresServer:
         running = self.is_running()
         if running:
             self._port = self._running_port() or self._port
-        return {"running": running, "dsn": self.dsn("hubsense") if self._port else None}
+        return {"running": running, "port": self._port}
 
     # -- databases -------------------------------------------------------------
 

@@ -53,20 +53,22 @@ def services_up(settings: Settings) -> dict[str, Any]:
     }
     path = write_state(state_dir, state)
     log.info("services_up", dsn=dsn, mqtt_url=mosquitto.url, state_file=str(path), migrated=applied)
-    return _report(postgres, mosquitto) | {"migrated": applied, "state_file": str(path)}
+    return _report(postgres, mosquitto, known=True) | {"migrated": applied, "state_file": str(path)}
 
 
 def services_down(settings: Settings) -> dict[str, Any]:
     """Stop both servers; their data stays for the next `up`."""
+    known = read_state(settings.services.state_dir) is not None
     postgres, mosquitto = _known_servers(settings.services.state_dir)
     mosquitto.stop()
     postgres.stop()
     log.info("services_down", state_dir=str(settings.services.state_dir))
-    return _report(postgres, mosquitto)
+    return _report(postgres, mosquitto, known=known)
 
 
 def services_status(settings: Settings) -> dict[str, Any]:
-    return _report(*_known_servers(settings.services.state_dir))
+    known = read_state(settings.services.state_dir) is not None
+    return _report(*_known_servers(settings.services.state_dir), known=known)
 
 
 def _known_servers(state_dir: Path) -> tuple[PostgresServer, MosquittoServer]:
@@ -79,8 +81,13 @@ def _known_servers(state_dir: Path) -> tuple[PostgresServer, MosquittoServer]:
     )
 
 
-def _report(postgres: PostgresServer, mosquitto: MosquittoServer) -> dict[str, Any]:
+def _report(postgres: PostgresServer, mosquitto: MosquittoServer, *, known: bool) -> dict[str, Any]:
+    """Running flags with DSN/URL; None where `up` never ran here (no port to name)."""
+    pg_running, mq_running = postgres.is_running(), mosquitto.is_running()
     return {
-        "postgres": {"running": postgres.is_running(), "dsn": postgres.dsn(DATABASE)},
-        "mosquitto": {"running": mosquitto.is_running(), "url": mosquitto.url},
+        "postgres": {
+            "running": pg_running,
+            "dsn": postgres.dsn(DATABASE) if known or pg_running else None,
+        },
+        "mosquitto": {"running": mq_running, "url": mosquitto.url if known or mq_running else None},
     }

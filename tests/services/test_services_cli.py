@@ -93,6 +93,19 @@ def test_up_status_down(service_tmp_path: Path) -> None:
     assert _json("services", "status", "--state-dir", state)["postgres"]["running"] is False
 
 
+def test_status_where_up_never_ran(tmp_path: Path) -> None:
+    assert _json("services", "status", "--state-dir", str(tmp_path)) == {
+        "postgres": {"running": False, "dsn": None},
+        "mosquitto": {"running": False, "url": None},
+    }
+    assert _run("services", "status", "--state-dir", str(tmp_path)).stdout.split() == [
+        "postgres",
+        "stopped",
+        "mosquitto",
+        "stopped",
+    ]
+
+
 def test_db_command_without_database_is_one_line(tmp_path: Path) -> None:
     result = _run("db", "status", env={"HUBSENSE_SERVICES__STATE_DIR": str(tmp_path)})
     assert result.returncode == 2
