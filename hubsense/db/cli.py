@@ -1,16 +1,17 @@
-"""`hubsense db migrate|status`: apply and list the schema migrations.
+"""`hubsense db migrate|status|backup|restore`: schema migrations, backups and restores.
 
-Parses options, loads settings and calls hubsense.db.migrate; nothing else.
+Parses options, loads settings and calls hubsense.db.migrate or hubsense.db.backup; nothing else.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(
-    help="Database schema: apply pending migrations, list applied and pending ones.",
+    help="Database schema and backups: apply and list migrations, back up and restore.",
     no_args_is_help=True,
 )
 
@@ -60,3 +61,49 @@ def status(dsn: Dsn = None) -> None:
     for item in migration_status(resolve_dsn(_settings(dsn))):
         when = item.applied_at.isoformat(timespec="seconds") if item.applied_at else ""
         typer.echo(f"{item.state:<8} {item.name} {when}".rstrip())
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Backup file to write (pg_dump custom format).")],
+    dsn: Dsn = None,
+) -> None:
+    """Write the whole database to one file with pg_dump (custom format, compressed).
+
+    Example: `hubsense db backup /var/backups/hubsense-$(date +%F).dump`
+    """
+    from hubsense.db.backup import backup as run_backup
+    from hubsense.db.connect import resolve_dsn
+
+    result = run_backup(resolve_dsn(_settings(dsn)), file)
+    typer.echo(
+        f"wrote {result.path} ({result.size_bytes} bytes, {result.entries} entries, "
+        f"{result.seconds:.1f} s)"
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="Backup file written by `hubsense db backup`.")],
+    dsn: Dsn = None,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Replace what the target database holds (default: refuse a non-empty one).",
+        ),
+    ] = False,
+) -> None:
+    """Restore a backup into a database in one transaction (all or nothing).
+
+    Example: `createdb hubsense_restored && hubsense db restore backup.dump --dsn postgresql://…/hubsense_restored`
+    Run `hubsense db migrate` afterwards when the backup is older than this version.
+    """
+    from hubsense.db.backup import restore as run_restore
+    from hubsense.db.connect import resolve_dsn
+
+    result = run_restore(resolve_dsn(_settings(dsn)), file, clean=clean)
+    typer.echo(
+        f"restored {result.path}: {result.tables} tables, {result.rows} rows "
+        f"({result.seconds:.1f} s)"
+    )
