@@ -17,6 +17,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("services", "hubsense.services.cli", "app"),
     ("db", "hubsense.db.cli", "app"),
     ("inventory", "hubsense.inventory_cli", "app"),
+    ("provision", "hubsense.provision.cli", "app"),
     ("ingest", "hubsense.ingest.cli", "app"),
     ("simulate", "hubsense.simulators.cli", "command"),
     ("edge", "hubsense.edge.cli", "app"),
