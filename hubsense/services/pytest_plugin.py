@@ -2,8 +2,8 @@
 
 Loaded by `tests/conftest.py` (`pytest_plugins = ["hubsense.services.pytest_plugin"]`).
 
-- `pg_server` (session): a PostgresServer in a pytest tmp dir, non-durable for
-  speed (fsync off). `.dsn(dbname="postgres")`, `.port`, `.stop()`, `.start()`,
+- `pg_server` (session): a PostgresServer in a private temp dir, non-durable
+  for speed (fsync off). `.dsn(dbname="postgres")`, `.port`, `.stop()`, `.start()`,
   `.restart()`, `.create_database()`, `.drop_database()`.
 - `db_dsn` (module): a fresh, uniquely named database on `pg_server` with all
   migrations applied; yields its DSN and drops it afterwards.
@@ -18,7 +18,9 @@ pytest's `tmp_path_factory`: when run as root, the servers run as `postgres`
 and `mosquitto` and must pass through every ancestor of their directory, and
 each new pytest session resets `/tmp/pytest-of-<user>` to mode 0700 — so a
 second concurrent session (several people share these machines) would lock
-the running servers out of their own files mid-test.
+the running servers out of their own files mid-test. The directory is removed
+at session end; one left by a killed session (SIGKILL, timeout) is swept, and
+its servers stopped, by the next session once its owning pid is gone.
 
 A test that stops or restarts a shared server must leave it running (call
 `.start()` in a `finally`); `db_dsn` starts PostgreSQL again if it finds it down.
