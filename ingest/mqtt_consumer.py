@@ -30,6 +30,8 @@ _LOOP_TIMEOUT_S = 0.005
 # broker restart nothing reaches the group until a worker has subscribed again.
 _RECONNECT_MIN_S = 0.1
 _RECONNECT_MAX_S = 5.0
+# Packets read per burst before acks are sent again and the service gets the messages.
+_BURST_PACKETS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,9 @@ class MqttConsumer:
     def __init__(self, url: MqttUrl, options: ConsumerOptions) -> None:
         self.url = url
         self.options = options
-        self.deliveries: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        # Lists of deliveries: one hand-off per network read burst, not per message.
+        self.deliveries: queue.SimpleQueue[list[Delivery]] = queue.SimpleQueue()
+        self._inbox: list[Delivery] = []
         self._acks: queue.SimpleQueue[list[tuple[int, int, int]]] = queue.SimpleQueue()
         self._generation = 0
         self._connected = threading.Event()
@@ -82,15 +86,14 @@ class MqttConsumer:
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
 
-    def get(self, timeout_s: float) -> Delivery | None:
+    def get(self, timeout_s: float) -> list[Delivery]:
+        """The next burst of received messages, or [] after `timeout_s` without any."""
         try:
-            return (
-                self.deliveries.get(timeout=timeout_s)
-                if timeout_s > 0
-                else (self.deliveries.get_nowait())
-            )
+            if timeout_s > 0:
+                return self.deliveries.get(timeout=timeout_s)
+            return self.deliveries.get_nowait()
         except queue.Empty:
-            return None
+            return []
 
     def ack(self, tokens: list[Any]) -> None:
         """Acknowledge committed messages (sent by the network thread, in order)."""
@@ -164,6 +167,11 @@ class MqttConsumer:
                     delay_s = min(delay_s * 1.5, _RECONNECT_MAX_S)
                     continue
             rc = self._client.loop(timeout=_LOOP_TIMEOUT_S)
+            if rc == 0:
+                rc = self._read_burst()
+            if self._inbox:
+                self.deliveries.put(self._inbox)
+                self._inbox = []
             self._send_acks()
             if rc != 0:
                 self._closing.wait(delay_s)
@@ -171,6 +179,15 @@ class MqttConsumer:
             elif self._connected.is_set():
                 delay_s = _RECONNECT_MIN_S
         self._shutdown()
+
+    def _read_burst(self) -> int:
+        """Read what is already buffered: paho's loop() reads one packet per select()."""
+        for _ in range(_BURST_PACKETS):
+            before = len(self._inbox)
+            rc = self._client.loop_read()
+            if rc != 0 or len(self._inbox) == before:
+                return int(rc)
+        return 0
 
     def _shutdown(self) -> None:
         self._send_acks()
@@ -234,6 +251,6 @@ class MqttConsumer:
             topic = message.topic
         except UnicodeDecodeError:
             topic = "<topic with invalid UTF-8>"
-        self.deliveries.put(
+        self._inbox.append(
             Delivery(topic, message.payload, (self._generation, message.mid, message.qos))
         )

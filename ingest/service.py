@@ -175,12 +175,13 @@ class IngestService:
                 if batch.opened_s is None
                 else max(0.0, batch.opened_s + self.limits.max_age_s - now_s)
             )
-            delivery = self.consumer.get(min(wait_s, 0.1))
-            while delivery is not None:
-                self._add(batch, delivery)
+            burst = self.consumer.get(min(wait_s, 0.1))
+            while burst:
+                for delivery in burst:
+                    self._add(batch, delivery)
                 if batch.is_due(time.monotonic(), self.limits):
                     break
-                delivery = self.consumer.get(0)
+                burst = self.consumer.get(0)
             now_s = time.monotonic()
             if batch.is_due(now_s, self.limits):
                 self._hand_over(batch)
@@ -192,10 +193,11 @@ class IngestService:
                 next_stats_s = now_s + STATS_INTERVAL_S
         # Stop: take what already arrived, commit it with the open batch, then leave.
         self._drain_deadline_s = time.monotonic() + DRAIN_TIMEOUT_S
-        delivery = self.consumer.get(0)
-        while delivery is not None:
-            self._add(batch, delivery)
-            delivery = self.consumer.get(0)
+        burst = self.consumer.get(0)
+        while burst:
+            for delivery in burst:
+                self._add(batch, delivery)
+            burst = self.consumer.get(0)
         if batch.opened_s is not None:
             self._hand_over(batch)
 
