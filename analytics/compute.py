@@ -27,8 +27,9 @@ from hubsense.analytics.calendar import (
 from hubsense.analytics.kernels.bookings import booking_measures
 from hubsense.analytics.kernels.intervals import booked_sets, observed_sets, occupied_sets
 from hubsense.analytics.kernels.measures import desk_measures
-from hubsense.analytics.kernels.order import first_reads, group_events
+from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
 from hubsense.analytics.kernels.peaks import site_peaks
+from hubsense.analytics.kernels.stream import desk_counts, stream_sets
 from hubsense.analytics.kernels.percentile import nearest_rank
 from hubsense.inventory import Site
 
@@ -141,18 +142,28 @@ def compute(
     calendars = build_calendars(layout.sites, period, bucket)
     n_desks = len(layout.desk_ids)
     n_nodes = len(layout.node_ids)
+    increasing, ordered = scan_events(
+        events.kind, events.desk, events.node, events.ts, events.seq, n_desks, n_nodes
+    )
     keep = (
         first_reads(events.node, events.seq, n_nodes)
-        if deduplicate
+        if deduplicate and not increasing
         else np.ones(len(events), dtype=np.bool_)
     )
-    idx, offsets = group_events(
-        events.kind, events.desk, events.node, events.ts, events.seq, keep, n_desks, n_nodes
-    )
-    o_tog, o_off = occupied_sets(idx, offsets, events.ts, events.state, n_desks)
-    c_tog, c_off = observed_sets(
-        idx, offsets, events.ts, events.kind, layout.node_heartbeat_ms, n_desks, n_nodes
-    )
+    if ordered:
+        counts = desk_counts(events.kind, events.desk, keep, n_desks)
+        o_tog, o_off, c_tog, c_off = stream_sets(
+            events.kind, events.desk, events.node, events.ts, events.state, keep, counts,
+            layout.node_heartbeat_ms, n_desks, n_nodes,
+        )  # fmt: skip
+    else:
+        # Unsorted, late input: the one sort, a counting sort per desk and node.
+        g_ts, g_flag, offsets = group_events(
+            events.kind, events.desk, events.node, events.ts, events.seq, events.state,
+            keep, ordered, n_desks, n_nodes,
+        )  # fmt: skip
+        o_tog, o_off = occupied_sets(g_ts, g_flag, offsets, n_desks)
+        c_tog, c_off = observed_sets(g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes)
     k_tog, k_off = booked_sets(bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
+from hubsense.analytics.kernels.jit import FOREVER_MS, kernel, step
 from hubsense.analytics.kernels.order import KIND_ALIVE
 
 STATE_VACANT = 0
@@ -23,7 +23,7 @@ STATE_OCCUPIED = 1
 HEARTBEATS_COVERED = 3
 
 
-@kernel
+@step
 def emit(out, lo, n, start, end):  # type: ignore[no-untyped-def]
     """Append [start, end) to the set out[lo:n] (starts ascending), merging overlap; return new n."""
     if end <= start:
@@ -38,20 +38,21 @@ def emit(out, lo, n, start, end):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def occupied_sets(idx, offsets, ts, state, n_desks):  # type: ignore[no-untyped-def]
+def occupied_sets(g_ts, g_flag, offsets, n_desks):  # type: ignore[no-untyped-def]
     """O per desk from its grouped desk events (segments 0..n_desks-1 of `group_events`)."""
-    out = np.empty(2 * offsets[n_desks] + 2, dtype=np.int64)
+    # Each interval needs an occupied event to open it and a vacant one (or the end) to close
+    # it, so a desk with n events has at most (n + 1) / 2 intervals: n + 1 toggles.
+    out = np.empty(offsets[n_desks] + n_desks + 2, dtype=np.int64)
     o_off = np.zeros(n_desks + 1, dtype=np.int64)
     n = 0
     for d in range(n_desks):
         start = -1
         for j in range(offsets[d], offsets[d + 1]):
-            i = idx[j]
-            if state[i] == STATE_OCCUPIED:
+            if g_flag[j] == STATE_OCCUPIED:
                 if start < 0:
-                    start = ts[i]
+                    start = g_ts[j]
             elif start >= 0:
-                n = emit(out, o_off[d], n, start, ts[i])
+                n = emit(out, o_off[d], n, start, g_ts[j])
                 start = -1
         if start >= 0:
             n = emit(out, o_off[d], n, start, FOREVER_MS)
@@ -60,10 +61,35 @@ def occupied_sets(idx, offsets, ts, state, n_desks):  # type: ignore[no-untyped-
 
 
 @kernel
-def observed_sets(idx, offsets, ts, kind, heartbeat_ms, n_desks, n_nodes):  # type: ignore[no-untyped-def]
+def _observed_count(g_ts, g_flag, lo, hi, cover):  # type: ignore[no-untyped-def]
+    """How many merged intervals a node's alive/stop segment gives (alives mostly touch)."""
+    count = 0
+    last_end = -1
+    for j in range(lo, hi):
+        if g_flag[j] != KIND_ALIVE:
+            continue
+        end = g_ts[j] + cover
+        if j + 1 < hi and g_ts[j + 1] < end:
+            end = g_ts[j + 1]
+        if end <= g_ts[j]:
+            continue
+        if count > 0 and last_end >= g_ts[j]:
+            last_end = max(last_end, end)
+        else:
+            count += 1
+            last_end = end
+    return count
+
+
+@kernel
+def observed_sets(g_ts, g_flag, offsets, heartbeat_ms, n_desks, n_nodes):  # type: ignore[no-untyped-def]
     """C per node from its grouped alive/stop events (segments n_desks + k of `group_events`)."""
-    first = offsets[n_desks]
-    out = np.empty(2 * (offsets[n_desks + n_nodes] - first) + 2, dtype=np.int64)
+    total = 0
+    for k in range(n_nodes):
+        cover = HEARTBEATS_COVERED * heartbeat_ms[k]
+        total += _observed_count(g_ts, g_flag, offsets[n_desks + k], offsets[n_desks + k + 1], cover)
+    # Counted first: a year of alives is tens of millions of events but few merged intervals.
+    out = np.empty(2 * total + 2, dtype=np.int64)
     c_off = np.zeros(n_nodes + 1, dtype=np.int64)
     n = 0
     for k in range(n_nodes):
@@ -71,13 +97,12 @@ def observed_sets(idx, offsets, ts, kind, heartbeat_ms, n_desks, n_nodes):  # ty
         hi = offsets[n_desks + k + 1]
         cover = HEARTBEATS_COVERED * heartbeat_ms[k]
         for j in range(lo, hi):
-            i = idx[j]
-            if kind[i] != KIND_ALIVE:
+            if g_flag[j] != KIND_ALIVE:
                 continue
-            end = ts[i] + cover
-            if j + 1 < hi and ts[idx[j + 1]] < end:
-                end = ts[idx[j + 1]]
-            n = emit(out, c_off[k], n, ts[i], end)
+            end = g_ts[j] + cover
+            if j + 1 < hi and g_ts[j + 1] < end:
+                end = g_ts[j + 1]
+            n = emit(out, c_off[k], n, g_ts[j], end)
         c_off[k + 1] = n
     return out[:n].copy(), c_off
 
@@ -101,7 +126,7 @@ def booked_sets(b_desk, b_start, b_end, n_desks):  # type: ignore[no-untyped-def
     return out[:n].copy(), k_off
 
 
-@kernel
+@step
 def first_toggle_after(toggles, lo, hi, t):  # type: ignore[no-untyped-def]
     """Index of the first toggle in toggles[lo:hi] that is > t (binary search)."""
     while lo < hi:

@@ -15,20 +15,20 @@ from __future__ import annotations
 import numpy as np
 
 from hubsense.analytics.kernels.intervals import emit, first_toggle_after
-from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
+from hubsense.analytics.kernels.jit import FOREVER_MS, kernel, step
 
 
-@kernel
+@step
 def _next(toggles, i, hi):  # type: ignore[no-untyped-def]
     return toggles[i] if i < hi else FOREVER_MS
 
 
 @kernel
-def _grow(buffer, n):  # type: ignore[no-untyped-def]
-    """Room for two more toggles: pieces are usually about as many as O's, rarely more."""
-    if n + 2 <= buffer.shape[0]:
+def _reserve(buffer, n, more):  # type: ignore[no-untyped-def]
+    """A buffer with room for `more` toggles after n: grown (rarely) by doubling."""
+    if n + more <= buffer.shape[0]:
         return buffer
-    bigger = np.empty(2 * buffer.shape[0] + 2, dtype=np.int64)
+    bigger = np.empty(max(2 * buffer.shape[0], n + more), dtype=np.int64)
     bigger[:n] = buffer[:n]
     return bigger
 
@@ -69,44 +69,80 @@ def desk_measures(  # type: ignore[no-untyped-def]
         o_hi = o_off[d + 1]
         k_lo = k_off[d]
         k_hi = k_off[d + 1]
+        # An O ∩ C ∩ H piece starts at a start of O, C or H: at most that many pieces.
+        pieces = _reserve(pieces, n_p, (o_hi - o_lo) + (c_hi - c_lo) + (h_hi - h_lo) + 2)
+        p_lo = n_p
         ih = first_toggle_after(h_tog, h_lo, h_hi, t)
         ic = first_toggle_after(c_tog, c_lo, c_hi, t)
         io = first_toggle_after(o_tog, o_lo, o_hi, t)
         ik = first_toggle_after(k_tog, k_lo, k_hi, t)
-        while ib < b_hi:
-            nb = b_bounds[ib]
-            nh = _next(h_tog, ih, h_hi)
-            nc = _next(c_tog, ic, c_hi)
-            no = _next(o_tog, io, o_hi)
-            nk = _next(k_tog, ik, k_hi)
-            nxt = min(nb, nh, nc, no, nk)
+        in_h = (ih - h_lo) & 1
+        in_c = (ic - c_lo) & 1
+        in_o = (io - o_lo) & 1
+        in_k = (ik - k_lo) & 1
+        nb = b_bounds[ib]
+        nh = _next(h_tog, ih, h_hi)
+        nc = _next(c_tog, ic, c_hi)
+        no = _next(o_tog, io, o_hi)
+        nk = _next(k_tog, ik, k_hi)
+        # Sums of the current bucket, kept in registers and stored when the bucket ends.
+        a_obs = 0
+        a_occ = 0
+        a_bk = 0
+        a_bko = 0
+        a_bkocc = 0
+        while True:
+            nxt = min(min(nb, nh), min(min(nc, no), nk))
             span = nxt - t
-            if span > 0 and (ih - h_lo) & 1:
-                in_k = (ik - k_lo) & 1
+            if in_h and span > 0:
                 if in_k:
-                    booked[row] += span
-                if (ic - c_lo) & 1:
-                    observed[row] += span
-                    in_o = (io - o_lo) & 1
+                    a_bk += span
+                if in_c:
+                    a_obs += span
                     if in_o:
-                        occupied[row] += span
-                        pieces = _grow(pieces, n_p)
-                        n_p = emit(pieces, p_off[d], n_p, t, nxt)
+                        a_occ += span
+                        if n_p > p_lo and pieces[n_p - 1] == t:
+                            pieces[n_p - 1] = nxt
+                        else:
+                            pieces[n_p] = t
+                            pieces[n_p + 1] = nxt
+                            n_p += 2
                     if in_k:
-                        booked_observed[row] += span
+                        a_bko += span
                         if in_o:
-                            booked_occupied[row] += span
+                            a_bkocc += span
+            t = nxt
             if nh == nxt:
                 ih += 1
+                in_h ^= 1
+                nh = _next(h_tog, ih, h_hi)
             if nc == nxt:
                 ic += 1
+                in_c ^= 1
+                nc = _next(c_tog, ic, c_hi)
             if no == nxt:
                 io += 1
+                in_o ^= 1
+                no = _next(o_tog, io, o_hi)
             if nk == nxt:
                 ik += 1
+                in_k ^= 1
+                nk = _next(k_tog, ik, k_hi)
             if nb == nxt:
-                ib += 1
+                observed[row] = a_obs
+                occupied[row] = a_occ
+                booked[row] = a_bk
+                booked_observed[row] = a_bko
+                booked_occupied[row] = a_bkocc
+                a_obs = 0
+                a_occ = 0
+                a_bk = 0
+                a_bko = 0
+                a_bkocc = 0
                 row += 1
-            t = nxt
+                ib += 1
+                if ib == b_hi:
+                    break
+                nb = b_bounds[ib]
         p_off[d + 1] = n_p
     return observed, occupied, booked, booked_observed, booked_occupied, pieces[:n_p].copy(), p_off

@@ -79,6 +79,34 @@ def first_reads(node: npt.NDArray[np.int32], seq: npt.NDArray[np.int64], n_nodes
 
 
 @kernel
+def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no-untyped-def]
+    """One pass: (seq strictly increasing per node in reading order, every entity already in (ts, seq) order).
+
+    The first means no (node, seq) can repeat, so deduplication is skipped; the second
+    means grouping needs no sort. Entities: desk d, then node k at n_desks + k (alive/stop).
+    """
+    n = kind.shape[0]
+    last_seq = np.full(n_nodes, -1, dtype=np.int64)
+    last_ts = np.full(n_desks + n_nodes, -1, dtype=np.int64)
+    last_es = np.full(n_desks + n_nodes, -1, dtype=np.int64)
+    increasing = True
+    ordered = True
+    for i in range(n):
+        k = node[i]
+        s = seq[i]
+        if s <= last_seq[k]:
+            increasing = False
+        last_seq[k] = s
+        e = desk[i] if kind[i] == KIND_DESK else n_desks + k
+        t = ts[i]
+        if t < last_ts[e] or (t == last_ts[e] and s < last_es[e]):
+            ordered = False
+        last_ts[e] = t
+        last_es[e] = s
+    return increasing, ordered
+
+
+@kernel
 def _sort_segment(ts, seq, idx, lo, hi):  # type: ignore[no-untyped-def]
     """Sort idx[lo:hi] by (ts, seq) when it is not already in that order."""
     for i in range(lo + 1, hi):
@@ -96,11 +124,12 @@ def _sort_segment(ts, seq, idx, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @kernel
-def group_events(kind, desk, node, ts, seq, keep, n_desks, n_nodes):  # type: ignore[no-untyped-def]
-    """Group kept events into segments: desk d's desk events, then node k's alive/stop at n_desks + k.
+def group_events(kind, desk, node, ts, seq, state, keep, ordered, n_desks, n_nodes):  # type: ignore[no-untyped-def]
+    """Group kept events per entity in (ts, seq) order, gathered into contiguous columns.
 
-    Returns (idx, offsets): idx[offsets[e]:offsets[e + 1]] are the event rows of entity e in
-    (ts, seq) order.
+    Returns (g_ts, g_flag, offsets): entity e's events are [offsets[e], offsets[e + 1]);
+    g_flag is the state for desk events and the kind for a node's alive/stop. A stable
+    counting sort (linear); segments are sorted only when `ordered` is False.
     """
     n = kind.shape[0]
     n_entities = n_desks + n_nodes
@@ -111,8 +140,25 @@ def group_events(kind, desk, node, ts, seq, keep, n_desks, n_nodes):  # type: ig
             offsets[e + 1] += 1
     for e in range(n_entities):
         offsets[e + 1] += offsets[e]
+    m = offsets[n_entities]
     fill = offsets[:-1].copy()
-    idx = np.empty(offsets[n_entities], dtype=np.int64)
+    g_ts = np.empty(m, dtype=np.int64)
+    g_flag = np.empty(m, dtype=np.int8)
+    if ordered:
+        for i in range(n):
+            if keep[i]:
+                if kind[i] == KIND_DESK:
+                    e = desk[i]
+                    flag = state[i]
+                else:
+                    e = n_desks + node[i]
+                    flag = kind[i]
+                j = fill[e]
+                g_ts[j] = ts[i]
+                g_flag[j] = flag
+                fill[e] = j + 1
+        return g_ts, g_flag, offsets
+    idx = np.empty(m, dtype=np.int64)
     for i in range(n):
         if keep[i]:
             e = desk[i] if kind[i] == KIND_DESK else n_desks + node[i]
@@ -120,4 +166,8 @@ def group_events(kind, desk, node, ts, seq, keep, n_desks, n_nodes):  # type: ig
             fill[e] += 1
     for e in range(n_entities):
         _sort_segment(ts, seq, idx, offsets[e], offsets[e + 1])
-    return idx, offsets
+    for j in range(m):
+        i = idx[j]
+        g_ts[j] = ts[i]
+        g_flag[j] = state[i] if kind[i] == KIND_DESK else kind[i]
+    return g_ts, g_flag, offsets

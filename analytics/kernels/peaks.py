@@ -13,9 +13,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
+from hubsense.analytics.kernels.jit import kernel
 
 COPRESENT_DESKS = 2
+# Day keys are bucketed by 2**17 key units (2**16 ms, about a minute) before the final
+# insertion pass: a counting sort that stays linear for a day of a few thousand keys.
+_BUCKET_SHIFT = 17
+
+
+@kernel
+def _sort_keys(keys, m, base, out, counts):  # type: ignore[no-untyped-def]
+    """Sort keys[:m] (all >= base) into out[:m]: counting sort by coarse bucket, then insertion."""
+    n_buckets = counts.shape[0] - 1
+    counts[:] = 0
+    for i in range(m):
+        b = min((keys[i] - base) >> _BUCKET_SHIFT, n_buckets - 1)
+        counts[b + 1] += 1
+    for b in range(n_buckets):
+        counts[b + 1] += counts[b]
+    for i in range(m):
+        b = min((keys[i] - base) >> _BUCKET_SHIFT, n_buckets - 1)
+        out[counts[b]] = keys[i]
+        counts[b] += 1
+    # Out of order only inside a bucket: insertion sort is linear plus those few inversions.
+    for i in range(1, m):
+        x = out[i]
+        j = i - 1
+        while j >= 0 and out[j] > x:
+            out[j + 1] = out[j]
+            j -= 1
+        out[j + 1] = x
 
 
 @kernel
@@ -23,7 +50,9 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
     """Return (peak, peak_at_ms or -1, copresence_ms) per site-day row.
 
     Site s owns desks site_desk_off[s]..site_desk_off[s+1] and day boundaries
-    d_bounds[d_off[s]:d_off[s+1]]; its day rows start at d_off[s] - s.
+    d_bounds[d_off[s]:d_off[s+1]]; its day rows start at d_off[s] - s. Keys are sorted
+    one local day at a time (small sorts that stay in cache); the desk count carries
+    over midnight.
     """
     n_sites = site_desk_off.shape[0] - 1
     n_rows = d_off[n_sites] - n_sites
@@ -31,37 +60,54 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
     peak_at = np.full(n_rows, -1, dtype=np.int64)
     copresence = np.zeros(n_rows, dtype=np.int64)
     for s in range(n_sites):
-        lo = p_off[site_desk_off[s]]
-        hi = p_off[site_desk_off[s + 1]]
-        keys = np.empty(hi - lo, dtype=np.int64)
-        for j in range(lo, hi):
-            # Every desk's pieces start at an even offset: even j is an arrival, odd a leave.
-            keys[j - lo] = 2 * pieces[j] + 1 - (j & 1)
-        keys.sort()
-        row = d_off[s] - s
-        last_bound = d_off[s + 1] - 1
-        ib = d_off[s] + 1
-        t_prev = d_bounds[d_off[s]]
+        first_desk = site_desk_off[s]
+        last_desk = site_desk_off[s + 1]
+        cursor = p_off[first_desk:last_desk].copy()
+        keys = np.empty(p_off[last_desk] - p_off[first_desk] + 1, dtype=np.int64)
+        day = np.empty_like(keys)
+        longest_ms = 0
+        for ib in range(d_off[s], d_off[s + 1] - 1):
+            longest_ms = max(longest_ms, d_bounds[ib + 1] - d_bounds[ib])
+        counts = np.zeros(((2 * longest_ms + 2) >> _BUCKET_SHIFT) + 2, dtype=np.int64)
         count = 0
-        j = 0
-        m = keys.shape[0]
-        while ib <= last_bound:
-            tk = keys[j] >> 1 if j < m else FOREVER_MS
-            td = d_bounds[ib]
-            t = min(tk, td)
+        for ib in range(d_off[s], d_off[s + 1] - 1):
+            row = ib - s
+            day_start = d_bounds[ib]
+            day_end = d_bounds[ib + 1]
+            m = 0
+            for d in range(first_desk, last_desk):
+                j = cursor[d - first_desk]
+                end = p_off[d + 1]
+                while j < end and pieces[j] < day_end:
+                    # Every desk's pieces start at an even offset: even j arrives, odd j leaves.
+                    keys[m] = 2 * pieces[j] + 1 - (j & 1)
+                    m += 1
+                    j += 1
+                cursor[d - first_desk] = j
+            _sort_keys(keys, m, 2 * day_start, day, counts)
+            t_prev = day_start
+            best = 0
+            best_at = -1
+            # Desks carried over midnight count from day_start, unless keys at day_start change them.
+            if count > 0 and (m == 0 or day[0] >> 1 > day_start):
+                best = count
+                best_at = day_start
+            together = 0
+            i = 0
+            while i < m:
+                t = day[i] >> 1
+                if count >= COPRESENT_DESKS:
+                    together += t - t_prev
+                while i < m and day[i] >> 1 == t:
+                    count += 2 * (day[i] & 1) - 1
+                    i += 1
+                if count > best:
+                    best = count
+                    best_at = t
+                t_prev = t
             if count >= COPRESENT_DESKS:
-                copresence[row] += t - t_prev
-            if td == t:
-                ib += 1
-                if ib > last_bound:
-                    break
-                row += 1
-            while j < m and keys[j] >> 1 == t:
-                count += keys[j] & 1
-                count -= 1 - (keys[j] & 1)
-                j += 1
-            if count > peak[row]:
-                peak[row] = count
-                peak_at[row] = t
-            t_prev = t
+                together += day_end - t_prev
+            peak[row] = best
+            peak_at[row] = best_at
+            copresence[row] = together
     return peak, peak_at, copresence

@@ -108,6 +108,9 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
                     events.append(reference.Event(node["id"], seq * scale, draw(instant), "desk",
                                                   draw(st.sampled_from(all_desks)), "occupied"))  # fmt: skip
     events = draw(st.permutations(events))
+    if draw(st.booleans()):
+        # As ingest stores them: by time (the kernels' streaming path), duplicates included.
+        events.sort(key=lambda e: (e.ts, e.seq))
     bookings = []
     for i in range(draw(st.integers(0, 6))):
         desk = draw(st.sampled_from(all_desks))
