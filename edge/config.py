@@ -40,6 +40,8 @@ class BrokerConfig(_Model):
     client_cert_file: Path | None = None
     client_key_file: Path | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    # paho doubles its reconnect delay from 1 s up to this; a fleet spreads out after an outage.
+    reconnect_max_s: Annotated[int, Field(ge=1, le=3600)] = 60
 
     def resolved_password(self) -> str | None:
         if self.password is not None:

@@ -91,7 +91,7 @@ class MqttLink:
         client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
         # Our own window is the real bound; paho's must not be the smaller one.
         client.max_inflight_messages_set(max_in_flight + 2)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.reconnect_delay_set(min_delay=1, max_delay=config.broker.reconnect_max_s)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_publish = self._published

@@ -58,6 +58,7 @@ class Collector:
         parsed = parse_mqtt_url(url)
         self.events: list[dict[str, Any]] = []
         self.messages = 0
+        self.arrivals: list[tuple[float, int]] = []  # (monotonic s, events in the message)
         self.status: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.client = mqtt.Client(
@@ -69,7 +70,13 @@ class Collector:
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.connect(parsed.host, parsed.port)
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        # A persistent session: messages published while the broker restarts are kept for us.
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect(parsed.host, parsed.port, clean_start=False, properties=props)
         self.client.loop_start()
         assert self.subscribed.wait(10)
 
@@ -81,6 +88,7 @@ class Collector:
         with self.lock:
             if message.topic.endswith("/events"):
                 self.messages += 1
+                self.arrivals.append((time.monotonic(), len(body["events"])))
                 self.events.extend(body["events"])
             elif message.payload:
                 self.status[body["node"]] = body
@@ -94,14 +102,16 @@ class Collector:
         self.client.loop_stop()
 
 
-def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[[], Any], timeout_s: float = 30.0,
+             what: str | Callable[[], str] = "condition") -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s} s waiting for "
+                                 f"{what() if callable(what) else what}")
         time.sleep(0.05)
 
 
@@ -138,3 +148,102 @@ def load_inventory(dsn: str, *configs: NodeConfig) -> None:
     from hubsense.db.inventory_sync import apply_inventory
 
     apply_inventory(dsn, inventory_for(*configs))
+
+
+class SimClock:
+    """A wall clock in ms whose speed the test changes (24 simulated hours in seconds)."""
+
+    def __init__(self, start_ms: int) -> None:
+        self._sim_ms = float(start_ms)
+        self._mono = time.monotonic()
+        self.speed = 1.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            now = time.monotonic()
+            self._sim_ms += (now - self._mono) * 1000 * self.speed
+            self._mono = now
+            return int(self._sim_ms)
+
+    def set_speed(self, speed: float) -> None:
+        self()
+        with self._lock:
+            self.speed = speed
+
+
+class TcpProxy:
+    """A TCP relay to the broker: `stop()` cuts the node off (lost Wi-Fi, broker unreachable)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        self._target = (host, port)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._listener: Any = None
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import socket
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: Any) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        import socket
+
+        if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone keeps it listening.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
