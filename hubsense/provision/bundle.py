@@ -77,7 +77,8 @@ def node_yaml_text(data: dict[str, Any], generation: int, now: dt.datetime) -> s
     except ValueError as error:
         raise ConfigError(f"node {data['node']}: its node.yaml would be invalid: {error}") from error
     yaml = YAML()
-    yaml.default_flow_style = None
+    yaml.default_flow_style = False
+    yaml.width = 200
     out = io.StringIO()
     yaml.dump(data, out)
     header = (
