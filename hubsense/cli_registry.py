@@ -22,6 +22,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("simulate", "hubsense.simulators.cli", "command"),
     ("edge", "hubsense.edge.cli", "app"),
     ("analytics", "hubsense.analytics.cli", "app"),
+    ("api", "hubsense.api.cli", "app"),
 ]
 
 

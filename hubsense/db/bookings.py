@@ -60,3 +60,35 @@ def upsert_bookings(
     with conn.transaction(), conn.cursor() as cursor:
         cursor.executemany(_UPSERT, params)
     return len(params)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def upsert_bookings_counted(
+    conn: psycopg.Connection[Any], rows: Iterable[BookingRow], origin: str = "api"
+) -> UpsertCounts:
+    """`upsert_bookings`, telling how many rows were new, changed or already identical."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin {origin!r} is not one of {', '.join(ORIGINS)}")
+    params = [
+        (r.booking_id, r.site_id, r.desk_id, r.start_at, r.end_at, r.booker_hash, origin)
+        for r in rows
+    ]
+    created = updated = 0
+    if params:
+        # An unchanged row returns nothing (the DO UPDATE's WHERE is false); xmax = 0 marks
+        # a row this statement inserted rather than updated.
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany(_UPSERT + " RETURNING (xmax = 0)", params, returning=True)
+            while True:
+                for (inserted,) in cursor.fetchall():
+                    created += inserted
+                    updated += not inserted
+                if not cursor.nextset():
+                    break
+    return UpsertCounts(created, updated, len(params) - created - updated)

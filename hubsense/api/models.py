@@ -1,0 +1,172 @@
+"""The API's request and response shapes (they are its OpenAPI schema).
+
+Pure data: no I/O. Times are ISO-8601 with an offset; durations carry their unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from hubsense.wire import ID_PATTERN
+
+SiteId = Annotated[str, Field(pattern=ID_PATTERN)]
+BookingId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class Site(BaseModel):
+    id: str
+    name: str
+    kind: Literal["office", "hub"]
+    municipality: str | None
+    timezone: str
+    opening_hours: dict[str, list[str]]
+    closed_dates: list[dt.date]
+    area_m2: float | None
+    capacity: int = Field(description="Desks in the inventory.")
+    zones: list[str]
+
+
+class Desk(BaseModel):
+    id: str
+    site: str
+    zone: str | None
+    node: str | None = Field(description="The node whose sensor names the desk.")
+
+
+class DeskNow(BaseModel):
+    desk: str
+    zone: str | None
+    status: Literal["free", "occupied", "booked", "unknown"]
+    walk_in: bool = Field(description="Occupied while no booking runs.")
+    booking_id: str | None
+    booking_end: dt.datetime | None
+    since: dt.datetime | None = Field(description="When the desk's last state began.")
+
+
+class OccupancyNow(BaseModel):
+    site: str
+    at: dt.datetime
+    counts: dict[str, int]
+    desks: list[DeskNow]
+
+
+class NodeStatus(BaseModel):
+    node: str
+    site: str
+    online: bool | None
+    last_seen: dt.datetime | None = Field(description="The node's last event or status.")
+    version: str | None
+    uptime_s: float | None
+    outbox_depth: int | None
+    last_reading_age_s: dict[str, float | None]
+    cpu_temp_c: float | None
+    desks: int
+
+
+class BookingIn(BaseModel):
+    """A booking from a booking tool; its id makes every write idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: SiteId
+    desk: SiteId
+    start: AwareDatetime
+    end: AwareDatetime
+    booker: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None, description="Stored only as a salted hash."
+    )
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> BookingIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BookingNew(BookingIn):
+    booking_id: BookingId
+
+
+class Booking(BaseModel):
+    booking_id: str
+    site: str
+    desk: str
+    start: dt.datetime
+    end: dt.datetime
+    origin: str
+    booker_hashed: bool
+    released_at: dt.datetime | None
+
+
+class ImportResult(BaseModel):
+    rows: int = Field(description="Bookings in the file.")
+    created: int
+    updated: int
+    unchanged: int
+
+
+class DeskMetrics(BaseModel):
+    key: str = Field(description="Desk id, zone name or site id, per `level`.")
+    bucket_start: dt.datetime
+    observed_s: int
+    occupied_s: int
+    booked_s: int
+    booked_observed_s: int
+    booked_occupied_s: int
+    unbooked_occupied_s: int
+    occupancy_rate: float | None
+    true_utilisation: float | None
+
+
+class BookingOutcome(BaseModel):
+    booking_id: str
+    desk: str
+    start: dt.datetime
+    end: dt.datetime
+    observed_s: int
+    occupied_s: int
+    outcome: Literal["attended", "no_show", "unknown"]
+    released_at: dt.datetime | None
+
+
+class OutcomeSummary(BaseModel):
+    site: str
+    attended: int
+    no_show: int
+    unknown: int
+    no_show_rate: float | None = Field(description="no_show / (attended + no_show).")
+    bookings: list[BookingOutcome]
+
+
+class RightSizing(BaseModel):
+    site: str
+    days_open: int
+    capacity: int
+    desks_needed: int
+    surplus: int
+    area_m2: float | None
+    area_freed_m2: float | None = Field(description="area_m2 x surplus / capacity.")
+    cost_saved_month: float | None = Field(description="cost_per_desk_month x surplus.")
+
+
+class TodaySummary(BaseModel):
+    date: dt.date
+    open: bool
+    opening_hours: list[str]
+    open_now: bool
+    copresence_s: int
+    peak: int
+    peak_at: dt.datetime | None
+
+
+class HubState(BaseModel):
+    site: str
+    name: str
+    at: dt.datetime
+    view: Literal["counts", "desks"]
+    counts: dict[str, int]
+    desks: list[DeskNow] | None
+    today: TodaySummary

@@ -1,0 +1,59 @@
+// The hub page: render the hub's state and follow it live over server-sent events.
+"use strict";
+(function () {
+  const site = document.body.dataset.site;
+  const key = new URLSearchParams(location.search).get("key");
+  const query = key ? "?key=" + encodeURIComponent(key) : "";
+  const $ = (id) => document.getElementById(id);
+
+  function duration(seconds) {
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+    return h ? h + " h " + m + " min" : m + " min";
+  }
+
+  function time(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function render(state) {
+    $("name").textContent = state.name;
+    document.title = state.name + " · hubsense";
+    const t = state.today;
+    $("hours").textContent = t.open
+      ? (t.open_now ? "Open now · " : "Closed now · ") + "today " + t.opening_hours.join(", ")
+      : "Closed today";
+    for (const status of ["free", "occupied", "booked", "unknown"]) {
+      $("n-" + status).textContent = state.counts[status];
+    }
+    $("copresence").textContent = duration(t.copresence_s);
+    $("peak").textContent = t.peak + (t.peak_at ? " at " + time(t.peak_at) : "");
+    const list = $("desks");
+    $("desks-section").hidden = !state.desks;
+    list.replaceChildren();
+    for (const desk of state.desks || []) {
+      const item = document.createElement("li");
+      item.className = desk.status;
+      item.dataset.desk = desk.desk;
+      item.dataset.status = desk.status;
+      const name = document.createElement("b");
+      name.textContent = desk.desk;
+      const detail = document.createElement("small");
+      detail.textContent = desk.status + (desk.walk_in ? " · walk-in" : "") + (desk.zone ? " · " + desk.zone : "");
+      item.append(name, detail);
+      list.append(item);
+    }
+    $("updated").textContent = "updated " + time(state.at);
+    $("message").textContent = "";
+  }
+
+  function fail(text) { $("message").textContent = text; }
+
+  fetch("/hubs/" + site + "/state" + query)
+    .then((r) => r.ok ? r.json() : r.json().then((b) => Promise.reject(b.detail || r.statusText)))
+    .then(render, (why) => fail(String(why)));
+
+  const source = new EventSource("/hubs/" + site + "/events" + query);
+  source.addEventListener("state", (e) => render(JSON.parse(e.data)));
+  source.onopen = () => $("live").classList.add("on");
+  source.onerror = () => { $("live").classList.remove("on"); $("updated").textContent = "reconnecting…"; };
+})();

@@ -1,0 +1,163 @@
+"""API test helpers: the inventory, settings, the API served by uvicorn in a thread, ingest.
+
+A uniquely named module (not conftest) so `from api_helpers import …` never
+resolves to another folder's conftest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+
+from hubsense.api.app import run_api
+from hubsense.services.ports import free_port
+from hubsense.settings import (
+    ApiSettings,
+    BookingSettings,
+    IngestSettings,
+    PrivacySettings,
+    Settings,
+)
+
+SITE = "hq"
+HUB = "hub-north"
+# site -> (kind, node -> [(desk, zone)])
+INVENTORY: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
+    SITE: ("office", {"pi-a": [("d-1", "floor-3"), ("d-2", "floor-3")], "pi-b": [("d-3", "floor-4")]}),
+    HUB: ("hub", {"pi-h": [("h-1", "room-a"), ("h-2", "room-a"), ("h-3", "room-b")]}),
+}
+ALL_DAY = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+SALT = "test-salt"
+
+
+def insert_inventory(dsn: str) -> None:
+    import json
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for site, (kind, nodes) in INVENTORY.items():
+            conn.execute(
+                """INSERT INTO sites (id, name, kind, municipality, timezone, opening_hours, area_m2,
+                   cost_per_desk_month) VALUES (%s, %s, %s, 'Östersund', 'Europe/Stockholm', %s, %s, %s)""",
+                (site, f"{site.upper()} place", kind, json.dumps(ALL_DAY), 120.0, 250.0),
+            )
+            for node, desks in nodes.items():
+                conn.execute("INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)", (node, site))
+                for pin, (desk, zone) in enumerate(desks, start=17):
+                    conn.execute("INSERT INTO desks (id, site_id, zone) VALUES (%s, %s, %s)", (desk, site, zone))
+                    conn.execute(
+                        "INSERT INTO sensors (node_id, key, type, desk_id) VALUES (%s, %s, 'gpio_pir', %s)",
+                        (node, f"gpio:{pin}", desk),
+                    )
+
+
+@dataclass(frozen=True)
+class Keys:
+    facilities: str
+    hub_manager: str  # of HUB only
+    booking_tool: str
+
+
+def api_settings(**sections: Any) -> Settings:
+    fields: dict[str, Any] = {
+        "api": ApiSettings(hub_poll_s=0.2),
+        "privacy": PrivacySettings(booker_salt=SALT),  # type: ignore[arg-type]
+        "bookings": BookingSettings(),
+    }
+    fields |= sections
+    return Settings(**fields)
+
+
+class ApiServer:
+    """`run_api` in a thread on a free port; `.url`, `.client(key)`, `.close()`."""
+
+    def __init__(self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(settings, dsn, mqtt_url, watcher), daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.ready.wait(0.1):
+            assert self.thread.is_alive(), f"the API did not start: {self.error!r}"
+            assert time.monotonic() < deadline, "the API did not start in 60 s"
+
+    def _run(self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool) -> None:
+        try:
+            run_api(settings, "127.0.0.1", self.port, self.stop, dsn=dsn, mqtt_url=mqtt_url,
+                    ready=self.ready, watcher=watcher)  # fmt: skip
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the API did not stop"
+
+
+def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {value!r}")
+        time.sleep(0.05)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def utc(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def ingest_settings() -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(ingest=IngestSettings(worker_id=f"api-{tag}", share_group=f"api-{tag}", batch_max_ms=50))
+
+
+class IngestThread:
+    """Real ingest (`hubsense.ingest.service.run`) in a thread."""
+
+    def __init__(self, dsn: str, url: str) -> None:
+        from hubsense.ingest.service import run
+
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.settings = ingest_settings()
+        self.url = url
+        self.thread = threading.Thread(
+            target=run, args=(self.settings, self.stop),
+            kwargs={"dsn": dsn, "mqtt_url": url, "ready": self.ready}, daemon=True,
+        )  # fmt: skip
+        self.thread.start()
+        assert self.ready.wait(30), "ingest did not subscribe"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()

@@ -1,0 +1,58 @@
+"""Fixtures of the API tests (helpers live in api_helpers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from api_helpers import HUB, ApiServer, IngestThread, Keys, api_settings, insert_inventory
+
+from hubsense.api.keys import Role, create_key
+from hubsense.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def api_dsn(db_dsn: str) -> str:
+    insert_inventory(db_dsn)
+    return db_dsn
+
+
+@pytest.fixture(scope="module")
+def keys(api_dsn: str) -> Keys:
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        return Keys(
+            facilities=create_key(conn, Role.FACILITIES, name="fm").key,
+            hub_manager=create_key(conn, Role.HUB_MANAGER, (HUB,), name="hm").key,
+            booking_tool=create_key(conn, Role.BOOKING_TOOL, name="tool").key,
+        )
+
+
+@pytest.fixture(scope="module")
+def api(api_dsn: str, keys: Keys) -> Iterator[ApiServer]:
+    server = ApiServer(api_settings(), api_dsn, None, watcher=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def start_api() -> Iterator[Callable[..., ApiServer]]:
+    started: list[ApiServer] = []
+
+    def factory(settings: Settings, dsn: str, mqtt_url: str | None = None, watcher: bool = False) -> ApiServer:
+        server = ApiServer(settings, dsn, mqtt_url, watcher)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def ingest(mqtt_broker: Any, api_dsn: str) -> Iterator[IngestThread]:
+    runner = IngestThread(api_dsn, mqtt_broker.url)
+    yield runner
+    runner.close()
+
