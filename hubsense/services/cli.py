@@ -74,6 +74,19 @@ def up(
         int | None,
         typer.Option("--mqtt-port", help="Mosquitto port (default: the last one, or a free one)."),
     ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Secure the broker for this inventory: per-node passwords, ACL, TLS listener "
+            "(see `hubsense provision`). Without it the broker is anonymous, loopback only.",
+        ),
+    ] = None,
+    mqtt_tls_port: Annotated[
+        int | None,
+        typer.Option("--mqtt-tls-port", help="TLS port with --inventory (default: the last one, or a free one)."),
+    ] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Start PostgreSQL and Mosquitto, create database `hubsense` and migrate it.
@@ -82,7 +95,7 @@ def up(
     """
     from hubsense.services.stack import services_up
 
-    _print(services_up(_settings(state_dir, pg_port, mqtt_port)), as_json)
+    _print(services_up(_settings(state_dir, pg_port, mqtt_port), inventory, mqtt_tls_port), as_json)
 
 
 @app.command()

@@ -25,23 +25,37 @@ DATABASE = "hubsense"
 
 
 def servers(
-    state_dir: Path, pg_port: int | None = None, mqtt_port: int | None = None
+    state_dir: Path,
+    pg_port: int | None = None,
+    mqtt_port: int | None = None,
+    mosquitto_lines: list[str] | None = None,
 ) -> tuple[PostgresServer, MosquittoServer]:
     state_dir = Path(state_dir).absolute()
     return (
         PostgresServer(state_dir / "postgres", pg_port),
-        MosquittoServer(state_dir / "mosquitto", mqtt_port),
+        MosquittoServer(state_dir / "mosquitto", mqtt_port, extra_lines=mosquitto_lines),
     )
 
 
-def services_up(settings: Settings) -> dict[str, Any]:
-    """Start both servers (idempotent), create and migrate the database, save services.json."""
+def services_up(
+    settings: Settings, inventory: Path | None = None, mqtt_tls_port: int | None = None
+) -> dict[str, Any]:
+    """Start both servers (idempotent), create and migrate the database, save services.json.
+
+    With `inventory` (or when an earlier `up` had one) the broker is secured by
+    `hubsense.provision.private`: per-node passwords, the inventory's ACL, a TLS listener.
+    """
     from hubsense.db.migrate import default_params, migrate
 
     state_dir = settings.services.state_dir
     postgres, mosquitto = servers(state_dir, settings.services.pg_port, settings.services.mqtt_port)
+    secured = _secure_broker(state_dir, mosquitto, inventory, mqtt_tls_port)
+    if secured is not None:
+        postgres, mosquitto = servers(
+            state_dir, settings.services.pg_port, mosquitto.port, secured[0]
+        )
     postgres.start()
-    mosquitto.start()
+    _start_broker(mosquitto)
     postgres.create_database(DATABASE)
     dsn = postgres.dsn(DATABASE)
     applied = migrate(dsn, default_params(settings.timescale))
@@ -51,9 +65,39 @@ def services_up(settings: Settings) -> dict[str, Any]:
         "postgres": {"port": postgres.port, "dir": str(postgres.directory)},
         "mosquitto": {"port": mosquitto.port, "dir": str(mosquitto.directory)},
     }
+    if secured is not None:
+        state["mqtt_tls_url"] = f"mqtts://{mosquitto.host}:{secured[1]}"
+        state["mosquitto"]["tls_port"] = secured[1]
     path = write_state(state_dir, state)
     log.info("services_up", dsn=dsn, mqtt_url=mosquitto.url, state_file=str(path), migrated=applied)
     return _report(postgres, mosquitto, known=True) | {"migrated": applied, "state_file": str(path)}
+
+
+def _secure_broker(
+    state_dir: Path, mosquitto: MosquittoServer, inventory: Path | None, tls_port: int | None
+) -> tuple[list[str], int] | None:
+    """Broker config lines from the inventory (provisioning); None keeps the anonymous dev broker."""
+    if inventory is None and not (mosquitto.directory / "auth").exists():
+        return None  # nothing to secure: do not import the provisioning code (cryptography)
+    from hubsense.provision.private import private_broker_lines
+
+    if tls_port is None:
+        tls_port = (read_state(state_dir) or {}).get("mosquitto", {}).get("tls_port")
+    return private_broker_lines(state_dir, inventory, tls_port, mosquitto.port)
+
+
+def _start_broker(mosquitto: MosquittoServer) -> None:
+    """Start the broker; one already running with other config lines is restarted to apply them."""
+    if mosquitto.is_running() and mosquitto.extra_lines:
+        current = mosquitto.config_file.read_text().splitlines()
+        if current[-len(mosquitto.extra_lines) :] != mosquitto.extra_lines:
+            mosquitto.restart()
+            return
+        from hubsense.provision.broker import reload_broker
+
+        reload_broker(mosquitto.pid_file)  # same listeners: re-read passwords and ACL
+        return
+    mosquitto.start()
 
 
 def services_down(settings: Settings) -> dict[str, Any]:
