@@ -67,6 +67,54 @@ def run(
     run_ingest(settings, stop)
 
 
+@app.command()
+def retire(
+    worker_id: Annotated[
+        str, typer.Option("--worker-id", help="The worker id to retire for good.")
+    ],
+    dsn: Annotated[
+        str | None,
+        typer.Option("--dsn", help="PostgreSQL DSN (default: settings, then `hubsense services`)."),
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option("--mqtt-url", help="Broker URL mqtt://[user[:pass]@]host[:port] or mqtts://…"),
+    ] = None,
+    idle_s: Annotated[
+        float, typer.Option("--idle-s", min=0.5, help="Finish after this many quiet seconds.")
+    ] = 5.0,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings YAML file (also HUBSENSE_CONFIG)."),
+    ] = None,
+) -> None:
+    """Retire a worker id: store what its broker session still holds, then end the session.
+
+    The broker keeps giving a stopped worker its share of the shared subscription;
+    run this for a worker that will not come back (see docs/ingest.md).
+
+    Example: `hubsense ingest retire --worker-id ingest-3`
+    """
+    import json
+
+    from hubsense.ingest.service import run as run_ingest
+
+    from hubsense.settings import load_settings
+
+    settings = _with_options(load_settings(config), dsn, mqtt_url, worker_id)
+    stats = run_ingest(settings, retire_idle_s=idle_s)
+    typer.echo(
+        json.dumps(
+            {
+                "worker_id": worker_id,
+                "messages": stats.messages,
+                "events_inserted": stats.events_inserted,
+                "dead_letters": stats.dead_letters,
+            }
+        )
+    )
+
+
 def _with_options(settings: Any, dsn: str | None, url: str | None, worker: str | None) -> Any:
     """Apply CLI options over the loaded settings (they win over env and file)."""
     from pydantic import SecretStr

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -56,6 +57,16 @@ INVENTORY_REASONS = frozenset(
         Reason.DESK_NOT_ON_NODE,
     }
 )
+
+# Enum members to plain str by dict lookup: `.value` is a slow property in the hot loop.
+_TEXT: dict[object, str] = {
+    member: member.value
+    for enum in (wire.EventType, wire.Source, wire.DeskState)
+    for member in enum
+}
+
+# Topics repeat (a few per node): memoised parsing, bounded so junk topics cannot grow it.
+_parse_topic = lru_cache(maxsize=65_536)(wire.parse_topic)
 
 # (node_id, seq, ts_ms, site_id, type, desk_id, source, state): the staging table's columns.
 EventRow = tuple[str, int, int, str, str, str | None, str | None, str | None]
@@ -125,7 +136,7 @@ def _decode(topic: str, payload: bytes, inventory: KnownInventory, ts_limit_ms: 
     # Size first: a 10 MiB message must not cost a JSON parse.
     if len(payload) > wire.MAX_MESSAGE_BYTES:
         raise _Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes > {wire.MAX_MESSAGE_BYTES} bytes")
-    parsed = wire.parse_topic(topic)
+    parsed = _parse_topic(topic)
     if parsed is None:
         raise _Rejected(
             Reason.TOPIC_NOT_OURS, f"topic {topic!r} is not hubsense/v1/{{site}}/{{node}}/{{kind}}"
@@ -192,6 +203,7 @@ def _event_rows(
     desks = inventory.node_desks.get(node, frozenset())
     rows: dict[int, EventRow] = {}
     desk_kind = wire.EventType.DESK
+    text = _TEXT
     # Hot loop (every event of every message): attribute access only, no getattr defaults.
     for event in message.events:
         if event.ts > ts_limit_ms:
@@ -209,11 +221,11 @@ def _event_rows(
                 site,
                 "desk",
                 desk,
-                event.source.value,
-                event.state.value,
+                text[event.source],
+                text[event.state],
             )  # type: ignore[union-attr]
         else:
-            row = (node, event.seq, event.ts, site, event.type.value, None, None, None)
+            row = (node, event.seq, event.ts, site, text[event.type], None, None, None)
         seen = rows.setdefault(event.seq, row)
         if seen != row:
             raise _Rejected(

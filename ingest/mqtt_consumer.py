@@ -53,6 +53,8 @@ class ConsumerOptions:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    # Retiring a worker id: unsubscribe (no new share), drain the session, end it on close.
+    retire: bool = False
 
 
 class MqttConsumer:
@@ -100,6 +102,10 @@ class MqttConsumer:
         if tokens:
             self._acks.put(tokens)
 
+    def wake(self) -> None:
+        """Make a waiting `get` return now (with no messages)."""
+        self.deliveries.put([])
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Send the queued acks, disconnect cleanly and stop the network thread."""
         self._closing.set()
@@ -127,6 +133,7 @@ class MqttConsumer:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         return client
 
     def _connect_properties(self) -> Any:
@@ -137,6 +144,17 @@ class MqttConsumer:
         properties.SessionExpiryInterval = self.options.session_expiry_s
         # Bounds the broker's in-flight window to us, so a reconnect cannot flood ingest.
         properties.ReceiveMaximum = self.options.receive_maximum
+        return properties
+
+    def _disconnect_properties(self) -> Any:
+        if not self.options.retire:
+            return None
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        properties = Properties(PacketTypes.DISCONNECT)
+        # MQTT 5: a session may shorten its expiry on DISCONNECT; 0 ends it now.
+        properties.SessionExpiryInterval = 0
         return properties
 
     def _run(self) -> None:
@@ -193,7 +211,7 @@ class MqttConsumer:
         self._send_acks()
         if self._client.socket() is None:
             return
-        self._client.disconnect()
+        self._client.disconnect(properties=self._disconnect_properties())
         deadline = time.monotonic() + 5.0
         # Let paho write the acks and the DISCONNECT before the socket closes.
         while self._client.socket() is not None and time.monotonic() < deadline:
@@ -221,7 +239,10 @@ class MqttConsumer:
         self._generation += 1
         self._connected.set()
         topics = [(topic, 1) for topic in self.options.subscriptions]
-        client.subscribe(topics)
+        if self.options.retire:
+            client.unsubscribe(list(self.options.subscriptions))
+        else:
+            client.subscribe(topics)
         log.info(
             "mqtt_connected",
             broker=self.url.redacted(),
@@ -236,6 +257,12 @@ class MqttConsumer:
             log.error("mqtt_subscribe_refused", reasons=failed)
             return
         log.info("mqtt_subscribed", topics=list(self.options.subscriptions))
+        self.subscribed.set()
+
+    def _on_unsubscribe(
+        self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
+        log.info("mqtt_unsubscribed", topics=list(self.options.subscriptions), retiring=True)
         self.subscribed.set()
 
     def _on_disconnect(

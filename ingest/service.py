@@ -45,6 +45,12 @@ BACKOFF_MAX_S = 5.0
 # On stop with the database down, give up after this long: the messages stay unacked
 # in the broker session and come back on the next start.
 DRAIN_TIMEOUT_S = 30.0
+# Group commit: when the writer is idle, a batch this big goes now instead of waiting for
+# batch_max_ms. Batches then grow with the load on their own, and the broker's in-flight
+# window (its max_inflight_messages may be lower than our receive_maximum) never stalls
+# behind one batch waiting for its age limit.
+EARLY_FLUSH_MESSAGES = 64
+EARLY_FLUSH_EVENTS = 2_000
 
 
 @dataclass(slots=True)
@@ -77,11 +83,15 @@ def run(
     dsn: str | None = None,
     mqtt_url: str | None = None,
     ready: threading.Event | None = None,
+    retire_idle_s: float | None = None,
 ) -> IngestStats:
     """Run ingest until `stop` is set; returns the final counters.
 
     `ready` is set once the broker granted the subscriptions (messages published
     after that reach this group); `on_stats` gets a copy of the counters after each commit.
+    With `retire_idle_s`, the worker retires its id instead: it unsubscribes (the broker
+    assigns it no new share), stores what its session still holds, returns once nothing
+    arrived for that long, and ends its session.
     """
     from hubsense.db.connect import resolve_dsn
     from hubsense.services import resolve_mqtt_url
@@ -96,11 +106,13 @@ def run(
         username=settings.mqtt.username,
         password=settings.mqtt.password.get_secret_value() if settings.mqtt.password else None,
         ca_file=str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None,
+        retire=retire_idle_s is not None,
     )
     consumer = MqttConsumer(url, options)
     if ready is not None:
         consumer.subscribed = ready
     service = IngestService(settings.ingest, BatchWriter(dsn), consumer)
+    service.idle_exit_s = retire_idle_s
     return service.run(stop or threading.Event(), on_stats)
 
 
@@ -120,6 +132,9 @@ class IngestService:
             self._load_inventory, INVENTORY_REFRESH_S, INVENTORY_MISS_REFRESH_S
         )
         self._pending: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
+        self._writer_busy = False
+        # Retiring: leave once nothing arrived for this long and everything is committed.
+        self.idle_exit_s: float | None = None
         self._abandon = threading.Event()
         self._drain_deadline_s = float("inf")
         self._on_stats: Callable[[IngestStats], None] | None = None
@@ -168,6 +183,7 @@ class IngestService:
     def _collect(self, stop: threading.Event) -> None:
         batch = Batch()
         next_stats_s = time.monotonic() + STATS_INTERVAL_S
+        last_arrival_s = time.monotonic()
         while not stop.is_set():
             now_s = time.monotonic()
             wait_s = (
@@ -176,6 +192,8 @@ class IngestService:
                 else max(0.0, batch.opened_s + self.limits.max_age_s - now_s)
             )
             burst = self.consumer.get(min(wait_s, 0.1))
+            if burst:
+                last_arrival_s = time.monotonic()
             while burst:
                 for delivery in burst:
                     self._add(batch, delivery)
@@ -183,7 +201,7 @@ class IngestService:
                     break
                 burst = self.consumer.get(0)
             now_s = time.monotonic()
-            if batch.is_due(now_s, self.limits):
+            if batch.is_due(now_s, self.limits) or self._worth_flushing_early(batch):
                 self._hand_over(batch)
                 batch = Batch()
             if batch.opened_s is None:
@@ -191,6 +209,8 @@ class IngestService:
             if now_s >= next_stats_s:
                 self._log_stats("ingest_stats")
                 next_stats_s = now_s + STATS_INTERVAL_S
+            if self._idle_long_enough(batch, now_s - last_arrival_s):
+                break
         # Stop: take what already arrived, commit it with the open batch, then leave.
         self._drain_deadline_s = time.monotonic() + DRAIN_TIMEOUT_S
         burst = self.consumer.get(0)
@@ -200,6 +220,17 @@ class IngestService:
             burst = self.consumer.get(0)
         if batch.opened_s is not None:
             self._hand_over(batch)
+
+    def _idle_long_enough(self, batch: Batch, idle_s: float) -> bool:
+        if self.idle_exit_s is None or not self.consumer.subscribed.is_set():
+            return False
+        quiet = batch.opened_s is None and not self._writer_busy and self._pending.empty()
+        return quiet and idle_s >= self.idle_exit_s
+
+    def _worth_flushing_early(self, batch: Batch) -> bool:
+        if self._writer_busy or not self._pending.empty():
+            return False
+        return batch.messages >= EARLY_FLUSH_MESSAGES or batch.received_events >= EARLY_FLUSH_EVENTS
 
     def _add(self, batch: Batch, delivery: Delivery) -> None:
         decoded = self._decode(delivery)
@@ -254,8 +285,14 @@ class IngestService:
             batch = self._pending.get()
             if batch is None:
                 return
-            if not self._commit(batch):
-                return
+            self._writer_busy = True
+            try:
+                if not self._commit(batch):
+                    return
+            finally:
+                self._writer_busy = False
+                # The collector may be holding a batch for an idle writer: let it look now.
+                self.consumer.wake()
 
     def _commit(self, batch: Batch) -> bool:
         """Commit (retrying while the database is down), then ack; False when abandoned."""

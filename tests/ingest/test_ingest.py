@@ -320,3 +320,44 @@ def test_message_the_database_refuses_is_dead_lettered_and_the_rest_stored(
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("DROP TRIGGER refuse_13 ON events")
             conn.execute("DROP FUNCTION refuse_seq_13()")
+
+
+def test_retired_worker_hands_back_its_share_and_its_session_ends(
+    dsn, publisher, start_ingest, mqtt_broker
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from hubsense.ingest.service import client_id, run
+
+    group = f"g-retire-{int(time.time() * 1000)}"
+    stays = start_ingest(dsn, share_group=group)
+    leaves = start_ingest(dsn, share_group=group)
+    leaving = leaves.settings
+    leaves.close()
+    topic = events_topic("pi-a")
+    publisher.publish_many([(topic, alive_message("pi-a", [seq])) for seq in range(200)])
+    # Mosquitto keeps assigning the stopped worker its share: those wait in its session.
+    wait_for(lambda: stays.latest and stays.latest.messages_acked >= 80, what="the live share")
+    time.sleep(0.5)
+    assert 80 <= count(dsn) < 200
+    stats = run(leaving, dsn=dsn, mqtt_url=mqtt_broker.url, retire_idle_s=1.0)
+    assert stats.messages == 200 - stays.latest.messages_acked
+    assert count(dsn) == 200
+    # The session is gone: a new connection with that client id finds none, and all new
+    # messages go to the worker that stayed.
+    probe = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id(leaving.ingest.worker_id),
+        protocol=mqtt.MQTTv5,
+    )
+    present: list[bool] = []
+    probe.on_connect = lambda c, u, flags, rc, p: present.append(flags.session_present)
+    probe.connect(mqtt_broker.host, mqtt_broker.port, clean_start=False)
+    probe.loop_start()
+    wait_for(lambda: present, what="probe connack")
+    probe.disconnect()
+    probe.loop_stop()
+    assert present == [False]
+    publisher.publish_many([(topic, alive_message("pi-a", [seq])) for seq in range(200, 300)])
+    wait_for(lambda: count(dsn) == 300, what="300 rows")
+    assert stays.close().messages_acked == 300 - stats.messages
