@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import ssl
 import time
 import uuid
@@ -76,13 +77,15 @@ class ProbeClient:
         import paho.mqtt.client as mqtt
 
         self.url = url
+        self._ca_file = ca_file
         self.out = _Outcome()
         client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"hubsense-verify-{tag}-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
-        client.username_pw_set(login.username, login.password)
+        if login.username:  # an empty username connects anonymously
+            client.username_pw_set(login.username, login.password)
         if url.tls:
             client.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         client.on_connect = self._on_connect
@@ -117,12 +120,14 @@ class ProbeClient:
 
     def connect(self) -> None:
         """Open the socket and TLS (ssl.SSLError, OSError propagate), then wait for CONNACK."""
+        if self.url.tls:
+            check_tls(self.url, self._ca_file)
         self._client.connect(self.url.host, self.url.port, keepalive=30)
         self.pump(lambda: self.out.connack is not None)
 
-    def publish(self, topic: str, payload: bytes) -> tuple[int, str] | None:
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> tuple[int, str] | None:
         """QoS 1 publish; the PUBACK (code, text), or None when the broker dropped us first."""
-        info = self._client.publish(topic, payload, qos=1)
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
         self.pump(lambda: info.mid in self.out.pubacks)
         return self.out.pubacks.get(info.mid)
 
@@ -138,6 +143,18 @@ class ProbeClient:
         if self.out.disconnected is None:
             self._client.disconnect()
             self._client.loop(0.05)
+
+
+def check_tls(url: MqttUrl, ca_file: Path | None, timeout_s: float = WAIT_S) -> None:
+    """Handshake once with our own socket, hostname checked, and close it.
+
+    paho leaves the socket of a failed handshake open; this way a wrong CA is
+    reported as an ssl.SSLError and nothing leaks.
+    """
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    with socket.create_connection((url.host, url.port), timeout=timeout_s) as raw, \
+            context.wrap_socket(raw, server_hostname=url.host):
+        pass
 
 
 def probe_payload(nonce: str) -> bytes:
