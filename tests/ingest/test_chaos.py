@@ -208,3 +208,33 @@ def test_two_workers_split_the_shared_subscription(
         for worker in workers:
             worker.close()
             forget_session(mqtt_broker.url, worker.worker_id)
+
+
+def test_sigterm_mid_stream_commits_and_acks_before_exit(
+    dsn: str, mqtt_broker: Any, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    worker, group = f"term-{tag}", f"g-{tag}"
+    first = start_process(dsn, mqtt_broker.url, tmp_path, worker, group)
+    second: IngestProcess | None = None
+    publisher = StreamPublisher(mqtt_broker.url)
+    try:
+        wait_for(lambda: stored(dsn) >= 5_000, 120, "5,000 rows before SIGTERM")
+        started = time.monotonic()
+        assert first.terminate() == 0
+        assert time.monotonic() - started < 10
+        final = next(r for r in first.log_records() if r.get("event") == "ingest_stopped")
+        # Every message it took was committed and acked; the rows are all there.
+        assert final["messages_acked"] == final["messages"]
+        assert final["events_inserted"] == stored(dsn)
+        assert any(r.get("event") == "mqtt_connected" for r in first.log_records())
+        second = start_process(dsn, mqtt_broker.url, tmp_path, worker, group)
+        publisher.join()
+        wait_for(lambda: stored(dsn) == TOTAL_EVENTS, 120, "all 50,000 rows")
+        assert second.terminate() == 0
+        assert_exactly_once(dsn)
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.close()
+        forget_session(mqtt_broker.url, worker)
