@@ -161,3 +161,95 @@ class IngestThread:
         self.stop.set()
         self.thread.join(60)
         assert not self.thread.is_alive()
+
+
+class Subscriber:
+    """A real paho MQTT 5 subscriber collecting (topic, payload, retain, qos)."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        from hubsense.mqtt_url import parse_mqtt_url
+
+        parsed = parse_mqtt_url(url)
+        self.messages: list[tuple[str, bytes, bool, int]] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"test-sub-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
+        self.client.on_message = lambda c, u, m: self.messages.append(
+            (m.topic, m.payload, bool(m.retain), m.qos)
+        )
+        self.client.connect(parsed.host, parsed.port, keepalive=30)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "subscription not granted"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class WebhookReceiver:
+    """A local HTTP server (http.server on a free port) recording POSTs; fails the first `fail` ones."""
+
+    def __init__(self, fail: int = 0) -> None:
+        import http.server
+
+        self.requests: list[tuple[dict[str, str], bytes, int]] = []
+        self.fail = fail
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = 500 if len(receiver.requests) < receiver.fail else 204
+                receiver.requests.append((dict(self.headers.items()), body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/release"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Publisher:
+    """A real paho MQTT 5 publisher at QoS 1 that waits for each PUBACK."""
+
+    def __init__(self, url: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        from hubsense.mqtt_url import parse_mqtt_url
+
+        parsed = parse_mqtt_url(url)
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"test-pub-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.connect(parsed.host, parsed.port, keepalive=30)
+        self.client.loop_start()
+
+    def events(self, site: str, node: str, events: list[dict[str, Any]]) -> None:
+        import json
+
+        payload = json.dumps({"node": node, "events": events}).encode()
+        info = self.client.publish(f"hubsense/v1/{site}/{node}/events", payload, qos=1)
+        info.wait_for_publish(10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
