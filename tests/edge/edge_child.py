@@ -21,6 +21,7 @@ def main() -> None:
     configure_logging("warning", "json")
     config = NodeConfig.model_validate_json(Path(sys.argv[1]).read_text())
     agent = AgentThread(config).start()
+    print("sensing", flush=True)
     if sys.argv[2] == "flush":
         time.sleep(3)
         agent.stop()

@@ -55,10 +55,12 @@ def test_sigkill_20_times_while_publishing_loses_and_duplicates_nothing(
     try:
         for _ in range(20):
             child = subprocess.Popen([sys.executable, str(CHILD), str(config_file), "churn"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.8 + rng.random() * 1.2)  # the interpreter starts in ~0.6 s
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert child.stdout is not None and child.stdout.readline().strip() == "sensing"
+            time.sleep(rng.random() * 1.5)  # a random moment while it stores and publishes
             child.send_signal(signal.SIGKILL)
             child.wait()
+            child.stdout.close()
         # One clean run flushes what the killed runs left in the outbox, then stops.
         subprocess.run([sys.executable, str(CHILD), str(config_file), "flush"], env=env, check=True,
                        timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
