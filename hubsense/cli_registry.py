@@ -22,6 +22,8 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("simulate", "hubsense.simulators.cli", "command"),
     ("edge", "hubsense.edge.cli", "app"),
     ("analytics", "hubsense.analytics.cli", "app"),
+    ("dashboards", "hubsense.dashboards.cli", "app"),
+    ("report", "hubsense.report.cli", "command"),
     ("api", "hubsense.api.cli", "app"),
 ]
 
