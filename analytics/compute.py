@@ -25,11 +25,16 @@ from hubsense.analytics.calendar import (
     opening_toggles,
 )
 from hubsense.analytics.kernels.bookings import booking_measures
-from hubsense.analytics.kernels.intervals import booked_sets, observed_sets, occupied_sets
+from hubsense.analytics.kernels.intervals import (
+    booked_sets,
+    booking_order,
+    observed_sets,
+    occupied_sets,
+)
 from hubsense.analytics.kernels.measures import desk_measures
 from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
 from hubsense.analytics.kernels.peaks import site_peaks
-from hubsense.analytics.kernels.stream import desk_counts, stream_sets
+from hubsense.analytics.kernels.stream import stream_sets
 from hubsense.analytics.kernels.percentile import nearest_rank
 from hubsense.inventory import Site
 
@@ -142,7 +147,7 @@ def compute(
     calendars = build_calendars(layout.sites, period, bucket)
     n_desks = len(layout.desk_ids)
     n_nodes = len(layout.node_ids)
-    increasing, ordered = scan_events(
+    increasing, ordered, counts = scan_events(
         events.kind, events.desk, events.node, events.ts, events.seq, n_desks, n_nodes
     )
     keep = (
@@ -151,8 +156,8 @@ def compute(
         else np.ones(len(events), dtype=np.bool_)
     )
     if ordered:
-        counts = desk_counts(events.kind, events.desk, keep, n_desks)
-        o_tog, o_off, c_tog, c_off = stream_sets(
+        # As ingest stores events (by time) or grouped per desk: no sort, no regrouping.
+        o_tog, o_start, o_end, c_tog, c_off = stream_sets(
             events.kind, events.desk, events.node, events.ts, events.state, keep, counts,
             layout.node_heartbeat_ms, n_desks, n_nodes,
         )  # fmt: skip
@@ -163,18 +168,20 @@ def compute(
             keep, ordered, n_desks, n_nodes,
         )  # fmt: skip
         o_tog, o_off = occupied_sets(g_ts, g_flag, offsets, n_desks)
+        o_start, o_end = o_off[:-1], o_off[1:]
         c_tog, c_off = observed_sets(g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes)
-    k_tog, k_off = booked_sets(bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
+    by_desk = booking_order(bookings.desk, bookings.start_ms, n_desks)
+    k_tog, k_off = booked_sets(by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
     observed, occupied, booked, booked_observed, booked_occupied, pieces, p_off = desk_measures(
         layout.desk_site, layout.desk_node, row_off,
         calendars.b_bounds, calendars.b_off, calendars.h_tog, calendars.h_off,
-        c_tog, c_off, o_tog, o_off, k_tog, k_off,
+        c_tog, c_off, o_tog, o_start, o_end, k_tog, k_off,
     )  # fmt: skip
     b_observed, b_occupied, outcome = booking_measures(
-        bookings.desk, bookings.start_ms, bookings.end_ms, layout.desk_node,
-        c_tog, c_off, o_tog, o_off, noshow_min_s * _MS_PER_S,
+        by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, layout.desk_node,
+        c_tog, c_off, o_tog, o_start, o_end, noshow_min_s * _MS_PER_S,
     )  # fmt: skip
     peak, peak_at, copresence = site_peaks(
         layout.site_desk_off, pieces, p_off, calendars.d_bounds, calendars.d_off

@@ -23,17 +23,18 @@ OUTCOME_NAMES = ("unknown", "no_show", "attended")
 
 @kernel
 def booking_measures(  # type: ignore[no-untyped-def]
-    b_desk, b_start, b_end, desk_node, c_tog, c_off, o_tog, o_off, noshow_min_ms,
+    order, b_desk, b_start, b_end, desk_node, c_tog, c_off, o_tog, o_start, o_end, noshow_min_ms,
 ):
-    """Return (observed_ms, occupied_ms, outcome) per booking, in input order."""
+    """Return (observed_ms, occupied_ms, outcome) per booking, in input order.
+
+    `order` lists the bookings by (desk, start) (`booking_order`).
+    """
     m = b_desk.shape[0]
     observed = np.zeros(m, dtype=np.int64)
     occupied = np.zeros(m, dtype=np.int64)
     outcome = np.zeros(m, dtype=np.int8)
-    # Visit bookings by (desk, start): each desk's sets are then read forward, from memory
-    # that is already in cache, and the search for a booking's start resumes from the last one.
-    order = np.argsort(b_start, kind="mergesort")
-    order = order[np.argsort(b_desk[order], kind="mergesort")]
+    # Visit bookings in `order`, by (desk, start): each desk's sets are then read forward,
+    # from memory already in cache, and the search for a start resumes from the last one.
     last_desk = -1
     c_from = 0
     o_from = 0
@@ -45,8 +46,8 @@ def booking_measures(  # type: ignore[no-untyped-def]
         if k >= 0:
             c_lo = c_off[k]
             c_hi = c_off[k + 1]
-            o_lo = o_off[d]
-            o_hi = o_off[d + 1]
+            o_lo = o_start[d]
+            o_hi = o_end[d]
             if d != last_desk:
                 c_from = c_lo
                 o_from = o_lo

@@ -57,7 +57,7 @@ def occupied_sets(g_ts, g_flag, offsets, n_desks):  # type: ignore[no-untyped-de
         if start >= 0:
             n = emit(out, o_off[d], n, start, FOREVER_MS)
         o_off[d + 1] = n
-    return out[:n].copy(), o_off
+    return out[:n], o_off
 
 
 @kernel
@@ -108,11 +108,36 @@ def observed_sets(g_ts, g_flag, offsets, heartbeat_ms, n_desks, n_nodes):  # typ
 
 
 @kernel
-def booked_sets(b_desk, b_start, b_end, n_desks):  # type: ignore[no-untyped-def]
-    """K per desk: the union of the desk's bookings (any order in, CSR toggles out)."""
+def booking_order(b_desk, b_start, n_desks):  # type: ignore[no-untyped-def]
+    """Booking rows by (desk, start): a stable counting sort by desk, then sorts of the
+    (rare) desks whose bookings are not already by start."""
     m = b_desk.shape[0]
-    order = np.argsort(b_start, kind="mergesort")
-    by_desk = order[np.argsort(b_desk[order], kind="mergesort")]
+    offsets = np.zeros(n_desks + 1, dtype=np.int64)
+    for b in range(m):
+        offsets[b_desk[b] + 1] += 1
+    for d in range(n_desks):
+        offsets[d + 1] += offsets[d]
+    fill = offsets[:-1].copy()
+    order = np.empty(m, dtype=np.int64)
+    for b in range(m):
+        d = b_desk[b]
+        order[fill[d]] = b
+        fill[d] += 1
+    for d in range(n_desks):
+        lo = offsets[d]
+        hi = offsets[d + 1]
+        for j in range(lo + 1, hi):
+            if b_start[order[j]] < b_start[order[j - 1]]:
+                seg = order[lo:hi].copy()
+                order[lo:hi] = seg[np.argsort(b_start[seg], kind="mergesort")]
+                break
+    return order
+
+
+@kernel
+def booked_sets(by_desk, b_desk, b_start, b_end, n_desks):  # type: ignore[no-untyped-def]
+    """K per desk: the union of the desk's bookings, visited in `booking_order`."""
+    m = b_desk.shape[0]
     out = np.empty(2 * m + 2, dtype=np.int64)
     k_off = np.zeros(n_desks + 1, dtype=np.int64)
     n = 0

@@ -36,12 +36,13 @@ def _reserve(buffer, n, more):  # type: ignore[no-untyped-def]
 @kernel
 def desk_measures(  # type: ignore[no-untyped-def]
     desk_site, desk_node, row_off,
-    b_bounds, b_off, h_tog, h_off, c_tog, c_off, o_tog, o_off, k_tog, k_off,
+    b_bounds, b_off, h_tog, h_off, c_tog, c_off, o_tog, o_start, o_end, k_tog, k_off,
 ):
     """Milliseconds per desk-bucket row and the desks' O ∩ C ∩ H pieces.
 
     Returns (observed, occupied, booked, booked_observed, booked_occupied, pieces, p_off);
-    desk d's rows are row_off[d] .. row_off[d] + buckets of its site.
+    desk d's rows are row_off[d] .. row_off[d] + buckets of its site, its O toggles
+    o_tog[o_start[d]:o_end[d]] (slots need not be contiguous).
     """
     n_desks = desk_site.shape[0]
     n_rows = row_off[n_desks]
@@ -50,7 +51,14 @@ def desk_measures(  # type: ignore[no-untyped-def]
     booked = np.zeros(n_rows, dtype=np.int64)
     booked_observed = np.zeros(n_rows, dtype=np.int64)
     booked_occupied = np.zeros(n_rows, dtype=np.int64)
-    pieces = np.empty(o_tog.shape[0] + 64, dtype=np.int64)
+    # Enough for the usual case in one allocation: pieces are about as many as O's toggles.
+    widest = 0
+    for d in range(n_desks):
+        s = desk_site[d]
+        k = desk_node[d]
+        extra = h_off[s + 1] - h_off[s] + (c_off[k + 1] - c_off[k] if k >= 0 else 0)
+        widest = max(widest, extra)
+    pieces = np.empty(o_tog.shape[0] + widest + 64, dtype=np.int64)
     p_off = np.zeros(n_desks + 1, dtype=np.int64)
     n_p = 0
     for d in range(n_desks):
@@ -65,8 +73,8 @@ def desk_measures(  # type: ignore[no-untyped-def]
         k = desk_node[d]
         c_lo = c_off[k] if k >= 0 else 0
         c_hi = c_off[k + 1] if k >= 0 else 0
-        o_lo = o_off[d]
-        o_hi = o_off[d + 1]
+        o_lo = o_start[d]
+        o_hi = o_end[d]
         k_lo = k_off[d]
         k_hi = k_off[d + 1]
         # An O ∩ C ∩ H piece starts at a start of O, C or H: at most that many pieces.
@@ -145,4 +153,4 @@ def desk_measures(  # type: ignore[no-untyped-def]
                     break
                 nb = b_bounds[ib]
         p_off[d + 1] = n_p
-    return observed, occupied, booked, booked_observed, booked_occupied, pieces[:n_p].copy(), p_off
+    return observed, occupied, booked, booked_observed, booked_occupied, pieces[:n_p], p_off

@@ -80,7 +80,8 @@ def first_reads(node: npt.NDArray[np.int32], seq: npt.NDArray[np.int64], n_nodes
 
 @kernel
 def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no-untyped-def]
-    """One pass: (seq strictly increasing per node in reading order, every entity already in (ts, seq) order).
+    """One pass: (seq strictly increasing per node in reading order, every entity already in
+    (ts, seq) order, desk events per desk).
 
     The first means no (node, seq) can repeat, so deduplication is skipped; the second
     means grouping needs no sort. Entities: desk d, then node k at n_desks + k (alive/stop).
@@ -91,19 +92,24 @@ def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no
     last_es = np.full(n_desks + n_nodes, -1, dtype=np.int64)
     increasing = True
     ordered = True
+    counts = np.zeros(n_desks, dtype=np.int64)
     for i in range(n):
         k = node[i]
         s = seq[i]
         if s <= last_seq[k]:
             increasing = False
         last_seq[k] = s
-        e = desk[i] if kind[i] == KIND_DESK else n_desks + k
+        if kind[i] == KIND_DESK:
+            e = desk[i]
+            counts[e] += 1
+        else:
+            e = n_desks + k
         t = ts[i]
         if t < last_ts[e] or (t == last_ts[e] and s < last_es[e]):
             ordered = False
         last_ts[e] = t
         last_es[e] = s
-    return increasing, ordered
+    return increasing, ordered, counts
 
 
 @kernel
