@@ -74,7 +74,9 @@ def ensure_server_cert(
     server = pki.create_server_cert(ca, hostnames, now)
     write_private(key, server.key_pem)
     write_private(cert, server.cert_pem, 0o644)
-    log.info("server_cert_issued", hostnames=hostnames, expires=str(pki.expires_at(server.cert_pem)))
+    log.info(
+        "server_cert_issued", hostnames=hostnames, expires=str(pki.expires_at(server.cert_pem))
+    )
     return server
 
 
@@ -211,8 +213,15 @@ def write_broker_files(
     return [out_dir / name for name in BROKER_FILES]
 
 
-BROKER_FILES = ("passwords", "acl", "ca.pem", "server.pem", "server.key", "hubsense.conf",
-                "mosquitto.conf")
+BROKER_FILES = (
+    "passwords",
+    "acl",
+    "ca.pem",
+    "server.pem",
+    "server.key",
+    "hubsense.conf",
+    "mosquitto.conf",
+)
 
 
 def _hand_to_broker(out_dir: Path) -> None:
@@ -222,7 +231,7 @@ def _hand_to_broker(out_dir: Path) -> None:
     if is_root():
         try:
             account = service_account("mosquitto")
-        except Exception:  # noqa: BLE001 - no such account: the files stay root's
+        except Exception:
             return
         hand_over(out_dir, account)
 

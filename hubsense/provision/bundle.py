@@ -27,7 +27,9 @@ from hubsense.inventory import Inventory, Node
 from hubsense.provision import pki
 from hubsense.provision.broker import write_private
 
-UNIT_SOURCE = Path(__file__).resolve().parents[2] / "firmware-config" / "node" / "hubsense-edge.service"
+UNIT_SOURCE = (
+    Path(__file__).resolve().parents[2] / "firmware-config" / "node" / "hubsense-edge.service"
+)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_ETC_DIR = Path("/etc/hubsense")
 DEFAULT_NODE_STATE_DIR = Path("/var/lib/hubsense")
@@ -75,16 +77,20 @@ def node_yaml_text(data: dict[str, Any], generation: int, now: dt.datetime) -> s
     try:
         NodeConfig.model_validate(data)
     except ValueError as error:
-        raise ConfigError(f"node {data['node']}: its node.yaml would be invalid: {error}") from error
+        raise ConfigError(
+            f"node {data['node']}: its node.yaml would be invalid: {error}"
+        ) from error
     yaml = YAML()
     yaml.default_flow_style = False
     yaml.width = 200
     out = io.StringIO()
     yaml.dump(data, out)
+    target = Path(data["broker"]["ca_file"]).parent / "node.yaml"
     header = (
-        f"# hubsense node {data['node']} (site {data['site']}), credentials generation {generation},\n"
-        f"# generated {now:%Y-%m-%d %H:%M}Z by `hubsense provision`. Install as "
-        f"/etc/hubsense/node.yaml;\n# check it with `hubsense edge doctor --config /etc/hubsense/node.yaml`.\n"
+        f"# hubsense node {data['node']} (site {data['site']}), "
+        f"credentials generation {generation},\n"
+        f"# generated {now:%Y-%m-%d %H:%M}Z by `hubsense provision`. Install as {target};\n"
+        f"# check it with `hubsense edge doctor --config {target}`.\n"
     )
     return header + out.getvalue()
 
@@ -133,7 +139,8 @@ def write_bundle(inventory: Inventory, request: BundleRequest, now: dt.datetime)
         "hubsense-edge.service": (_unit_text(), 0o644),
         "hubsense-install.service": (_render("hubsense-install.service", values), 0o644),
         "hubsense-edge-after-install.conf": (
-            _render("hubsense-edge-after-install.conf", values), 0o644
+            _render("hubsense-edge-after-install.conf", values),
+            0o644,
         ),
         "firstrun.sh": (_render("firstrun.sh", values), 0o755),
         "INSTALL.md": (_render("INSTALL.md", values), 0o644),

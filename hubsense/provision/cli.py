@@ -25,7 +25,9 @@ app = typer.Typer(
 NodeArg = Annotated[str, typer.Argument(help="The node id of the inventory.")]
 InventoryOpt = Annotated[
     Path | None,
-    typer.Option("--inventory", "-i", help="The inventory file (default: the one `provision broker` used)."),
+    typer.Option(
+        "--inventory", "-i", help="The inventory file (default: the one `provision broker` used)."
+    ),
 ]
 ProvisionDirOpt = Annotated[
     Path | None,
@@ -38,17 +40,30 @@ ProvisionDirOpt = Annotated[
 ]
 StateDirOpt = Annotated[
     Path | None,
-    typer.Option("--state-dir", help="State directory (default .hubsense; env HUBSENSE_SERVICES__STATE_DIR)."),
+    typer.Option(
+        "--state-dir", help="State directory (default .hubsense; env HUBSENSE_SERVICES__STATE_DIR)."
+    ),
 ]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory to write the node's bundle into.")]
+OutOpt = Annotated[
+    Path, typer.Option("--out", "-o", help="Directory to write the node's bundle into.")
+]
 BrokerUrlOpt = Annotated[
     str | None,
-    typer.Option("--broker-url", help="URL nodes use, e.g. mqtts://mqtt.example.org:8883 "
-                 "(default: the broker certificate's first name and TLS port)."),
+    typer.Option(
+        "--broker-url",
+        help="URL nodes use, e.g. mqtts://mqtt.example.org:8883 "
+        "(default: the broker certificate's first name and TLS port).",
+    ),
 ]
-EtcOpt = Annotated[Path, typer.Option("--etc-dir", help="Where the node keeps node.yaml, CA and secret.")]
-NodeStateOpt = Annotated[Path, typer.Option("--node-state-dir", help="The node's state_dir (outbox).")]
-PipOpt = Annotated[str | None, typer.Option("--pip-spec", help="What the node pip-installs at first boot.")]
+EtcOpt = Annotated[
+    Path, typer.Option("--etc-dir", help="Where the node keeps node.yaml, CA and secret.")
+]
+NodeStateOpt = Annotated[
+    Path, typer.Option("--node-state-dir", help="The node's state_dir (outbox).")
+]
+PipOpt = Annotated[
+    str | None, typer.Option("--pip-spec", help="What the node pip-installs at first boot.")
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
@@ -72,22 +87,43 @@ def _emit(result: dict[str, Any], as_json: bool, text: str) -> None:
 @app.command()
 def broker(
     inventory: InventoryOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the broker files "
-                                             "(default PROVISION_DIR/broker).")] = None,
-    hostname: Annotated[list[str] | None, typer.Option("--hostname", help="A name or IP nodes use to "
-                        "reach the broker; repeat for several (default localhost, 127.0.0.1).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write the broker files (default PROVISION_DIR/broker)."
+        ),
+    ] = None,
+    hostname: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hostname",
+            help="A name or IP nodes use to "
+            "reach the broker; repeat for several (default localhost, 127.0.0.1).",
+        ),
+    ] = None,
     tls_port: Annotated[int, typer.Option("--tls-port", help="Port of the TLS listener.")] = 8883,
-    tls_bind: Annotated[str, typer.Option("--tls-bind", help="Address the TLS listener binds.")] = "0.0.0.0",
-    plain_port: Annotated[int, typer.Option("--plain-port", help="Loopback plain port in mosquitto.conf.")] = 1883,
-    pid_file: Annotated[Path | None, typer.Option("--pid-file", help="The broker's pid file: reload it "
-                        "(SIGHUP) now and after every node/rotate/revoke.")] = None,
+    tls_bind: Annotated[
+        str, typer.Option("--tls-bind", help="Address the TLS listener binds.")
+    ] = "0.0.0.0",
+    plain_port: Annotated[
+        int, typer.Option("--plain-port", help="Loopback plain port in mosquitto.conf.")
+    ] = 1883,
+    pid_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pid-file",
+            help="The broker's pid file: reload it "
+            "(SIGHUP) now and after every node/rotate/revoke.",
+        ),
+    ] = None,
     provision_dir: ProvisionDirOpt = None,
     state_dir: StateDirOpt = None,
     as_json: JsonOut = False,
 ) -> None:
     """Write Mosquitto's password file, ACL, CA, server certificate and config from the inventory.
 
-    Example: `hubsense provision broker -i inventory.yaml --hostname mqtt.example.org --out /etc/mosquitto/hubsense`
+    Example: `hubsense provision broker -i inventory.yaml --hostname mqtt.example.org
+    --out /etc/mosquitto/hubsense --pid-file /run/mosquitto/mosquitto.pid`
     """
     from hubsense.provision.broker import BrokerPlan
     from hubsense.provision.fleet import generate_broker, load_inventory_for
@@ -95,37 +131,57 @@ def broker(
     directory = _provision_dir(provision_dir, state_dir)
     inv, inv_path = load_inventory_for(directory, inventory)
     plan = BrokerPlan(
-        out_dir=str((out or directory / "broker").absolute()), inventory=str(inv_path.absolute()),
-        tls_port=tls_port, tls_bind=tls_bind, plain_port=plain_port,
+        out_dir=str((out or directory / "broker").absolute()),
+        inventory=str(inv_path.absolute()),
+        tls_port=tls_port,
+        tls_bind=tls_bind,
+        plain_port=plain_port,
         pid_file=str(pid_file.absolute()) if pid_file else None,
     )
-    files, reloaded = generate_broker(directory, inv, plan, hostname or ["localhost", "127.0.0.1"], _now())
+    files, reloaded = generate_broker(
+        directory, inv, plan, hostname or ["localhost", "127.0.0.1"], _now()
+    )
     lines = [f"wrote {path}" for path in files]
     lines.append(f"broker reloaded: {'yes' if reloaded else 'no (not running or no --pid-file)'}")
-    lines.append(f"include {plan.out_dir}/hubsense.conf in your mosquitto.conf, "
-                 f"or run it with -c {plan.out_dir}/mosquitto.conf")
+    lines.append(
+        f"include {plan.out_dir}/hubsense.conf in your mosquitto.conf, "
+        f"or run it with -c {plan.out_dir}/mosquitto.conf"
+    )
     _emit({"files": [str(p) for p in files], "reloaded": reloaded}, as_json, "\n".join(lines))
 
 
-def _bundle_options(out: Path, broker_url: str | None, etc_dir: Path, node_state_dir: Path,
-                    pip_spec: str | None) -> Any:
+def _bundle_options(
+    out: Path, broker_url: str | None, etc_dir: Path, node_state_dir: Path, pip_spec: str | None
+) -> Any:
     from hubsense.provision.fleet import BundleOptions
 
-    return BundleOptions(out_dir=out.absolute(), broker_url=broker_url, etc_dir=etc_dir,
-                         node_state_dir=node_state_dir, pip_spec=pip_spec)
+    return BundleOptions(
+        out_dir=out.absolute(),
+        broker_url=broker_url,
+        etc_dir=etc_dir,
+        node_state_dir=node_state_dir,
+        pip_spec=pip_spec,
+    )
 
 
 def _node_text(verb: str, result: Any) -> str:
     lines = [f"{result.node}: {verb}, credentials generation {result.generation}"]
     if result.bundle is not None:
-        lines.append(f"bundle: {result.bundle} (holds the only copy of the secret; hand it to the installer)")
-    lines.append(f"broker reloaded: {'yes' if result.broker_reloaded else 'no (run `hubsense provision broker`)'}")
+        lines.append(
+            f"bundle: {result.bundle} (holds the only copy of the secret; hand it to the installer)"
+        )
+    reloaded = "yes" if result.broker_reloaded else "no (run `hubsense provision broker`)"
+    lines.append(f"broker reloaded: {reloaded}")
     return "\n".join(lines)
 
 
 def _node_json(result: Any) -> dict[str, Any]:
-    return {"node": result.node, "generation": result.generation,
-            "bundle": str(result.bundle) if result.bundle else None, "reloaded": result.broker_reloaded}
+    return {
+        "node": result.node,
+        "generation": result.generation,
+        "bundle": str(result.bundle) if result.bundle else None,
+        "reloaded": result.broker_reloaded,
+    }
 
 
 @app.command()
@@ -203,7 +259,9 @@ def revoke(
 
 
 @app.command("list")
-def list_(provision_dir: ProvisionDirOpt = None, state_dir: StateDirOpt = None, as_json: JsonOut = False) -> None:
+def list_(
+    provision_dir: ProvisionDirOpt = None, state_dir: StateDirOpt = None, as_json: JsonOut = False
+) -> None:
     """List broker users: role, site, generation, created, rotated, revoked (never secrets).
 
     Example: `hubsense provision list --json`
@@ -211,22 +269,39 @@ def list_(provision_dir: ProvisionDirOpt = None, state_dir: StateDirOpt = None, 
     from hubsense.provision.store import CredentialStore
 
     credentials = CredentialStore(_provision_dir(provision_dir, state_dir)).read()
-    rows = {name: cred.model_dump(mode="json", exclude={"hash"}) for name, cred in sorted(credentials.users.items())}
-    text = "\n".join(
-        f"{name:<24} {row['role']:<7} {row['site'] or '-':<16} gen {row['generation']:<3} "
-        f"{'REVOKED ' + row['revoked_at'] if row['revoked_at'] else 'active'}"
-        for name, row in rows.items()
-    ) or "no credentials yet"
+    rows = {
+        name: cred.model_dump(mode="json", exclude={"hash"})
+        for name, cred in sorted(credentials.users.items())
+    }
+    text = (
+        "\n".join(
+            f"{name:<24} {row['role']:<7} {row['site'] or '-':<16} gen {row['generation']:<3} "
+            f"{'REVOKED ' + row['revoked_at'] if row['revoked_at'] else 'active'}"
+            for name, row in rows.items()
+        )
+        or "no credentials yet"
+    )
     _emit(rows, as_json, text)
 
 
 @app.command()
 def verify(
     node_id: NodeArg,
-    bundle: Annotated[Path, typer.Option("--bundle", help="The node's bundle directory "
-                      "(node.yaml, mqtt-password, ca.pem); default OUT/NODE_ID of `provision node`.")] = Path(""),
-    mqtt_url: Annotated[str | None, typer.Option("--mqtt-url", help="Reach the broker here instead "
-                        "of node.yaml's URL (same credentials).")] = None,
+    bundle: Annotated[
+        Path,
+        typer.Option(
+            "--bundle",
+            help="The node's bundle directory "
+            "(node.yaml, mqtt-password, ca.pem); default OUT/NODE_ID of `provision node`.",
+        ),
+    ] = Path(""),
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt-url",
+            help="Reach the broker here instead of node.yaml's URL (same credentials).",
+        ),
+    ] = None,
     provision_dir: ProvisionDirOpt = None,
     state_dir: StateDirOpt = None,
     as_json: JsonOut = False,

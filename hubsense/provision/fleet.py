@@ -56,7 +56,9 @@ def load_inventory_for(provision_dir: Path, inventory_file: Path | None) -> tupl
     if inventory_file is None:
         plan = load_plan(provision_dir)
         if plan is None:
-            raise ConfigError("no inventory: pass --inventory FILE (or run `hubsense provision broker` once)")
+            raise ConfigError(
+                "no inventory: pass --inventory FILE (or run `hubsense provision broker` once)"
+            )
         inventory_file = Path(plan.inventory)
     return load_inventory(inventory_file), inventory_file
 
@@ -66,27 +68,44 @@ def default_broker_url(provision_dir: Path) -> str:
     plan = load_plan(provision_dir)
     cert = provision_dir / "server.pem"
     if plan is None or not cert.exists():
-        raise ConfigError("no broker URL: pass --broker-url (or run `hubsense provision broker` first)")
+        raise ConfigError(
+            "no broker URL: pass --broker-url (or run `hubsense provision broker` first)"
+        )
     return f"mqtts://{pki.server_hostnames(cert.read_bytes())[0]}:{plan.tls_port}"
 
 
 def generate_broker(
-    provision_dir: Path, inventory: Inventory, plan: BrokerPlan, hostnames: list[str], now: dt.datetime
+    provision_dir: Path,
+    inventory: Inventory,
+    plan: BrokerPlan,
+    hostnames: list[str],
+    now: dt.datetime,
 ) -> tuple[list[Path], bool]:
     files = write_broker_files(provision_dir, inventory, plan, hostnames, now)
     return files, reload_broker(Path(plan.pid_file) if plan.pid_file else None)
 
 
 def _bundle(
-    provision_dir: Path, inventory: Inventory, node: str, secret: str, generation: int,
-    options: BundleOptions, now: dt.datetime,
+    provision_dir: Path,
+    inventory: Inventory,
+    node: str,
+    secret: str,
+    generation: int,
+    options: BundleOptions,
+    now: dt.datetime,
 ) -> Path:
     ca = ensure_ca(provision_dir, inventory.organisation, now)
     url = options.broker_url or default_broker_url(provision_dir)
     parse_mqtt_url(url)
     request = BundleRequest(
-        node_id=node, broker_url=url, secret=secret, generation=generation, ca_pem=ca.cert_pem,
-        out_dir=options.out_dir, etc_dir=options.etc_dir, node_state_dir=options.node_state_dir,
+        node_id=node,
+        broker_url=url,
+        secret=secret,
+        generation=generation,
+        ca_pem=ca.cert_pem,
+        out_dir=options.out_dir,
+        etc_dir=options.etc_dir,
+        node_state_dir=options.node_state_dir,
         **({"pip_spec": options.pip_spec} if options.pip_spec else {}),
     )
     return write_bundle(inventory, request, now)
@@ -128,7 +147,9 @@ def rotate_node(
     return NodeResult(node, generation, bundle, refresh_broker(provision_dir, inventory))
 
 
-def revoke_node(provision_dir: Path, inventory: Inventory, node: str, now: dt.datetime) -> NodeResult:
+def revoke_node(
+    provision_dir: Path, inventory: Inventory, node: str, now: dt.datetime
+) -> NodeResult:
     """Revoke a node's credentials: refused at connect, and disconnected if connected."""
     with CredentialStore(provision_dir).update() as credentials:
         changed = credentials.revoke(node, now)
@@ -141,8 +162,11 @@ def _with_url(provision_dir: Path, options: BundleOptions) -> BundleOptions:
     if options.broker_url:
         return options
     return BundleOptions(
-        out_dir=options.out_dir, broker_url=default_broker_url(provision_dir),
-        etc_dir=options.etc_dir, node_state_dir=options.node_state_dir, pip_spec=options.pip_spec,
+        out_dir=options.out_dir,
+        broker_url=default_broker_url(provision_dir),
+        etc_dir=options.etc_dir,
+        node_state_dir=options.node_state_dir,
+        pip_spec=options.pip_spec,
     )
 
 

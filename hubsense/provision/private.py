@@ -51,6 +51,7 @@ def private_broker_lines(
         pid_file=str(out.parent / "mosquitto.pid"),
     )
     inventory = load_inventory(inventory_file)
-    write_broker_files(provision_dir(state_dir), inventory, plan, PRIVATE_HOSTNAMES,
-                       dt.datetime.now(dt.UTC))
+    write_broker_files(
+        provision_dir(state_dir), inventory, plan, PRIVATE_HOSTNAMES, dt.datetime.now(dt.UTC)
+    )
     return include_lines(out, port, LOOPBACK), port

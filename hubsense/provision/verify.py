@@ -75,12 +75,13 @@ class ProbeClient:
 
     def __init__(self, url: MqttUrl, login: Login, ca_file: Path | None, tag: str) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         self.url = url
         self._ca_file = ca_file
         self.out = _Outcome()
         client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"hubsense-verify-{tag}-{uuid.uuid4().hex[:8]}",
             protocol=mqtt.MQTTv5,
         )
@@ -98,7 +99,9 @@ class ProbeClient:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.out.connack, self.out.connack_ok = str(reason), not reason.is_failure
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         self.out.disconnected = str(reason)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
@@ -132,7 +135,9 @@ class ProbeClient:
         return self.out.pubacks.get(info.mid)
 
     def subscribe(self, topic: str) -> list[str]:
-        result, mid = self._client.subscribe(topic, qos=1)
+        _, mid = self._client.subscribe(topic, qos=1)
+        if mid is None:  # not connected
+            return []
         self.pump(lambda: mid in self.out.subacks)
         return self.out.subacks.get(mid, [])
 
@@ -152,8 +157,10 @@ def check_tls(url: MqttUrl, ca_file: Path | None, timeout_s: float = WAIT_S) -> 
     reported as an ssl.SSLError and nothing leaks.
     """
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    with socket.create_connection((url.host, url.port), timeout=timeout_s) as raw, \
-            context.wrap_socket(raw, server_hostname=url.host):
+    with (
+        socket.create_connection((url.host, url.port), timeout=timeout_s) as raw,
+        context.wrap_socket(raw, server_hostname=url.host),
+    ):
         pass
 
 
@@ -195,10 +202,12 @@ class Verifier:
         if self._connect():
             self._publish_own_events()
             self._config_reads()
-            self._denied_publish("publish as another node", node_topic(
-                self.t.site, PROBE_NODE, TopicKind.EVENTS))
-            self._denied_publish("write its own config", node_topic(
-                self.t.site, self.t.node, TopicKind.CONFIG))
+            self._denied_publish(
+                "publish as another node", node_topic(self.t.site, PROBE_NODE, TopicKind.EVENTS)
+            )
+            self._denied_publish(
+                "write its own config", node_topic(self.t.site, self.t.node, TopicKind.CONFIG)
+            )
         return self.checks
 
     def _connect(self) -> bool:
@@ -213,16 +222,26 @@ class Verifier:
             self._add("broker reachable", False, f"{self.t.url.redacted()}: {error}")
             return self._skip_rest()
         if self.t.url.tls:
-            self._add("TLS: broker certificate trusted", True, f"{self.t.url.host}, CA of the bundle")
+            self._add(
+                "TLS: broker certificate trusted", True, f"{self.t.url.host}, CA of the bundle"
+            )
         ok = client.out.connack_ok
-        self._add("credentials accepted", ok, f"as {who}" if ok else f"{client.out.connack or 'no CONNACK'}")
+        self._add(
+            "credentials accepted",
+            ok,
+            f"as {who}" if ok else f"{client.out.connack or 'no CONNACK'}",
+        )
         client.close()
         return ok or self._skip_rest()
 
     def _skip_rest(self) -> bool:
-        for name in ("publish own events: delivered", "read own config: delivered",
-                     "read another node's config: refused", "publish as another node: refused",
-                     "write its own config: refused"):
+        for name in (
+            "publish own events: delivered",
+            "read own config: delivered",
+            "read another node's config: refused",
+            "publish as another node: refused",
+            "write its own config: refused",
+        ):
             self.checks.append(Check(name, Status.SKIP, "not connected"))
         return False
 
@@ -236,8 +255,11 @@ class Verifier:
         got = watcher.pump(lambda: any(nonce.encode() in p for _, p in watcher.out.messages))
         node.close()
         watcher.close()
-        self._add("publish own events: delivered", ack is not None and ack[0] < 0x80 and got,
-                  f"PUBACK {ack[1] if ack else 'none'}; ingest user {'got' if got else 'did not get'} it")
+        self._add(
+            "publish own events: delivered",
+            ack is not None and ack[0] < 0x80 and got,
+            f"PUBACK {ack[1] if ack else 'none'}; ingest user {'got' if got else 'did not get'} it",
+        )
 
     def _config_reads(self) -> None:
         own = node_topic(self.t.site, self.t.node, TopicKind.CONFIG)
@@ -254,15 +276,22 @@ class Verifier:
         node.close()
         foreign = sorted({topic for topic, _ in node.out.messages if topic != own})
         self._add("read own config: delivered", got_own, own)
-        self._add("read another node's config: refused", not foreign,
-                  "subscribed to hubsense/v1/#: only its own config arrived" if not foreign
-                  else f"also received {', '.join(foreign)}")
+        self._add(
+            "read another node's config: refused",
+            not foreign,
+            "subscribed to hubsense/v1/#: only its own config arrived"
+            if not foreign
+            else f"also received {', '.join(foreign)}",
+        )
 
     def _denied_publish(self, name: str, topic: str) -> None:
         nonce = secrets.token_hex(8)
         node_watch = topic.endswith("/config")
-        watcher = (self._client(self.t.node_login, self.t.node_ca, "node-watch") if node_watch
-                   else self._client(self.t.ingest_login, self.t.server_ca, "watch"))
+        watcher = (
+            self._client(self.t.node_login, self.t.node_ca, "node-watch")
+            if node_watch
+            else self._client(self.t.ingest_login, self.t.server_ca, "watch")
+        )
         watcher.subscribe(topic)
         node = self._client(self.t.node_login, self.t.node_ca, "node")
         ack = node.publish(topic, probe_payload(nonce))
@@ -273,8 +302,11 @@ class Verifier:
         delivered = any(nonce.encode() in p for _, p in watcher.out.messages)
         refused = (ack is not None and ack[0] == NOT_AUTHORIZED) or (ack is None and dropped)
         answer = f"PUBACK {ack[1]}" if ack else "connection dropped by the broker"
-        self._add(f"{name}: refused", refused and not delivered,
-                  f"{topic}: {answer}; {'DELIVERED' if delivered else 'not delivered'}")
+        self._add(
+            f"{name}: refused",
+            refused and not delivered,
+            f"{topic}: {answer}; {'DELIVERED' if delivered else 'not delivered'}",
+        )
 
 
 def verify(target: VerifyTarget) -> list[Check]:

@@ -85,7 +85,10 @@ def up(
     ] = None,
     mqtt_tls_port: Annotated[
         int | None,
-        typer.Option("--mqtt-tls-port", help="TLS port with --inventory (default: the last one, or a free one)."),
+        typer.Option(
+            "--mqtt-tls-port",
+            help="TLS port with --inventory (default: the last one, or a free one).",
+        ),
     ] = None,
     as_json: JsonOut = False,
 ) -> None:

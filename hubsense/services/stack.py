@@ -76,7 +76,7 @@ def services_up(
 def _secure_broker(
     state_dir: Path, mosquitto: MosquittoServer, inventory: Path | None, tls_port: int | None
 ) -> tuple[list[str], int] | None:
-    """Broker config lines from the inventory (provisioning); None keeps the anonymous dev broker."""
+    """Broker config lines from the inventory; None keeps the anonymous dev broker."""
     if inventory is None and not (mosquitto.directory / "auth").exists():
         return None  # nothing to secure: do not import the provisioning code (cryptography)
     from hubsense.provision.private import private_broker_lines

@@ -82,10 +82,16 @@ def start_secured_broker(basetemp: Path, nodes: list[str]) -> SecuredBroker:
         for node in nodes:
             secrets[node] = credentials.issue(node, Role.NODE, inventory.site_of_node[node], now())
     tls_port = free_port()
-    plan = BrokerPlan(out_dir=str(broker_dir / "auth"), inventory=str(INVENTORY_FILE),
-                      tls_port=tls_port, tls_bind=LOOPBACK)
+    plan = BrokerPlan(
+        out_dir=str(broker_dir / "auth"),
+        inventory=str(INVENTORY_FILE),
+        tls_port=tls_port,
+        tls_bind=LOOPBACK,
+    )
     write_broker_files(provision_dir, inventory, plan, [LOOPBACK, "localhost"], now())
-    broker = MosquittoServer(broker_dir, extra_lines=include_lines(broker_dir / "auth", tls_port, LOOPBACK))
+    broker = MosquittoServer(
+        broker_dir, extra_lines=include_lines(broker_dir / "auth", tls_port, LOOPBACK)
+    )
     broker.start()
     # From now on node/rotate/revoke rewrite the files and SIGHUP this broker.
     save_plan(provision_dir, dataclasses.replace(plan, pid_file=str(broker.pid_file)))
@@ -99,7 +105,9 @@ def wait_for(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "con
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {value!r}")
+            raise AssertionError(
+                f"timed out after {timeout_s} s waiting for {what}; last: {value!r}"
+            )
         time.sleep(0.05)
 
 

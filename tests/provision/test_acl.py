@@ -55,7 +55,9 @@ def test_nodes_without_active_credentials_and_unknown_users_get_nothing() -> Non
 def test_no_line_before_the_first_user_so_anonymous_gets_nothing() -> None:
     text = acl_file_text(acl_grants(load_inventory(INVENTORY), ["pi-a"]))
     before_first_user = text.split("\nuser ", 1)[0]
-    assert [line for line in before_first_user.splitlines() if not line.startswith("#") and line] == []
+    assert [
+        line for line in before_first_user.splitlines() if not line.startswith("#") and line
+    ] == []
 
 
 def test_service_users_can_never_be_node_ids() -> None:

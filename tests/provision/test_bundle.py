@@ -1,4 +1,6 @@
-"""The installer bundle: its files, and an edge agent started from its node.yaml publishing over TLS."""
+"""The installer bundle: its files, and an edge agent started from its node.yaml.
+
+The agent publishes over TLS with the bundle's CA and secret."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hubsense.edge.config import load_node_config
 from provision_helpers import SecuredBroker, now, start_secured_broker
 
-from hubsense.edge.config import load_node_config
 from hubsense.errors import ConfigError
 from hubsense.inventory import BthomeSensor, GpioPirSensor
 from hubsense.provision import pki
@@ -25,9 +27,15 @@ from hubsense.provision.store import CredentialError, CredentialStore
 pytestmark = pytest.mark.service
 
 FILES = {
-    "node.yaml": 0o644, "ca.pem": 0o644, "mqtt-password": 0o600, "hubsense-edge.service": 0o644,
-    "hubsense-install.service": 0o644, "hubsense-edge-after-install.conf": 0o644,
-    "firstrun.sh": 0o755, "INSTALL.md": 0o644, "manifest.json": 0o644,
+    "node.yaml": 0o644,
+    "ca.pem": 0o644,
+    "mqtt-password": 0o600,
+    "hubsense-edge.service": 0o644,
+    "hubsense-install.service": 0o644,
+    "hubsense-edge-after-install.conf": 0o644,
+    "firstrun.sh": 0o755,
+    "INSTALL.md": 0o644,
+    "manifest.json": 0o644,
 }
 
 
@@ -42,9 +50,15 @@ def secured(services_basetemp: Path) -> Iterator[SecuredBroker]:
 def bundle(secured: SecuredBroker, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles")
     result = provision_node(
-        secured.provision_dir, secured.inventory, "pi-a",
-        BundleOptions(out_dir=out, broker_url=f"mqtts://127.0.0.1:{secured.tls_port}",
-                      etc_dir=out / "pi-a", node_state_dir=out / "state"),
+        secured.provision_dir,
+        secured.inventory,
+        "pi-a",
+        BundleOptions(
+            out_dir=out,
+            broker_url=f"mqtts://127.0.0.1:{secured.tls_port}",
+            etc_dir=out / "pi-a",
+            node_state_dir=out / "state",
+        ),
         now(),
     )
     assert result.bundle == out / "pi-a" and result.generation == 1 and result.broker_reloaded
@@ -64,7 +78,8 @@ def test_bundle_files_modes_and_manifest(bundle: Path, secured: SecuredBroker) -
     assert manifest["node"] == "pi-a" and manifest["site"] == "hq" and manifest["generation"] == 1
     assert manifest["files"] == {
         name: hashlib.sha256((bundle / name).read_bytes()).hexdigest()
-        for name in sorted(FILES) if name not in ("mqtt-password", "manifest.json")
+        for name in sorted(FILES)
+        if name not in ("mqtt-password", "manifest.json")
     }
     assert manifest["ca_fingerprint_sha256"] == pki.fingerprint(secured.ca_file.read_bytes())
     assert (bundle / "ca.pem").read_bytes() == secured.ca_file.read_bytes()
@@ -89,7 +104,9 @@ def test_node_yaml_validates_with_the_edge_model(bundle: Path, secured: SecuredB
     ]
 
 
-def test_provisioning_twice_is_refused(bundle: Path, secured: SecuredBroker, tmp_path: Path) -> None:
+def test_provisioning_twice_is_refused(
+    bundle: Path, secured: SecuredBroker, tmp_path: Path
+) -> None:
     options = BundleOptions(out_dir=tmp_path, broker_url="mqtts://127.0.0.1:8883")
     with pytest.raises(CredentialError, match="pi-a: already has credentials"):
         provision_node(secured.provision_dir, secured.inventory, "pi-a", options, now())
@@ -98,7 +115,9 @@ def test_provisioning_twice_is_refused(bundle: Path, secured: SecuredBroker, tmp
     assert not (tmp_path / "pi-a").exists()
 
 
-def test_edge_agent_from_the_bundle_publishes_over_tls(bundle: Path, secured: SecuredBroker) -> None:
+def test_edge_agent_from_the_bundle_publishes_over_tls(
+    bundle: Path, secured: SecuredBroker
+) -> None:
     from hubsense.edge.embed import AgentThread
 
     watcher = secured.probe(INGEST_USER)
@@ -109,21 +128,36 @@ def test_edge_agent_from_the_bundle_publishes_over_tls(bundle: Path, secured: Se
         agent.pin(17).drive_high()
 
         def desk_events() -> list[dict[str, object]]:
-            return [event for topic, payload in watcher.out.messages if topic.endswith("/events")
-                    for event in json.loads(payload)["events"] if event["type"] == "desk"]
+            return [
+                event
+                for topic, payload in watcher.out.messages
+                if topic.endswith("/events")
+                for event in json.loads(payload)["events"]
+                if event["type"] == "desk"
+            ]
 
         # Right after start: each desk's current state; then hq-1 occupied after the debounce.
-        assert watcher.pump(lambda: any(e["desk"] == "hq-1" and e["state"] == "occupied"
-                                        for e in desk_events()), 20.0), watcher.out.messages
+        assert watcher.pump(
+            lambda: any(e["desk"] == "hq-1" and e["state"] == "occupied" for e in desk_events()),
+            20.0,
+        ), watcher.out.messages
     finally:
         agent.stop()
     watcher.listen(0.5)
     watcher.close()
-    events = [event for topic, payload in watcher.out.messages if topic.endswith("/events")
-              for event in json.loads(payload)["events"]]
+    events = [
+        event
+        for topic, payload in watcher.out.messages
+        if topic.endswith("/events")
+        for event in json.loads(payload)["events"]
+    ]
     assert {json.loads(payload)["node"] for _, payload in watcher.out.messages} == {"pi-a"}
     assert [e["type"] for e in events].count("alive") >= 1 and events[-1]["type"] == "stop"
-    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + len(events)))
-    assert ("hq-1", "pir", "occupied") in {(e.get("desk"), e.get("source"), e.get("state")) for e in events}
+    assert [e["seq"] for e in events] == list(
+        range(events[0]["seq"], events[0]["seq"] + len(events))
+    )
+    assert ("hq-1", "pir", "occupied") in {
+        (e.get("desk"), e.get("source"), e.get("state")) for e in events
+    }
     statuses = [json.loads(p) for t, p in watcher.out.messages if t.endswith("/status")]
     assert statuses and statuses[0]["online"] is True and statuses[-1]["online"] is False

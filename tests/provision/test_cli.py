@@ -1,4 +1,6 @@
-"""The commands end to end: `services up --inventory`, `provision node|verify|revoke|rotate|list`."""
+"""The commands end to end.
+
+`services up --inventory`, `provision node|verify|revoke|rotate|list`."""
 
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ CHECKS = [
 
 
 def hubsense(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HUBSENSE, "--log-format", "json", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [HUBSENSE, "--log-format", "json", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def _statuses(stdout: str) -> list[tuple[str, str]]:
@@ -52,14 +55,23 @@ def test_services_up_with_inventory_then_provision_verify_revoke(
         anonymous.connect()
         assert anonymous.out.connack == "Not authorized"
 
-        made = hubsense("provision", "node", "pi-a", "--state-dir", str(state), "--out", str(bundles))
+        made = hubsense(
+            "provision", "node", "pi-a", "--state-dir", str(state), "--out", str(bundles)
+        )
         assert made.returncode == 0, made.stderr
         assert made.stdout.splitlines()[0] == "pi-a: provisioned, credentials generation 1"
         node_yaml = (bundles / "pi-a" / "node.yaml").read_text()
         assert f"url: {saved['mqtt_tls_url']}" in node_yaml
 
-        good = hubsense("provision", "verify", "pi-a", "--state-dir", str(state),
-                        "--bundle", str(bundles / "pi-a"))
+        good = hubsense(
+            "provision",
+            "verify",
+            "pi-a",
+            "--state-dir",
+            str(state),
+            "--bundle",
+            str(bundles / "pi-a"),
+        )
         assert good.returncode == 0, good.stdout + good.stderr
         lines = good.stdout.splitlines()
         assert lines[0] == f"verify pi-a at {saved['mqtt_tls_url']}"
@@ -69,20 +81,33 @@ def test_services_up_with_inventory_then_provision_verify_revoke(
 
         revoked = hubsense("provision", "revoke", "pi-a", "--state-dir", str(state))
         assert revoked.returncode == 0 and "broker reloaded: yes" in revoked.stdout
-        bad = hubsense("provision", "verify", "pi-a", "--state-dir", str(state),
-                       "--bundle", str(bundles / "pi-a"), "--json")
+        bad = hubsense(
+            "provision",
+            "verify",
+            "pi-a",
+            "--state-dir",
+            str(state),
+            "--bundle",
+            str(bundles / "pi-a"),
+            "--json",
+        )
         assert bad.returncode == 1
         assert _statuses(bad.stdout) == [("PASS", CHECKS[0]), ("FAIL", CHECKS[1])] + [
             ("SKIP", name) for name in CHECKS[2:]
         ]
 
-        rotate = hubsense("provision", "rotate", "pi-a", "--state-dir", str(state), "--out", str(bundles))
+        rotate = hubsense(
+            "provision", "rotate", "pi-a", "--state-dir", str(state), "--out", str(bundles)
+        )
         assert rotate.returncode == 1
-        assert rotate.stderr.strip().endswith(
-            "provision it again with `hubsense provision node pi-a`"
-        ) and "hubsense: error: pi-a: revoked at" in rotate.stderr
+        assert (
+            rotate.stderr.strip().endswith("provision it again with `hubsense provision node pi-a`")
+            and "hubsense: error: pi-a: revoked at" in rotate.stderr
+        )
 
-        listed = json.loads(hubsense("provision", "list", "--state-dir", str(state), "--json").stdout)
+        listed = json.loads(
+            hubsense("provision", "list", "--state-dir", str(state), "--json").stdout
+        )
         assert sorted(listed) == ["hubsense_api", "hubsense_ingest", "pi-a"]
         assert listed["pi-a"]["revoked_at"] is not None and "hash" not in listed["pi-a"]
 

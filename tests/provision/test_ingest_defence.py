@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hubsense.ingest.service import IngestStats, run
 from provision_helpers import SecuredBroker, start_secured_broker, wait_for
 
 from hubsense.db.inventory_sync import apply_inventory
-from hubsense.ingest.service import IngestStats, run
 from hubsense.provision.acl import INGEST_USER
 from hubsense.settings import IngestSettings, MqttSettings, Settings
 
@@ -41,15 +41,27 @@ def test_ingest_dead_letters_what_the_acl_allows_but_the_inventory_does_not(
     login = secured.login(INGEST_USER)
     tag = uuid.uuid4().hex[:8]
     settings = Settings(
-        mqtt=MqttSettings(username=login.username, password=login.password, ca_file=secured.ca_file),
+        mqtt=MqttSettings(
+            username=login.username, password=login.password, ca_file=secured.ca_file
+        ),
         ingest=IngestSettings(worker_id=f"w-{tag}", share_group=f"g-{tag}", batch_max_ms=50),
     )
     stop, ready = threading.Event(), threading.Event()
     latest: list[IngestStats] = []
     result: list[IngestStats] = []
-    thread = threading.Thread(target=lambda: result.append(run(
-        settings, stop, latest.append, dsn=db_dsn,
-        mqtt_url=f"mqtts://127.0.0.1:{secured.tls_port}", ready=ready)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: result.append(
+            run(
+                settings,
+                stop,
+                latest.append,
+                dsn=db_dsn,
+                mqtt_url=f"mqtts://127.0.0.1:{secured.tls_port}",
+                ready=ready,
+            )
+        ),
+        daemon=True,
+    )
     thread.start()
     try:
         assert ready.wait(20), "ingest did not subscribe with its broker credentials"
@@ -57,10 +69,28 @@ def test_ingest_dead_letters_what_the_acl_allows_but_the_inventory_does_not(
         messages = [
             _events("pi-b", {"seq": 1, "ts": TS_MS, "type": "alive"}),
             _events("pi-a", {"seq": 2, "ts": TS_MS, "type": "alive"}),
-            _events("pi-b", {"seq": 3, "ts": TS_MS, "type": "desk", "desk": "hq-1",
-                             "source": "pir", "state": "occupied"}),
-            _events("pi-b", {"seq": 4, "ts": TS_MS, "type": "desk", "desk": "hq-3",
-                             "source": "pir", "state": "occupied"}),
+            _events(
+                "pi-b",
+                {
+                    "seq": 3,
+                    "ts": TS_MS,
+                    "type": "desk",
+                    "desk": "hq-1",
+                    "source": "pir",
+                    "state": "occupied",
+                },
+            ),
+            _events(
+                "pi-b",
+                {
+                    "seq": 4,
+                    "ts": TS_MS,
+                    "type": "desk",
+                    "desk": "hq-3",
+                    "source": "pir",
+                    "state": "occupied",
+                },
+            ),
         ]
         node = secured.probe("pi-b")
         for payload in messages:
@@ -71,8 +101,12 @@ def test_ingest_dead_letters_what_the_acl_allows_but_the_inventory_does_not(
         stop.set()
         thread.join(30)
     with psycopg.connect(db_dsn, autocommit=True) as conn:
-        rows = conn.execute("SELECT node_id, seq, type::text, desk_id FROM events ORDER BY seq").fetchall()
-        dead = conn.execute("SELECT topic, payload, reason FROM dead_letters ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT node_id, seq, type::text, desk_id FROM events ORDER BY seq"
+        ).fetchall()
+        dead = conn.execute(
+            "SELECT topic, payload, reason FROM dead_letters ORDER BY id"
+        ).fetchall()
     assert rows == [("pi-b", 1, "alive", None), ("pi-b", 4, "desk", "hq-3")]
     assert [(t, bytes(p), r) for t, p, r in dead] == [
         (topic, messages[1], "node_mismatch"),

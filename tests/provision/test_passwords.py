@@ -19,7 +19,8 @@ from hubsense.provision.passwords import (
 
 # Made here with `mosquitto_passwd -c -b FILE alice s3cret` (Mosquitto 2.0.11).
 MOSQUITTO_LINE = (
-    "alice:$7$101$S3OahrHaNABjMRZk$OkQuNM0ipDI1UpeMse+JIYJuPlMnDdoRd9UK0RhpvByzrB4TztIhX5eVnHNifQ4CEWgtmZWVVV0ODVPtC8tUtg=="
+    "alice:$7$101$S3OahrHaNABjMRZk$"
+    "OkQuNM0ipDI1UpeMse+JIYJuPlMnDdoRd9UK0RhpvByzrB4TztIhX5eVnHNifQ4CEWgtmZWVVV0ODVPtC8tUtg=="
 )
 
 
@@ -54,7 +55,9 @@ def test_our_hash_has_the_mosquitto_shape_and_a_random_salt() -> None:
 
 
 def test_secrets_are_random_and_urlsafe() -> None:
-    assert new_secret(lambda n: bytes(range(n))) == base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+    assert new_secret(lambda n: bytes(range(n))) == base64.urlsafe_b64encode(
+        bytes(range(32))
+    ).decode().rstrip("=")
     values = {new_secret() for _ in range(50)}
     assert len(values) == 50
     assert all(len(v) == 43 and v.replace("-", "").replace("_", "").isalnum() for v in values)

@@ -25,7 +25,12 @@ def test_issue_rotate_revoke_reissue(tmp_path: Path) -> None:
     text = store.path.read_text()
     assert first not in text  # only the hash is stored
     stored = store.read().users["pi-a"]
-    assert (stored.role, stored.site, stored.generation, stored.created_at) == (Role.NODE, "hq", 1, T0)
+    assert (stored.role, stored.site, stored.generation, stored.created_at) == (
+        Role.NODE,
+        "hq",
+        1,
+        T0,
+    )
     assert matches(first, stored.hash) and stored.active
 
     with pytest.raises(CredentialError, match="already has credentials"), store.update() as creds:
@@ -42,7 +47,10 @@ def test_issue_rotate_revoke_reissue(tmp_path: Path) -> None:
         assert creds.revoke("pi-a", T1) is True
         assert creds.revoke("pi-a", T1) is False
     assert store.read().active_hashes() == {}
-    with pytest.raises(CredentialError, match="revoked at 2026-03-03 08:00Z"), store.update() as creds:
+    with (
+        pytest.raises(CredentialError, match="revoked at 2026-03-03 08:00Z"),
+        store.update() as creds,
+    ):
         creds.rotate("pi-a", T1)
 
     # A replacement Pi at the same place: provisioned again, a new generation.
@@ -55,7 +63,10 @@ def test_issue_rotate_revoke_reissue(tmp_path: Path) -> None:
 def test_unknown_user_cannot_be_rotated_or_revoked(tmp_path: Path) -> None:
     store = CredentialStore(tmp_path)
     for action in ("rotate", "revoke"):
-        with pytest.raises(CredentialError, match="pi-x: has no credentials"), store.update() as creds:
+        with (
+            pytest.raises(CredentialError, match="pi-x: has no credentials"),
+            store.update() as creds,
+        ):
             getattr(creds, action)("pi-x", T0)
     assert not store.path.exists()  # a failed step writes nothing
 
@@ -68,7 +79,13 @@ def test_store_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
     data = json.loads(store.path.read_text())
     assert set(data["users"]["pi-a"]) == {
-        "role", "site", "hash", "generation", "created_at", "rotated_at", "revoked_at"
+        "role",
+        "site",
+        "hash",
+        "generation",
+        "created_at",
+        "rotated_at",
+        "revoked_at",
     }
 
 
