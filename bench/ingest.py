@@ -51,8 +51,14 @@ def event(node: str, seq: int, ts_ms: int) -> dict[str, Any]:
     if seq % 2:
         desk = desk_ids(node)[seq % DESKS_PER_NODE]
         state = "occupied" if seq % 4 == 1 else "vacant"
-        return {"seq": seq, "ts": ts_ms, "type": "desk", "desk": desk, "source": "pir",
-                "state": state}
+        return {
+            "seq": seq,
+            "ts": ts_ms,
+            "type": "desk",
+            "desk": desk,
+            "source": "pir",
+            "state": state,
+        }
     return {"seq": seq, "ts": ts_ms, "type": "alive"}
 
 
@@ -118,8 +124,9 @@ def publish_main(args: argparse.Namespace) -> None:
             while (delay := start + index * interval_s - time.perf_counter()) > 0:
                 client.loop(min(delay, 0.002))
             now_ms = time.time_ns() // 1_000_000
-            payload = json.dumps({"node": node, "events": [event(node, seqs[node], now_ms)]},
-                                 separators=sep).encode()
+            payload = json.dumps(
+                {"node": node, "events": [event(node, seqs[node], now_ms)]}, separators=sep
+            ).encode()
             seqs[node] += 1
             send(f"hubsense/v1/{SITE}/{node}/events", payload)
             client.loop(0)
@@ -169,24 +176,43 @@ def insert_inventory(dsn: str, publishers: int, nodes: int) -> None:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-        conn.execute("INSERT INTO sites (id, name, kind, timezone) VALUES (%s, 'Bench', 'office',"
-                     " 'Europe/Stockholm')", (SITE,))
+        conn.execute(
+            "INSERT INTO sites (id, name, kind, timezone) VALUES (%s, 'Bench', 'office',"
+            " 'Europe/Stockholm')",
+            (SITE,),
+        )
         for publisher in range(publishers):
             for node in node_ids(publisher, nodes):
-                conn.execute("INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)",
-                             (node, SITE))
+                conn.execute(
+                    "INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)", (node, SITE)
+                )
                 for pin, desk in enumerate(desk_ids(node)):
                     conn.execute("INSERT INTO desks (id, site_id) VALUES (%s, %s)", (desk, SITE))
-                    conn.execute("INSERT INTO sensors (node_id, key, type, desk_id)"
-                                 " VALUES (%s, %s, 'gpio_pir', %s)", (node, f"gpio:{pin}", desk))
+                    conn.execute(
+                        "INSERT INTO sensors (node_id, key, type, desk_id)"
+                        " VALUES (%s, %s, 'gpio_pir', %s)",
+                        (node, f"gpio:{pin}", desk),
+                    )
 
 
 def start_ingest(dsn: str, url: str, workdir: Path, worker: str) -> subprocess.Popen[bytes]:
     log_path = workdir / f"ingest-{worker}.log"
     process = subprocess.Popen(
-        [HUBSENSE, "--log-format", "json", "ingest", "run", "--dsn", dsn, "--mqtt-url", url,
-         "--worker-id", worker],
-        stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+        [
+            HUBSENSE,
+            "--log-format",
+            "json",
+            "ingest",
+            "run",
+            "--dsn",
+            dsn,
+            "--mqtt-url",
+            url,
+            "--worker-id",
+            worker,
+        ],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while b"mqtt_subscribed" not in log_path.read_bytes():
@@ -246,15 +272,25 @@ def measure_ceiling(dsn: str, events: int, batch_events: int) -> dict[str, float
     for seq in range(events):
         node = f"bn-0-{seq % 8}"
         item = event(node, seq, TS0_MS + seq)
-        rows.append((node, seq, item["ts"], SITE, item["type"], item.get("desk"),
-                     item.get("source"), item.get("state")))
+        rows.append(
+            (
+                node,
+                seq,
+                item["ts"],
+                SITE,
+                item["type"],
+                item.get("desk"),
+                item.get("source"),
+                item.get("state"),
+            )
+        )
     truncate(dsn)
     writer = BatchWriter(dsn)
     writer.connect()
     start = time.perf_counter()
     for first in range(0, events, batch_events):
         batch = Batch()
-        batch.add("", b"", Decoded(events=rows[first:first + batch_events]), None, 0.0)
+        batch.add("", b"", Decoded(events=rows[first : first + batch_events]), None, 0.0)
         writer.write(batch)
     staging_s = time.perf_counter() - start
     writer.close()
@@ -264,11 +300,17 @@ def measure_ceiling(dsn: str, events: int, batch_events: int) -> dict[str, float
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         start = time.perf_counter()
         for first in range(0, events, batch_events):
-            with cur.copy("COPY events (node_id, seq, ts, site_id, type, desk_id, source, state)"
-                          " FROM STDIN (FORMAT BINARY)") as copy:
+            with cur.copy(
+                "COPY events (node_id, seq, ts, site_id, type, desk_id, source, state)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy:
                 # An enum's binary form is its label's bytes, so text dumpers serve them.
-                copy.set_types(["text", "int8", "timestamptz", "text", "text", "text", "text", "text"])
-                for node, seq, ts_ms, site, kind, desk, source, state in rows[first:first + batch_events]:
+                copy.set_types(
+                    ["text", "int8", "timestamptz", "text", "text", "text", "text", "text"]
+                )
+                for node, seq, ts_ms, site, kind, desk, source, state in rows[
+                    first : first + batch_events
+                ]:
                     copy.write_row((node, seq, _dt(ts_ms), site, kind, desk, source, state))
             conn.commit()
         raw_s = time.perf_counter() - start
@@ -281,16 +323,38 @@ def _dt(ts_ms: int) -> Any:
     return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.UTC)
 
 
-def spawn_publishers(args: argparse.Namespace, url: str, publishers: int, events_each: int,
-                     per_message: int, rate: float = 0.0) -> list[subprocess.Popen[str]]:
+def spawn_publishers(
+    args: argparse.Namespace,
+    url: str,
+    publishers: int,
+    events_each: int,
+    per_message: int,
+    rate: float = 0.0,
+) -> list[subprocess.Popen[str]]:
     broker = url.removeprefix("mqtt://")
     children = []
     for publisher in range(publishers):
         child = subprocess.Popen(
-            [sys.executable, __file__, "--publish", "--publisher", str(publisher),
-             "--broker", broker, "--events", str(events_each), "--per-message",
-             str(per_message), "--nodes", str(args.nodes), "--rate", str(rate)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--publish",
+                "--publisher",
+                str(publisher),
+                "--broker",
+                broker,
+                "--events",
+                str(events_each),
+                "--per-message",
+                str(per_message),
+                "--nodes",
+                str(args.nodes),
+                "--rate",
+                str(rate),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         children.append(child)
     for child in children:
@@ -298,9 +362,24 @@ def spawn_publishers(args: argparse.Namespace, url: str, publishers: int, events
     return children
 
 
-def measure_stream(args: argparse.Namespace, dsn: str, url: str, events: int,
-                   per_message: int) -> dict[str, float]:
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process (seconds), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_stream(
+    args: argparse.Namespace, dsn: str, url: str, events: int, per_message: int
+) -> dict[str, float]:
     truncate(dsn)
+    cpu_before = (cpu_s(args.ingest_pid), cpu_s(args.broker_pid), children_cpu_s())
     publishers = args.publishers
     children = spawn_publishers(args, url, publishers, events // publishers, per_message)
     total = (events // publishers) * publishers
@@ -317,8 +396,20 @@ def measure_stream(args: argparse.Namespace, dsn: str, url: str, events: int,
     stored, distinct, dead = count(dsn)
     if (stored, distinct, dead) != (total, total, 0):
         raise RuntimeError(f"stored {stored}, distinct {distinct}, dead {dead}; expected {total}")
-    return {"events": total, "events_s": total / (done - start),
-            "publish_events_s": total / published_s}
+    cpu_after = (cpu_s(args.ingest_pid), cpu_s(args.broker_pid), children_cpu_s())
+    ingest_cpu, broker_cpu, publishers_cpu = (
+        b - a for a, b in zip(cpu_before, cpu_after, strict=True)
+    )
+    # CPU per event does not depend on how busy the shared machine is; events/s does.
+    return {
+        "events": total,
+        "events_s": total / (done - start),
+        "publish_events_s": total / published_s,
+        "ingest_cpu_us_per_event": ingest_cpu / total * 1e6,
+        "broker_cpu_us_per_event": broker_cpu / total * 1e6,
+        "publishers_cpu_us_per_event": publishers_cpu / total * 1e6,
+        "load_avg_1m": os.getloadavg()[0],
+    }
 
 
 def measure_latency(args: argparse.Namespace, dsn: str, url: str) -> dict[str, float]:
@@ -341,8 +432,12 @@ def measure_latency(args: argparse.Namespace, dsn: str, url: str) -> dict[str, f
             " FROM events) AS latency"
         ).fetchone()
     assert row is not None
-    return {"events": int(row[3]), "p50_ms": float(row[0]), "p99_ms": float(row[1]),
-            "max_ms": float(row[2])}
+    return {
+        "events": int(row[3]),
+        "p50_ms": float(row[0]),
+        "p99_ms": float(row[1]),
+        "max_ms": float(row[2]),
+    }
 
 
 def main() -> None:
@@ -376,8 +471,12 @@ def main() -> None:
     try:
         dsn = stack.start(max(args.publishers, 1), args.nodes)
         batch_events = IngestSettings().batch_max_events
-        results: dict[str, Any] = {"ceiling": measure_ceiling(dsn, args.ceiling_events, batch_events)}
+        results: dict[str, Any] = {
+            "ceiling": measure_ceiling(dsn, args.ceiling_events, batch_events)
+        }
         ingest = start_ingest(dsn, stack.broker.url, workdir, "bench-1")
+        args.ingest_pid = ingest.pid
+        args.broker_pid = stack.broker._pid()
         results["batched_50"] = measure_stream(args, dsn, stack.broker.url, args.batched_events, 50)
         results["single"] = measure_stream(args, dsn, stack.broker.url, args.single_events, 1)
         results["latency"] = measure_latency(args, dsn, stack.broker.url)
@@ -401,14 +500,28 @@ def report(results: dict[str, Any], as_json: bool) -> None:
     ok = {True: "ok", False: "MISSED"}
     print(f"ceiling: staging COPY + ON CONFLICT  {c['staging_copy_rows_s']:>10,.0f} rows/s")
     print(f"         raw binary COPY into events {c['raw_copy_rows_s']:>10,.0f} rows/s")
-    print(f"batched (50/msg) via MQTT + ingest   {b['events_s']:>10,.0f} events/s"
-          f"  [{ok[b['events_s'] >= 100_000]} >= 100,000]  (publishers alone"
-          f" {b['publish_events_s']:,.0f}/s, {b['events']:,} events)")
+    print(
+        f"batched (50/msg) via MQTT + ingest   {b['events_s']:>10,.0f} events/s"
+        f"  [{ok[b['events_s'] >= 100_000]} >= 100,000]  (publishers alone"
+        f" {b['publish_events_s']:,.0f}/s, {b['events']:,} events)"
+    )
     print(f"         ratio to staging ceiling    {ratio:>10.1%}  [{ok[ratio >= 0.5]} >= 50%]")
-    print(f"single (1/msg) via MQTT + ingest     {s['events_s']:>10,.0f} events/s"
-          f"  [{ok[s['events_s'] >= 15_000]} >= 15,000]  ({s['events']:,} events)")
-    print(f"latency publish->commit at 1,000/s   p50 {lat['p50_ms']:.0f} ms  p99"
-          f" {lat['p99_ms']:.0f} ms  max {lat['max_ms']:.0f} ms  [{ok[lat['p99_ms'] < 1000]} < 1 s]")
+    print(
+        f"single (1/msg) via MQTT + ingest     {s['events_s']:>10,.0f} events/s"
+        f"  [{ok[s['events_s'] >= 15_000]} >= 15,000]  (publishers alone"
+        f" {s['publish_events_s']:,.0f}/s, {s['events']:,} events)"
+    )
+    for name, part in (("batched", b), ("single", s)):
+        print(
+            f"cpu per event, {name:<8} ingest {part['ingest_cpu_us_per_event']:5.1f} us"
+            f"  broker {part['broker_cpu_us_per_event']:5.1f} us"
+            f"  publishers {part['publishers_cpu_us_per_event']:5.1f} us"
+            f"  (1-min load average {part['load_avg_1m']:.1f} on {os.cpu_count()} cpus)"
+        )
+    print(
+        f"latency publish->commit at 1,000/s   p50 {lat['p50_ms']:.0f} ms  p99"
+        f" {lat['p99_ms']:.0f} ms  max {lat['max_ms']:.0f} ms  [{ok[lat['p99_ms'] < 1000]} < 1 s]"
+    )
 
 
 if __name__ == "__main__":

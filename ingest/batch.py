@@ -72,4 +72,4 @@ def is_newer_status(new: StatusRow, held: StatusRow) -> bool:
     """A status without ts (a last will) always wins; else the later or equal ts wins."""
     if new.reported_ms is None or held.reported_ms is None:
         return True
-    return new.reported_ms >= held.reported_ms
+    return bool(new.reported_ms >= held.reported_ms)

@@ -144,17 +144,16 @@ class _ErrorMapper:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
         import psycopg
 
         if error is None or isinstance(error, DatabaseDownError):
-            return False
+            return
         if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
             self.writer.close()
             raise DatabaseDownError(_last_line(error)) from error
         if isinstance(error, psycopg.Error):
             raise DatabaseRejectedError(_last_line(error)) from error
-        return False
 
 
 def _content_errors() -> tuple[type[Exception], ...]:
@@ -205,10 +204,7 @@ def _write_events(conn: Any, rows: list[EventRow], *, clear: bool = False) -> in
 def _write_statuses(conn: Any, statuses: list[StatusRow]) -> None:
     if not statuses:
         return
-    params = [
-        {slot: getattr(status, slot) for slot in StatusRow.__slots__}  # type: ignore[attr-defined]
-        for status in statuses
-    ]
+    params = [{slot: getattr(status, slot) for slot in StatusRow.__slots__} for status in statuses]
     with conn.cursor() as cur:
         cur.executemany(_UPSERT_STATUS, params)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -211,7 +211,8 @@ def _event_rows(
                 Reason.TS_IN_FUTURE, f"event seq {event.seq}: ts {event.ts} > {ts_limit_ms}"
             )
         if event.type is desk_kind:
-            desk = event.desk  # type: ignore[union-attr]
+            desk_event = cast(wire.DeskEvent, event)
+            desk = desk_event.desk
             if desk not in desks:
                 _reject_desk(node, event.seq, desk, inventory)
             row: EventRow = (
@@ -221,9 +222,9 @@ def _event_rows(
                 site,
                 "desk",
                 desk,
-                text[event.source],
-                text[event.state],
-            )  # type: ignore[union-attr]
+                text[desk_event.source],
+                text[desk_event.state],
+            )
         else:
             row = (node, event.seq, event.ts, site, text[event.type], None, None, None)
         seen = rows.setdefault(event.seq, row)

@@ -81,7 +81,7 @@ class InventoryCache:
             log.warning("inventory_reload_failed", error=str(error).strip()[:200])
             return False
         self.loaded_s = now_s
-        changed = fresh != self.current
+        changed = bool(fresh != self.current)
         if changed:
             log.info("inventory_loaded", nodes=len(fresh.node_site), desks=len(fresh.desks))
         self.current = fresh

@@ -116,9 +116,10 @@ class MqttConsumer:
 
     def _make_client(self) -> Any:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.options.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
@@ -140,7 +141,7 @@ class MqttConsumer:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.options.session_expiry_s
         # Bounds the broker's in-flight window to us, so a reconnect cannot flood ingest.
         properties.ReceiveMaximum = self.options.receive_maximum
@@ -152,7 +153,7 @@ class MqttConsumer:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
-        properties = Properties(PacketTypes.DISCONNECT)
+        properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
         # MQTT 5: a session may shorten its expiry on DISCONNECT; 0 ends it now.
         properties.SessionExpiryInterval = 0
         return properties

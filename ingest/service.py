@@ -225,12 +225,14 @@ class IngestService:
         if self.idle_exit_s is None or not self.consumer.subscribed.is_set():
             return False
         quiet = batch.opened_s is None and not self._writer_busy and self._pending.empty()
-        return quiet and idle_s >= self.idle_exit_s
+        return bool(quiet and idle_s >= self.idle_exit_s)
 
     def _worth_flushing_early(self, batch: Batch) -> bool:
         if self._writer_busy or not self._pending.empty():
             return False
-        return batch.messages >= EARLY_FLUSH_MESSAGES or batch.received_events >= EARLY_FLUSH_EVENTS
+        return bool(
+            batch.messages >= EARLY_FLUSH_MESSAGES or batch.received_events >= EARLY_FLUSH_EVENTS
+        )
 
     def _add(self, batch: Batch, delivery: Delivery) -> None:
         decoded = self._decode(delivery)

@@ -326,7 +326,6 @@ def test_retired_worker_hands_back_its_share_and_its_session_ends(
     dsn, publisher, start_ingest, mqtt_broker
 ) -> None:
     import paho.mqtt.client as mqtt
-
     from hubsense.ingest.service import client_id, run
 
     group = f"g-retire-{int(time.time() * 1000)}"
