@@ -18,6 +18,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("db", "hubsense.db.cli", "app"),
     ("inventory", "hubsense.inventory_cli", "app"),
     ("provision", "hubsense.provision.cli", "app"),
+    ("privacy", "hubsense.privacy_cli", "app"),
     ("ingest", "hubsense.ingest.cli", "app"),
     ("simulate", "hubsense.simulators.cli", "command"),
     ("edge", "hubsense.edge.cli", "app"),
