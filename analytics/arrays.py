@@ -36,19 +36,23 @@ class Layout:
 
     @classmethod
     def from_inventory(cls, inventory: Inventory) -> Layout:
-        desk_ids = [desk.id for site in inventory.sites for desk in site.desks]
-        nodes = [node for site in inventory.sites for node in site.nodes]
+        return cls.from_sites(list(inventory.sites), inventory.node_of_desk)
+
+    @classmethod
+    def from_sites(cls, sites: list[Site], node_of_desk: dict[str, str]) -> Layout:
+        """Sites (their desks and nodes) and the one node whose sensor names each desk."""
+        desk_ids = [desk.id for site in sites for desk in site.desks]
+        nodes = [node for site in sites for node in site.nodes]
         node_index = {node.id: i for i, node in enumerate(nodes)}
-        node_of_desk = inventory.node_of_desk
-        desk_site = [s for s, site in enumerate(inventory.sites) for _ in site.desks]
-        sizes = [len(site.desks) for site in inventory.sites]
+        desk_site = [s for s, site in enumerate(sites) for _ in site.desks]
+        sizes = [len(site.desks) for site in sites]
         return cls(
-            sites=list(inventory.sites),
+            sites=sites,
             desk_ids=desk_ids,
             node_ids=[node.id for node in nodes],
             desk_index={desk: i for i, desk in enumerate(desk_ids)},
             node_index=node_index,
-            site_index={site.id: s for s, site in enumerate(inventory.sites)},
+            site_index={site.id: s for s, site in enumerate(sites)},
             desk_site=np.asarray(desk_site, dtype=np.int32),
             desk_node=np.asarray(
                 [node_index.get(node_of_desk.get(desk, ""), -1) for desk in desk_ids], dtype=np.int32

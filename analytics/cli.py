@@ -31,6 +31,37 @@ class BucketOption(StrEnum):
     MONTH = "month"
 
 
+Dsn = Annotated[
+    str | None,
+    typer.Option("--dsn", help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved)."),
+]
+
+
+def _dsn(dsn: str | None) -> str:
+    from hubsense.db.connect import resolve_dsn
+    from hubsense.settings import load_settings
+
+    return resolve_dsn(load_settings(**({"db": {"dsn": dsn}} if dsn else {})))
+
+
+def _period(from_date: str, to_date: str) -> object:
+    from hubsense.analytics.calendar import Period
+
+    period = Period(_date("--from", from_date), _date("--to", to_date))
+    if period.end <= period.start:
+        raise ConfigError(f"--to: {to_date} is not after --from {from_date}")
+    return period
+
+
+def _percentile(text: str) -> object:
+    from hubsense.analytics.kernels.percentile import parse_percentile
+
+    try:
+        return parse_percentile(text)
+    except ValueError as error:
+        raise ConfigError(f"--percentile: {error}") from None
+
+
 def _date(option: str, text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -64,31 +95,25 @@ def compute(
     --bookings bookings.csv --from 2026-03-02 --to 2026-03-09 --bucket hour --out results/`
     """
     from hubsense.analytics.arrays import Layout, empty_bookings
-    from hubsense.analytics.calendar import Bucket, Period
+    from hubsense.analytics.calendar import Bucket
     from hubsense.analytics.compute import compute as compute_metrics
     from hubsense.analytics.files import read_bookings, read_events
-    from hubsense.analytics.kernels.percentile import parse_percentile
     from hubsense.analytics.outputs import write_outputs
     from hubsense.inventory_file import load_inventory
     from hubsense.logs import get_logger
 
     log = get_logger(__name__)
-    period = Period(_date("--from", from_date), _date("--to", to_date))
-    if period.end <= period.start:
-        raise ConfigError(f"--to: {to_date} is not after --from {from_date}")
-    try:
-        p = parse_percentile(percentile)
-    except ValueError as error:
-        raise ConfigError(f"--percentile: {error}") from None
+    period = _period(from_date, to_date)
+    p = _percentile(percentile)
     started = time.perf_counter()
     layout = Layout.from_inventory(load_inventory(inventory))
     event_arrays = read_events(events, layout)
     booking_arrays = read_bookings(bookings, layout) if bookings is not None else empty_bookings()
     read_s = time.perf_counter() - started
     results = compute_metrics(
-        layout, event_arrays, booking_arrays, period, Bucket(bucket.value), noshow_min_s, p
+        layout, event_arrays, booking_arrays, period, Bucket(bucket.value), noshow_min_s, p  # type: ignore[arg-type]
     )
-    write_outputs(results, booking_arrays, period, out)
+    write_outputs(results, booking_arrays, period, out)  # type: ignore[arg-type]
     log.info(
         "analytics_computed",
         events=len(event_arrays),
@@ -102,3 +127,33 @@ def compute(
         f"wrote {out}: {int(results.row_off[-1])} desk-bucket rows, {len(booking_arrays)} bookings, "
         f"{len(results.peak)} site-days, {len(layout.sites)} sites"
     )
+
+
+@app.command()
+def run(
+    from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
+    to_date: Annotated[str, typer.Option("--to", help="Site-local date after the last one (exclusive).")],
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Only this site (repeat for more); default: all.")
+    ] = None,
+    noshow_min_s: Annotated[
+        int, typer.Option(min=0, help="A booking occupied less than this (or half its length) is a no-show.")
+    ] = 900,
+    percentile: Annotated[
+        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+    ] = "95",
+    dsn: Dsn = None,
+) -> None:
+    """Compute SPEC §6 from the database into the rollup tables, replacing the period's rows.
+
+    Example: `hubsense analytics run --from 2026-03-01 --to 2026-04-01 --site ostersund-hq`
+    """
+    from hubsense.analytics.run import run_period
+
+    period = _period(from_date, to_date)
+    runs = run_period(_dsn(dsn), period, site or None, noshow_min_s, _percentile(percentile))  # type: ignore[arg-type]
+    for r in runs:
+        typer.echo(
+            f"{r.site}: {r.events} events, {r.bookings} bookings, {r.desk_hours} desk-hours "
+            f"(read {r.read_s:.2f} s, compute {r.compute_s:.2f} s, write {r.write_s:.2f} s)"
+        )

@@ -1,0 +1,52 @@
+"""PostgreSQL binary COPY <-> numpy columns, for fixed-width, non-null integer columns.
+
+Each row of such a COPY stream has the same size, so a whole stream is one numpy
+structured array: no Python object per row in either direction. Only int2, int4
+and int8 (big-endian on the wire) are handled; callers cast in SQL and use
+COALESCE so no value is NULL. Must not open connections; pure bytes and arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+HEADER = SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, header extension length
+TRAILER = b"\xff\xff"
+_WIRE = {np.dtype(np.int16): ">i2", np.dtype(np.int32): ">i4", np.dtype(np.int64): ">i8"}
+
+
+def row_dtype(columns: list[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
+    """The wire layout of one row: field count, then (length, value) per column."""
+    fields: list[tuple[str, str]] = [("_count", ">i2")]
+    for name, dtype in columns:
+        fields += [(f"_len_{name}", ">i4"), (name, _WIRE[np.dtype(dtype)])]
+    return np.dtype(fields)
+
+
+def decode(payload: bytes | bytearray | memoryview, columns: list[tuple[str, npt.DTypeLike]]) -> dict[str, np.ndarray]:
+    """Columns of a complete binary COPY TO STDOUT stream (header, rows, trailer)."""
+    data = memoryview(payload)
+    if bytes(data[: len(SIGNATURE)]) != SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    extension = int.from_bytes(data[15:19], "big")
+    body = data[19 + extension : len(data) - len(TRAILER)]
+    dtype = row_dtype(columns)
+    if len(body) % dtype.itemsize:
+        raise ValueError("binary COPY rows are not of the expected fixed width (a NULL or another type?)")
+    rows = np.frombuffer(body, dtype=dtype)
+    return {name: rows[name].astype(dtype_) for name, dtype_ in columns}
+
+
+def encode(columns: dict[str, np.ndarray]) -> bytes:
+    """A complete binary COPY FROM STDIN stream of the given equal-length integer columns."""
+    spec = [(name, values.dtype) for name, values in columns.items()]
+    dtype = row_dtype(spec)
+    n = len(next(iter(columns.values()))) if columns else 0
+    rows = np.empty(n, dtype=dtype)
+    rows["_count"] = len(spec)
+    for name, values in columns.items():
+        rows[f"_len_{name}"] = values.dtype.itemsize
+        rows[name] = values
+    return HEADER + rows.tobytes() + TRAILER

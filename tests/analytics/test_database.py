@@ -1,0 +1,161 @@
+"""`hubsense analytics run`: the database path gives the numbers of the file path, rerun-safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+import reference
+from harness import inventory, ms, run, site
+from reference import Booking, Event
+
+from hubsense.analytics.calendar import Period
+from hubsense.analytics.run import run_period
+from hubsense.db.inventory_sync import apply_inventory
+
+pytestmark = pytest.mark.service
+
+ALWAYS = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+OFFICE = {day: ["08:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+START, END = dt.date(2026, 3, 27), dt.date(2026, 3, 31)  # across Stockholm's spring change
+
+
+def scenario() -> tuple[object, list[Event], list[Booking]]:
+    inv = inventory(
+        site("hq", {"n1": ["d1", "d2"], "n2": ["d3"]}, OFFICE, heartbeat_s=600, closed=[dt.date(2026, 3, 30)]),
+        site("hub", {"n3": ["h1", "h2"]}, ALWAYS, timezone="America/New_York", heartbeat_s=60),
+    )
+    rng = np.random.default_rng(5)
+    events: list[Event] = []
+    seq = {"n1": 0, "n2": 0, "n3": 0}
+
+    def add(node: str, ts: int, kind: str, desk: str = "", state: str = "") -> None:
+        seq[node] += 1
+        events.append(Event(node, seq[node], ts, kind, desk, state))
+
+    t0 = ms("2026-03-26T00:00:00+00:00")
+    for node, beat in (("n1", 600_000), ("n2", 600_000), ("n3", 60_000)):
+        for t in range(t0, t0 + 6 * 86_400_000, beat):
+            if not (node == "n2" and t0 + 86_400_000 <= t < t0 + 2 * 86_400_000):  # n2 offline a day
+                add(node, t + int(rng.integers(0, 1000)), "alive")
+    for desk, node in (("d1", "n1"), ("d2", "n1"), ("d3", "n2"), ("h1", "n3"), ("h2", "n3")):
+        times = np.sort(rng.integers(t0, t0 + 6 * 86_400_000, 60))
+        for i, t in enumerate(times.tolist()):
+            add(node, t, "desk", desk, "occupied" if i % 2 == 0 else "vacant")
+    events.sort(key=lambda e: (e.ts, e.seq))
+    bookings = [
+        Booking(f"b{i}", "hq" if desk.startswith("d") else "hub", desk, start, start + length)
+        for i, (desk, start, length) in enumerate(
+            (str(rng.choice(["d1", "d2", "d3", "h1", "h2"])), int(t0 + rng.integers(86_400_000, 5 * 86_400_000)),
+             int(rng.integers(1_800_000, 30_000_000)))
+            for _ in range(25)
+        )
+    ]
+    return inv, events, bookings
+
+
+def load(dsn: str, inv: object, events: list[Event], bookings: list[Booking]) -> None:
+    apply_inventory(dsn, inv)  # type: ignore[arg-type]
+    site_of = {"n1": "hq", "n2": "hq", "n3": "hub"}
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE events, bookings")
+        with cur.copy("COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN") as copy:
+            for e in events:
+                copy.write_row((e.node, e.seq, epoch + dt.timedelta(milliseconds=e.ts), site_of[e.node], e.type,
+                                e.desk or None, "fused" if e.desk else None, e.state or None))  # fmt: skip
+        for b in bookings:
+            cur.execute(
+                "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s)",
+                (b.booking_id, b.site, b.desk, epoch + dt.timedelta(milliseconds=b.start),
+                 epoch + dt.timedelta(milliseconds=b.end)),
+            )  # fmt: skip
+
+
+def test_database_path_matches_the_file_path(db_dsn: str) -> None:
+    inv, events, bookings = scenario()
+    load(db_dsn, inv, events, bookings)
+    runs = run_period(db_dsn, Period(START, END))
+    assert [r.site for r in runs] == ["hq", "hub"]
+    # The file path over the same rows, hour buckets: every desk-hour, day, booking must agree.
+    _, files = run(inv, events, bookings, START, END, "hour")  # type: ignore[arg-type]
+    expected = reference.compute(inv, events, bookings, START, END, "day")  # type: ignore[arg-type]
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("SET timezone = 'UTC'")
+        hours = conn.execute(
+            "SELECT site_id, desk_id, bucket_start, observed_s, occupied_s, booked_s, booked_observed_s, "
+            "booked_occupied_s, unbooked_occupied_s FROM analytics_desk_hour ORDER BY site_id, desk_id, bucket_start"
+        ).fetchall()
+        days = conn.execute(
+            "SELECT site_id, desk_id, observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s, "
+            "unbooked_occupied_s FROM analytics_desk_day ORDER BY site_id, desk_id, day"
+        ).fetchall()
+        daily = conn.execute(
+            "SELECT site_id, day, open, peak, peak_at, copresence_s FROM analytics_site_day ORDER BY site_id, day"
+        ).fetchall()
+        summary = conn.execute(
+            "SELECT site_id, days_open, capacity, desks_needed, surplus FROM analytics_site_summary ORDER BY site_id"
+        ).fetchall()
+        outcomes = dict(
+            (row[0], list(row[1:]))
+            for row in conn.execute(
+                "SELECT booking_id, site_id, desk_id, observed_s, occupied_s, outcome FROM analytics_booking_outcome"
+            )
+        )
+    # The file path lists desks in inventory order; sort both the same way.
+    file_hours = sorted(files["desk_metrics"], key=lambda r: (r[0], r[1], dt.datetime.fromisoformat(str(r[2]))))
+    assert len(hours) == len(file_hours) == 3 * (24 + 24 + 23 + 24) + 2 * 4 * 24  # hq has a 23-hour Sunday
+    for got, want in zip(hours, file_hours, strict=True):
+        assert [got[0], got[1], got[2], *got[3:]] == [
+            want[0], want[1], dt.datetime.fromisoformat(str(want[2])), *want[3:]
+        ]  # fmt: skip
+    assert sum(r[4] for r in hours) > 0  # the data really has occupancy
+    # Day rollups are the day sums of the hours, floored once: equal to the reference's day buckets.
+    assert [list(r) for r in days] == [r[:2] + r[3:] for r in sorted(expected["desk_metrics"], key=lambda r: (r[0], r[1], r[2]))]
+    assert [
+        [r[0], r[1].isoformat(), "true" if r[2] else "false", r[3],
+         "" if r[4] is None else r[4], r[5]]
+        for r in daily
+    ] == [
+        [r[0], r[1], r[2], r[3], "" if not r[4] else dt.datetime.fromisoformat(str(r[4])), r[5]]
+        for r in expected["site_daily"]
+    ]  # fmt: skip
+    assert [list(r) for r in summary] == expected["site_summary"]
+    in_period = {b.booking_id for b in bookings}
+    assert {k: v for k, v in outcomes.items()} == {
+        row[0]: row[1:] for row in expected["booking_outcomes"] if row[0] in in_period
+    }
+
+
+def test_rerun_replaces_exactly_the_period(db_dsn: str) -> None:
+    inv, events, bookings = scenario()
+    load(db_dsn, inv, events, bookings)
+    run_period(db_dsn, Period(START, END))
+    with psycopg.connect(db_dsn) as conn:
+        before = conn.execute("SELECT count(*), sum(occupied_s) FROM analytics_desk_hour").fetchone()
+        # A rerun of one day of one site replaces that day's rows and leaves the others alone.
+        conn.execute("UPDATE analytics_desk_hour SET occupied_s = -1")
+        conn.commit()
+    run_period(db_dsn, Period(dt.date(2026, 3, 28), dt.date(2026, 3, 29)), ["hq"])
+    with psycopg.connect(db_dsn) as conn:
+        redone = conn.execute(
+            "SELECT count(*) FROM analytics_desk_hour WHERE occupied_s >= 0"
+        ).fetchone()
+        total = conn.execute("SELECT count(*) FROM analytics_desk_hour").fetchone()
+    assert redone == (3 * 24,)  # 3 desks x 24 hours of 2026-03-28 in Stockholm
+    assert total == (before[0],)
+
+
+def test_run_cli_unknown_site(db_dsn: str) -> None:
+    hubsense = str(Path(sys.executable).parent / "hubsense")
+    done = subprocess.run(
+        [hubsense, "analytics", "run", "--from", "2026-03-27", "--to", "2026-03-28", "--site", "nowhere",
+         "--dsn", db_dsn], capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "hubsense: error: --site: unknown or retired site(s) nowhere"
