@@ -23,7 +23,7 @@ from hubsense.dashboards.panels import (
     stat_panel,
     table_panel,
 )
-from hubsense.dashboards.rollups import BOOKING_OUTCOMES, DESK_METRICS, SITE_DAILY
+from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, DESK_HOUR, SITE_DAY
 
 UID = "hubsense-facilities"
 NO_ZONE = "(none)"
@@ -33,8 +33,8 @@ GRID_HOURS = range(6, 22)
 _DESK_FILTER = f"""m.site_id IN ($site) AND coalesce(d.zone, '{NO_ZONE}') IN ($zone)"""
 
 _DAY_METRICS = f"""
-FROM {DESK_METRICS} m JOIN desks d ON d.id = m.desk_id
-WHERE m.bucket = 'day' AND $__timeFilter(m.bucket_start) AND {_DESK_FILTER}"""
+FROM {DESK_DAY} m JOIN desks d ON d.id = m.desk_id
+WHERE $__timeFilter(m.bucket_start) AND {_DESK_FILTER}"""
 
 TRUE_UTILISATION = f"""
 SELECT sum(m.booked_occupied_s)::float8 / nullif(sum(m.booked_observed_s), 0) AS "true utilisation"
@@ -47,10 +47,9 @@ SELECT sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS "occupancy ra
 """
 
 _BOOKINGS_IN_RANGE = f"""
-FROM {BOOKING_OUTCOMES} o
-JOIN bookings b ON b.booking_id = o.booking_id
+FROM {BOOKING_OUTCOME} o
 JOIN desks d ON d.id = o.desk_id
-WHERE $__timeFilter(b.start_at) AND o.site_id IN ($site)
+WHERE $__timeFilter(o.start_at) AND o.site_id IN ($site)
   AND coalesce(d.zone, '{NO_ZONE}') IN ($zone)"""
 
 # Bookings whose desk was not observed enough (outcome unknown) are left out of the rate.
@@ -95,17 +94,17 @@ ORDER BY 1
 _CAPACITY = """(SELECT count(*) FROM desks c WHERE c.site_id = s.id AND c.retired_at IS NULL)"""
 
 # A day belongs to the range when its local midnight does.
-_DAY_IN_RANGE = """(sd.date::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
-  AND (sd.date::timestamp AT TIME ZONE s.timezone) < $__timeTo()"""
+_DAY_IN_RANGE = """(sd.day::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
+  AND (sd.day::timestamp AT TIME ZONE s.timezone) < $__timeTo()"""
 
 PEAK_VS_CAPACITY = f"""
-SELECT sd.date::timestamp AT TIME ZONE s.timezone AS "time", s.id || ' peak' AS metric,
+SELECT sd.day::timestamp AT TIME ZONE s.timezone AS "time", s.id || ' peak' AS metric,
        sd.peak AS value
-FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
+FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
 WHERE sd.open AND s.id IN ($site) AND {_DAY_IN_RANGE}
 UNION ALL
-SELECT sd.date::timestamp AT TIME ZONE s.timezone, s.id || ' capacity', {_CAPACITY}
-FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
+SELECT sd.day::timestamp AT TIME ZONE s.timezone, s.id || ' capacity', {_CAPACITY}
+FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
 WHERE sd.open AND s.id IN ($site) AND {_DAY_IN_RANGE}
 ORDER BY 1, 2
 """
@@ -115,7 +114,7 @@ WITH open_days AS (
     SELECT sd.site_id, sd.peak,
            row_number() OVER (PARTITION BY sd.site_id ORDER BY sd.peak) AS rank,
            count(*) OVER (PARTITION BY sd.site_id) AS n
-    FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
+    FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
     WHERE sd.open AND s.id IN ($site) AND {_DAY_IN_RANGE}
 ), needed AS (
     SELECT site_id, max(n) AS days_open, max(peak) AS max_peak,
@@ -149,20 +148,20 @@ _GRID_COLUMNS = ",\n       ".join(
 WEEKDAY_HOUR = f"""
 SELECT h.isodow AS "day no", to_char(date '2024-01-01' + h.isodow - 1, 'Dy') AS "weekday",
        {_GRID_COLUMNS}
-FROM {DESK_METRICS} m
+FROM {DESK_HOUR} m
 JOIN desks d ON d.id = m.desk_id
 JOIN sites s ON s.id = m.site_id
 CROSS JOIN LATERAL (
     SELECT extract(isodow FROM m.bucket_start AT TIME ZONE s.timezone)::int AS isodow,
            extract(hour FROM m.bucket_start AT TIME ZONE s.timezone)::int AS hour
 ) h
-WHERE m.bucket = 'hour' AND $__timeFilter(m.bucket_start) AND {_DESK_FILTER}
+WHERE $__timeFilter(m.bucket_start) AND {_DESK_FILTER}
 GROUP BY h.isodow
 ORDER BY h.isodow
 """
 
 NO_SHOW_PER_WEEK = f"""
-SELECT date_trunc('week', b.start_at AT TIME ZONE s.timezone) AT TIME ZONE s.timezone AS "time",
+SELECT date_trunc('week', o.start_at AT TIME ZONE s.timezone) AT TIME ZONE s.timezone AS "time",
        o.site_id AS metric,
        count(*) FILTER (WHERE o.outcome = 'no_show')::float8
        / nullif(count(*) FILTER (WHERE o.outcome <> 'unknown'), 0) AS value

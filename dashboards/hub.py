@@ -19,7 +19,7 @@ from hubsense.dashboards.panels import (
     stat_panel,
     table_panel,
 )
-from hubsense.dashboards.rollups import BOOKING_OUTCOMES, DESK_METRICS, SITE_DAILY
+from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, DESK_HOUR, SITE_DAY
 
 UID = "hubsense-hub"
 
@@ -45,8 +45,8 @@ FROM (SELECT DISTINCT ON (id) * FROM live ORDER BY id, online DESC) one_row_per_
 COPRESENCE_TODAY = f"""
 SELECT coalesce(sum(sd.copresence_s), 0) / 3600.0 AS "co-presence today (h)",
        coalesce(max(sd.peak), 0) AS "peak today"
-FROM sites s LEFT JOIN {SITE_DAILY} sd
-  ON sd.site_id = s.id AND sd.date = (now() AT TIME ZONE s.timezone)::date
+FROM sites s LEFT JOIN {SITE_DAY} sd
+  ON sd.site_id = s.id AND sd.day = (now() AT TIME ZONE s.timezone)::date
 WHERE s.id = '$hub'
 """
 
@@ -55,19 +55,19 @@ _WEEK = "date_trunc('week', {day}::timestamp) AT TIME ZONE s.timezone"
 WEEKLY_TREND = f"""
 SELECT {_WEEK.format(day="(m.bucket_start AT TIME ZONE s.timezone)")} AS "time",
        sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS "occupancy rate"
-FROM {DESK_METRICS} m JOIN sites s ON s.id = m.site_id
-WHERE m.bucket = 'day' AND m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
+FROM {DESK_DAY} m JOIN sites s ON s.id = m.site_id
+WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
 GROUP BY 1
 ORDER BY 1
 """
 
 WEEKLY_COPRESENCE = f"""
-SELECT {_WEEK.format(day="sd.date")} AS "time",
+SELECT {_WEEK.format(day="sd.day")} AS "time",
        sum(sd.copresence_s) / 3600.0 AS "co-presence (h)"
-FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
+FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
 WHERE sd.site_id = '$hub'
-  AND (sd.date::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
-  AND (sd.date::timestamp AT TIME ZONE s.timezone) < $__timeTo()
+  AND (sd.day::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
+  AND (sd.day::timestamp AT TIME ZONE s.timezone) < $__timeTo()
 GROUP BY 1
 ORDER BY 1
 """
@@ -76,16 +76,16 @@ ORDER BY 1
 # chosen occupancy rate, or fewer than two open days with any co-presence.
 LOW_USE_WEEKS = f"""
 WITH days AS (
-    SELECT date_trunc('week', sd.date::timestamp)::date AS week, sd.open, sd.peak, sd.copresence_s
-    FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
+    SELECT date_trunc('week', sd.day::timestamp)::date AS week, sd.open, sd.peak, sd.copresence_s
+    FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
     WHERE sd.site_id = '$hub'
-      AND (sd.date::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
-      AND (sd.date::timestamp AT TIME ZONE s.timezone) < $__timeTo()
+      AND (sd.day::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
+      AND (sd.day::timestamp AT TIME ZONE s.timezone) < $__timeTo()
 ), usage AS (
     SELECT date_trunc('week', m.bucket_start AT TIME ZONE s.timezone)::date AS week,
            sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS rate
-    FROM {DESK_METRICS} m JOIN sites s ON s.id = m.site_id
-    WHERE m.bucket = 'day' AND m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
+    FROM {DESK_DAY} m JOIN sites s ON s.id = m.site_id
+    WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
     GROUP BY 1
 ), weeks AS (
     SELECT d.week,
@@ -111,23 +111,23 @@ ORDER BY w.week DESC
 COMPARE_HUBS = f"""
 WITH metrics AS (
     SELECT m.site_id, sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS rate
-    FROM {DESK_METRICS} m
-    WHERE m.bucket = 'day' AND $__timeFilter(m.bucket_start)
+    FROM {DESK_DAY} m
+    WHERE $__timeFilter(m.bucket_start)
     GROUP BY m.site_id
 ), daily AS (
     SELECT sd.site_id, count(*) FILTER (WHERE sd.open) AS days_open,
            avg(sd.peak) FILTER (WHERE sd.open) AS avg_peak,
            sum(sd.copresence_s) AS copresence_s
-    FROM {SITE_DAILY} sd JOIN sites s ON s.id = sd.site_id
-    WHERE (sd.date::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
-      AND (sd.date::timestamp AT TIME ZONE s.timezone) < $__timeTo()
+    FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
+    WHERE (sd.day::timestamp AT TIME ZONE s.timezone) >= $__timeFrom()
+      AND (sd.day::timestamp AT TIME ZONE s.timezone) < $__timeTo()
     GROUP BY sd.site_id
 ), noshow AS (
     SELECT o.site_id,
            count(*) FILTER (WHERE o.outcome = 'no_show')::float8
            / nullif(count(*) FILTER (WHERE o.outcome <> 'unknown'), 0) AS rate
-    FROM {BOOKING_OUTCOMES} o JOIN bookings b ON b.booking_id = o.booking_id
-    WHERE $__timeFilter(b.start_at)
+    FROM {BOOKING_OUTCOME} o
+    WHERE $__timeFilter(o.start_at)
     GROUP BY o.site_id
 )
 SELECT s.id AS "hub", s.name AS "name", s.municipality AS "municipality",

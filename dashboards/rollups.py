@@ -1,18 +1,21 @@
-"""Names of the analytics rollup tables the Facilities and Hub boards read (SPEC §10 shapes).
+"""Names of the analytics rollup tables the Facilities and Hub boards read.
 
-One place for them, so a rename in the analytics migration is a one-line change here.
-The columns are SPEC §10's output columns with `site_id`/`desk_id` for `site`/`desk`:
+One place for them (migration `0005_analytics_rollups.sql`), so a rename there is a
+one-line change here. Columns used: SPEC §10's outputs with `site_id`/`desk_id`:
 
-- `desk_metrics`: site_id, desk_id, bucket ('hour' | 'day'), bucket_start (timestamptz),
-  observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s
-- `booking_outcomes`: booking_id, site_id, desk_id, observed_s, occupied_s, outcome
-- `site_daily`: site_id, date (site-local), open, peak, peak_at, copresence_s
+- `analytics_desk_day` / `analytics_desk_hour`: site_id, desk_id, bucket_start (the
+  day's local midnight / the hour), observed_s, occupied_s, booked_s, booked_observed_s,
+  booked_occupied_s, unbooked_occupied_s
+- `analytics_booking_outcome`: booking_id, site_id, desk_id, start_at, observed_s,
+  occupied_s, outcome ('unknown' | 'no_show' | 'attended')
+- `analytics_site_day`: site_id, day (site-local date), open, peak, peak_at, copresence_s
 
 Names only: no SQL is run here.
 """
 
 from __future__ import annotations
 
-DESK_METRICS = "desk_metrics"
-BOOKING_OUTCOMES = "booking_outcomes"
-SITE_DAILY = "site_daily"
+DESK_DAY = "analytics_desk_day"
+DESK_HOUR = "analytics_desk_hour"
+BOOKING_OUTCOME = "analytics_booking_outcome"
+SITE_DAY = "analytics_site_day"

@@ -2,8 +2,9 @@
 simulated demo data, and the analytics rollups computed from either.
 
 Everything goes into a real PostgreSQL through the real inventory sync and COPY. The
-rollups are filled from `hubsense analytics compute` outputs (SPEC §10 files); while no
-rollup migration is committed, the stand-in tables of `rollups_stand_in.sql` hold them.
+rollups are filled from `hubsense analytics compute` outputs (SPEC §10 files) into the
+tables of the rollup migration; where that migration is missing, into the stand-in
+tables of `rollups_stand_in.sql` (same names and columns).
 """
 
 from __future__ import annotations
@@ -196,31 +197,38 @@ def fill_rollups(dsn: str, inventory: Path, events: Path, bookings: Path,
     Returns the day run's output directory (its site_summary.csv is the reference)."""
     day = _compute(inventory, events, bookings, start, end, "day", work / "day")
     hour = _compute(inventory, events, bookings, start, end, "hour", work / "hour")
+    with bookings.open(newline="") as handle:
+        booking_start = {row["booking_id"]: row["start"] for row in csv.DictReader(handle)}
+    measures = ("observed_s", "occupied_s", "booked_s", "booked_observed_s",
+                "booked_occupied_s", "unbooked_occupied_s")  # fmt: skip
     with psycopg.connect(dsn) as conn:
-        if not _has_table(conn, "desk_metrics"):
+        if not _has_table(conn, "analytics_desk_day"):
             conn.execute((HERE / "rollups_stand_in.sql").read_text())
         with conn.cursor() as cur:
-            for bucket, directory in (("day", day), ("hour", hour)):
-                with cur.copy(
-                    "COPY desk_metrics (site_id, desk_id, bucket, bucket_start, observed_s, occupied_s,"
-                    " booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s) FROM STDIN"
-                ) as copy, (directory / "desk_metrics.csv").open(newline="") as handle:
-                    for row in csv.DictReader(handle):
-                        copy.write_row([
-                            row["site"], row["desk"], bucket, row["bucket_start"],
-                            row["observed_s"], row["occupied_s"], row["booked_s"],
-                            row["booked_observed_s"], row["booked_occupied_s"],
-                            row["unbooked_occupied_s"],
-                        ])  # fmt: skip
             with cur.copy(
-                "COPY booking_outcomes (booking_id, site_id, desk_id, observed_s, occupied_s, outcome)"
+                f"COPY analytics_desk_day (site_id, desk_id, day, bucket_start, {', '.join(measures)})"
                 " FROM STDIN"
+            ) as copy, (day / "desk_metrics.csv").open(newline="") as handle:
+                for row in csv.DictReader(handle):
+                    copy.write_row([row["site"], row["desk"], row["bucket_start"][:10],
+                                    row["bucket_start"], *(row[m] for m in measures)])  # fmt: skip
+            with cur.copy(
+                f"COPY analytics_desk_hour (site_id, desk_id, bucket_start, {', '.join(measures)})"
+                " FROM STDIN"
+            ) as copy, (hour / "desk_metrics.csv").open(newline="") as handle:
+                for row in csv.DictReader(handle):
+                    copy.write_row([row["site"], row["desk"], row["bucket_start"],
+                                    *(row[m] for m in measures)])  # fmt: skip
+            with cur.copy(
+                "COPY analytics_booking_outcome (booking_id, site_id, desk_id, start_at,"
+                " observed_s, occupied_s, outcome) FROM STDIN"
             ) as copy, (day / "booking_outcomes.csv").open(newline="") as handle:
                 for row in csv.DictReader(handle):
                     copy.write_row([row["booking_id"], row["site"], row["desk"],
-                                    row["observed_s"], row["occupied_s"], row["outcome"]])  # fmt: skip
+                                    booking_start[row["booking_id"]], row["observed_s"],
+                                    row["occupied_s"], row["outcome"]])  # fmt: skip
             with cur.copy(
-                "COPY site_daily (site_id, date, open, peak, peak_at, copresence_s) FROM STDIN"
+                "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s) FROM STDIN"
             ) as copy, (day / "site_daily.csv").open(newline="") as handle:
                 for row in csv.DictReader(handle):
                     copy.write_row([row["site"], row["date"], row["open"], row["peak"],
