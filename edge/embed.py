@@ -45,7 +45,7 @@ class AgentThread:
         except BaseException as error:  # noqa: BLE001 - reported to the caller by start/stop
             self.error = error
 
-    def start(self, timeout_s: float = 10.0) -> AgentThread:
+    def start(self, timeout_s: float = 30.0) -> AgentThread:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.agent.ready:

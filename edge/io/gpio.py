@@ -23,7 +23,7 @@ log = get_logger(__name__)
 # gpiozero polls a smoothed input in a thread per sensor. A PIR's output pulse
 # lasts seconds (HC-SR501: at least 2.5 s), so 4 samples/s miss nothing and keep
 # 30 sensors cheap on a Pi.
-SAMPLE_RATE_HZ = 4
+SAMPLE_RATE_HZ = 2
 
 
 class PirInputs:

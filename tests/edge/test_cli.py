@@ -103,8 +103,9 @@ def test_clean_venv_install_of_the_edge_extra(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True)
     assert "doctor" in out.stdout
     code = "import sys, hubsense.edge.agent, hubsense.edge.io.ble; print(sorted(sys.modules))"
+    # cwd elsewhere: from the source tree, `import hubsense` would find ./hubsense instead.
     mods = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                          check=True).stdout
+                          check=True, cwd=tmp_path).stdout
     for name in SERVER_ONLY:
         assert f"'{name}'" not in mods
     freeze = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True,
