@@ -159,13 +159,9 @@ class _ErrorMapper:
 def _content_errors() -> tuple[type[Exception], ...]:
     import psycopg
 
-    # Data, integrity and programming errors are about the rows; operational ones are not.
-    return (
-        psycopg.DataError,
-        psycopg.IntegrityError,
-        psycopg.errors.RaiseException,
-        psycopg.ProgrammingError,
-    )
+    # Data and integrity errors and a trigger's RAISE are about the rows. A programming
+    # error (a missing table, an unmigrated schema) is ours: retried, never dead-lettered.
+    return (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.RaiseException)
 
 
 def _write_one(conn: Any, decoded: Decoded) -> int:
