@@ -5,7 +5,6 @@ from __future__ import annotations
 import psycopg
 import pytest
 from conftest import query
-
 from hubsense.ingest.batch import Batch
 from hubsense.ingest.copy_writer import BatchWriter, DatabaseDownError, DatabaseRejectedError
 from hubsense.ingest.decode import DeadLetter, Decoded, Reason
