@@ -23,7 +23,7 @@ from hubsense.api.keys import Principal, lookup
 from hubsense.api.occupancy import count
 from hubsense.wire import ID_PATTERN
 
-router = APIRouter(tags=["hub page"])
+router = APIRouter(tags=["hub page"], responses=models.ERRORS)
 KEEPALIVE_S = 15.0
 
 
@@ -99,7 +99,7 @@ def hub_static(name: Literal["hub.js", "hub.css"]) -> PlainTextResponse:
     summary="The hub now: counts (public view) or every desk, and today's co-presence",
 )
 def hub_state(
-    site: str, request: Request, conn: Conn, key: Annotated[str | None, Depends(hub_key)]
+    site: models.SitePath, request: Request, conn: Conn, key: Annotated[str | None, Depends(hub_key)]
 ) -> models.HubState:
     view = view_for(request, site, conn, key)
     return render(_snapshot(request, site), view)
@@ -107,7 +107,7 @@ def hub_state(
 
 @router.get("/hubs/{site}/events", include_in_schema=False)
 async def hub_events(
-    site: str, request: Request, key: Annotated[str | None, Depends(hub_key)]
+    site: models.SitePath, request: Request, key: Annotated[str | None, Depends(hub_key)]
 ) -> StreamingResponse:
     from starlette.concurrency import run_in_threadpool
 

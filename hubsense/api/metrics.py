@@ -18,14 +18,21 @@ from fastapi import APIRouter, HTTPException, Query
 from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site, visible_sites
 
-router = APIRouter(prefix="/v1", tags=["metrics"])
+router = APIRouter(prefix="/v1", tags=["metrics"], responses=models.ERRORS)
 
 MAX_DAYS = 400
 MAX_HOUR_DAYS = 62
 _MS = 1000
 
-From = Annotated[dt.date, Query(alias="from", description="First site-local date, YYYY-MM-DD.")]
-To = Annotated[dt.date, Query(alias="to", description="Site-local date after the last (exclusive).")]
+_FIRST, _LAST = dt.date(2000, 1, 1), dt.date(2100, 1, 1)
+From = Annotated[
+    dt.date,
+    Query(alias="from", ge=_FIRST, le=_LAST, description="First site-local date, YYYY-MM-DD."),
+]
+To = Annotated[
+    dt.date,
+    Query(alias="to", ge=_FIRST, le=_LAST, description="Site-local date after the last (exclusive)."),
+]
 Percentile = Annotated[
     int, Query(ge=1, le=100, description="Nearest-rank percentile of daily peaks (desks needed).")
 ]
@@ -62,7 +69,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     summary="Observed, occupied and booked seconds, occupancy rate and true utilisation",
 )
 def metrics(
-    site: str,
+    site: models.SitePath,
     who: Reader,
     conn: Conn,
     start: From,
@@ -108,7 +115,7 @@ def metrics(
     response_model=models.OutcomeSummary,
     summary="Each booking overlapping the period: attended, no_show or unknown",
 )
-def booking_outcomes(site: str, who: Reader, conn: Conn, start: From, end: To) -> models.OutcomeSummary:
+def booking_outcomes(site: models.SitePath, who: Reader, conn: Conn, start: From, end: To) -> models.OutcomeSummary:
     from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 
     check_site(who, site)
@@ -137,7 +144,7 @@ def booking_outcomes(site: str, who: Reader, conn: Conn, start: From, end: To) -
     response_model=list[models.TodaySummary],
     summary="Per local day: open, peak desks in use, its first instant, co-presence seconds",
 )
-def daily(site: str, who: Reader, conn: Conn, start: From, end: To) -> list[models.TodaySummary]:
+def daily(site: models.SitePath, who: Reader, conn: Conn, start: From, end: To) -> list[models.TodaySummary]:
     from hubsense.api.today import WEEKDAYS
 
     check_site(who, site)
@@ -202,7 +209,7 @@ def right_sizing(
     summary="One site: capacity, desks needed, surplus and the area it frees",
 )
 def site_right_sizing(
-    site: str, who: Reader, conn: Conn, start: From, end: To, percentile: Percentile = 95
+    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To, percentile: Percentile = 95
 ) -> models.RightSizing:
     check_site(who, site)
     return _right_sizing(_compute(conn, site, _period(start, end), percentile=percentile))

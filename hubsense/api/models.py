@@ -6,14 +6,39 @@ Pure data: no I/O. Times are ISO-8601 with an offset; durations carry their unit
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from hubsense.wire import ID_PATTERN
 
 SiteId = Annotated[str, Field(pattern=ID_PATTERN)]
-BookingId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+# Instants outside these years are typing errors, and far ones overflow time zone arithmetic.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ValidationProblem(BaseModel):
+    detail: list[dict[str, Any]]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No API key, or a wrong or revoked one"},
+    403: {"model": Problem, "description": "The key's role or sites do not allow this"},
+    404: {"model": Problem, "description": "No such site or booking"},
+    422: {"model": Problem | ValidationProblem, "description": "Invalid parameters or body"},
+}
+BookingId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
+# Path and query forms: PostgreSQL text cannot hold NUL, and ids never contain "/".
+SitePath = Annotated[str, Path(pattern=ID_PATTERN, description="A site id.")]
+BookingPath = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$", description="A booking id.")
+]
 
 
 class Site(BaseModel):
@@ -83,6 +108,8 @@ class BookingIn(BaseModel):
     def _ends_after_start(self) -> BookingIn:
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if not (EARLIEST <= self.start and self.end <= LATEST):
+            raise ValueError("start and end must lie in the years 2000 to 2099")
         return self
 
 

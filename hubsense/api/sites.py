@@ -15,7 +15,7 @@ from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site, visible_sites
 from hubsense.api.occupancy import count, read_desks_now
 
-router = APIRouter(prefix="/v1", tags=["sites"])
+router = APIRouter(prefix="/v1", tags=["sites"], responses=models.ERRORS)
 
 _SITES = """
 SELECT s.id, s.name, s.kind, s.municipality, s.timezone, s.opening_hours, s.closed_dates,
@@ -48,7 +48,7 @@ def list_sites(who: Reader, conn: Conn) -> list[models.Site]:
 
 
 @router.get("/sites/{site}", response_model=models.Site, summary="One site")
-def get_site(site: str, who: Reader, conn: Conn) -> models.Site:
+def get_site(site: models.SitePath, who: Reader, conn: Conn) -> models.Site:
     check_site(who, site)
     rows = conn.execute(_SITES, {"only": [site]}).fetchall()
     if not rows:
@@ -57,7 +57,7 @@ def get_site(site: str, who: Reader, conn: Conn) -> models.Site:
 
 
 @router.get("/sites/{site}/desks", response_model=list[models.Desk], summary="A site's desks")
-def list_desks(site: str, who: Reader, conn: Conn) -> list[models.Desk]:
+def list_desks(site: models.SitePath, who: Reader, conn: Conn) -> list[models.Desk]:
     check_site(who, site)
     site_exists(conn, site)
     rows = conn.execute(
@@ -77,7 +77,7 @@ def list_desks(site: str, who: Reader, conn: Conn) -> list[models.Desk]:
     response_model=models.OccupancyNow,
     summary="Every desk now: free, occupied (walk-in when unbooked), booked or unknown",
 )
-def occupancy_now(site: str, who: Reader, conn: Conn) -> models.OccupancyNow:
+def occupancy_now(site: models.SitePath, who: Reader, conn: Conn) -> models.OccupancyNow:
     check_site(who, site)
     site_exists(conn, site)
     now = dt.datetime.now(dt.UTC)
@@ -123,7 +123,7 @@ def fleet(who: Reader, conn: Conn) -> list[models.NodeStatus]:
 @router.get(
     "/sites/{site}/fleet", response_model=list[models.NodeStatus], summary="A site's nodes"
 )
-def site_fleet(site: str, who: Reader, conn: Conn) -> list[models.NodeStatus]:
+def site_fleet(site: models.SitePath, who: Reader, conn: Conn) -> list[models.NodeStatus]:
     check_site(who, site)
     site_exists(conn, site)
     return _fleet(conn, [site])
