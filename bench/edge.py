@@ -10,7 +10,7 @@ the agent's: the loop, the desk state machine, SQLite with fsync, paho, the
 gpiozero pin threads and BTHome decoding (AES-CCM included).
 
 Load (a busy office, all desks in use at once):
-- 20 PIR desks: each pin rises and falls every ~20 s (people moving at their desks),
+- 20 PIR desks (`--ble-desks 10`, the default): each pin rises and falls every ~20 s (people moving at their desks),
 - 10 BTHome desks with bindkeys: one encrypted advert every 2 s each, occupancy
   flipping every ~2 minutes,
 - 50 adverts/s from other BLE devices (phones, beacons) the scanner must ignore,
@@ -42,7 +42,7 @@ from pathlib import Path
 PI4_SLOWDOWN = 6.0
 TARGET_PI4_CORE_PCT = 5.0
 TARGET_RSS_MB = 60.0
-N_PIR, N_BLE = 20, 10
+N_DESKS = 30
 BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"
 
 
@@ -56,39 +56,41 @@ def cpu_score() -> float:
     return time.process_time() - start + (total * 0)
 
 
-def node_config(state_dir: Path, url: str) -> dict[str, object]:
+def node_config(state_dir: Path, url: str, n_ble: int) -> dict[str, object]:
+    n_pir = N_DESKS - n_ble
     sensors: list[dict[str, object]] = [
-        {"type": "gpio_pir", "pin": 4 + i, "desk": f"desk-{i:02d}", "hold_s": 600} for i in range(N_PIR)
+        {"type": "gpio_pir", "pin": 4 + i, "desk": f"desk-{i:02d}", "hold_s": 600} for i in range(n_pir)
     ]
     sensors += [
-        {"type": "bthome", "address": f"A4:C1:38:00:01:{i:02X}", "desk": f"desk-{N_PIR + i:02d}",
+        {"type": "bthome", "address": f"A4:C1:38:00:01:{i:02X}", "desk": f"desk-{n_pir + i:02d}",
          "bindkey": BINDKEY}
-        for i in range(N_BLE)
+        for i in range(n_ble)
     ]
     return {"node": "pi-bench", "site": "bench", "broker": {"url": url},
             "state_dir": str(state_dir), "sensors": sensors}
 
 
-def drive(handle: object, stop: threading.Event, out: dict[str, float]) -> None:
+def drive(handle: object, n_ble: int, stop: threading.Event, out: dict[str, float]) -> None:
     """Play the office until `stop`; record this thread's own CPU seconds."""
-    from hubsense.edge.io.bthome_adverts import build_advert
-
+    n_pir = N_DESKS - n_ble
+    if n_ble:
+        from hubsense.edge.io.bthome_adverts import build_advert
     rng = random.Random(7)
     key = bytes.fromhex(BINDKEY)
-    counters = [0] * N_BLE
-    occupied = [False] * N_BLE
-    next_pir = [time.monotonic() + rng.uniform(0, 20) for _ in range(N_PIR)]
-    next_ble = [time.monotonic() + rng.uniform(0, 2) for _ in range(N_BLE)]
+    counters = [0] * n_ble
+    occupied = [False] * n_ble
+    next_pir = [time.monotonic() + rng.uniform(0, 20) for _ in range(n_pir)]
+    next_ble = [time.monotonic() + rng.uniform(0, 2) for _ in range(n_ble)]
     strangers = 0
-    pins = [handle.pin(4 + i) for i in range(N_PIR)]  # type: ignore[attr-defined]
+    pins = [handle.pin(4 + i) for i in range(n_pir)]  # type: ignore[attr-defined]
     while not stop.is_set():
         now = time.monotonic()
-        for i in range(N_PIR):
+        for i in range(n_pir):
             if now >= next_pir[i]:
                 pin = pins[i]
                 pin.drive_low() if pin.state else pin.drive_high()
                 next_pir[i] = now + rng.uniform(5, 35)
-        for i in range(N_BLE):
+        for i in range(n_ble):
             if now >= next_ble[i]:
                 counters[i] += 1
                 if rng.random() < 1 / 60:  # about every 2 minutes
@@ -98,7 +100,7 @@ def drive(handle: object, stop: threading.Event, out: dict[str, float]) -> None:
                                        counter=counters[i])
                 handle.feed_advert(mac, payload)  # type: ignore[attr-defined]
                 next_ble[i] = now + 2.0
-        for _ in range(5):  # 50/s from devices that are not ours
+        for _ in range(5 if n_ble else 0):  # 50/s from devices that are not ours
             strangers += 1
             handle.feed_advert(f"11:22:33:44:{strangers % 256:02X}:00", b"\x40\x02\xc4\x09")  # type: ignore[attr-defined]
         time.sleep(0.1)
@@ -110,7 +112,7 @@ def rss_mb() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def child(config_file: Path, duration_s: float, warmup_s: float) -> None:
+def child(config_file: Path, duration_s: float, warmup_s: float, n_ble: int) -> None:
     from hubsense.edge.config import NodeConfig
     from hubsense.edge.embed import AgentThread
     from hubsense.logs import configure_logging
@@ -119,7 +121,7 @@ def child(config_file: Path, duration_s: float, warmup_s: float) -> None:
     handle = AgentThread(NodeConfig.model_validate_json(config_file.read_text())).start()
     first_seq = handle.agent.outbox.next_seq
     stop, driver_out = threading.Event(), {}
-    driver = threading.Thread(target=drive, args=(handle, stop, driver_out))
+    driver = threading.Thread(target=drive, args=(handle, n_ble, stop, driver_out))
     driver.start()
     time.sleep(warmup_s)
     usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
@@ -146,14 +148,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=float, default=180.0, help="measured window")
     parser.add_argument("--warmup-s", type=float, default=15.0, help="excluded start-up time")
+    parser.add_argument("--ble-desks", type=int, default=10,
+                        help="desks sensed by BTHome (the rest by PIR, at most 24 pins)")
     parser.add_argument("--score-only", action="store_true", help="print the CPU score and exit")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 6 <= args.ble_desks <= N_DESKS:
+        parser.error("--ble-desks must be 6..30: a Pi has 24 free GPIO pins (4..27) for PIRs")
     if args.score_only:
         print(json.dumps({"cpu_score_s": round(min(cpu_score() for _ in range(5)), 4)}))
         return
     if args.child:
-        child(args.child, args.duration_s, args.warmup_s)
+        child(args.child, args.duration_s, args.warmup_s, args.ble_desks)
         return
     from hubsense.services.mosquitto import MosquittoServer
 
@@ -162,10 +168,10 @@ def main() -> None:
     broker.start()
     try:
         config_file = work / "node.json"
-        config_file.write_text(json.dumps(node_config(work / "state", broker.url)))
+        config_file.write_text(json.dumps(node_config(work / "state", broker.url, args.ble_desks)))
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(config_file), "--duration-s", str(args.duration_s),
-             "--warmup-s", str(args.warmup_s)],
+             "--warmup-s", str(args.warmup_s), "--ble-desks", str(args.ble_desks)],
             capture_output=True, text=True,
             # As the systemd unit runs it: two malloc arenas instead of one per thread.
             env={**os.environ, "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2"},
@@ -179,7 +185,7 @@ def main() -> None:
     core_pct = 100 * agent_cpu / result["window_s"]
     score = min(cpu_score() for _ in range(5))
     report = {
-        "desks": N_PIR + N_BLE, "window_s": round(result["window_s"], 1),
+        "desks": N_DESKS, "ble_desks": args.ble_desks, "window_s": round(result["window_s"], 1),
         "events_stored": result["events_stored"], "outbox_depth_at_end": result["outbox_depth_at_end"],
         "ble_adverts": result["ble"],
         "agent_cpu_s": round(agent_cpu, 3), "driver_cpu_s_subtracted": round(result["driver_cpu_s"], 3),

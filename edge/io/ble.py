@@ -72,10 +72,12 @@ class BthomeDecoder:
     """Decode adverts of the configured BTHome sensors; never raises on bad input."""
 
     def __init__(self, sensors: list[BthomeSensor]) -> None:
-        from bthome_ble import BTHomeBluetoothDeviceData
-
         self.counters = BleCounters()
         self._by_address: dict[str, _Sensor] = {}
+        if not sensors:
+            return  # a PIR-only node never loads the BLE stack (~27 MB with habluetooth, bleak)
+        from bthome_ble import BTHomeBluetoothDeviceData
+
         for sensor in sensors:
             key = bytes.fromhex(sensor.bindkey) if sensor.bindkey else None
             self._by_address[sensor.address.upper()] = _Sensor(
