@@ -70,7 +70,10 @@ def services_up(
         state["mosquitto"]["tls_port"] = secured[1]
     path = write_state(state_dir, state)
     log.info("services_up", dsn=dsn, mqtt_url=mosquitto.url, state_file=str(path), migrated=applied)
-    return _report(postgres, mosquitto, known=True) | {"migrated": applied, "state_file": str(path)}
+    report = _report(postgres, mosquitto, known=True)
+    if secured is not None:
+        report["mosquitto"]["tls_url"] = state["mqtt_tls_url"]
+    return report | {"migrated": applied, "state_file": str(path)}
 
 
 def _secure_broker(

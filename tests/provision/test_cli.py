@@ -44,10 +44,13 @@ def test_services_up_with_inventory_then_provision_verify_revoke(
 ) -> None:
     state = service_tmp_path / "state"
     bundles = tmp_path / "bundles"
-    up = hubsense("services", "up", "--state-dir", str(state), "--inventory", str(INVENTORY_FILE))
+    up = hubsense(
+        "services", "up", "--state-dir", str(state), "--inventory", str(INVENTORY_FILE), "--json"
+    )
     try:
         assert up.returncode == 0, up.stderr
         saved = json.loads((state / "services.json").read_text())
+        assert json.loads(up.stdout)["mosquitto"]["tls_url"] == saved["mqtt_tls_url"]
         tls_url = parse_mqtt_url(saved["mqtt_tls_url"])
         assert tls_url.tls and tls_url.port == saved["mosquitto"]["tls_port"]
         # The plain loopback listener is no longer anonymous.
