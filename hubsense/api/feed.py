@@ -28,6 +28,7 @@ TODAY_REFRESH_S = 30.0
 class HubSnapshot:
     site: str
     name: str
+    timezone: str
     at: dt.datetime
     desks: list[DeskNow]
     today: Today
@@ -51,7 +52,7 @@ class SnapshotReader:
     def __call__(self, site: str) -> HubSnapshot | None:
         now = dt.datetime.now(dt.UTC)
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT name FROM sites WHERE id = %s", (site,)).fetchone()
+            row = conn.execute("SELECT name, timezone FROM sites WHERE id = %s", (site,)).fetchone()
             if row is None:
                 return None
             desks = read_desks_now(conn, site, now)
@@ -69,7 +70,7 @@ class SnapshotReader:
                 assert found is not None
                 today = found
                 self._today[site] = (time.monotonic(), states, today)
-        return HubSnapshot(site, row[0], now, desks, today)
+        return HubSnapshot(site, row[0], row[1], now, desks, today)
 
 
 @dataclass

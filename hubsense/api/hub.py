@@ -62,6 +62,7 @@ def render(snapshot: HubSnapshot, view: Literal["counts", "desks"]) -> models.Hu
     return models.HubState(
         site=snapshot.site,
         name=snapshot.name,
+        timezone=snapshot.timezone,
         at=snapshot.at,
         view=view,
         counts=count(snapshot.desks),

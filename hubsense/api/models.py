@@ -192,6 +192,7 @@ class TodaySummary(BaseModel):
 class HubState(BaseModel):
     site: str
     name: str
+    timezone: str = Field(description="The site's IANA time zone; show times in it.")
     at: dt.datetime
     view: Literal["counts", "desks"]
     counts: dict[str, int]

@@ -11,11 +11,14 @@
     return h ? h + " h " + m + " min" : m + " min";
   }
 
+  let zone = undefined;  // the site's time zone, from the first state
+
   function time(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
   }
 
   function render(state) {
+    zone = state.timezone;
     $("name").textContent = state.name;
     document.title = state.name + " · hubsense";
     const t = state.today;
