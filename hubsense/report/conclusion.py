@@ -1,0 +1,89 @@
+"""One plain-language paragraph per site, and the number formats the report uses.
+
+Written for people who decide on office area, not for analysts: what was measured, how
+many desks are really needed, what could be given up, and how much to trust it. Pure:
+figures in, text out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hubsense.report.figures import SiteFigures
+
+# Below this share of opening hours observed, the paragraph advises measuring longer.
+LOW_OBSERVATION = 0.8
+# A hub where people meet on fewer than half its open days gives a poor social environment.
+LOW_COPRESENCE_DAYS = 0.5
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """1234567.8 → "1 234 568": thin spaces as thousands separators, no locale."""
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u202f")
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}\u202f%"
+
+
+def hours(seconds: int) -> str:
+    return f"{seconds / 3600:.1f}\u202fh"
+
+
+def _span(start: dt.date, end: dt.date) -> str:
+    last = end - dt.timedelta(days=1)
+    return f"{start:%-d %B %Y} to {last:%-d %B %Y}"
+
+
+def conclude(site: SiteFigures, start: dt.date, end: dt.date, percentile: int) -> str:
+    """The paragraph for one site over [start, end)."""
+    if site.days_open == 0:
+        return (
+            f"{site.name} was not open on any day from {_span(start, end)}, so nothing can be "
+            "concluded about its desks for this period."
+        )
+    parts = [
+        f"From {_span(start, end)}, {site.name} was open on {site.days_open} days. "
+        f"At the busiest moment {site.max_peak} of its {site.capacity} desks were in use at "
+        f"the same time; on {percentile}\u202f% of the open days no more than "
+        f"{site.desks_needed} were."
+    ]
+    if site.surplus > 0:
+        text = (
+            f" {site.desks_needed} desks would therefore be enough: {site.surplus} fewer than "
+            f"today ({percent(site.surplus / site.capacity)} of the desks)"
+        )
+        if site.area_freed_m2 is not None:
+            text += f", which frees about {number(site.area_freed_m2)}\u202fm²"
+        if site.saving_per_month is not None:
+            text += f" and about {number(site.saving_per_month)} a month in desk costs"
+        parts.append(text + ".")
+    else:
+        parts.append(
+            " On busy days every desk was needed, so the site should keep its current desks."
+        )
+    if site.kind == "hub":
+        share = site.days_with_copresence / site.days_open
+        parts.append(
+            f" People worked there together (two or more at once) on {site.days_with_copresence} "
+            f"of the {site.days_open} open days, {hours(site.copresence_s)} in all."
+        )
+        if share < LOW_COPRESENCE_DAYS:
+            parts.append(
+                " That is too seldom for a good social work environment: agree fixed hub days "
+                "for the teams living nearby, or consider sharing the hub with a neighbouring one."
+            )
+    if site.bookings:
+        parts.append(
+            f" Of {site.bookings} bookings, {site.no_shows} were no-shows "
+            f"({percent(site.no_show_rate)}), and booked desks were really used "
+            f"{percent(site.true_utilisation)} of the booked time."
+        )
+    observed = site.observed_share
+    if observed is not None and observed < LOW_OBSERVATION:
+        parts.append(
+            f" The sensors saw only {percent(observed)} of the opening hours, so measure "
+            "longer before acting on these numbers."
+        )
+    return "".join(parts)

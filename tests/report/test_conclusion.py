@@ -1,0 +1,59 @@
+"""The conclusion paragraph's branches, on figures made by hand (no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hubsense.report.conclusion import conclude, number, percent
+from hubsense.report.figures import Day, SiteFigures
+
+NB = "\u202f"
+START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 9)
+
+
+def _site(**overrides: object) -> SiteFigures:
+    values: dict[str, object] = {
+        "id": "s", "name": "Site S", "kind": "office", "municipality": None, "capacity": 10,
+        "days_open": 5, "desks_needed": 4, "area_m2": None, "cost_per_desk_month": None,
+        "observed_s": 1000, "occupied_s": 500, "booked_observed_s": 0, "booked_occupied_s": 0,
+        "unbooked_occupied_s": 500, "open_s": 1000, "bookings": 0, "attended": 0, "no_shows": 0,
+        "days": [Day(START + dt.timedelta(days=i), True, 4 - (i % 2), 0) for i in range(5)],
+    }  # fmt: skip
+    values.update(overrides)
+    return SiteFigures(**values)  # type: ignore[arg-type]
+
+
+def test_formats() -> None:
+    assert number(1234567.8) == f"1{NB}234{NB}568"
+    assert number(12.345, 1) == "12.3"
+    assert (percent(0.125), percent(None)) == (f"12{NB}%", "–")
+
+
+def test_surplus_without_area_or_cost() -> None:
+    text = conclude(_site(), START, END, 95)
+    assert "4 desks would therefore be enough: 6 fewer than today (60\u202f% of the desks)." in text
+    assert "frees" not in text and "bookings" not in text
+
+
+def test_closed_all_period() -> None:
+    text = conclude(_site(days_open=0, days=[]), START, END, 95)
+    assert text == (
+        "Site S was not open on any day from 2 March 2026 to 8 March 2026, so nothing can be "
+        "concluded about its desks for this period."
+    )
+
+
+def test_low_observation_is_a_caution() -> None:
+    text = conclude(_site(observed_s=700), START, END, 95)
+    assert text.endswith(
+        f"The sensors saw only 70{NB}% of the opening hours, so measure longer before acting on "
+        "these numbers."
+    )
+    assert "measure longer" not in conclude(_site(observed_s=800), START, END, 95)
+
+
+def test_hub_with_little_copresence() -> None:
+    days = [Day(START + dt.timedelta(days=i), True, 2, 3600 if i == 0 else 0) for i in range(5)]
+    text = conclude(_site(kind="hub", desks_needed=10, days=days), START, END, 95)
+    assert "On busy days every desk was needed" in text
+    assert f"on 1 of the 5 open days, 1.0{NB}h in all. That is too seldom" in text
