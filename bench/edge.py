@@ -10,7 +10,8 @@ the agent's: the loop, the desk state machine, SQLite with fsync, paho, the
 gpiozero pin threads and BTHome decoding (AES-CCM included).
 
 Load (a busy office, all desks in use at once):
-- 20 PIR desks (`--ble-desks 10`, the default): each pin rises and falls every ~20 s (people moving at their desks),
+- 20 PIR desks (`--ble-desks 10`, the default): each pin rises and falls every
+  5 to 35 s (people moving at their desks),
 - 10 BTHome desks with bindkeys: one encrypted advert every 2 s each, occupancy
   flipping every ~2 minutes,
 - 50 adverts/s from other BLE devices (phones, beacons) the scanner must ignore,
@@ -59,15 +60,25 @@ def cpu_score() -> float:
 def node_config(state_dir: Path, url: str, n_ble: int) -> dict[str, object]:
     n_pir = N_DESKS - n_ble
     sensors: list[dict[str, object]] = [
-        {"type": "gpio_pir", "pin": 4 + i, "desk": f"desk-{i:02d}", "hold_s": 600} for i in range(n_pir)
+        {"type": "gpio_pir", "pin": 4 + i, "desk": f"desk-{i:02d}", "hold_s": 600}
+        for i in range(n_pir)
     ]
     sensors += [
-        {"type": "bthome", "address": f"A4:C1:38:00:01:{i:02X}", "desk": f"desk-{n_pir + i:02d}",
-         "bindkey": BINDKEY}
+        {
+            "type": "bthome",
+            "address": f"A4:C1:38:00:01:{i:02X}",
+            "desk": f"desk-{n_pir + i:02d}",
+            "bindkey": BINDKEY,
+        }
         for i in range(n_ble)
     ]
-    return {"node": "pi-bench", "site": "bench", "broker": {"url": url},
-            "state_dir": str(state_dir), "sensors": sensors}
+    return {
+        "node": "pi-bench",
+        "site": "bench",
+        "broker": {"url": url},
+        "state_dir": str(state_dir),
+        "sensors": sensors,
+    }
 
 
 def drive(handle: object, n_ble: int, stop: threading.Event, out: dict[str, float]) -> None:
@@ -96,8 +107,9 @@ def drive(handle: object, n_ble: int, stop: threading.Event, out: dict[str, floa
                 if rng.random() < 1 / 60:  # about every 2 minutes
                     occupied[i] = not occupied[i]
                 mac = f"A4:C1:38:00:01:{i:02X}"
-                payload = build_advert([("occupancy", int(occupied[i]))], mac=mac, bindkey=key,
-                                       counter=counters[i])
+                payload = build_advert(
+                    [("occupancy", int(occupied[i]))], mac=mac, bindkey=key, counter=counters[i]
+                )
                 handle.feed_advert(mac, payload)  # type: ignore[attr-defined]
                 next_ble[i] = now + 2.0
         for _ in range(5 if n_ble else 0):  # 50/s from devices that are not ours
@@ -115,6 +127,7 @@ def rss_mb() -> tuple[float, float]:
 def child(config_file: Path, duration_s: float, warmup_s: float, n_ble: int) -> None:
     from hubsense.edge.config import NodeConfig
     from hubsense.edge.embed import AgentThread
+
     from hubsense.logs import configure_logging
 
     configure_logging("warning", "json")
@@ -137,19 +150,32 @@ def child(config_file: Path, duration_s: float, warmup_s: float, n_ble: int) -> 
     handle.stop()
     cpu_s = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     driver_share = driver_out["driver_cpu_s"] * (wall1 - wall0) / (wall1 - wall0 + warmup_s)
-    print(json.dumps({
-        "window_s": wall1 - wall0, "cpu_s": cpu_s, "driver_cpu_s": driver_share,
-        "rss_mb": rss_now, "rss_peak_mb": rss_peak, "events_stored": events,
-        "outbox_depth_at_end": depth, "ble": counters,
-    }))
+    print(
+        json.dumps(
+            {
+                "window_s": wall1 - wall0,
+                "cpu_s": cpu_s,
+                "driver_cpu_s": driver_share,
+                "rss_mb": rss_now,
+                "rss_peak_mb": rss_peak,
+                "events_stored": events,
+                "outbox_depth_at_end": depth,
+                "ble": counters,
+            }
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=float, default=180.0, help="measured window")
     parser.add_argument("--warmup-s", type=float, default=15.0, help="excluded start-up time")
-    parser.add_argument("--ble-desks", type=int, default=10,
-                        help="desks sensed by BTHome (the rest by PIR, at most 24 pins)")
+    parser.add_argument(
+        "--ble-desks",
+        type=int,
+        default=10,
+        help="desks sensed by BTHome (the rest by PIR, at most 24 pins)",
+    )
     parser.add_argument("--score-only", action="store_true", help="print the CPU score and exit")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,9 +196,20 @@ def main() -> None:
         config_file = work / "node.json"
         config_file.write_text(json.dumps(node_config(work / "state", broker.url, args.ble_desks)))
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(config_file), "--duration-s", str(args.duration_s),
-             "--warmup-s", str(args.warmup_s), "--ble-desks", str(args.ble_desks)],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(config_file),
+                "--duration-s",
+                str(args.duration_s),
+                "--warmup-s",
+                str(args.warmup_s),
+                "--ble-desks",
+                str(args.ble_desks),
+            ],
+            capture_output=True,
+            text=True,
             # As the systemd unit runs it: two malloc arenas instead of one per thread.
             env={**os.environ, "PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2"},
         )
@@ -185,22 +222,35 @@ def main() -> None:
     core_pct = 100 * agent_cpu / result["window_s"]
     score = min(cpu_score() for _ in range(5))
     report = {
-        "desks": N_DESKS, "ble_desks": args.ble_desks, "window_s": round(result["window_s"], 1),
-        "events_stored": result["events_stored"], "outbox_depth_at_end": result["outbox_depth_at_end"],
+        "desks": N_DESKS,
+        "ble_desks": args.ble_desks,
+        "window_s": round(result["window_s"], 1),
+        "events_stored": result["events_stored"],
+        "outbox_depth_at_end": result["outbox_depth_at_end"],
         "ble_adverts": result["ble"],
-        "agent_cpu_s": round(agent_cpu, 3), "driver_cpu_s_subtracted": round(result["driver_cpu_s"], 3),
+        "agent_cpu_s": round(agent_cpu, 3),
+        "driver_cpu_s_subtracted": round(result["driver_cpu_s"], 3),
         "this_core_pct": round(core_pct, 3),
         "pi4_slowdown_assumed": PI4_SLOWDOWN,
         "pi4_core_pct_estimate": round(core_pct * PI4_SLOWDOWN, 2),
         "target_pi4_core_pct": TARGET_PI4_CORE_PCT,
-        "rss_mb": round(result["rss_mb"], 1), "rss_peak_mb": round(result["rss_peak_mb"], 1),
-        "target_rss_mb": TARGET_RSS_MB, "cpu_score_s_this_machine": round(score, 4),
-        "cpu_model": next((line.split(":", 1)[1].strip() for line in
-                           Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name")), "unknown"),
+        "rss_mb": round(result["rss_mb"], 1),
+        "rss_peak_mb": round(result["rss_peak_mb"], 1),
+        "target_rss_mb": TARGET_RSS_MB,
+        "cpu_score_s_this_machine": round(score, 4),
+        "cpu_model": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown",
+        ),
     }
-    report["meets_targets"] = (report["pi4_core_pct_estimate"] < TARGET_PI4_CORE_PCT
-                               and report["rss_peak_mb"] < TARGET_RSS_MB)
+    report["meets_targets"] = (
+        report["pi4_core_pct_estimate"] < TARGET_PI4_CORE_PCT
+        and report["rss_peak_mb"] < TARGET_RSS_MB
+    )
     print(json.dumps(report, indent=2))
 
 

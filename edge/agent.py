@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hubsense import __version__
 from hubsense.edge.config import NodeConfig
 from hubsense.edge.core.machine import Change, DeskMachine, SensorSpec, Signal, SourceKind
 from hubsense.edge.core.outbox_rules import InFlight, OutboxLimits, TokenBucket, events_that_fit
@@ -27,7 +26,9 @@ from hubsense.edge.io import mqtt as link_events
 from hubsense.edge.io import system
 from hubsense.edge.io.ble import BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.gpio import PirInputs
-from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, open_outbox
+from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, OutboxFullError, open_outbox
+
+from hubsense import __version__
 from hubsense.inventory import GpioPirSensor
 from hubsense.logs import get_logger
 from hubsense.wire import CONFIG_ADAPTER, StatusMessage, encode
@@ -55,7 +56,9 @@ class _Reading:
 def sensor_specs(config: NodeConfig) -> list[SensorSpec]:
     return [
         SensorSpec(
-            key=s.key, desk=s.desk, hold_s=s.hold_s,
+            key=s.key,
+            desk=s.desk,
+            hold_s=s.hold_s,
             kind=SourceKind.PIR if isinstance(s, GpioPirSensor) else SourceKind.BLE,
         )
         for s in config.sensors
@@ -99,6 +102,7 @@ class EdgeAgent:
         self.outbox: Any = None
         self.link: Any = None
         self.ready = False  # set once the start events are stored (tests wait for it)
+        self.dropped_events = 0  # events lost because the disk was full and nothing was evictable
         self.last_values: dict[str, str] = {}  # sensor key → last reading, for `watch`
         self._live_dirty = True
         self._live_written_mono = 0.0
@@ -129,8 +133,12 @@ class EdgeAgent:
     # -- the loop -----------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.outbox = open_outbox(self.config.state_dir, self.config.node, self._clock(),
-                                  self.config.outbox.max_mb * 1024 * 1024)
+        self.outbox = open_outbox(
+            self.config.state_dir,
+            self.config.node,
+            self._clock(),
+            self.config.outbox.max_mb * 1024 * 1024,
+        )
         try:
             await self._wait_for_plausible_clock()
             self._start_sensing()
@@ -170,8 +178,13 @@ class EdgeAgent:
         self._next_alive_ms = now + self.heartbeat_s * 1000
         self._next_status_mono = 0.0
         self.ready = True
-        log.info("edge_started", node=self.config.node, desks=len(changes),
-                 outbox_depth=self.outbox.depth, next_seq=self.outbox.next_seq)
+        log.info(
+            "edge_started",
+            node=self.config.node,
+            desks=len(changes),
+            outbox_depth=self.outbox.depth,
+            next_seq=self.outbox.next_seq,
+        )
 
     async def _serve(self) -> None:
         while not self._stopping:
@@ -195,7 +208,9 @@ class EdgeAgent:
             if self.machine.knows(item.sensor_key):
                 self.last_values[item.sensor_key] = f"{item.signal.value}={int(item.value)}"
                 self._live_dirty = True
-                self._store(self.machine.observe(item.sensor_key, item.signal, item.ts_ms, item.value))
+                self._store(
+                    self.machine.observe(item.sensor_key, item.signal, item.ts_ms, item.value)
+                )
         elif isinstance(item, link_events.Acked):
             self._acked(item)
         elif isinstance(item, link_events.Connected):
@@ -223,8 +238,13 @@ class EdgeAgent:
 
     def _store(self, changes: list[Change], extra: list[dict[str, Any]] | None = None) -> None:
         events: list[dict[str, Any]] = [
-            {"ts": c.ts_ms, "type": "desk", "desk": c.desk, "source": c.source.value,
-             "state": c.state.value}
+            {
+                "ts": c.ts_ms,
+                "type": "desk",
+                "desk": c.desk,
+                "source": c.source.value,
+                "state": c.state.value,
+            }
             for c in changes
         ]
         events.extend(extra or [])
@@ -234,10 +254,23 @@ class EdgeAgent:
         for event in events:
             # (ts, seq) must stay the order things happened, even if the clock stepped back.
             event["ts"] = max(event["ts"], floor)
-        self.outbox.append(events)
+        try:
+            self.outbox.append(events)
+        except OutboxFullError as error:
+            # Nothing left to evict: keep sensing; the next alive tries again
+            # (status says disk_full).
+            self.dropped_events += len(events)
+            log.error("outbox_write_failed", error=str(error), dropped_total=self.dropped_events)
+            return
         self._live_dirty = True
         for c in changes:
-            log.info("desk_changed", desk=c.desk, state=c.state.value, source=c.source.value, ts_ms=c.ts_ms)
+            log.info(
+                "desk_changed",
+                desk=c.desk,
+                state=c.state.value,
+                source=c.source.value,
+                ts_ms=c.ts_ms,
+            )
 
     # -- sending ------------------------------------------------------------------
     @staticmethod
@@ -246,7 +279,8 @@ class EdgeAgent:
 
     def _wants_to_send(self) -> bool:
         return (
-            self.link is not None and self.link.connected
+            self.link is not None
+            and self.link.connected
             and self.outbox.next_seq - 1 > self.inflight.cursor
             and self.inflight.room(self.limits) > 0
         )
@@ -258,13 +292,17 @@ class EdgeAgent:
             rows = self.outbox.pending(self.inflight.cursor, self.limits.max_events_per_message)
             if not rows:
                 return
-            n = events_that_fit([len(body) for _, body in rows],
-                                self.limits.max_events_per_message, self.limits.max_message_bytes)
+            n = events_that_fit(
+                [len(body) for _, body in rows],
+                self.limits.max_events_per_message,
+                self.limits.max_message_bytes,
+            )
             now = self._mono_ms()
             if self._bucket.wait_ms(n, now) > 0:
                 return
             rows = rows[:n]
-            payload = ('{"node":"%s","events":[%s]}' % (self.config.node, ",".join(b for _, b in rows))).encode()
+            bodies = ",".join(b for _, b in rows)
+            payload = f'{{"node":"{self.config.node}","events":[{bodies}]}}'.encode()
             mid = self.link.publish_events(payload)
             if mid is None:
                 return
@@ -279,8 +317,12 @@ class EdgeAgent:
             return
         flight = self.inflight.rejected(ack.mid)
         self._paused_until = time.monotonic() + REJECT_PAUSE_S
-        log.error("outbox_publish_rejected", reason=ack.reason, lo=flight.lo if flight else None,
-                  hint="check the broker ACL allows this node to publish on its events topic")
+        log.error(
+            "outbox_publish_rejected",
+            reason=ack.reason,
+            lo=flight.lo if flight else None,
+            hint="check the broker ACL allows this node to publish on its events topic",
+        )
 
     def _apply_config(self, payload: bytes) -> None:
         try:
@@ -298,8 +340,11 @@ class EdgeAgent:
         for sensor in message.sensors:
             if sensor.hold_s is not None and self.machine.knows(sensor.key):
                 self.machine.set_hold(sensor.key, sensor.hold_s)
-        log.info("config_applied", heartbeat_s=self.heartbeat_s,
-                 holds={s.key: s.hold_s for s in message.sensors if s.hold_s})
+        log.info(
+            "config_applied",
+            heartbeat_s=self.heartbeat_s,
+            holds={s.key: s.hold_s for s in message.sensors if s.hold_s},
+        )
 
     def _write_live(self, mono: float) -> None:
         """The agent's live view for `hubsense edge watch` (atomic replace, at most 1/s)."""
@@ -307,14 +352,21 @@ class EdgeAgent:
             return
         levels = self.pins.levels()
         view = {
-            "node": self.config.node, "ts_ms": self._clock(),
+            "node": self.config.node,
+            "ts_ms": self._clock(),
             "connected": bool(self.link is not None and self.link.connected),
             "outbox_depth": self.outbox.depth,
-            "desks": {d: (s.value if (s := self.machine.state_of(d)) else None) for d in self.machine.desks},
+            "desks": {
+                d: (s.value if (s := self.machine.state_of(d)) else None)
+                for d in self.machine.desks
+            },
             "sensors": {
-                s.key: {"desk": s.desk,
-                        "reading": ("high" if levels.get(s.key) else "low") if s.key in levels
-                        else self.last_values.get(s.key)}
+                s.key: {
+                    "desk": s.desk,
+                    "reading": ("high" if levels.get(s.key) else "low")
+                    if s.key in levels
+                    else self.last_values.get(s.key),
+                }
                 for s in self.config.sensors
             },
             "ble": self.decoder.counters.totals(),
@@ -338,10 +390,16 @@ class EdgeAgent:
             for s in self.config.sensors
         }
         return StatusMessage(
-            node=self.config.node, online=online, ts=self._clock(), version=__version__,
-            uptime_s=round(mono - self._started_mono, 1), outbox_depth=self.outbox.depth,
-            last_reading_age_s=ages, cpu_temp_c=system.cpu_temp_c(),
-            clock_synced=system.clock_synced(), disk_full=self.outbox.disk_full,
+            node=self.config.node,
+            online=online,
+            ts=self._clock(),
+            version=__version__,
+            uptime_s=round(mono - self._started_mono, 1),
+            outbox_depth=self.outbox.depth,
+            last_reading_age_s=ages,
+            cpu_temp_c=system.cpu_temp_c(),
+            clock_synced=system.clock_synced(),
+            disk_full=self.outbox.disk_full,
         )
 
     async def _shutdown(self) -> None:

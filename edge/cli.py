@@ -22,7 +22,9 @@ app = typer.Typer(
 
 ConfigOption = Annotated[
     Path,
-    typer.Option("--config", "-c", help="The node config file (node.yaml).", envvar="HUBSENSE_EDGE_CONFIG"),
+    typer.Option(
+        "--config", "-c", help="The node config file (node.yaml).", envvar="HUBSENSE_EDGE_CONFIG"
+    ),
 ]
 _DEFAULT_CONFIG = Path("/etc/hubsense/node.yaml")
 
@@ -81,7 +83,8 @@ def doctor(
 def watch(
     config: ConfigOption = _DEFAULT_CONFIG,
     duration_s: Annotated[
-        float | None, typer.Option("--duration-s", help="Stop after this long (default: until Ctrl-C).")
+        float | None,
+        typer.Option("--duration-s", help="Stop after this long (default: until Ctrl-C)."),
     ] = None,
 ) -> None:
     """Show every sensor and desk state live, so an installer can wave at a PIR and see it flip.

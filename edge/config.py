@@ -96,7 +96,9 @@ class NodeConfig(_Model):
             seen.add(sensor.key)
             if isinstance(sensor, BthomeSensor):
                 if not _MAC_RE.match(sensor.address):
-                    raise ValueError(f"{where}.address: {sensor.address!r} is not AA:BB:CC:DD:EE:FF")
+                    raise ValueError(
+                        f"{where}.address: {sensor.address!r} is not AA:BB:CC:DD:EE:FF"
+                    )
                 if sensor.bindkey is not None and not _BINDKEY_RE.match(sensor.bindkey):
                     raise ValueError(f"{where}.bindkey: must be 32 hex digits")
             elif not 0 <= sensor.pin <= 27:
@@ -119,7 +121,8 @@ class NodeConfig(_Model):
 
 def load_node_config(path: Path) -> NodeConfig:
     """Read and validate node.yaml; a ConfigError names the file and the field."""
-    from ruamel.yaml import YAML, YAMLError
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     try:
         text = path.read_text()

@@ -23,6 +23,7 @@ from typing import Any
 
 from hubsense.edge.config import NodeConfig, load_node_config
 from hubsense.edge.io import system
+
 from hubsense.errors import HubsenseError
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
@@ -48,7 +49,12 @@ class Check:
         return f"[{self.status.value}] {self.name}: {self.detail}{fix}"
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status.value, "detail": self.detail, "fix": self.fix}
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
 
 
 def run_checks(config_path: Path, listen_s: float = 15.0, pin_factory: Any = None) -> list[Check]:
@@ -56,9 +62,16 @@ def run_checks(config_path: Path, listen_s: float = 15.0, pin_factory: Any = Non
     try:
         config = load_node_config(config_path)
     except HubsenseError as error:
-        return [Check("config valid", Status.FAIL, str(error), "correct the named field in node.yaml")]
-    checks = [Check("config valid", Status.PASS,
-                    f"node {config.node} at site {config.site}, {len(config.sensors)} sensors")]
+        return [
+            Check("config valid", Status.FAIL, str(error), "correct the named field in node.yaml")
+        ]
+    checks = [
+        Check(
+            "config valid",
+            Status.PASS,
+            f"node {config.node} at site {config.site}, {len(config.sensors)} sensors",
+        )
+    ]
     checks.append(check_gpio(config, pin_factory))
     checks.extend(check_ble(config, listen_s))
     checks.extend(check_broker(config, listen_s))
@@ -80,9 +93,13 @@ def check_gpio(config: NodeConfig, pin_factory: Any = None) -> Check:
             levels = pins.start()
             pins.close()
         except HubsenseError as error:
-            return Check("GPIO readable", Status.FAIL, str(error),
-                         "run on the Pi as a user in group gpio, check the pin is free "
-                         "(stop the agent) and the wiring (BCM numbering)")
+            return Check(
+                "GPIO readable",
+                Status.FAIL,
+                str(error),
+                "run on the Pi as a user in group gpio, check the pin is free "
+                "(stop the agent) and the wiring (BCM numbering)",
+            )
     shown = ", ".join(f"{k}={'high' if v else 'low'}" for k, v in levels.items())
     return Check("GPIO readable", Status.PASS, shown)
 
@@ -98,9 +115,14 @@ def check_ble(config: NodeConfig, listen_s: float) -> list[Check]:
     adapters = _adapters()
     wanted = config.ble.adapter
     if not adapters or (wanted and wanted not in adapters):
-        return [Check("BLE adapter present", Status.FAIL,
-                      f"no adapter {wanted or ''} (found: {', '.join(adapters) or 'none'})",
-                      "enable Bluetooth (dtparam / rfkill unblock bluetooth) and start bluetoothd")]
+        return [
+            Check(
+                "BLE adapter present",
+                Status.FAIL,
+                f"no adapter {wanted or ''} (found: {', '.join(adapters) or 'none'})",
+                "enable Bluetooth (dtparam / rfkill unblock bluetooth) and start bluetoothd",
+            )
+        ]
     checks = [Check("BLE adapter present", Status.PASS, ", ".join(adapters))]
     from hubsense.edge.io.ble import BleScanner, BthomeDecoder
 
@@ -114,18 +136,30 @@ def check_ble(config: NodeConfig, listen_s: float) -> list[Check]:
 
     try:
         asyncio.run(listen())
-    except Exception as error:  # noqa: BLE001 - any scanner failure is a finding, not a crash
-        return [*checks, Check("BLE scan", Status.FAIL, repr(error),
-                               "check bluetoothd runs and the user may use it (group bluetooth)")]
+    except Exception as error:
+        return [
+            *checks,
+            Check(
+                "BLE scan",
+                Status.FAIL,
+                repr(error),
+                "check bluetoothd runs and the user may use it (group bluetooth)",
+            ),
+        ]
     for sensor in config.ble_sensors:
         heard = sensor.key in decoder.counters.last_heard_s
-        checks.append(Check(
-            f"BLE sensor {sensor.address} heard", Status.PASS if heard else Status.FAIL,
-            f"decoded within {listen_s:.0f} s" if heard else
-            f"nothing decodable in {listen_s:.0f} s (undecodable {decoder.counters.undecodable}, "
-            f"replayed {decoder.counters.replayed})",
-            "check the sensor's battery and distance, its address, and its bindkey",
-        ))
+        checks.append(
+            Check(
+                f"BLE sensor {sensor.address} heard",
+                Status.PASS if heard else Status.FAIL,
+                f"decoded within {listen_s:.0f} s"
+                if heard
+                else f"nothing decodable in {listen_s:.0f} s "
+                f"(undecodable {decoder.counters.undecodable}, "
+                f"replayed {decoder.counters.replayed})",
+                "check the sensor's battery and distance, its address, and its bindkey",
+            )
+        )
     return checks
 
 
@@ -135,12 +169,19 @@ def check_broker(config: NodeConfig, timeout_s: float) -> list[Check]:
         with socket.create_connection((url.host, url.port), timeout=min(timeout_s, 10)) as sock:
             if url.tls:
                 context = ssl.create_default_context(
-                    cafile=str(config.broker.ca_file) if config.broker.ca_file else None)
+                    cafile=str(config.broker.ca_file) if config.broker.ca_file else None
+                )
                 with context.wrap_socket(sock, server_hostname=url.host):
                     pass
     except (OSError, ssl.SSLError) as error:
-        return [Check("broker reachable", Status.FAIL, f"{url.redacted()}: {error}",
-                      "check the network, the broker URL and port, and (mqtts) the CA file")]
+        return [
+            Check(
+                "broker reachable",
+                Status.FAIL,
+                f"{url.redacted()}: {error}",
+                "check the network, the broker URL and port, and (mqtts) the CA file",
+            )
+        ]
     checks = [Check("broker reachable", Status.PASS, url.redacted())]
     return checks + _mqtt_session_checks(config, min(timeout_s, 10))
 
@@ -159,30 +200,64 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
 
     link = MqttLink(config, on_event, max_in_flight=1)
     client = link._client  # the doctor inspects the very client the agent would use
-    client.on_publish = lambda c, u, mid, rc, p: (got.__setitem__("puback", rc), done["puback"].set())
-    client.on_subscribe = lambda c, u, mid, rcs, p: (got.__setitem__("suback", rcs), done["suback"].set())
+
+    def on_publish(_c: Any, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
+        got["puback"] = reason
+        done["puback"].set()
+
+    def on_subscribe(_c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        got["suback"] = reasons
+        done["suback"].set()
+
+    client.on_publish = on_publish
+    client.on_subscribe = on_subscribe
     link.start()
     try:
         if not done["connack"].wait(timeout_s):
-            return [Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs")]
+            return [
+                Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs")
+            ]
         if type(got["connack"]).__name__ == "ConnectRefused":
-            return [Check("credentials accepted", Status.FAIL, got["connack"].reason,
-                          "check broker.username and the password (file) for this node")]
-        checks = [Check("credentials accepted", Status.PASS, f"as {config.broker.username or 'anonymous'}")]
-        running = (time.time() - config.live_path.stat().st_mtime < 2 * config.heartbeat_s + 2
-                   if config.live_path.exists() else False)
+            return [
+                Check(
+                    "credentials accepted",
+                    Status.FAIL,
+                    got["connack"].reason,
+                    "check broker.username and the password (file) for this node",
+                )
+            ]
+        checks = [
+            Check(
+                "credentials accepted", Status.PASS, f"as {config.broker.username or 'anonymous'}"
+            )
+        ]
+        running = (
+            time.time() - config.live_path.stat().st_mtime < 2 * config.heartbeat_s + 2
+            if config.live_path.exists()
+            else False
+        )
         status = StatusMessage(node=config.node, online=running, ts=time.time_ns() // 1_000_000)
         client.publish(link.status_topic, encode(status), qos=1, retain=True)
         ok = done["puback"].wait(timeout_s) and not got["puback"].is_failure
-        checks.append(Check("publish allowed on own topics", Status.PASS if ok else Status.FAIL,
-                            f"{link.status_topic}: {got.get('puback', 'no PUBACK')}",
-                            f"allow this node to write hubsense/v1/{config.site}/{config.node}/# in the ACL"))
+        checks.append(
+            Check(
+                "publish allowed on own topics",
+                Status.PASS if ok else Status.FAIL,
+                f"{link.status_topic}: {got.get('puback', 'no PUBACK')}",
+                f"allow this node to write hubsense/v1/{config.site}/{config.node}/# in the ACL",
+            )
+        )
         done["suback"].wait(timeout_s)
         codes = got.get("suback") or []
         sub_ok = bool(codes) and not any(c.is_failure for c in codes)
-        checks.append(Check("subscribe allowed on config", Status.PASS if sub_ok else Status.FAIL,
-                            f"{node_topic(config.site, config.node, TopicKind.CONFIG)}: {codes or 'no SUBACK'}",
-                            "allow this node to read its config topic in the ACL"))
+        checks.append(
+            Check(
+                "subscribe allowed on config",
+                Status.PASS if sub_ok else Status.FAIL,
+                f"{node_topic(config.site, config.node, TopicKind.CONFIG)}: {codes or 'no SUBACK'}",
+                "allow this node to read its config topic in the ACL",
+            )
+        )
         return checks
     finally:
         client.disconnect()
@@ -192,19 +267,31 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
 def check_clock() -> Check:
     synced = system.clock_synced()
     if synced is None:
-        return Check("clock synchronised", Status.WARN, "cannot tell (adjtimex unavailable)",
-                     "check `timedatectl status`")
+        return Check(
+            "clock synchronised",
+            Status.WARN,
+            "cannot tell (adjtimex unavailable)",
+            "check `timedatectl status`",
+        )
     if synced:
         return Check("clock synchronised", Status.PASS, "kernel reports NTP sync")
-    return Check("clock synchronised", Status.FAIL, "kernel reports the clock unsynchronised",
-                 "enable NTP: `timedatectl set-ntp true` and allow UDP 123 to the NTP server")
+    return Check(
+        "clock synchronised",
+        Status.FAIL,
+        "kernel reports the clock unsynchronised",
+        "enable NTP: `timedatectl set-ntp true` and allow UDP 123 to the NTP server",
+    )
 
 
 def check_outbox(config: NodeConfig) -> Check:
     path = config.state_dir / "outbox.sqlite3"
     if not path.exists():
-        return Check("outbox healthy", Status.WARN, f"{path} does not exist yet",
-                     "start the agent once (systemctl start hubsense-edge)")
+        return Check(
+            "outbox healthy",
+            Status.WARN,
+            f"{path} does not exist yet",
+            "start the agent once (systemctl start hubsense-edge)",
+        )
     try:
         db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5)
         try:
@@ -213,15 +300,31 @@ def check_outbox(config: NodeConfig) -> Check:
         finally:
             db.close()
     except sqlite3.Error as error:
-        return Check("outbox healthy", Status.FAIL, f"{path}: {error}",
-                     "check the state_dir is writable by the agent's user")
+        return Check(
+            "outbox healthy",
+            Status.FAIL,
+            f"{path}: {error}",
+            "check the state_dir is writable by the agent's user",
+        )
     if integrity != "ok":
-        return Check("outbox healthy", Status.FAIL, f"integrity: {integrity}",
-                     "stop the agent, move the outbox away, start again (unsent events are lost)")
-    age = "" if oldest is None else f", oldest {(time.time_ns() // 1_000_000 - oldest) / 3_600_000:.1f} h"
+        return Check(
+            "outbox healthy",
+            Status.FAIL,
+            f"integrity: {integrity}",
+            "stop the agent, move the outbox away, start again (unsent events are lost)",
+        )
+    age = (
+        ""
+        if oldest is None
+        else f", oldest {(time.time_ns() // 1_000_000 - oldest) / 3_600_000:.1f} h"
+    )
     status = Status.PASS if depth < 10_000 else Status.WARN
-    return Check("outbox healthy", status, f"{depth} events waiting{age}",
-                 "the broker has not acknowledged for a while: see the broker checks above")
+    return Check(
+        "outbox healthy",
+        status,
+        f"{depth} events waiting{age}",
+        "the broker has not acknowledged for a while: see the broker checks above",
+    )
 
 
 def check_disk(config: NodeConfig) -> Check:
@@ -230,7 +333,11 @@ def check_disk(config: NodeConfig) -> Check:
         return Check("disk space", Status.WARN, f"cannot read free space of {config.state_dir}")
     mb = free // (1024 * 1024)
     if free < _MIN_FREE_BYTES // 10:
-        return Check("disk space", Status.FAIL, f"{mb} MiB free", "free space: journalctl --vacuum-size=50M")
+        return Check(
+            "disk space", Status.FAIL, f"{mb} MiB free", "free space: journalctl --vacuum-size=50M"
+        )
     if free < _MIN_FREE_BYTES:
-        return Check("disk space", Status.WARN, f"{mb} MiB free", "free space: journalctl --vacuum-size=50M")
+        return Check(
+            "disk space", Status.WARN, f"{mb} MiB free", "free space: journalctl --vacuum-size=50M"
+        )
     return Check("disk space", Status.PASS, f"{mb} MiB free on {config.state_dir}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from hubsense.edge.agent import EdgeAgent, wall_clock_ms
 from hubsense.edge.config import NodeConfig
+
 from hubsense.errors import ServiceError
 
 
@@ -42,7 +43,7 @@ class AgentThread:
     def _run(self) -> None:
         try:
             asyncio.run(self.agent.run())
-        except BaseException as error:  # noqa: BLE001 - reported to the caller by start/stop
+        except BaseException as error:
             self.error = error
 
     def start(self, timeout_s: float = 30.0) -> AgentThread:
@@ -50,9 +51,13 @@ class AgentThread:
         deadline = time.monotonic() + timeout_s
         while not self.agent.ready:
             if self.error is not None or not self._thread.is_alive():
-                raise ServiceError(f"edge agent {self.agent.config.node}: failed to start: {self.error!r}")
+                raise ServiceError(
+                    f"edge agent {self.agent.config.node}: failed to start: {self.error!r}"
+                )
             if time.monotonic() > deadline:
-                raise ServiceError(f"edge agent {self.agent.config.node}: not sensing after {timeout_s} s")
+                raise ServiceError(
+                    f"edge agent {self.agent.config.node}: not sensing after {timeout_s} s"
+                )
             time.sleep(0.01)
         return self
 
@@ -72,6 +77,8 @@ class AgentThread:
         self.agent.request_stop()
         self._thread.join(timeout_s)
         if self._thread.is_alive():
-            raise ServiceError(f"edge agent {self.agent.config.node}: did not stop in {timeout_s} s")
+            raise ServiceError(
+                f"edge agent {self.agent.config.node}: did not stop in {timeout_s} s"
+            )
         if self.error is not None:
             raise self.error

@@ -77,12 +77,11 @@ def _watch_agent(config: NodeConfig, duration_s: float | None) -> None:
 
 async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
     """No agent running: read the sensors here, through the same machine as the agent."""
-    from rich.live import Live
-
     from hubsense.edge.agent import sensor_specs, wall_clock_ms
     from hubsense.edge.core.machine import DeskMachine, Signal
     from hubsense.edge.io.ble import BleReading, BleScanner, BthomeDecoder
     from hubsense.edge.io.gpio import PirInputs
+    from rich.live import Live
 
     machine = DeskMachine(sensor_specs(config), config.debounce_ms)
     loop = asyncio.get_running_loop()
@@ -114,11 +113,19 @@ async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
                 machine.tick(wall_clock_ms())
                 levels = pins.levels()
                 view = {
-                    "node": config.node, "connected": None, "outbox_depth": "-",
-                    "desks": {d: (s.value if (s := machine.state_of(d)) else None) for d in machine.desks},
+                    "node": config.node,
+                    "connected": None,
+                    "outbox_depth": "-",
+                    "desks": {
+                        d: (s.value if (s := machine.state_of(d)) else None) for d in machine.desks
+                    },
                     "sensors": {
-                        s.key: {"desk": s.desk, "reading": ("high" if levels[s.key] else "low")
-                                if s.key in levels else last.get(s.key)}
+                        s.key: {
+                            "desk": s.desk,
+                            "reading": ("high" if levels[s.key] else "low")
+                            if s.key in levels
+                            else last.get(s.key),
+                        }
                         for s in config.sensors
                     },
                     "ble": decoder.counters.totals(),

@@ -187,7 +187,9 @@ class DeskMachine:
             out.append(self._emit(desk, d, d.committed, now_ms))
         return out
 
-    def observe(self, sensor_key: str, signal: Signal, now_ms: int, value: bool = True) -> list[Change]:
+    def observe(
+        self, sensor_key: str, signal: Signal, now_ms: int, value: bool = True
+    ) -> list[Change]:
         """Apply one sensor reading taken at `now_ms`; return the changes it confirmed."""
         desk = self._desk_of[sensor_key]
         now_ms = self._clock(now_ms)

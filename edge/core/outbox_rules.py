@@ -154,9 +154,3 @@ class InFlight:
     def reset(self) -> None:
         self.cursor = -1
         self.flights.clear()
-
-
-def reconnect_delay_s(attempt: int, rand01: float, base_s: float = 1.0, max_s: float = 120.0) -> float:
-    """Exponential backoff with jitter (so a fleet does not reconnect in lockstep)."""
-    delay = min(max_s, base_s * 2 ** min(attempt, 20))
-    return delay * (0.5 + rand01 / 2)

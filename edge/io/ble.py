@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubsense.edge.core.machine import Signal
+
 from hubsense.inventory import BthomeSensor
 from hubsense.logs import get_logger
 
@@ -56,8 +57,10 @@ class BleCounters:
     last_heard_s: dict[str, float] = field(default_factory=dict)  # sensor key → monotonic s
 
     def totals(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in
-                ("adverts", "decoded", "ignored", "unknown", "undecodable", "replayed")}
+        return {
+            name: getattr(self, name)
+            for name in ("adverts", "decoded", "ignored", "unknown", "undecodable", "replayed")
+        }
 
 
 @dataclass(slots=True)
@@ -102,10 +105,14 @@ class BthomeDecoder:
             return []
         try:
             return self._decode(address, sensor, payload, rssi_dbm, mono_s)
-        except Exception as error:  # noqa: BLE001 - a hostile advert must not stop sensing
+        except Exception as error:
             self.counters.undecodable += 1
-            log.warning("ble_advert_undecodable", sensor=sensor.key, error=repr(error),
-                        payload=payload.hex())
+            log.warning(
+                "ble_advert_undecodable",
+                sensor=sensor.key,
+                error=repr(error),
+                payload=payload.hex(),
+            )
             return []
 
     def _decode(
@@ -113,14 +120,20 @@ class BthomeDecoder:
     ) -> list[BleReading]:
         encrypted = bool(payload[0] & 0x01)
         if sensor.encrypted and not encrypted:
-            return self._reject(sensor, "undecodable", "plaintext advert from a sensor with a bindkey")
+            return self._reject(
+                sensor, "undecodable", "plaintext advert from a sensor with a bindkey"
+            )
         counter = int.from_bytes(payload[-8:-4], "little") if encrypted else None
         update = sensor.parser.update(_service_info(address, payload, rssi_dbm, mono_s))
         if encrypted and (sensor.parser.decryption_failed or not sensor.parser.bindkey_verified):
-            return self._reject(sensor, "undecodable", "decryption failed (wrong or missing bindkey)")
+            return self._reject(
+                sensor, "undecodable", "decryption failed (wrong or missing bindkey)"
+            )
         if counter is not None:
             if counter <= sensor.last_counter:
-                return self._reject(sensor, "replayed", f"packet counter {counter} <= {sensor.last_counter}")
+                return self._reject(
+                    sensor, "replayed", f"packet counter {counter} <= {sensor.last_counter}"
+                )
             sensor.last_counter = counter
         readings = [
             BleReading(sensor.key, _SIGNALS[name], bool(value.native_value))
@@ -146,9 +159,19 @@ def _service_info(address: str, payload: bytes, rssi_dbm: int, mono_s: float) ->
     from habluetooth.models import BluetoothServiceInfoBleak
 
     return BluetoothServiceInfoBleak(
-        name=address, address=address, rssi=rssi_dbm, manufacturer_data={},
-        service_data={BTHOME_UUID: payload}, service_uuids=[BTHOME_UUID], source="local",
-        device=None, advertisement=None, connectable=False, time=mono_s, tx_power=None, raw=None,
+        name=address,
+        address=address,
+        rssi=rssi_dbm,
+        manufacturer_data={},
+        service_data={BTHOME_UUID: payload},
+        service_uuids=[BTHOME_UUID],
+        source="local",
+        device=None,  # type: ignore[arg-type]  # bthome-ble reads only the fields above
+        advertisement=None,
+        connectable=False,
+        time=mono_s,
+        tx_power=None,
+        raw=None,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hubsense.edge.core.machine import Signal
+
 from hubsense.errors import ServiceError
 from hubsense.inventory import GpioPirSensor
 from hubsense.logs import get_logger
@@ -49,7 +50,9 @@ class PirInputs:
         for sensor in self._sensors:
             try:
                 device = MotionSensor(
-                    sensor.pin, queue_len=1, sample_rate=SAMPLE_RATE_HZ,
+                    sensor.pin,
+                    queue_len=1,
+                    sample_rate=SAMPLE_RATE_HZ,
                     pin_factory=self._factory,
                 )
             except (GPIOZeroError, OSError, RuntimeError) as error:

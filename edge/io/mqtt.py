@@ -9,12 +9,14 @@ paho types never leave this module; it must not decide what to send.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hubsense.edge.config import NodeConfig
+
 from hubsense.logs import get_logger
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
@@ -63,6 +65,7 @@ class MqttLink:
         self, config: NodeConfig, on_event: Callable[[LinkEvent], None], max_in_flight: int
     ) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         self._mqtt = mqtt
         self._config = config
@@ -74,7 +77,7 @@ class MqttLink:
         url = parse_mqtt_url(config.broker.url)
         self._url = url
         client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=f"hubsense-edge-{config.node}",
             protocol=mqtt.MQTTv5,
         )
@@ -84,8 +87,12 @@ class MqttLink:
         if url.tls:
             client.tls_set(
                 ca_certs=str(config.broker.ca_file) if config.broker.ca_file else None,
-                certfile=str(config.broker.client_cert_file) if config.broker.client_cert_file else None,
-                keyfile=str(config.broker.client_key_file) if config.broker.client_key_file else None,
+                certfile=str(config.broker.client_cert_file)
+                if config.broker.client_cert_file
+                else None,
+                keyfile=str(config.broker.client_key_file)
+                if config.broker.client_key_file
+                else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
         client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
@@ -114,7 +121,9 @@ class MqttLink:
         log.info("mqtt_connected", broker=self._url.redacted())
         self._on_event(Connected())
 
-    def _disconnected(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _disconnected(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         was = self.connected
         self.connected = False
         if was:
@@ -148,9 +157,7 @@ class MqttLink:
             info = self._client.publish(
                 self.status_topic, offline_status(self._config.node), qos=1, retain=True
             )
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout_s)
-            except (RuntimeError, ValueError):
-                pass
         self._client.disconnect()
         self._client.loop_stop()

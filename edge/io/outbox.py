@@ -74,7 +74,7 @@ class Outbox:
             page = self._db.execute("PRAGMA page_size").fetchone()[0]
             self._db.execute(f"PRAGMA max_page_count={max(16, max_bytes // page)}")
         self._init_meta(now_ms)
-        self._depth = self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+        self._depth = int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def _init_meta(self, now_ms: int) -> None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -88,8 +88,12 @@ class Outbox:
             with self._tx():
                 self._db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    [("node", self.node), ("next_seq", str(seed)), ("last_ts_ms", "0"),
-                     ("evicted_total", "0")],
+                    [
+                        ("node", self.node),
+                        ("next_seq", str(seed)),
+                        ("last_ts_ms", "0"),
+                        ("evicted_total", "0"),
+                    ],
                 )
             log.info("outbox_created", path=str(self.path), first_seq=seed)
         self._next_seq = int(self._meta("next_seq"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from hubsense.edge.config import NodeConfig
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.io.bthome_adverts import build_advert
+
 from hubsense.logs import configure_logging
 
 
@@ -31,7 +32,9 @@ def main() -> None:
     packet = rng.randrange(256)
     while True:
         packet += 1
-        agent.feed_advert(mac, build_advert([("packet_id", packet % 256), ("occupancy", packet % 2)]))
+        agent.feed_advert(
+            mac, build_advert([("packet_id", packet % 256), ("occupancy", packet % 2)])
+        )
         pin = agent.pin(17 + rng.randrange(len(config.pir_sensors)))
         pin.drive_high() if rng.random() < 0.5 else pin.drive_low()
         time.sleep(0.005)

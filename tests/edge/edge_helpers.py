@@ -6,6 +6,7 @@ collides with another folder's conftest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -15,21 +16,36 @@ from pathlib import Path
 from typing import Any
 
 from hubsense.edge.config import NodeConfig
+
 from hubsense.mqtt_url import parse_mqtt_url
 
 SITE = "edge-site"
 
 
 def node_config(
-    state_dir: Path, broker_url: str, node: str = "pi-e1", *, pins: int = 2, ble: list[dict[str, Any]] | None = None,
+    state_dir: Path,
+    broker_url: str,
+    node: str = "pi-e1",
+    *,
+    pins: int = 2,
+    ble: list[dict[str, Any]] | None = None,
     **extra: Any,
 ) -> NodeConfig:
     sensors: list[dict[str, Any]] = [
-        {"type": "gpio_pir", "pin": 17 + i, "desk": f"{node}-d{i}", "hold_s": 1} for i in range(pins)
+        {"type": "gpio_pir", "pin": 17 + i, "desk": f"{node}-d{i}", "hold_s": 1}
+        for i in range(pins)
     ]
     sensors.extend(ble or [])
-    data = {"node": node, "site": SITE, "broker": {"url": broker_url}, "state_dir": str(state_dir),
-            "debounce_ms": 100, "tick_s": 0.05, "sensors": sensors, **extra}
+    data = {
+        "node": node,
+        "site": SITE,
+        "broker": {"url": broker_url},
+        "state_dir": str(state_dir),
+        "debounce_ms": 100,
+        "tick_s": 0.05,
+        "sensors": sensors,
+        **extra,
+    }
     return NodeConfig.model_validate(data)
 
 
@@ -38,15 +54,28 @@ def inventory_for(*configs: NodeConfig) -> Any:
     from hubsense.inventory import Inventory
 
     desks = sorted({s.desk for c in configs for s in c.sensors})
-    return Inventory.model_validate({
-        "organisation": "Edge tests",
-        "sites": [{
-            "id": SITE, "name": "Edge site", "kind": "office", "timezone": "Europe/Stockholm",
-            "desks": [{"id": d} for d in desks],
-            "nodes": [{"id": c.node, "heartbeat_s": c.heartbeat_s,
-                       "sensors": [s.model_dump() for s in c.sensors]} for c in configs],
-        }],
-    })
+    return Inventory.model_validate(
+        {
+            "organisation": "Edge tests",
+            "sites": [
+                {
+                    "id": SITE,
+                    "name": "Edge site",
+                    "kind": "office",
+                    "timezone": "Europe/Stockholm",
+                    "desks": [{"id": d} for d in desks],
+                    "nodes": [
+                        {
+                            "id": c.node,
+                            "heartbeat_s": c.heartbeat_s,
+                            "sensors": [s.model_dump() for s in c.sensors],
+                        }
+                        for c in configs
+                    ],
+                }
+            ],
+        }
+    )
 
 
 class Collector:
@@ -63,7 +92,8 @@ class Collector:
         self.lock = threading.Lock()
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"collector-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5,
+            client_id=f"collector-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
         )
         self.subscribed = threading.Event()
         self.client.on_connect = self._connected
@@ -102,16 +132,18 @@ class Collector:
         self.client.loop_stop()
 
 
-def wait_for(check: Callable[[], Any], timeout_s: float = 30.0,
-             what: str | Callable[[], str] = "condition") -> Any:
+def wait_for(
+    check: Callable[[], Any], timeout_s: float = 30.0, what: str | Callable[[], str] = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for "
-                                 f"{what() if callable(what) else what}")
+            raise AssertionError(
+                f"timed out after {timeout_s} s waiting for {what() if callable(what) else what}"
+            )
         time.sleep(0.05)
 
 
@@ -120,14 +152,17 @@ class Ingest:
 
     def __init__(self, dsn: str, url: str, worker: str) -> None:
         from hubsense.ingest.service import run
+
         from hubsense.settings import Settings
 
         settings = Settings.model_validate({"ingest": {"worker_id": worker, "share_group": worker}})
         self.stop_event = threading.Event()
         ready = threading.Event()
         self.thread = threading.Thread(
-            target=run, args=(settings, self.stop_event),
-            kwargs={"dsn": dsn, "mqtt_url": url, "ready": ready}, daemon=True,
+            target=run,
+            args=(settings, self.stop_event),
+            kwargs={"dsn": dsn, "mqtt_url": url, "ready": ready},
+            daemon=True,
         )
         self.thread.start()
         assert ready.wait(30), "ingest did not subscribe"
@@ -165,6 +200,11 @@ class SimClock:
             self._sim_ms += (now - self._mono) * 1000 * self.speed
             self._mono = now
             return int(self._sim_ms)
+
+    def jump(self, delta_ms: int) -> None:
+        self()
+        with self._lock:
+            self._sim_ms += delta_ms
 
     def set_speed(self, speed: float) -> None:
         self()
@@ -223,27 +263,21 @@ class TcpProxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass
 
     def stop(self) -> None:
         import socket
 
         if self._listener is not None:
             # shutdown wakes the thread blocked in accept(); close alone keeps it listening.
-            try:
+            with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         with self._lock:
             conns, self._conns = self._conns, []
         for s in conns:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
                 s.close()
-            except OSError:
-                pass

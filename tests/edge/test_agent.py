@@ -1,4 +1,4 @@
-"""The real agent (mock GPIO pins, fed BLE adverts) against real Mosquitto, ingest and PostgreSQL."""
+"""The real agent (mock GPIO pins, fed BLE adverts) against real Mosquitto, ingest, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
+from edge_helpers import Collector, Ingest, load_inventory, node_config, query, wait_for
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.io.bthome_adverts import build_advert
-from hubsense.wire import EVENTS_ADAPTER, ConfigMessage, SensorConfig, StatusMessage, encode
 
-from edge_helpers import Collector, Ingest, load_inventory, node_config, query, wait_for
+from hubsense.wire import EVENTS_ADAPTER, ConfigMessage, SensorConfig, StatusMessage, encode
 
 pytestmark = pytest.mark.service
 
@@ -25,8 +24,9 @@ def desk_events(events: list[dict[str, Any]], desk: str) -> list[str]:
     return [e["state"] for e in events if e.get("desk") == desk]
 
 
-def test_sensors_to_database_exactly_once(tmp_path: Path, mqtt_broker: Any, db_dsn: str,
-                                          collector: Collector) -> None:
+def test_sensors_to_database_exactly_once(
+    tmp_path: Path, mqtt_broker: Any, db_dsn: str, collector: Collector
+) -> None:
     ble = [{"type": "bthome", "address": MAC, "desk": "pi-e1-ble", "bindkey": KEY.hex()}]
     config = node_config(tmp_path, mqtt_broker.url, "pi-e1", pins=2, ble=ble)
     load_inventory(db_dsn, config)
@@ -36,19 +36,35 @@ def test_sensors_to_database_exactly_once(tmp_path: Path, mqtt_broker: Any, db_d
         wait_for(lambda: len(collector.seqs()) >= 4, what="start events")
         agent.pin(17).drive_high()
         agent.feed_advert(MAC, build_advert([("occupancy", 1)], mac=MAC, bindkey=KEY, counter=1))
-        agent.feed_advert(MAC, build_advert([("occupancy", 1)], mac="A4:C1:38:00:00:08",
-                                            bindkey=KEY, counter=2))  # wrong nonce: forged
-        wait_for(lambda: "occupied" in desk_events(collector.events, "pi-e1-d0"), what="PIR occupied")
+        agent.feed_advert(
+            MAC, build_advert([("occupancy", 1)], mac="A4:C1:38:00:00:08", bindkey=KEY, counter=2)
+        )  # wrong nonce: forged
+        wait_for(
+            lambda: "occupied" in desk_events(collector.events, "pi-e1-d0"), what="PIR occupied"
+        )
         agent.pin(17).drive_low()  # hold_s 1: vacant about 1 s later
-        wait_for(lambda: desk_events(collector.events, "pi-e1-d0") == ["vacant", "occupied", "vacant"],
-                 what="PIR vacant after hold")
+        wait_for(
+            lambda: desk_events(collector.events, "pi-e1-d0") == ["vacant", "occupied", "vacant"],
+            what="PIR vacant after hold",
+        )
         assert agent.agent.decoder.counters.undecodable == 1
         status = wait_for(lambda: collector.status.get("pi-e1"), what="status")
         agent.stop()
         wait_for(lambda: collector.status["pi-e1"]["online"] is False, what="offline status")
-        rows = wait_for(lambda: (r := query(db_dsn, "SELECT seq, type::text, desk_id, source::text, "
-                                            "state::text FROM events WHERE node_id = 'pi-e1' ORDER BY seq"))
-                        and r[-1][1] == "stop" and r, what="rows in the database")
+        rows = wait_for(
+            lambda: (
+                (
+                    r := query(
+                        db_dsn,
+                        "SELECT seq, type::text, desk_id, source::text, "
+                        "state::text FROM events WHERE node_id = 'pi-e1' ORDER BY seq",
+                    )
+                )
+                and r[-1][1] == "stop"
+                and r
+            ),
+            what="rows in the database",
+        )
     finally:
         ingest.stop()
     seqs = [r[0] for r in rows]
@@ -56,8 +72,11 @@ def test_sensors_to_database_exactly_once(tmp_path: Path, mqtt_broker: Any, db_d
     assert sorted(collector.seqs()) == seqs
     # The start: every desk's state, then alive; the end: stop.
     assert [(r[1], r[2], r[4]) for r in rows[:4]] == [
-        ("desk", "pi-e1-d0", "vacant"), ("desk", "pi-e1-d1", "vacant"),
-        ("desk", "pi-e1-ble", "vacant"), ("alive", None, None)]
+        ("desk", "pi-e1-d0", "vacant"),
+        ("desk", "pi-e1-d1", "vacant"),
+        ("desk", "pi-e1-ble", "vacant"),
+        ("alive", None, None),
+    ]
     per_desk: dict[str, list[tuple[str, str]]] = {}
     for _seq, kind, desk, source, state in rows:
         if kind == "desk":
@@ -75,7 +94,9 @@ def test_sensors_to_database_exactly_once(tmp_path: Path, mqtt_broker: Any, db_d
     assert parsed.disk_full is False and parsed.outbox_depth is not None
 
 
-def test_every_message_is_a_valid_batch_and_timestamps_are_ordered(tmp_path: Path, mqtt_broker: Any) -> None:
+def test_every_message_is_a_valid_batch_and_timestamps_are_ordered(
+    tmp_path: Path, mqtt_broker: Any
+) -> None:
     import paho.mqtt.client as mqtt
 
     config = node_config(tmp_path, mqtt_broker.url, "pi-e2", pins=3)
@@ -92,7 +113,9 @@ def test_every_message_is_a_valid_batch_and_timestamps_are_ordered(tmp_path: Pat
         pin.drive_high() if i % 2 == 0 else pin.drive_low()
         time.sleep(0.15)
     agent.stop()
-    wait_for(lambda: payloads and json.loads(payloads[-1])["events"][-1]["type"] == "stop", what="stop")
+    wait_for(
+        lambda: payloads and json.loads(payloads[-1])["events"][-1]["type"] == "stop", what="stop"
+    )
     sub.loop_stop()
     events = [e for p in payloads for e in EVENTS_ADAPTER.validate_json(p).events]
     assert all(m.node == "pi-e2" for m in (EVENTS_ADAPTER.validate_json(p) for p in payloads))
@@ -101,19 +124,26 @@ def test_every_message_is_a_valid_batch_and_timestamps_are_ordered(tmp_path: Pat
     assert ts == sorted(ts), "(ts, seq) order must be the order things happened"
 
 
-def test_config_topic_changes_heartbeat_and_hold_live(tmp_path: Path, mqtt_broker: Any,
-                                                       collector: Collector) -> None:
+def test_config_topic_changes_heartbeat_and_hold_live(
+    tmp_path: Path, mqtt_broker: Any, collector: Collector
+) -> None:
     import paho.mqtt.client as mqtt
 
     config = node_config(tmp_path, mqtt_broker.url, "pi-e3", pins=1, heartbeat_s=3600)
-    config = config.model_copy(update={"sensors": [config.sensors[0].model_copy(update={"hold_s": 3600})]})
+    config = config.model_copy(
+        update={"sensors": [config.sensors[0].model_copy(update={"hold_s": 3600})]}
+    )
     agent = AgentThread(config).start()
     wait_for(lambda: len(collector.seqs()) >= 2, what="start events")
     pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     pub.connect(mqtt_broker.host, mqtt_broker.port)
     pub.loop_start()
-    desired = ConfigMessage(node="pi-e3", heartbeat_s=1, sensors=[SensorConfig(key="gpio:17", hold_s=1)])
-    pub.publish("hubsense/v1/edge-site/pi-e3/config", encode(desired), qos=1, retain=True).wait_for_publish(5)
+    desired = ConfigMessage(
+        node="pi-e3", heartbeat_s=1, sensors=[SensorConfig(key="gpio:17", hold_s=1)]
+    )
+    pub.publish(
+        "hubsense/v1/edge-site/pi-e3/config", encode(desired), qos=1, retain=True
+    ).wait_for_publish(5)
     # A malformed and a foreign config are logged and ignored, never a crash.
     pub.publish("hubsense/v1/edge-site/pi-e3/config", b"{nope", qos=1).wait_for_publish(5)
     wait_for(lambda: agent.agent.heartbeat_s == 1, timeout_s=10, what="heartbeat applied")
@@ -125,16 +155,23 @@ def test_config_topic_changes_heartbeat_and_hold_live(tmp_path: Path, mqtt_broke
     time.sleep(0.5)
     agent.pin(17).drive_low()
     started = time.monotonic()
-    wait_for(lambda: desk_events(collector.events, "pi-e3-d0")[-1:] == ["vacant"]
-             and len(desk_events(collector.events, "pi-e3-d0")) == 3, timeout_s=10, what="vacant")
+    wait_for(
+        lambda: (
+            desk_events(collector.events, "pi-e3-d0")[-1:] == ["vacant"]
+            and len(desk_events(collector.events, "pi-e3-d0")) == 3
+        ),
+        timeout_s=10,
+        what="vacant",
+    )
     assert time.monotonic() - started < 5  # hold 1 s (not 3600 s) was applied live
     pub.publish("hubsense/v1/edge-site/pi-e3/config", b"", qos=1, retain=True).wait_for_publish(5)
     pub.loop_stop()
     agent.stop()
 
 
-def test_clean_restart_resumes_seq_and_resends_the_state(tmp_path: Path, mqtt_broker: Any,
-                                                         collector: Collector) -> None:
+def test_clean_restart_resumes_seq_and_resends_the_state(
+    tmp_path: Path, mqtt_broker: Any, collector: Collector
+) -> None:
     config = node_config(tmp_path, mqtt_broker.url, "pi-e4", pins=1)
     agent = AgentThread(config).start()
     agent.pin(17).drive_high()
@@ -149,6 +186,36 @@ def test_clean_restart_resumes_seq_and_resends_the_state(tmp_path: Path, mqtt_br
     events = collector.events
     seqs = collector.seqs()
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    restart = events[len(first_run):]
-    assert (restart[0]["desk"], restart[0]["state"], restart[1]["type"]) == ("pi-e4-d0", "vacant", "alive")
+    restart = events[len(first_run) :]
+    assert (restart[0]["desk"], restart[0]["state"], restart[1]["type"]) == (
+        "pi-e4-d0",
+        "vacant",
+        "alive",
+    )
     assert events[len(first_run) - 1]["type"] == "stop"
+
+
+def test_refuses_to_timestamp_before_its_last_recorded_event(
+    tmp_path: Path, mqtt_broker: Any, collector: Collector
+) -> None:
+    from edge_helpers import SimClock
+    from hubsense.edge.io.outbox import open_outbox
+
+    last_ms = int(time.time() * 1000)
+    box = open_outbox(tmp_path, "pi-e5", last_ms)
+    box.append([{"ts": last_ms, "type": "alive"}])
+    box.close()
+    clock = SimClock(last_ms - 60_000)  # rebooted without RTC: a minute behind the last event
+    config = node_config(tmp_path, mqtt_broker.url, "pi-e5", pins=1)
+    handle = AgentThread(config, clock_ms=clock)
+    handle._thread.start()
+    time.sleep(1.5)
+    assert handle.agent.ready is False  # waiting, not sensing with a wrong clock
+    clock.jump(60_000)  # NTP sets the clock
+    wait_for(lambda: handle.agent.ready, timeout_s=5, what="sensing after the clock is set")
+    wait_for(
+        lambda: len([e for e in collector.events if e.get("type") == "alive"]) >= 2, what="events"
+    )
+    handle.stop()
+    assert all(e["ts"] >= last_ms for e in collector.events)
+    assert collector.events[0]["seq"] == last_ms * 1000  # the old alive, sent first

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-
 from hubsense.edge.core.machine import Signal
 from hubsense.edge.io.ble import BTHOME_UUID, BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.bthome_adverts import build_advert
+
 from hubsense.inventory import BthomeSensor
 
 PLAIN = "A4:C1:38:00:00:01"
@@ -28,12 +28,19 @@ def scanner() -> Iterator[tuple[BleScanner, list[BleReading]]]:
     yield BleScanner(BthomeDecoder(sensors), got.extend), got
 
 
-def hear(scanner: BleScanner, address: str, service_data: dict[str, bytes], rssi: int = -60) -> None:
+def hear(
+    scanner: BleScanner, address: str, service_data: dict[str, bytes], rssi: int = -60
+) -> None:
     """Exactly what bleak does for each advertisement: detection_callback(device, adv)."""
     device = BLEDevice(address, None, None)
     adv = AdvertisementData(
-        local_name=None, manufacturer_data={}, service_data=service_data,
-        service_uuids=list(service_data), tx_power=None, rssi=rssi, platform_data=(),
+        local_name=None,
+        manufacturer_data={},
+        service_data=service_data,
+        service_uuids=list(service_data),
+        tx_power=None,
+        rssi=rssi,
+        platform_data=(),
     )
     scanner.detection_callback(device, adv)
 
@@ -41,7 +48,7 @@ def hear(scanner: BleScanner, address: str, service_data: dict[str, bytes], rssi
 def test_plain_v2_literal_bytes_motion_occupancy_presence(scanner) -> None:  # type: ignore[no-untyped-def]
     s, got = scanner
     # 0x40: v2 unencrypted; 00 07: packet id 7; 21 01 motion; 23 00 occupancy off; 25 01 presence.
-    hear(s, PLAIN, {BTHOME_UUID: bytes.fromhex("40000721012300" "2501")})
+    hear(s, PLAIN, {BTHOME_UUID: bytes.fromhex("400007210123002501")})
     assert sorted(got, key=lambda r: r.signal.value) == [
         BleReading("ble:A4:C1:38:00:00:01", Signal.MOTION_PULSE, True),
         BleReading("ble:A4:C1:38:00:00:01", Signal.OCCUPANCY, False),

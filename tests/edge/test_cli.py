@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from edge_helpers import node_config, wait_for
 from gpiozero.pins.mock import MockFactory
-
 from hubsense.edge.doctor import Status, run_checks
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.watch import _read_live, render
@@ -25,7 +24,8 @@ def test_importing_the_edge_pulls_no_server_dependency() -> None:
     code = (
         "import sys, json\n"
         "import hubsense.edge, hubsense.edge.agent, hubsense.edge.cli, hubsense.edge.doctor\n"
-        "import hubsense.edge.watch, hubsense.edge.embed, hubsense.edge.io.ble, hubsense.edge.io.mqtt\n"
+        "import hubsense.edge.watch, hubsense.edge.embed\n"
+        "import hubsense.edge.io.ble, hubsense.edge.io.mqtt\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -42,7 +42,9 @@ def test_edge_help_lists_the_commands() -> None:
 def test_a_bad_config_is_one_line_naming_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "node.yaml"
     bad.write_text("node: pi-1\nsite: hq\nsensors:\n  - {type: gpio_pir, pin: 99, desk: d1}\n")
-    out = subprocess.run([HUBSENSE, "edge", "run", "--config", str(bad)], capture_output=True, text=True)
+    out = subprocess.run(
+        [HUBSENSE, "edge", "run", "--config", str(bad)], capture_output=True, text=True
+    )
     assert out.returncode == 2
     line = out.stderr.strip()
     assert "\n" not in line and line.startswith(f"hubsense: error: {bad}: sensors.0.")
@@ -50,13 +52,22 @@ def test_a_bad_config_is_one_line_naming_the_field(tmp_path: Path) -> None:
 
 
 @pytest.mark.service
-def test_doctor_passes_what_works_and_says_how_to_fix_the_rest(tmp_path: Path, mqtt_broker: Any) -> None:
+def test_doctor_passes_what_works_and_says_how_to_fix_the_rest(
+    tmp_path: Path, mqtt_broker: Any
+) -> None:
     config = node_config(tmp_path / "state", mqtt_broker.url, "pi-doc", pins=1)
     path = tmp_path / "node.yaml"
     path.write_text(json.dumps(json.loads(config.model_dump_json())))  # JSON is YAML
     checks = {c.name: c for c in run_checks(path, listen_s=2, pin_factory=MockFactory())}
-    for name in ("config valid", "GPIO readable", "broker reachable", "credentials accepted",
-                 "publish allowed on own topics", "subscribe allowed on config", "disk space"):
+    for name in (
+        "config valid",
+        "GPIO readable",
+        "broker reachable",
+        "credentials accepted",
+        "publish allowed on own topics",
+        "subscribe allowed on config",
+        "disk space",
+    ):
         assert checks[name].status is Status.PASS, checks[name]
     assert checks["GPIO readable"].detail == "gpio:17=low"
     assert checks["outbox healthy"].status is Status.WARN  # the agent never ran here
@@ -64,10 +75,16 @@ def test_doctor_passes_what_works_and_says_how_to_fix_the_rest(tmp_path: Path, m
     # A broker nobody listens on: FAIL with a fix, and the session checks are not attempted.
     path.write_text(path.read_text().replace(f":{mqtt_broker.port}", ":1"))
     checks = {c.name: c for c in run_checks(path, listen_s=2, pin_factory=MockFactory())}
-    assert checks["broker reachable"].status is Status.FAIL and "network" in checks["broker reachable"].fix
+    assert (
+        checks["broker reachable"].status is Status.FAIL
+        and "network" in checks["broker reachable"].fix
+    )
     assert "credentials accepted" not in checks
-    out = subprocess.run([HUBSENSE, "edge", "doctor", "--config", str(path), "--listen-s", "1"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [HUBSENSE, "edge", "doctor", "--config", str(path), "--listen-s", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1 and "[FAIL] broker reachable" in out.stdout and "fix:" in out.stdout
 
 
@@ -79,8 +96,10 @@ def test_watch_shows_the_running_agents_desks(tmp_path: Path, mqtt_broker: Any) 
     agent = AgentThread(config).start()
     try:
         agent.pin(18).drive_high()
-        view = wait_for(lambda: (v := _read_live(config)) and v["desks"]["pi-w-d1"] == "occupied" and v,
-                        what="live view")
+        view = wait_for(
+            lambda: (v := _read_live(config)) and v["desks"]["pi-w-d1"] == "occupied" and v,
+            what="live view",
+        )
     finally:
         agent.stop()
     assert view["sensors"]["gpio:18"] == {"desk": "pi-w-d1", "reading": "high"}
@@ -99,16 +118,29 @@ def test_clean_venv_install_of_the_edge_extra(tmp_path: Path) -> None:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     root = Path(__file__).resolve().parents[2]
     subprocess.run([*pip, f"{root}[edge]"], check=True, env=env, timeout=900)
-    out = subprocess.run([str(venv / "bin" / "hubsense"), "edge", "--help"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(venv / "bin" / "hubsense"), "edge", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "doctor" in out.stdout
     code = "import sys, hubsense.edge.agent, hubsense.edge.io.ble; print(sorted(sys.modules))"
     # cwd elsewhere: from the source tree, `import hubsense` would find ./hubsense instead.
-    mods = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                          check=True, cwd=tmp_path).stdout
+    mods = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
     for name in SERVER_ONLY:
         assert f"'{name}'" not in mods
-    freeze = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True,
-                            text=True, check=True).stdout.lower()
+    freeze = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
     for name in ("numba", "psycopg", "fastapi"):
         assert name not in freeze, f"{name} got installed with hubsense[edge]"

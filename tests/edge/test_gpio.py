@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 from gpiozero.pins.mock import MockFactory
-
 from hubsense.edge.core.machine import Signal
 from hubsense.edge.io.gpio import PirInputs
+
 from hubsense.inventory import GpioPirSensor
 
 
@@ -20,8 +20,10 @@ def test_pin_edges_become_motion_start_and_end() -> None:
         got.append((key, signal))
         changed.set()
 
-    sensors = [GpioPirSensor(type="gpio_pir", pin=17, desk="d1"),
-               GpioPirSensor(type="gpio_pir", pin=22, desk="d2")]
+    sensors = [
+        GpioPirSensor(type="gpio_pir", pin=17, desk="d1"),
+        GpioPirSensor(type="gpio_pir", pin=22, desk="d2"),
+    ]
     pins = PirInputs(sensors, on_signal, factory)
     assert pins.start() == {"gpio:17": False, "gpio:22": False}
     try:

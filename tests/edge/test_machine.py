@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from hubsense.edge.core.machine import Change, DeskMachine, SensorSpec, Signal, SourceKind
+
 from hubsense.wire import DeskState, Source
 
 OCC, VAC = DeskState.OCCUPIED, DeskState.VACANT
@@ -134,7 +134,7 @@ def test_short_hold_gap_is_chatter() -> None:
 
 
 def test_readings_arriving_after_an_expired_hold_are_ordered() -> None:
-    """No tick between the hold end and a new motion: the vacancy is still found and emitted first."""
+    """No tick between the hold end and a new motion: the vacancy is found and emitted first."""
     m = started(pir(hold_s=10))
     m.observe("gpio:17", Signal.MOTION_START, T0)
     m.observe("gpio:17", Signal.MOTION_END, T0 + 1_000)

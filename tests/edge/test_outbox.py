@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, SEQS_PER_MS, Outbox, open_outbox
+
 from hubsense.errors import ConfigError
 from hubsense.wire import EVENTS_ADAPTER
 
@@ -27,8 +27,12 @@ def alive(ts: int) -> dict[str, object]:
 def test_seq_is_seeded_from_the_clock_and_survives_reopen(tmp_path: Path) -> None:
     box = open_outbox(tmp_path, "pi-1", NOW)
     first = NOW * SEQS_PER_MS
-    out = box.append([alive(NOW), {"ts": NOW + 1, "type": "desk", "desk": "d1", "source": "pir",
-                                   "state": "occupied"}])
+    out = box.append(
+        [
+            alive(NOW),
+            {"ts": NOW + 1, "type": "desk", "desk": "d1", "source": "pir", "state": "occupied"},
+        ]
+    )
     assert [e["seq"] for e in out] == [first, first + 1]
     box.close()
     box = open_outbox(tmp_path, "pi-1", NOW + 999_999)  # reopen later: no new seed
@@ -37,7 +41,8 @@ def test_seq_is_seeded_from_the_clock_and_survives_reopen(tmp_path: Path) -> Non
     rows = box.pending(-1, 10)
     assert [seq for seq, _ in rows] == [first, first + 1, first + 2]
     # Bodies are wire events: the message built from them validates against the contract.
-    message = EVENTS_ADAPTER.validate_json('{"node":"pi-1","events":[%s]}' % ",".join(b for _, b in rows))
+    bodies = ",".join(b for _, b in rows)
+    message = EVENTS_ADAPTER.validate_json(f'{{"node":"pi-1","events":[{bodies}]}}')
     assert message.events[1].desk == "d1"
     box.close()
 
@@ -69,8 +74,17 @@ def test_full_disk_evicts_the_oldest_and_keeps_alive_flowing(tmp_path: Path) -> 
     box = Outbox(tmp_path / "o.sqlite3", "pi-1", NOW, max_bytes=256 * 1024)  # cap = a full disk
     appended = 0
     for i in range(3_000):
-        box.append([{"ts": NOW + i, "type": "desk", "desk": f"desk-{i % 30}", "source": "fused",
-                     "state": "occupied"}])
+        box.append(
+            [
+                {
+                    "ts": NOW + i,
+                    "type": "desk",
+                    "desk": f"desk-{i % 30}",
+                    "source": "fused",
+                    "state": "occupied",
+                }
+            ]
+        )
         appended += 1
     assert box.disk_full is True
     assert box.evicted_total > 0

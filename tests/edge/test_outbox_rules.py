@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from hubsense.edge.core.outbox_rules import (
     InFlight,
     OutboxLimits,
     TokenBucket,
     events_that_fit,
-    reconnect_delay_s,
 )
 
 
@@ -72,9 +70,3 @@ def test_reused_message_id_requeues_the_older_batch() -> None:
 def test_limits_refuse_an_unbounded_window() -> None:
     with pytest.raises(ValueError, match="packet ids"):
         OutboxLimits(max_in_flight=65_535)
-
-
-def test_reconnect_backoff_grows_with_jitter_and_a_cap() -> None:
-    assert reconnect_delay_s(0, 0.0) == 0.5
-    assert reconnect_delay_s(3, 1.0) == 8.0
-    assert reconnect_delay_s(30, 1.0) == 120.0
