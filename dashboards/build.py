@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-
 from hubsense.dashboards import facilities, fleet, hub
 
 JSON_DIR = Path(__file__).parent / "json"

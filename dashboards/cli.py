@@ -37,7 +37,10 @@ def build(
 def push(
     url: str = typer.Option(..., "--url", help="Grafana base URL, e.g. http://localhost:3000."),
     token: str = typer.Option(
-        ..., "--token", envvar="GRAFANA_TOKEN", help="Grafana service-account token (env GRAFANA_TOKEN)."
+        ...,
+        "--token",
+        envvar="GRAFANA_TOKEN",
+        help="Grafana service-account token (env GRAFANA_TOKEN).",
     ),
     json_dir: Path | None = typer.Option(
         None, "--dir", help="Directory of board JSON to upload (default: dashboards/json/)."

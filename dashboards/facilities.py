@@ -1,7 +1,7 @@
 """The Facilities board: real use against bookings per site and zone, and desks really needed.
 
 For facilities and property managers (SPEC §2). Reads the analytics rollups (names in
-`rollups.py`; day buckets for trends, hour buckets for the weekday × hour grid) and the
+`rollups.py`; day buckets for trends, hour buckets for the weekday x hour grid) and the
 inventory tables. Desks needed is SPEC §6's nearest-rank percentile of the open days'
 peaks, computed in integers: rank = ceil(p · n / 100) = (p · n + 99) / 100.
 Builds the board; must not touch a database.
@@ -15,7 +15,6 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.builders.dashboard import FieldColor
 from grafana_foundation_sdk.models.common import TableColoredBackgroundCellOptions
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, FieldColorModeId
-
 from hubsense.dashboards.panels import (
     custom_variable,
     query_variable,
@@ -27,7 +26,7 @@ from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, DESK_HOUR, SI
 
 UID = "hubsense-facilities"
 NO_ZONE = "(none)"
-# Hours shown in the weekday × hour grid; the inventory's opening hours fall inside them.
+# Hours shown in the weekday x hour grid; the inventory's opening hours fall inside them.
 GRID_HOURS = range(6, 22)
 
 _DESK_FILTER = f"""m.site_id IN ($site) AND coalesce(d.zone, '{NO_ZONE}') IN ($zone)"""
@@ -141,7 +140,7 @@ ORDER BY id
 
 _GRID_COLUMNS = ",\n       ".join(
     f"round((sum(m.occupied_s) FILTER (WHERE h.hour = {hour}))::numeric"
-    f" / nullif(sum(m.observed_s) FILTER (WHERE h.hour = {hour}), 0), 3) AS \"{hour:02d}\""
+    f' / nullif(sum(m.observed_s) FILTER (WHERE h.hour = {hour}), 0), 3) AS "{hour:02d}"'
     for hour in GRID_HOURS
 )
 
@@ -178,7 +177,7 @@ WHERE site_id IN ($site) AND retired_at IS NULL"""
 def board() -> Any:
     """The Facilities dashboard builder."""
     grid = (
-        table_panel("Occupancy rate by weekday × hour (site-local time)", WEEKDAY_HOUR, h=9)
+        table_panel("Occupancy rate by weekday \u00d7 hour (site-local time)", WEEKDAY_HOUR, h=9)
         .cell_options(_heat_cells())
         .unit("percentunit")
         .min(0)
@@ -195,11 +194,19 @@ def board() -> Any:
         .with_variable(query_variable("site", "Site", SITES, multi=True))
         .with_variable(query_variable("zone", "Zone", ZONES, multi=True))
         .with_variable(custom_variable("percentile", "Percentile", ["95", "90", "80", "100"], "95"))
-        .with_panel(stat_panel("True utilisation (booked desks really used)", TRUE_UTILISATION, "percentunit", w=8))
+        .with_panel(
+            stat_panel(
+                "True utilisation (booked desks really used)", TRUE_UTILISATION, "percentunit", w=8
+            )
+        )
         .with_panel(stat_panel("Occupancy rate", OCCUPANCY_RATE, "percentunit", w=8))
         .with_panel(stat_panel("No-show rate", NO_SHOW_RATE, "percentunit", w=8))
         .with_panel(table_panel("Desks needed, surplus and area (right-sizing)", RIGHT_SIZING, h=7))
-        .with_panel(series_panel("True utilisation and occupancy per site", UTILISATION_PER_SITE, "percentunit"))
+        .with_panel(
+            series_panel(
+                "True utilisation and occupancy per site", UTILISATION_PER_SITE, "percentunit"
+            )
+        )
         .with_panel(series_panel("Occupancy rate per zone", OCCUPANCY_PER_ZONE, "percentunit"))
         .with_panel(series_panel("Booked vs occupied desk hours per day", BOOKED_VS_OCCUPIED, "h"))
         .with_panel(series_panel("Daily peak against capacity", PEAK_VS_CAPACITY, "none"))
@@ -211,7 +218,7 @@ def board() -> Any:
 def _heat_cells() -> Any:
     """Colour each cell by its value: the table reads as a heatmap of the week.
 
-    Grafana's heatmap panel needs a time x-axis; a weekday × hour grid has none, so the
+    Grafana's heatmap panel needs a time x-axis; a weekday x hour grid has none, so the
     grid is a table whose cells are coloured on a continuous scale from 0 to 1.
     """
     return TableColoredBackgroundCellOptions()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard
-
 from hubsense.dashboards.panels import (
     bars_panel,
     query_variable,
@@ -112,8 +111,12 @@ def board() -> Any:
         .with_variable(query_variable("site", "Site", SITES, multi=True))
         .with_panel(stat_panel("Nodes online / offline", NODES_ONLINE, "none", w=8))
         .with_panel(bars_panel("CPU temperature", CPU_TEMP, "celsius", w=8, h=4))
-        .with_panel(bars_panel("Outbox depth (events not yet delivered)", OUTBOX_DEPTH, "none", w=8, h=4))
-        .with_panel(table_panel("Nodes: last seen, outbox, sensors, temperature", NODES_TABLE, h=10))
+        .with_panel(
+            bars_panel("Outbox depth (events not yet delivered)", OUTBOX_DEPTH, "none", w=8, h=4)
+        )
+        .with_panel(
+            table_panel("Nodes: last seen, outbox, sensors, temperature", NODES_TABLE, h=10)
+        )
         .with_panel(table_panel("Last sensor reading age", SENSOR_AGES, w=12, h=9))
         .with_panel(table_panel("Dead letters by reason", DEAD_LETTERS_BY_REASON, w=12, h=9))
         .with_panel(series_panel("Dead letters over time", DEAD_LETTERS_OVER_TIME, "none", w=24))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard
-
 from hubsense.dashboards.panels import (
     custom_variable,
     query_variable,
@@ -19,7 +18,7 @@ from hubsense.dashboards.panels import (
     stat_panel,
     table_panel,
 )
-from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, DESK_HOUR, SITE_DAY
+from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, SITE_DAY
 
 UID = "hubsense-hub"
 
@@ -152,7 +151,9 @@ HUBS = "SELECT id FROM sites WHERE kind = 'hub' AND retired_at IS NULL ORDER BY 
 def board() -> Any:
     """The Hub dashboard builder."""
     trend = series_panel("Weekly occupancy rate", WEEKLY_TREND, "percentunit")
-    copresence = series_panel("Weekly co-presence (hours with two or more people)", WEEKLY_COPRESENCE, "h")
+    copresence = series_panel(
+        "Weekly co-presence (hours with two or more people)", WEEKLY_COPRESENCE, "h"
+    )
     return (
         dashboard.Dashboard("hubsense — Hub")
         .uid(UID)
@@ -161,7 +162,9 @@ def board() -> Any:
         .refresh("1m")
         .timezone("browser")
         .with_variable(query_variable("hub", "Hub", HUBS, multi=False))
-        .with_variable(custom_variable("low_use_pct", "Low use below (%)", ["20", "10", "30", "40"], "20"))
+        .with_variable(
+            custom_variable("low_use_pct", "Low use below (%)", ["20", "10", "30", "40"], "20")
+        )
         .with_panel(stat_panel("Desks now", DESKS_NOW, "none", w=12))
         .with_panel(stat_panel("Today", COPRESENCE_TODAY, "none", w=12))
         .with_panel(trend)

@@ -126,7 +126,9 @@ def expand(sql: str, ctx: QueryContext) -> str:
         name = match.group(1)
         if name not in macros:
             raise InputError(f"macro $__{name}: not a Grafana PostgreSQL macro")
-        args = [part.strip() for part in match.group(2).split(",")] if match.group(2).strip() else []
+        args = (
+            [part.strip() for part in match.group(2).split(",")] if match.group(2).strip() else []
+        )
         return macros[name](args)
 
     return _MACRO.sub(macro, sql)

@@ -15,7 +15,6 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
     VariableSort,
 )
-
 from hubsense.dashboards.sql_query import Format, Sql, datasource
 
 Builder = Any  # the SDK's panel builders share no public base class with these methods

@@ -45,9 +45,11 @@ def load_boards(json_dir: Path) -> list[dict[str, Any]]:
     return boards
 
 
-def push(url: str, token: str, boards: list[dict[str, Any]], timeout_s: float = 10.0) -> list[Pushed]:
+def push(
+    url: str, token: str, boards: list[dict[str, Any]], timeout_s: float = 10.0
+) -> list[Pushed]:
     """Create the folder when missing and upload every board into it, overwriting."""
-    from grafana_client import GrafanaApi
+    from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
 
     api = GrafanaApi.from_url(url=url, credential=token, timeout=timeout_s)

@@ -46,8 +46,16 @@ def capacity_chart(sites: list[SiteFigures]) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.55 * len(sites)))
     rows = list(range(len(sites)))[::-1]
-    ax.barh([r + 0.2 for r in rows], [s.capacity for s in sites], 0.4, color=_GREY, label="desks today")
-    ax.barh([r - 0.2 for r in rows], [s.desks_needed for s in sites], 0.4, color=_BLUE, label="desks needed")
+    ax.barh(
+        [r + 0.2 for r in rows], [s.capacity for s in sites], 0.4, color=_GREY, label="desks today"
+    )
+    ax.barh(
+        [r - 0.2 for r in rows],
+        [s.desks_needed for s in sites],
+        0.4,
+        color=_BLUE,
+        label="desks needed",
+    )
     ax.set_yticks(rows, [s.name for s in sites])
     ax.set_xlabel("desks")
     ax.legend(loc="lower right", frameon=False)
@@ -62,7 +70,9 @@ def peaks_chart(site: SiteFigures) -> str:
     plt = _pyplot()
     days = [d for d in site.days if d.open]
     fig, ax = plt.subplots(figsize=(8, 2.8))
-    ax.bar([d.date for d in days], [d.peak for d in days], color=_BLUE, width=0.8, label="daily peak")
+    ax.bar(
+        [d.date for d in days], [d.peak for d in days], color=_BLUE, width=0.8, label="daily peak"
+    )
     ax.axhline(site.capacity, color=_GREY, linewidth=2, label=f"capacity ({site.capacity})")
     ax.axhline(site.desks_needed, color=_ORANGE, linewidth=2, linestyle="--",
                label=f"desks needed ({site.desks_needed})")  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,7 +30,9 @@ def command(
     ),
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
     dsn: str | None = typer.Option(
-        None, "--dsn", help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: `hubsense services up`'s)."
+        None,
+        "--dsn",
+        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: `hubsense services up`'s).",
     ),
     percentile: int = typer.Option(
         95, "--percentile", min=1, max=100, help="Percentile of daily peaks that sets desks needed."
@@ -53,8 +56,11 @@ def command(
     start, end = _date(from_, "--from"), _date(to, "--to")
     if end <= start:
         raise ConfigError(f"--to {to}: must be after --from {from_}")
-    settings = load_settings(**({"db": {"dsn": dsn}} if dsn else {}))
-    sites = gather(resolve_dsn(settings), Period(start, end), site or None, Fraction(percentile), noshow_min_s)
+    overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
+    settings = load_settings(**overrides)
+    sites = gather(
+        resolve_dsn(settings), Period(start, end), site or None, Fraction(percentile), noshow_min_s
+    )
     html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -24,7 +24,7 @@ def number(value: float, decimals: int = 0) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}\u202f%"
+    return "\u2013" if value is None else f"{value * 100:.0f}\u202f%"
 
 
 def hours(seconds: int) -> str:

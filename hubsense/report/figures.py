@@ -4,7 +4,7 @@ No rollup tables are committed yet, so every site's inventory, events and bookin
 read and handed to the analytics compute (`hubsense.api.metrics_data.site_metrics`, the
 same kernels as `hubsense analytics compute`): the report's numbers are the files'
 numbers. Derived money and area follow the inventory: area per desk = area_m2 / capacity,
-area freed = surplus × area per desk, saving = surplus × cost_per_desk_month.
+area freed = surplus x area per desk, saving = surplus x cost_per_desk_month.
 Reads only; must not write to the database.
 """
 
@@ -67,7 +67,7 @@ class SiteFigures:
     booked_observed_s: int
     booked_occupied_s: int
     unbooked_occupied_s: int
-    open_s: int  # seconds of opening hours × desks in the period: what full observation would be
+    open_s: int  # seconds of opening hours x desks in the period: what full observation would be
     bookings: int
     attended: int
     no_shows: int
@@ -112,7 +112,7 @@ class SiteFigures:
 
     @property
     def observed_share(self) -> float | None:
-        """How much of the opening hours the sensors saw: below ~1, the numbers carry less weight."""
+        """Share of the opening hours the sensors saw: below ~1 the numbers carry less weight."""
         return self.observed_s / self.open_s if self.open_s else None
 
     @property
@@ -144,9 +144,7 @@ def _weeks(results: Any, days: list[Day], zone: ZoneInfo) -> list[Week]:
         for c, column in enumerate(columns):
             row[c] += int(column[i])
         row[4] += copresence.get(date, 0) * _MS_PER_S
-    return [
-        Week(monday, *(v // _MS_PER_S for v in row)) for monday, row in sorted(sums.items())
-    ]
+    return [Week(monday, *(v // _MS_PER_S for v in row)) for monday, row in sorted(sums.items())]
 
 
 def _open_s(results: Any) -> int:
@@ -204,8 +202,13 @@ def _period_ms(period: Period, zone: ZoneInfo) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def gather(dsn: str, period: Period, site_ids: list[str] | None = None,
-           percentile: Fraction = Fraction(95), noshow_min_s: int = 900) -> list[SiteFigures]:  # fmt: skip
+def gather(
+    dsn: str,
+    period: Period,
+    site_ids: list[str] | None = None,
+    percentile: Fraction = Fraction(95),
+    noshow_min_s: int = 900,
+) -> list[SiteFigures]:
     """Figures of the given sites (default: every live site), offices first."""
     from hubsense.db.connect import connect
 

@@ -17,7 +17,8 @@ _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
        max-width: 980px; margin: 2rem auto; padding: 0 1.2rem; line-height: 1.45; }
 h1 { font-size: 1.7rem; margin-bottom: .2rem; }
-h2 { font-size: 1.3rem; margin-top: 2.4rem; border-bottom: 2px solid #2f6db5; padding-bottom: .2rem; }
+h2 { font-size: 1.3rem; margin-top: 2.4rem; border-bottom: 2px solid #2f6db5;
+     padding-bottom: .2rem; }
 h3 { font-size: 1.05rem; margin: 1.2rem 0 .3rem; }
 .meta { color: #5b6775; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; margin: .6rem 0 1rem; }
@@ -37,11 +38,11 @@ img { max-width: 100%; height: auto; display: block; margin: .4rem 0; }
 
 
 def _money(value: float | None) -> str:
-    return "–" if value is None else number(value)
+    return "\u2013" if value is None else number(value)
 
 
 def _area(value: float | None) -> str:
-    return "–" if value is None else f"{number(value)}\u202fm²"
+    return "\u2013" if value is None else f"{number(value)}\u202fm²"
 
 
 def _summary_table(sites: list[SiteFigures]) -> str:
@@ -63,7 +64,7 @@ def _summary_table(sites: list[SiteFigures]) -> str:
     total = (
         f"<tr><th>All sites</th><th></th><th>{sum(s.capacity for s in sites)}</th>"
         f"<th>{sum(s.desks_needed for s in sites)}</th><th>{total_surplus}</th>"
-        f"<th>{_area(freed) if freed else '–'}</th><th>{_money(saving) if saving else '–'}</th>"
+        f"<th>{_area(freed or None)}</th><th>{_money(saving or None)}</th>"
         "<th></th><th></th><th></th></tr>"
     )
     return f"<table>{head}{rows}{total}</table>"
@@ -136,9 +137,9 @@ booked desk was really occupied / booked time that was observed.</li>
 (or half the booking, if shorter). Bookings observed less than half their length are left out.</li>
 <li><em>Peak</em>: most desks in use at the same instant on a day. <em>Desks needed</em>: the
 {p}th percentile of the open days' peaks (nearest rank), so the site copes with all but the
-busiest {q}&#8239;% of days. <em>Surplus</em> = desks today − desks needed.</li>
-<li><em>Area freed</em> = surplus × (site area / desks today); <em>saving</em> = surplus × cost per
-desk and month, both as given in the inventory.</li>
+busiest {q}&#8239;% of days. <em>Surplus</em> = desks today &minus; desks needed.</li>
+<li><em>Area freed</em> = surplus &times; (site area / desks today); <em>saving</em> =
+surplus &times; cost per desk and month, both as given in the inventory.</li>
 </ul></section>
 """
 
@@ -150,7 +151,7 @@ def render(sites: list[SiteFigures], start: dt.date, end: dt.date, percentile: i
     last = end - dt.timedelta(days=1)
     body = [
         "<header><h1>Desks and hubs: real use and what it means for office area</h1>",
-        f'<p class="meta">Period {start:%-d %B %Y} – {last:%-d %B %Y} · '
+        f'<p class="meta">Period {start:%-d %B %Y} \u2013 {last:%-d %B %Y} · '
         f"{len(sites)} site{'s' if len(sites) != 1 else ''} · "
         f"generated {generated_at:%Y-%m-%d %H:%M %Z}</p></header>",
         '<h2 class="first">Summary</h2>',
@@ -164,6 +165,6 @@ def render(sites: list[SiteFigures], start: dt.date, end: dt.date, percentile: i
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>hubsense report {start.isoformat()} – {last.isoformat()}</title>"
+        f"<title>hubsense report {start.isoformat()} \u2013 {last.isoformat()}</title>"
         f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

@@ -101,7 +101,7 @@ HAND_LATE = ("n-b", "b2", local(5, 9))
 
 
 def hand_events() -> list[tuple[str, int, str, str, str]]:
-    """(node, ts_ms, type, desk, state) rows, each node sensing 07:55–17:05 local both days."""
+    """(node, ts_ms, type, desk, state) rows, each node sensing 07:55-17:05 local both days."""
     rows: list[tuple[str, int, str, str, str]] = []
     desks = {"n-a": ["a1", "a2", "a3", "a4"], "n-b": ["b1", "b2"]}
     for day in (2, 3):
@@ -153,18 +153,24 @@ def load_raw(dsn: str, inventory_path: Path, events: Path, bookings: Path) -> In
     apply_inventory(dsn, inventory)
     node_site = {node.id: site.id for site in inventory.sites for node in site.nodes}
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN"
-        ) as copy, events.open(newline="") as handle:
+        with (
+            cur.copy(
+                "COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN"
+            ) as copy,
+            events.open(newline="") as handle,
+        ):
             for row in csv.DictReader(handle):
                 ts = dt.datetime.fromtimestamp(int(row["ts"]) / 1000, dt.UTC)
                 copy.write_row([
                     row["node"], int(row["seq"]), ts, node_site[row["node"]], row["type"],
                     row["desk"] or None, row["source"] or None, row["state"] or None,
                 ])  # fmt: skip
-        with cur.copy(
-            "COPY bookings (booking_id, site_id, desk_id, start_at, end_at, origin) FROM STDIN"
-        ) as copy, bookings.open(newline="") as handle:
+        with (
+            cur.copy(
+                "COPY bookings (booking_id, site_id, desk_id, start_at, end_at, origin) FROM STDIN"
+            ) as copy,
+            bookings.open(newline="") as handle,
+        ):
             for row in csv.DictReader(handle):
                 copy.write_row([
                     row["booking_id"], row["site"], row["desk"],
@@ -179,7 +185,8 @@ def _compute(inventory: Path, events: Path, bookings: Path, start: dt.date, end:
     result = subprocess.run(
         [str(HUBSENSE), "analytics", "compute", "--inventory", str(inventory),
          "--events", str(events), "--bookings", str(bookings),
-         "--from", start.isoformat(), "--to", end.isoformat(), "--bucket", bucket, "--out", str(out)],
+         "--from", start.isoformat(), "--to", end.isoformat(), "--bucket", bucket,
+         "--out", str(out)],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -205,31 +212,46 @@ def fill_rollups(dsn: str, inventory: Path, events: Path, bookings: Path,
         if not _has_table(conn, "analytics_desk_day"):
             conn.execute((HERE / "rollups_stand_in.sql").read_text())
         with conn.cursor() as cur:
-            with cur.copy(
-                f"COPY analytics_desk_day (site_id, desk_id, day, bucket_start, {', '.join(measures)})"
-                " FROM STDIN"
-            ) as copy, (day / "desk_metrics.csv").open(newline="") as handle:
+            with (
+                cur.copy(
+                    "COPY analytics_desk_day (site_id, desk_id, day, bucket_start, "
+                    f"{', '.join(measures)})"
+                    " FROM STDIN"
+                ) as copy,
+                (day / "desk_metrics.csv").open(newline="") as handle,
+            ):
                 for row in csv.DictReader(handle):
                     copy.write_row([row["site"], row["desk"], row["bucket_start"][:10],
                                     row["bucket_start"], *(row[m] for m in measures)])  # fmt: skip
-            with cur.copy(
-                f"COPY analytics_desk_hour (site_id, desk_id, bucket_start, {', '.join(measures)})"
-                " FROM STDIN"
-            ) as copy, (hour / "desk_metrics.csv").open(newline="") as handle:
+            with (
+                cur.copy(
+                    "COPY analytics_desk_hour (site_id, desk_id, bucket_start, "
+                    f"{', '.join(measures)})"
+                    " FROM STDIN"
+                ) as copy,
+                (hour / "desk_metrics.csv").open(newline="") as handle,
+            ):
                 for row in csv.DictReader(handle):
                     copy.write_row([row["site"], row["desk"], row["bucket_start"],
                                     *(row[m] for m in measures)])  # fmt: skip
-            with cur.copy(
-                "COPY analytics_booking_outcome (booking_id, site_id, desk_id, start_at,"
-                " observed_s, occupied_s, outcome) FROM STDIN"
-            ) as copy, (day / "booking_outcomes.csv").open(newline="") as handle:
+            with (
+                cur.copy(
+                    "COPY analytics_booking_outcome (booking_id, site_id, desk_id, start_at,"
+                    " observed_s, occupied_s, outcome) FROM STDIN"
+                ) as copy,
+                (day / "booking_outcomes.csv").open(newline="") as handle,
+            ):
                 for row in csv.DictReader(handle):
                     copy.write_row([row["booking_id"], row["site"], row["desk"],
                                     booking_start[row["booking_id"]], row["observed_s"],
                                     row["occupied_s"], row["outcome"]])  # fmt: skip
-            with cur.copy(
-                "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s) FROM STDIN"
-            ) as copy, (day / "site_daily.csv").open(newline="") as handle:
+            with (
+                cur.copy(
+                    "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s)"
+                    " FROM STDIN"
+                ) as copy,
+                (day / "site_daily.csv").open(newline="") as handle,
+            ):
                 for row in csv.DictReader(handle):
                     copy.write_row([row["site"], row["date"], row["open"], row["peak"],
                                     row["peak_at"] or None, row["copresence_s"]])  # fmt: skip

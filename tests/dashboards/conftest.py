@@ -1,49 +1,13 @@
-"""Fixtures for the boards' tests: boards as JSON, and a runner that executes panel SQL the way
-Grafana would (macros and variables expanded by hubsense.dashboards.macros)."""
+"""Fixtures for the boards' tests: every board as Grafana JSON."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-
 from hubsense.dashboards.build import BOARDS, board_json
-from hubsense.dashboards.macros import QueryContext, expand
 
 
 @pytest.fixture(scope="session")
 def boards() -> dict[str, dict[str, Any]]:
     return {name: board_json(name) for name in BOARDS}
-
-
-def targets(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(panel title, rawSql) of every target of every panel."""
-    for panel in board["panels"]:
-        for target in panel.get("targets", []):
-            yield panel["title"], target["rawSql"]
-
-
-def panel_sql(board: dict[str, Any], title: str, ref_id: str = "A") -> str:
-    for panel in board["panels"]:
-        if panel["title"] == title:
-            for target in panel["targets"]:
-                if target["refId"] == ref_id:
-                    return str(target["rawSql"])
-    raise KeyError(title)
-
-
-def run_sql(dsn: str, sql: str, ctx: QueryContext) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of the expanded SQL, read-only like Grafana's datasource."""
-    with psycopg.connect(dsn) as conn:
-        conn.read_only = True
-        cur = conn.execute(expand(sql, ctx).encode())
-        names = [c.name for c in cur.description or []]
-        return names, cur.fetchall()
-
-
-def context(start: dt.datetime, end: dt.datetime, **variables: list[str]) -> QueryContext:
-    multi = frozenset(name for name in ("site", "zone") if name in variables)
-    return QueryContext(start, end, interval="1h", variables=variables, multi=multi)

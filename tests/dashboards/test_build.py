@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
-
 from hubsense.dashboards.build import BOARDS, JSON_DIR, build
 from hubsense.dashboards.macros import QueryContext, expand, interval_s
+from ruamel.yaml import YAML
+
 from hubsense.errors import InputError
 
 PROVISIONING = Path(__file__).parents[2] / "dashboards" / "provisioning"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from board_data import HUBSENSE, fill_rollups, load_raw
-from conftest import context, panel_sql, run_sql, targets
+from board_sql import context, panel_sql, run_sql, targets
 
 from hubsense.inventory import Inventory
 
@@ -95,16 +95,18 @@ def test_right_sizing_matches_the_analytics(
 ) -> None:
     dsn, inventory, out = demo
     title = "Desks needed, surplus and area (right-sizing)"
-    names, rows = run_sql(dsn, panel_sql(boards["facilities"], title), context(START, END, **_variables(inventory)))
+    names, rows = run_sql(
+        dsn, panel_sql(boards["facilities"], title), context(START, END, **_variables(inventory))
+    )
     got = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
     with (out / "site_summary.csv").open(newline="") as handle:
         expected = list(csv.DictReader(handle))
     assert len(expected) == len(inventory.sites) == len(got)
     for row in expected:
         site = got[row["site"]]
-        assert (site["days open"], site["capacity"], site["desks needed"], site["surplus"]) == (
-            int(row["days_open"]), int(row["capacity"]), int(row["desks_needed"]), int(row["surplus"]),
-        ), row["site"]  # fmt: skip
+        got_row = (site["days open"], site["capacity"], site["desks needed"], site["surplus"])
+        columns = ("days_open", "capacity", "desks_needed", "surplus")
+        assert got_row == tuple(int(row[c]) for c in columns), row["site"]
     assert got["ostersund-hq"]["desks needed"] > 0
 
 
@@ -119,6 +121,8 @@ def test_occupancy_matches_the_desk_metrics(
                 occupied += int(row["occupied_s"])
                 observed += int(row["observed_s"])
     variables = {**_variables(inventory), "site": ["ostersund-hq"]}
-    _, rows = run_sql(dsn, panel_sql(boards["facilities"], "Occupancy rate"), context(START, END, **variables))
+    _, rows = run_sql(
+        dsn, panel_sql(boards["facilities"], "Occupancy rate"), context(START, END, **variables)
+    )
     assert rows == [(occupied / observed,)]
     assert 0.05 < occupied / observed < 0.95

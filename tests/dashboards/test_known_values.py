@@ -1,10 +1,10 @@
 """Panel SQL on a hand-made organisation gives the values computed by hand (SPEC §6).
 
-Office A (4 desks, zones z1 and z2, 08–17 local) and Hub B (2 desks), observed all day
+Office A (4 desks, zones z1 and z2, 08-17 local) and Hub B (2 desks), observed all day
 on Mon 2 and Tue 3 March 2026 (9 h a desk a day = 32,400 s):
-- a1 occupied 08–12 Mon (booked k1, attended), a2 09–10 Mon (walk-in), a3 13–15 Tue
-  (booked k3 13–17, attended); k2 (a3 Mon 09–11) and k4 (a4 Tue 08–10) are no-shows.
-- b1 10–12 and b2 11–13 Mon: co-presence 11–12 = 3,600 s, peak 2 at 11:00.
+- a1 occupied 08-12 Mon (booked k1, attended), a2 09-10 Mon (walk-in), a3 13-15 Tue
+  (booked k3 13-17, attended); k2 (a3 Mon 09-11) and k4 (a4 Tue 08-10) are no-shows.
+- b1 10-12 and b2 11-13 Mon: co-presence 11-12 = 3,600 s, peak 2 at 11:00.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from board_data import HAND_FROM, HAND_TO, fill_rollups, load_raw, local, write_hand_csvs
-from conftest import context, panel_sql, run_sql
+from board_sql import context, panel_sql, run_sql
 
 pytestmark = pytest.mark.service
 
@@ -42,12 +42,13 @@ def hand_db(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
         )
         conn.execute(
             """INSERT INTO dead_letters (received_at, topic, payload, reason, detail) VALUES
-               (%(t)s, 'hubsense/v1/office-a/n-a/events', 'x', 'invalid_json', 'one'),
-               (%(t)s + interval '1 minute', 'hubsense/v1/office-a/n-a/events', 'x', 'invalid_json', 'two'),
-               (%(t)s + interval '2 hours', 'hubsense/v1/office-a/n-a/events', 'y', 'invalid_json', 'three'),
+               (%(t)s, %(topic)s, 'x', 'invalid_json', 'one'),
+               (%(t)s + interval '1 minute', %(topic)s, 'x', 'invalid_json', 'two'),
+               (%(t)s + interval '2 hours', %(topic)s, 'y', 'invalid_json', 'three'),
                (%(t)s, 'hubsense/v1/hub-b/n-x/events', '{}', 'node_mismatch', 'n-x vs n-b'),
-               (%(t)s - interval '3 days', 'hubsense/v1/hub-b/n-b/events', '{}', 'too_large', 'old')""",
-            {"t": local(2, 10)},
+               (%(t)s - interval '3 days', 'hubsense/v1/hub-b/n-b/events', '{}', 'too_large',
+                'old')""",
+            {"t": local(2, 10), "topic": "hubsense/v1/office-a/n-a/events"},
         )
     return db_dsn
 
@@ -64,7 +65,7 @@ def test_rates_for_all_sites(hand_db: str, boards: dict[str, Any]) -> None:
     assert _one(hand_db, facilities, "True utilisation (booked desks really used)") == {
         "true utilisation": 0.5
     }
-    # occupied (4 + 1 + 2) h office + (2 + 2) h hub over 6 desks × 2 days × 9 h
+    # occupied (4 + 1 + 2) h office + (2 + 2) h hub over 6 desks x 2 days x 9 h
     rate = _one(hand_db, facilities, "Occupancy rate")["occupancy rate"]
     assert rate == pytest.approx(11 / 108, abs=1e-15)
     assert _one(hand_db, facilities, "No-show rate") == {"no-show rate": 0.5}
@@ -73,14 +74,16 @@ def test_rates_for_all_sites(hand_db: str, boards: dict[str, Any]) -> None:
 def test_zone_selection(hand_db: str, boards: dict[str, Any]) -> None:
     facilities = boards["facilities"]
     z1 = _one(hand_db, facilities, "Occupancy rate", site=["office-a"], zone=["z1"])
-    assert z1["occupancy rate"] == pytest.approx(5 / 36, abs=1e-15)  # (4 + 1) h of 2 × 2 × 9 h
+    assert z1["occupancy rate"] == pytest.approx(5 / 36, abs=1e-15)  # (4 + 1) h of 2 x 2 x 9 h
     z2 = _one(hand_db, facilities, "No-show rate", site=["office-a"], zone=["z2"])
     assert z2 == {"no-show rate": 2 / 3}  # k2, k4 no-show; k3 attended
 
 
 def test_right_sizing_table(hand_db: str, boards: dict[str, Any]) -> None:
     title = "Desks needed, surplus and area (right-sizing)"
-    names, rows = run_sql(hand_db, panel_sql(boards["facilities"], title), context(START, END, **ALL))
+    names, rows = run_sql(
+        hand_db, panel_sql(boards["facilities"], title), context(START, END, **ALL)
+    )
     table = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
     office = table["office-a"]
     assert (office["capacity"], office["days open"], office["highest peak"]) == (4, 2, 2)
@@ -135,7 +138,7 @@ def test_peak_against_capacity(hand_db: str, boards: dict[str, Any]) -> None:
 def test_weekday_hour_grid(hand_db: str, boards: dict[str, Any]) -> None:
     names, rows = run_sql(
         hand_db,
-        panel_sql(boards["facilities"], "Occupancy rate by weekday × hour (site-local time)"),
+        panel_sql(boards["facilities"], "Occupancy rate by weekday \u00d7 hour (site-local time)"),
         context(START, END, **{**ALL, "site": ["office-a"]}),
     )
     grid = {row[1]: dict(zip(names[2:], row[2:], strict=True)) for row in rows}
@@ -206,7 +209,9 @@ def test_fleet(hand_db: str, boards: dict[str, Any]) -> None:
     assert table["n-a"]["CPU (°C)"] == 61.5
     assert 599 <= table["n-a"]["last seen (s ago)"] <= 700
     assert table["n-b"]["last event"] == local(5, 9)  # the late occupied event
-    _, rows = run_sql(hand_db, panel_sql(fleet, "Last sensor reading age"), context(START, END, **sites))
+    _, rows = run_sql(
+        hand_db, panel_sql(fleet, "Last sensor reading age"), context(START, END, **sites)
+    )
     assert rows[0] == ("n-a", "gpio:18", "a2", 400.5)
     names, rows = run_sql(
         hand_db, panel_sql(fleet, "Dead letters by reason"), context(START, END, **sites)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hubsense.dashboards.build import JSON_DIR
 from hubsense.dashboards.push import load_boards, push
+
 from hubsense.errors import InputError, ServiceError
 
 HUBSENSE = Path(sys.executable).parent / "hubsense"

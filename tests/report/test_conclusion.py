@@ -26,7 +26,7 @@ def _site(**overrides: object) -> SiteFigures:
 def test_formats() -> None:
     assert number(1234567.8) == f"1{NB}234{NB}568"
     assert number(12.345, 1) == "12.3"
-    assert (percent(0.125), percent(None)) == (f"12{NB}%", "–")
+    assert (percent(0.125), percent(None)) == (f"12{NB}%", "\u2013")
 
 
 def test_surplus_without_area_or_cost() -> None:

@@ -53,7 +53,8 @@ def test_summary_numbers(html: str) -> None:
     assert _cells(html, "Office A") == [
         "office", "4", "2", "2", f"50{NB}m²", f"2{NB}000", f"10{NB}%", f"50{NB}%", f"50{NB}%",
     ]  # fmt: skip
-    assert _cells(html, "Hub B") == ["hub", "2", "2", "0", "–", "–", f"11{NB}%", "–", "–"]
+    none = "\u2013"  # the report's "no value"
+    assert _cells(html, "Hub B") == ["hub", "2", "2", "0", none, none, f"11{NB}%", none, none]
     assert "<tr><th>All sites</th><th></th><th>6</th><th>4</th><th>2</th>" in html
 
 
@@ -78,7 +79,9 @@ def test_conclusion_per_site(html: str) -> None:
 
 
 def test_key_figures_and_hub_section(html: str) -> None:
-    office = html[html.index('<section id="site-office-a">') : html.index('<section id="site-hub-b">')]
+    office = html[
+        html.index('<section id="site-office-a">') : html.index('<section id="site-hub-b">')
+    ]
     assert f"<b>25{NB}m²</b><span>area per desk</span>" in office
     assert "<b>2 / 4</b><span>no-shows / bookings</span>" in office
     hubs = html[html.index('<section id="hubs">') :]
@@ -94,7 +97,7 @@ def test_self_contained(html: str) -> None:
     for needle in ("http:", "https:", "//", "<script", "<link", "@import", "url(", "<iframe"):
         assert needle not in lowered, needle
     sources = re.findall(r'src="([^"]*)"', html)
-    # overview + 2 sites × (peaks, utilisation) + hubs' co-presence
+    # overview + 2 sites x (peaks, utilisation) + hubs' co-presence
     assert len(sources) == 6
     for source in sources:
         prefix = "data:image/png;base64,"
