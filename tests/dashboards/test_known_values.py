@@ -14,9 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from board_data import HAND_FROM, HAND_TO, fill_rollups, load_raw, local, write_hand_csvs
+from board_data import local, write_hand_csvs
 from board_sql import context, panel_sql, run_sql
 
 pytestmark = pytest.mark.service
@@ -24,33 +23,6 @@ pytestmark = pytest.mark.service
 START = local(2, 0)
 END = local(4, 0)
 ALL = {"site": ["office-a", "hub-b"], "zone": ["z1", "z2", "open"], "percentile": ["95"]}
-
-
-@pytest.fixture(scope="module")
-def hand_db(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    work = tmp_path_factory.mktemp("hand")
-    inventory, events, bookings = write_hand_csvs(work)
-    load_raw(db_dsn, inventory, events, bookings)
-    fill_rollups(db_dsn, inventory, events, bookings, HAND_FROM, HAND_TO, work)
-    with psycopg.connect(db_dsn) as conn:
-        conn.execute(
-            """INSERT INTO node_status (node_id, site_id, online, version, uptime_s, outbox_depth,
-                   last_reading_age_s, cpu_temp_c, reported_at, updated_at) VALUES
-               ('n-a', 'office-a', false, '0.1.0', 7200, 12,
-                '{"gpio:17": 5.0, "gpio:18": 400.5}', 61.5, now(), now() - interval '10 minutes'),
-               ('n-b', 'hub-b', true, '0.1.0', 360000, 0, '{"gpio:17": 1.0}', 48.0, now(), now())"""
-        )
-        conn.execute(
-            """INSERT INTO dead_letters (received_at, topic, payload, reason, detail) VALUES
-               (%(t)s, %(topic)s, 'x', 'invalid_json', 'one'),
-               (%(t)s + interval '1 minute', %(topic)s, 'x', 'invalid_json', 'two'),
-               (%(t)s + interval '2 hours', %(topic)s, 'y', 'invalid_json', 'three'),
-               (%(t)s, 'hubsense/v1/hub-b/n-x/events', '{}', 'node_mismatch', 'n-x vs n-b'),
-               (%(t)s - interval '3 days', 'hubsense/v1/hub-b/n-b/events', '{}', 'too_large',
-                'old')""",
-            {"t": local(2, 10), "topic": "hubsense/v1/office-a/n-a/events"},
-        )
-    return db_dsn
 
 
 def _one(dsn: str, board: dict[str, Any], title: str, **overrides: list[str]) -> dict[str, Any]:
