@@ -226,12 +226,13 @@ BROKER_FILES = (
 
 def _hand_to_broker(out_dir: Path) -> None:
     """As root, give the files to the `mosquitto` account: it reads them again on SIGHUP."""
+    from hubsense.errors import ServiceError
     from hubsense.services.privileges import hand_over, is_root, service_account
 
     if is_root():
         try:
             account = service_account("mosquitto")
-        except Exception:
+        except ServiceError:  # no such account (no Mosquitto here): the files stay root's
             return
         hand_over(out_dir, account)
 

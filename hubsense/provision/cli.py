@@ -288,13 +288,13 @@ def list_(
 def verify(
     node_id: NodeArg,
     bundle: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--bundle",
-            help="The node's bundle directory "
-            "(node.yaml, mqtt-password, ca.pem); default OUT/NODE_ID of `provision node`.",
+            help="The node's bundle directory (node.yaml, mqtt-password, ca.pem); "
+            "default bundles/NODE_ID.",
         ),
-    ] = Path(""),
+    ] = None,
     mqtt_url: Annotated[
         str | None,
         typer.Option(
@@ -317,8 +317,8 @@ def verify(
     from hubsense.provision.verify import Status
     from hubsense.provision.verify import verify as run_verify
 
-    bundle_dir = bundle if str(bundle) else Path("bundles") / node_id
-    target: Any = verify_target(_provision_dir(provision_dir, state_dir), bundle_dir, mqtt_url)
+    bundle_dir = bundle if bundle is not None else Path("bundles") / node_id
+    target = verify_target(_provision_dir(provision_dir, state_dir), bundle_dir, mqtt_url)
     if target.node != node_id:
         raise ConfigError(f"{bundle_dir}: the bundle is for node {target.node}, not {node_id}")
     checks = run_verify(target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubsense.errors import ConfigError
 from hubsense.inventory import Inventory
@@ -28,6 +29,9 @@ from hubsense.provision.broker import (
 )
 from hubsense.provision.bundle import BundleRequest, write_bundle
 from hubsense.provision.store import CredentialStore
+
+if TYPE_CHECKING:
+    from hubsense.provision.verify import VerifyTarget
 
 log = get_logger(__name__)
 
@@ -170,7 +174,7 @@ def _with_url(provision_dir: Path, options: BundleOptions) -> BundleOptions:
     )
 
 
-def verify_target(provision_dir: Path, bundle_dir: Path, mqtt_url: str | None) -> object:
+def verify_target(provision_dir: Path, bundle_dir: Path, mqtt_url: str | None) -> VerifyTarget:
     """What `provision verify` needs: the node's login from its bundle, the services' from here."""
     from hubsense.edge.config import load_node_config
     from hubsense.provision.verify import Login, VerifyTarget
