@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -42,9 +42,13 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     from hubsense.api.feed import HubFeed, SnapshotReader
 
     pool = ConnectionPool(
-        dsn, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False,
+        dsn,
+        min_size=1,
+        max_size=POOL_MAX,
+        kwargs={"autocommit": True},
+        open=False,
         name="hubsense-api",
-    )  # fmt: skip
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +83,20 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     return app
 
 
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its signal handling: the caller owns signals and sets `stop`
+        (uvicorn would re-raise SIGTERM after shutdown and the process would die by it)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
 def run_api(
     settings: Settings,
     host: str,
@@ -92,28 +110,38 @@ def run_api(
 ) -> None:
     """Serve the API (and, unless turned off, the release watcher) until `stop` is set.
 
-    `ready` is set once the server listens. `port=0` picks a free port; read it from
-    `bound_port(ready)`-style code via the `on_bound` log line or pass a fixed one.
+    `ready` is set once the server listens. Installs no signal handlers: callers (the
+    CLI, the demo) set `stop` on SIGTERM/SIGINT. `watcher` overrides `api.release_watcher`.
     """
     import uvicorn
 
     from hubsense.bookings.watcher import run_watcher
+
+    _Server = _server_class()
     from hubsense.db.connect import resolve_dsn
 
     dsn = dsn or resolve_dsn(settings)
     app = create_app(settings, dsn)
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False,
-        timeout_graceful_shutdown=3, lifespan="on",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+    )
+    server = _Server(config)
     threads: list[threading.Thread] = []
     if settings.api.release_watcher if watcher is None else watcher:
         threads.append(
             threading.Thread(
-                target=run_watcher, args=(settings, stop),
-                kwargs={"dsn": dsn, "mqtt_url": mqtt_url}, name="release-watcher", daemon=True,
-            )  # fmt: skip
+                target=run_watcher,
+                args=(settings, stop),
+                kwargs={"dsn": dsn, "mqtt_url": mqtt_url},
+                name="release-watcher",
+                daemon=True,
+            )
         )
 
     def stop_server() -> None:
@@ -124,7 +152,9 @@ def run_api(
         while not server.started and not stop.is_set():
             stop.wait(0.05)
         if server.started:
-            log.info("api_listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs")
+            log.info(
+                "api_listening", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs"
+            )
             if ready is not None:
                 ready.set()
 

@@ -31,15 +31,23 @@ router = APIRouter(
     },
 )
 
-_COLUMNS = "booking_id, site_id, desk_id, start_at, end_at, origin, booker_hash IS NOT NULL, released_at"
+_COLUMNS = (
+    "booking_id, site_id, desk_id, start_at, end_at, origin, booker_hash IS NOT NULL, released_at"
+)
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def _booking(row: tuple[Any, ...]) -> models.Booking:
     return models.Booking(
-        booking_id=row[0], site=row[1], desk=row[2], start=row[3], end=row[4], origin=row[5],
-        booker_hashed=row[6], released_at=row[7],
-    )  # fmt: skip
+        booking_id=row[0],
+        site=row[1],
+        desk=row[2],
+        start=row[3],
+        end=row[4],
+        origin=row[5],
+        booker_hashed=row[6],
+        released_at=row[7],
+    )
 
 
 def read_inventory(conn: Any) -> Inventory:
@@ -54,7 +62,9 @@ def _salt(request: Request) -> str | None:
 
 
 def _find(conn: Any, booking_id: str) -> models.Booking | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM bookings WHERE booking_id = %s", (booking_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM bookings WHERE booking_id = %s", (booking_id,)
+    ).fetchone()
     return _booking(row) if row else None
 
 
@@ -64,8 +74,12 @@ def list_bookings(
     conn: Conn,
     site: Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this site.")] = None,
     desk: Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this desk.")] = None,
-    start_from: Annotated[AwareDatetime | None, Query(alias="from", description="Ends after this.")] = None,
-    start_to: Annotated[AwareDatetime | None, Query(alias="to", description="Starts before this.")] = None,
+    start_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Ends after this.")
+    ] = None,
+    start_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Starts before this.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[models.Booking]:
     if site is not None:
@@ -80,9 +94,15 @@ def list_bookings(
           AND (%(to)s::timestamptz IS NULL OR start_at < %(to)s)
         ORDER BY start_at DESC, booking_id LIMIT %(limit)s
         """,
-        {"site": site, "only": visible_sites(who), "desk": desk, "from": start_from,
-         "to": start_to, "limit": limit},
-    ).fetchall()  # fmt: skip
+        {
+            "site": site,
+            "only": visible_sites(who),
+            "desk": desk,
+            "from": start_from,
+            "to": start_to,
+            "limit": limit,
+        },
+    ).fetchall()
     return [_booking(row) for row in rows]
 
 
@@ -96,7 +116,12 @@ def get_booking(booking_id: models.BookingPath, who: BookingWriter, conn: Conn) 
 
 
 def _write(
-    request: Request, response: Response, conn: Any, who: Any, booking_id: str, body: models.BookingIn
+    request: Request,
+    response: Response,
+    conn: Any,
+    who: Any,
+    booking_id: str,
+    body: models.BookingIn,
 ) -> models.Booking:
     check_site(who, body.site)
     existing = _find(conn, booking_id)
@@ -104,9 +129,13 @@ def _write(
         check_site(who, existing.site)
     salt = _salt(request)
     row = BookingRow(
-        booking_id=booking_id, site_id=body.site, desk_id=body.desk, start_at=body.start,
-        end_at=body.end, booker_hash=hash_booker(body.booker, salt) if body.booker and salt else None,
-    )  # fmt: skip
+        booking_id=booking_id,
+        site_id=body.site,
+        desk_id=body.desk,
+        start_at=body.start,
+        end_at=body.end,
+        booker_hash=hash_booker(body.booker, salt) if body.booker and salt else None,
+    )
     try:
         check_row(row, read_inventory(conn), f"booking {booking_id}")
     except InputError as error:
@@ -161,7 +190,9 @@ def delete_booking(booking_id: models.BookingPath, who: BookingWriter, conn: Con
     check_site(who, found.site)
     if found.released_at is not None:
         raise HTTPException(409, f"booking {booking_id} was released for no-show and is kept")
-    conn.execute("DELETE FROM bookings WHERE booking_id = %s AND released_at IS NULL", (booking_id,))
+    conn.execute(
+        "DELETE FROM bookings WHERE booking_id = %s AND released_at IS NULL", (booking_id,)
+    )
     return Response(status_code=204)
 
 
@@ -219,6 +250,8 @@ def _import(request: Request, who: Any, kind: str, data: bytes) -> models.Import
         last = {row.booking_id: row for row in parsed.rows}
         counts = upsert_bookings_counted(conn, last.values(), origin=kind)
     return models.ImportResult(
-        rows=len(parsed.rows), created=counts.created, updated=counts.updated,
+        rows=len(parsed.rows),
+        created=counts.created,
+        updated=counts.updated,
         unchanged=counts.unchanged + len(parsed.rows) - len(last),
-    )  # fmt: skip
+    )

@@ -48,7 +48,9 @@ def _settings(config: Path | None, dsn: str | None, mqtt_url: str | None = None)
 
 @app.command()
 def run(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
     dsn: DsnOption = None,
     mqtt_url: Annotated[
@@ -63,16 +65,24 @@ def run(
 
     Example: `hubsense api run --host 0.0.0.0 --port 8080`
     """
+    import signal
     import threading
 
     from hubsense.api.app import run_api
 
     settings = _settings(config, dsn, mqtt_url)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     run_api(
         settings,
         host or settings.api.host,
         settings.api.port if port is None else port,
-        threading.Event(),
+        stop,
         watcher=False if no_watcher else None,
     )
 
@@ -102,8 +112,11 @@ def create(
     with connect(resolve_dsn(_settings(config, dsn)), autocommit=True) as conn:
         new = create_key(conn, chosen, tuple(site or ()), name)
     typer.echo(new.key)
-    typer.echo(f"key id {new.key_id}, role {new.role.value}"
-               + (f", sites {', '.join(new.sites)}" if new.sites else ""), err=True)  # fmt: skip
+    typer.echo(
+        f"key id {new.key_id}, role {new.role.value}"
+        + (f", sites {', '.join(new.sites)}" if new.sites else ""),
+        err=True,
+    )
 
 
 @key_app.command("list")

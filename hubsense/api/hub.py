@@ -54,11 +54,8 @@ def hub_key(
 
 def render(snapshot: HubSnapshot, view: Literal["counts", "desks"]) -> models.HubState:
     desks = [models.DeskNow.model_validate(d, from_attributes=True) for d in snapshot.desks]
-    if view == "counts":
-        # The public view: no booking ids.
-        desks_out = None
-    else:
-        desks_out = desks
+    # The counts view shows no desks (and so no booking ids).
+    desks_out = None if view == "counts" else desks
     return models.HubState(
         site=snapshot.site,
         name=snapshot.name,
@@ -72,7 +69,7 @@ def render(snapshot: HubSnapshot, view: Literal["counts", "desks"]) -> models.Hu
 
 
 def _snapshot(request: Request, site: str) -> HubSnapshot:
-    snapshot = request.app.state.snapshots(site)
+    snapshot: HubSnapshot | None = request.app.state.snapshots(site)
     if snapshot is None:
         raise HTTPException(404, f"no site {site}")
     return snapshot
@@ -100,7 +97,10 @@ def hub_static(name: Literal["hub.js", "hub.css"]) -> PlainTextResponse:
     summary="The hub now: counts (public view) or every desk, and today's co-presence",
 )
 def hub_state(
-    site: models.SitePath, request: Request, conn: Conn, key: Annotated[str | None, Depends(hub_key)]
+    site: models.SitePath,
+    request: Request,
+    conn: Conn,
+    key: Annotated[str | None, Depends(hub_key)],
 ) -> models.HubState:
     view = view_for(request, site, conn, key)
     return render(_snapshot(request, site), view)

@@ -63,7 +63,9 @@ def check_row(row: BookingRow, inventory: Inventory, where: str) -> BookingRow:
     if owner is None:
         raise InputError(f"{where}: desk: unknown desk {row.desk_id!r}")
     if owner != row.site_id:
-        raise InputError(f"{where}: desk: {row.desk_id!r} belongs to site {owner!r}, not {row.site_id!r}")
+        raise InputError(
+            f"{where}: desk: {row.desk_id!r} belongs to site {owner!r}, not {row.site_id!r}"
+        )
     if row.end_at <= row.start_at:
         raise InputError(f"{where}: end: must be after start")
     return row
@@ -79,7 +81,9 @@ def _instant(text: str, where: str, field: str) -> dt.datetime:
     return value
 
 
-def parse_csv(data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.csv") -> Parsed:
+def parse_csv(
+    data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.csv"
+) -> Parsed:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -114,7 +118,9 @@ def _ical_instant(value: object, zone: ZoneInfo) -> dt.datetime:
     raise TypeError(type(value).__name__)
 
 
-def parse_ical(data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.ics") -> Parsed:
+def parse_ical(
+    data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.ics"
+) -> Parsed:
     import icalendar
 
     try:
@@ -133,7 +139,9 @@ def parse_ical(data: bytes, inventory: Inventory, salt: str | None, name: str = 
             skipped += 1
             continue
         if event.get("RRULE") is not None:
-            raise InputError(f"{where}: RRULE: recurring events are not supported; export occurrences")
+            raise InputError(
+                f"{where}: RRULE: recurring events are not supported; export occurrences"
+            )
         booking_id = uid
         if event.get("RECURRENCE-ID") is not None:
             booking_id = f"{uid}~{event.decoded('RECURRENCE-ID').isoformat()}"
@@ -157,7 +165,9 @@ def parse_ical(data: bytes, inventory: Inventory, salt: str | None, name: str = 
         else:
             raise InputError(f"{where}: DTEND: missing (and no DURATION)")
         organizer = event.get("ORGANIZER")
-        booker = str(organizer).removeprefix("mailto:").removeprefix("MAILTO:") if organizer else None
+        booker = (
+            str(organizer).removeprefix("mailto:").removeprefix("MAILTO:") if organizer else None
+        )
         row = BookingRow(booking_id, site, desk, start, end, hashed(booker))
         rows.append(check_row(row, inventory, where))
     return Parsed(rows, skipped)

@@ -83,14 +83,18 @@ def create_key(
     """Store a new key (its hash) and return it; sites must exist."""
     check_role_sites(role, sites)
     if sites:
-        known = {row[0] for row in conn.execute("SELECT id FROM sites WHERE id = ANY(%s)", (list(sites),))}
+        known = {
+            row[0]
+            for row in conn.execute("SELECT id FROM sites WHERE id = ANY(%s)", (list(sites),))
+        }
         missing = sorted(set(sites) - known)
         if missing:
             raise InputError(f"--site {', '.join(missing)}: no such site in the inventory")
     new, secret_hash = make_key(role, sites)
     with conn.transaction():
         conn.execute(
-            "INSERT INTO api_keys (key_id, secret_hash, role, sites, name) VALUES (%s, %s, %s, %s, %s)",
+            "INSERT INTO api_keys (key_id, secret_hash, role, sites, name)"
+            " VALUES (%s, %s, %s, %s, %s)",
             (new.key_id, secret_hash, role.value, list(sites), name),
         )
     return new

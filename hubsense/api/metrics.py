@@ -31,7 +31,9 @@ From = Annotated[
 ]
 To = Annotated[
     dt.date,
-    Query(alias="to", ge=_FIRST, le=_LAST, description="Site-local date after the last (exclusive)."),
+    Query(
+        alias="to", ge=_FIRST, le=_LAST, description="Site-local date after the last (exclusive)."
+    ),
 ]
 Percentile = Annotated[
     int, Query(ge=1, le=100, description="Nearest-rank percentile of daily peaks (desks needed).")
@@ -84,8 +86,13 @@ def metrics(
     results, layout = data.results, data.results.layout
     starts = results.calendars.buckets(0).tolist()
     zone = results.calendars.zones[0]
-    columns = (results.observed_ms, results.occupied_ms, results.booked_ms,
-               results.booked_observed_ms, results.booked_occupied_ms)  # fmt: skip
+    columns = (
+        results.observed_ms,
+        results.occupied_ms,
+        results.booked_ms,
+        results.booked_observed_ms,
+        results.booked_occupied_ms,
+    )
     sums: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0] * 5)
     zones = {desk.id: desk.zone or "(no zone)" for desk in data.site.desks}
     for d, desk in enumerate(layout.desk_ids):
@@ -100,12 +107,17 @@ def metrics(
         observed, occupied, booked, booked_observed, booked_occupied = (v // _MS for v in ms)
         out.append(
             models.DeskMetrics(
-                key=key, bucket_start=dt.datetime.fromisoformat(format_local(starts[j], zone)),
-                observed_s=observed, occupied_s=occupied, booked_s=booked,
-                booked_observed_s=booked_observed, booked_occupied_s=booked_occupied,
+                key=key,
+                bucket_start=dt.datetime.fromisoformat(format_local(starts[j], zone)),
+                observed_s=observed,
+                occupied_s=occupied,
+                booked_s=booked,
+                booked_observed_s=booked_observed,
+                booked_occupied_s=booked_occupied,
                 unbooked_occupied_s=occupied - booked_occupied,
-                occupancy_rate=_ratio(ms[1], ms[0]), true_utilisation=_ratio(ms[4], ms[3]),
-            )  # fmt: skip
+                occupancy_rate=_ratio(ms[1], ms[0]),
+                true_utilisation=_ratio(ms[4], ms[3]),
+            )
         )
     return out
 
@@ -115,7 +127,9 @@ def metrics(
     response_model=models.OutcomeSummary,
     summary="Each booking overlapping the period: attended, no_show or unknown",
 )
-def booking_outcomes(site: models.SitePath, who: Reader, conn: Conn, start: From, end: To) -> models.OutcomeSummary:
+def booking_outcomes(
+    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To
+) -> models.OutcomeSummary:
     from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 
     check_site(who, site)
@@ -125,18 +139,25 @@ def booking_outcomes(site: models.SitePath, who: Reader, conn: Conn, start: From
     for b, (booking_id, b_start, b_end, released) in enumerate(data.booking_rows):
         rows.append(
             models.BookingOutcome(
-                booking_id=booking_id, desk=results.layout.desk_ids[int(data.bookings.desk[b])],
-                start=b_start, end=b_end,
+                booking_id=booking_id,
+                desk=results.layout.desk_ids[int(data.bookings.desk[b])],
+                start=b_start,
+                end=b_end,
                 observed_s=int(results.booking_observed_ms[b]) // _MS,
                 occupied_s=int(results.booking_occupied_ms[b]) // _MS,
-                outcome=OUTCOME_NAMES[int(results.booking_outcome[b])], released_at=released,
-            )  # fmt: skip
+                outcome=OUTCOME_NAMES[int(results.booking_outcome[b])],
+                released_at=released,
+            )
         )
-    tally = {name: sum(r.outcome == name for r in rows) for name in ("attended", "no_show", "unknown")}
+    tally = {
+        name: sum(r.outcome == name for r in rows) for name in ("attended", "no_show", "unknown")
+    }
     return models.OutcomeSummary(
-        site=site, **tally, no_show_rate=_ratio(tally["no_show"], tally["attended"] + tally["no_show"]),
+        site=site,
+        **tally,
+        no_show_rate=_ratio(tally["no_show"], tally["attended"] + tally["no_show"]),
         bookings=rows,
-    )  # fmt: skip
+    )
 
 
 @router.get(
@@ -144,7 +165,9 @@ def booking_outcomes(site: models.SitePath, who: Reader, conn: Conn, start: From
     response_model=list[models.TodaySummary],
     summary="Per local day: open, peak desks in use, its first instant, co-presence seconds",
 )
-def daily(site: models.SitePath, who: Reader, conn: Conn, start: From, end: To) -> list[models.TodaySummary]:
+def daily(
+    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To
+) -> list[models.TodaySummary]:
     from hubsense.api.today import WEEKDAYS
 
     check_site(who, site)
@@ -159,12 +182,14 @@ def daily(site: models.SitePath, who: Reader, conn: Conn, start: From, end: To) 
         is_open = bool(results.calendars.open_day[r])
         out.append(
             models.TodaySummary(
-                date=day, open=is_open,
+                date=day,
+                open=is_open,
                 opening_hours=hours.get(WEEKDAYS[day.weekday()], []) if is_open else [],
-                open_now=False, copresence_s=int(results.copresence_ms[r]) // _MS,
+                open_now=False,
+                copresence_s=int(results.copresence_ms[r]) // _MS,
                 peak=int(results.peak[r]),
                 peak_at=dt.datetime.fromtimestamp(at / _MS, dt.UTC) if at >= 0 else None,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -174,13 +199,21 @@ def _right_sizing(data: Any) -> models.RightSizing:
     capacity, needed = results.capacity[0], results.desks_needed[0]
     surplus = capacity - needed
     return models.RightSizing(
-        site=site.id, days_open=results.days_open[0], capacity=capacity, desks_needed=needed,
-        surplus=surplus, area_m2=site.area_m2,
-        area_freed_m2=round(site.area_m2 * surplus / capacity, 1) if site.area_m2 and capacity else None,
+        site=site.id,
+        days_open=results.days_open[0],
+        capacity=capacity,
+        desks_needed=needed,
+        surplus=surplus,
+        area_m2=site.area_m2,
+        area_freed_m2=round(site.area_m2 * surplus / capacity, 1)
+        if site.area_m2 and capacity
+        else None,
         cost_saved_month=(
-            round(site.cost_per_desk_month * surplus, 2) if site.cost_per_desk_month is not None else None
+            round(site.cost_per_desk_month * surplus, 2)
+            if site.cost_per_desk_month is not None
+            else None
         ),
-    )  # fmt: skip
+    )
 
 
 @router.get(
@@ -196,7 +229,8 @@ def right_sizing(
     sites = [
         r[0]
         for r in conn.execute(
-            "SELECT id FROM sites WHERE retired_at IS NULL AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s)) ORDER BY id",
+            "SELECT id FROM sites WHERE retired_at IS NULL"
+            " AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s)) ORDER BY id",
             {"only": only},
         ).fetchall()
     ]
@@ -209,7 +243,12 @@ def right_sizing(
     summary="One site: capacity, desks needed, surplus and the area it frees",
 )
 def site_right_sizing(
-    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To, percentile: Percentile = 95
+    site: models.SitePath,
+    who: Reader,
+    conn: Conn,
+    start: From,
+    end: To,
+    percentile: Percentile = 95,
 ) -> models.RightSizing:
     check_site(who, site)
     return _right_sizing(_compute(conn, site, _period(start, end), percentile=percentile))

@@ -37,7 +37,9 @@ class SiteMetrics:
     period: Period
     results: Results
     bookings: BookingArrays
-    booking_rows: list[tuple[str, dt.datetime, dt.datetime, dt.datetime | None]]  # id, start, end, released
+    booking_rows: list[
+        tuple[str, dt.datetime, dt.datetime, dt.datetime | None]
+    ]  # id, start, end, released
 
 
 def read_layout(conn: psycopg.Connection[Any], site_id: str) -> Layout | None:
@@ -50,7 +52,8 @@ def read_layout(conn: psycopg.Connection[Any], site_id: str) -> Layout | None:
     if row is None:
         return None
     desks = conn.execute(
-        "SELECT id, zone FROM desks WHERE site_id = %s AND retired_at IS NULL ORDER BY id", (site_id,)
+        "SELECT id, zone FROM desks WHERE site_id = %s AND retired_at IS NULL ORDER BY id",
+        (site_id,),
     ).fetchall()
     nodes = conn.execute(
         "SELECT id, heartbeat_s FROM nodes WHERE site_id = %s AND retired_at IS NULL ORDER BY id",
@@ -66,10 +69,17 @@ def read_layout(conn: psycopg.Connection[Any], site_id: str) -> Layout | None:
         ).fetchall()
     )
     site = Site(
-        id=row[0], name=row[1], kind=row[2], municipality=row[3], timezone=row[4],
-        opening_hours=row[5], closed_dates=row[6], area_m2=row[7], cost_per_desk_month=row[8],
+        id=row[0],
+        name=row[1],
+        kind=row[2],
+        municipality=row[3],
+        timezone=row[4],
+        opening_hours=row[5],
+        closed_dates=row[6],
+        area_m2=row[7],
+        cost_per_desk_month=row[8],
         desks=[Desk(id=d, zone=z) for d, z in desks],
-    )  # fmt: skip
+    )
     node_ids = [n for n, _ in nodes]
     node_index = {n: i for i, n in enumerate(node_ids)}
     desk_ids = [d for d, _ in desks]
@@ -81,7 +91,9 @@ def read_layout(conn: psycopg.Connection[Any], site_id: str) -> Layout | None:
         node_index=node_index,
         site_index={site.id: 0},
         desk_site=np.zeros(len(desk_ids), dtype=np.int32),
-        desk_node=np.asarray([node_index.get(desk_node.get(d, ""), -1) for d in desk_ids], dtype=np.int32),
+        desk_node=np.asarray(
+            [node_index.get(desk_node.get(d, ""), -1) for d in desk_ids], dtype=np.int32
+        ),
         node_heartbeat_ms=np.asarray([hb * 1000 for _, hb in nodes], dtype=np.int64),
         site_desk_off=np.asarray([0, len(desk_ids)], dtype=np.int64),
     )
@@ -113,9 +125,12 @@ def read_events(
     conn: psycopg.Connection[Any], layout: Layout, lo: dt.datetime, hi: dt.datetime
 ) -> EventArrays:
     params = {
-        "site": layout.sites[0].id, "lo": lo, "hi": hi,
-        "nodes": layout.node_ids, "desks": layout.desk_ids,
-    }  # fmt: skip
+        "site": layout.sites[0].id,
+        "lo": lo,
+        "hi": hi,
+        "nodes": layout.node_ids,
+        "desks": layout.desk_ids,
+    }
     node, seq, ts, kind, desk, state = [], [], [], [], [], []
     for node_id, s, t, k, desk_id, occupied in conn.execute(_EVENTS, params):
         n = layout.node_index.get(node_id)

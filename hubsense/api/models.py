@@ -37,7 +37,8 @@ BookingId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\x0
 # Path and query forms: PostgreSQL text cannot hold NUL, and ids never contain "/".
 SitePath = Annotated[str, Path(pattern=ID_PATTERN, description="A site id.")]
 BookingPath = Annotated[
-    str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$", description="A booking id.")
+    str,
+    Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$", description="A booking id."),
 ]
 
 
@@ -108,7 +109,7 @@ class BookingIn(BaseModel):
     def _ends_after_start(self) -> BookingIn:
         if self.end <= self.start:
             raise ValueError("end must be after start")
-        if not (EARLIEST <= self.start and self.end <= LATEST):
+        if not (self.start >= EARLIEST and self.end <= LATEST):
             raise ValueError("start and end must lie in the years 2000 to 2099")
         return self
 

@@ -31,9 +31,17 @@ ORDER BY s.id
 
 def _site(row: tuple[Any, ...]) -> models.Site:
     return models.Site(
-        id=row[0], name=row[1], kind=row[2], municipality=row[3], timezone=row[4],
-        opening_hours=row[5], closed_dates=row[6], area_m2=row[7], capacity=row[8], zones=row[9],
-    )  # fmt: skip
+        id=row[0],
+        name=row[1],
+        kind=row[2],
+        municipality=row[3],
+        timezone=row[4],
+        opening_hours=row[5],
+        closed_dates=row[6],
+        area_m2=row[7],
+        capacity=row[8],
+        zones=row[9],
+    )
 
 
 def site_exists(conn: Any, site: str) -> None:
@@ -95,7 +103,8 @@ SELECT n.id, n.site_id, ns.online,
        greatest(ns.reported_at, ns.updated_at, last.ts),
        ns.version, ns.uptime_s, ns.outbox_depth, coalesce(ns.last_reading_age_s, '{}'::jsonb),
        ns.cpu_temp_c,
-       (SELECT count(DISTINCT desk_id) FROM sensors s WHERE s.node_id = n.id AND s.retired_at IS NULL)
+       (SELECT count(DISTINCT desk_id) FROM sensors s
+        WHERE s.node_id = n.id AND s.retired_at IS NULL)
 FROM nodes n
 LEFT JOIN node_status ns ON ns.node_id = n.id
 LEFT JOIN LATERAL (SELECT ts FROM events e WHERE e.node_id = n.id ORDER BY seq DESC LIMIT 1) last
@@ -108,9 +117,17 @@ ORDER BY n.site_id, n.id
 def _fleet(conn: Any, only: list[str] | None) -> list[models.NodeStatus]:
     return [
         models.NodeStatus(
-            node=r[0], site=r[1], online=r[2], last_seen=r[3], version=r[4], uptime_s=r[5],
-            outbox_depth=r[6], last_reading_age_s=r[7], cpu_temp_c=r[8], desks=r[9],
-        )  # fmt: skip
+            node=r[0],
+            site=r[1],
+            online=r[2],
+            last_seen=r[3],
+            version=r[4],
+            uptime_s=r[5],
+            outbox_depth=r[6],
+            last_reading_age_s=r[7],
+            cpu_temp_c=r[8],
+            desks=r[9],
+        )
         for r in conn.execute(_FLEET, {"only": only}).fetchall()
     ]
 
@@ -120,9 +137,7 @@ def fleet(who: Reader, conn: Conn) -> list[models.NodeStatus]:
     return _fleet(conn, visible_sites(who))
 
 
-@router.get(
-    "/sites/{site}/fleet", response_model=list[models.NodeStatus], summary="A site's nodes"
-)
+@router.get("/sites/{site}/fleet", response_model=list[models.NodeStatus], summary="A site's nodes")
 def site_fleet(site: models.SitePath, who: Reader, conn: Conn) -> list[models.NodeStatus]:
     check_site(who, site)
     site_exists(conn, site)

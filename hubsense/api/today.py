@@ -80,7 +80,9 @@ def intersect(a: list[Span], b: list[Span]) -> list[Span]:
 
 def copresence(desk_spans: list[list[Span]]) -> tuple[int, int, int | None]:
     """(ms with at least two desks at once, peak count, first instant of the peak)."""
-    edges = sorted((t, delta) for spans in desk_spans for s, e in spans for t, delta in ((s, 1), (e, -1)))
+    edges = sorted(
+        (t, delta) for spans in desk_spans for s, e in spans for t, delta in ((s, 1), (e, -1))
+    )
     # Half-open spans: at one instant, leaving (-1) sorts before arriving (+1).
     together_ms, level, peak, peak_at, since = 0, 0, 0, None, 0
     for t, delta in edges:
@@ -108,7 +110,9 @@ def summarise(
     opening = opening_spans(hours, closed, day, zone)
     day_start = _local_ms(day, "00:00", zone)
     window = clip(opening, day_start, now_ms)
-    observed = {node: observed_spans(beats, heartbeat_ms[node]) for node, beats in node_beats.items()}
+    observed = {
+        node: observed_spans(beats, heartbeat_ms[node]) for node, beats in node_beats.items()
+    }
     per_desk = []
     for desk, node in desk_node.items():
         seen = intersect(occupied_spans(desk_changes.get(desk, [])), observed.get(node, []))
@@ -147,7 +151,8 @@ UNION ALL
 SELECT e.node_id, e.seq, (extract(epoch FROM e.ts) * 1000)::bigint, e.type, e.desk_id, e.state
 FROM unnest(%(desks)s::text[], %(desk_nodes)s::text[]) AS d(id, node)
 CROSS JOIN LATERAL (
-    SELECT * FROM events WHERE node_id = d.node AND desk_id = d.id AND type = 'desk' AND ts < %(from)s
+    SELECT * FROM events
+    WHERE node_id = d.node AND desk_id = d.id AND type = 'desk' AND ts < %(from)s
     ORDER BY seq DESC LIMIT 1
 ) e
 """
@@ -180,6 +185,13 @@ def read_today(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> To
         else:
             beats[node].append(NodeBeat(ts_ms, seq, kind == "alive"))
     return summarise(
-        day, zone, row[1], set(row[2]), changes, desk_node, beats, heartbeat_ms,
+        day,
+        zone,
+        row[1],
+        set(row[2]),
+        changes,
+        desk_node,
+        beats,
+        heartbeat_ms,
         int(now.timestamp() * _MS),
-    )  # fmt: skip
+    )

@@ -44,7 +44,7 @@ class ReleasePublisher:
             self.client.username_pw_set(url.username, url.password)
         if url.tls:
             self.client.tls_set(ca_certs=ca_file)
-        self.client.reconnect_delay_set(0.2, 5.0)
+        self.client.reconnect_delay_set(1, 5)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
 
@@ -64,7 +64,9 @@ class ReleasePublisher:
         """True once the broker acknowledged (PUBACK) the message."""
         if not self._connected.wait(ACK_TIMEOUT_S):
             return False
-        info = self.client.publish(bookings_topic(message.site), encode(message), qos=1, retain=False)
+        info = self.client.publish(
+            bookings_topic(message.site), encode(message), qos=1, retain=False
+        )
         try:
             info.wait_for_publish(ACK_TIMEOUT_S)
         except (RuntimeError, ValueError):
@@ -99,7 +101,9 @@ class WebhookSender:
             return False
         if not response.is_success:
             log.warning(
-                "release_webhook_refused", booking_id=message.booking_id, status=response.status_code
+                "release_webhook_refused",
+                booking_id=message.booking_id,
+                status=response.status_code,
             )
         return response.is_success
 

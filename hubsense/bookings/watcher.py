@@ -167,9 +167,16 @@ class ReleaseWatcher:
         return result
 
     def _decide(
-        self, conn: Any, site: str, desk: str, start: dt.datetime, end: dt.datetime,
-        node: str, heartbeat_s: int, now: dt.datetime,
-    ) -> Verdict:  # fmt: skip
+        self,
+        conn: Any,
+        site: str,
+        desk: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        node: str,
+        heartbeat_s: int,
+        now: dt.datetime,
+    ) -> Verdict:
         where = {"site": site, "node": node, "desk": desk, "start": start, "now": now}
         changes = [DeskChange(*r) for r in conn.execute(_DESK_EVENTS, where).fetchall()]
         beats = [NodeBeat(*r) for r in conn.execute(_BEATS, where).fetchall()]
@@ -186,9 +193,13 @@ class ReleaseWatcher:
             for row in conn.execute(_PENDING, params).fetchall():
                 booking_id, site, desk, start, end, released_at, unpublished, unhooked = row
                 message = BookingReleaseMessage(
-                    booking_id=booking_id, site=site, desk=desk, start_ms=_ms(start),
-                    end_ms=_ms(end), released_at_ms=_ms(released_at),
-                )  # fmt: skip
+                    booking_id=booking_id,
+                    site=site,
+                    desk=desk,
+                    start_ms=_ms(start),
+                    end_ms=_ms(end),
+                    released_at_ms=_ms(released_at),
+                )
                 if unpublished and mqtt_up:
                     mqtt_up = self.announcer.publish(message)
                 if unpublished and mqtt_up:

@@ -31,7 +31,10 @@ SITE = "hq"
 HUB = "hub-north"
 # site -> (kind, node -> [(desk, zone)])
 INVENTORY: dict[str, tuple[str, dict[str, list[tuple[str, str]]]]] = {
-    SITE: ("office", {"pi-a": [("d-1", "floor-3"), ("d-2", "floor-3")], "pi-b": [("d-3", "floor-4")]}),
+    SITE: (
+        "office",
+        {"pi-a": [("d-1", "floor-3"), ("d-2", "floor-3")], "pi-b": [("d-3", "floor-4")]},
+    ),
     HUB: ("hub", {"pi-h": [("h-1", "room-a"), ("h-2", "room-a"), ("h-3", "room-b")]}),
 }
 ALL_DAY = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -44,16 +47,23 @@ def insert_inventory(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for site, (kind, nodes) in INVENTORY.items():
             conn.execute(
-                """INSERT INTO sites (id, name, kind, municipality, timezone, opening_hours, area_m2,
-                   cost_per_desk_month) VALUES (%s, %s, %s, 'Östersund', 'Europe/Stockholm', %s, %s, %s)""",
+                """INSERT INTO sites (id, name, kind, municipality, timezone, opening_hours,
+                   area_m2, cost_per_desk_month)
+                   VALUES (%s, %s, %s, 'Östersund', 'Europe/Stockholm', %s, %s, %s)""",
                 (site, f"{site.upper()} place", kind, json.dumps(ALL_DAY), 120.0, 250.0),
             )
             for node, desks in nodes.items():
-                conn.execute("INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)", (node, site))
+                conn.execute(
+                    "INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)", (node, site)
+                )
                 for pin, (desk, zone) in enumerate(desks, start=17):
-                    conn.execute("INSERT INTO desks (id, site_id, zone) VALUES (%s, %s, %s)", (desk, site, zone))
                     conn.execute(
-                        "INSERT INTO sensors (node_id, key, type, desk_id) VALUES (%s, %s, 'gpio_pir', %s)",
+                        "INSERT INTO desks (id, site_id, zone) VALUES (%s, %s, %s)",
+                        (desk, site, zone),
+                    )
+                    conn.execute(
+                        "INSERT INTO sensors (node_id, key, type, desk_id)"
+                        " VALUES (%s, %s, 'gpio_pir', %s)",
                         (node, f"gpio:{pin}", desk),
                     )
 
@@ -95,8 +105,16 @@ class ApiServer:
 
     def _run(self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool) -> None:
         try:
-            run_api(settings, "127.0.0.1", self.port, self.stop, dsn=dsn, mqtt_url=mqtt_url,
-                    ready=self.ready, watcher=watcher)  # fmt: skip
+            run_api(
+                settings,
+                "127.0.0.1",
+                self.port,
+                self.stop,
+                dsn=dsn,
+                mqtt_url=mqtt_url,
+                ready=self.ready,
+                watcher=watcher,
+            )
         except BaseException as error:
             self.error = error
             raise
@@ -123,7 +141,9 @@ def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "con
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {value!r}")
+            raise AssertionError(
+                f"timed out after {timeout_s} s waiting for {what}; last: {value!r}"
+            )
         time.sleep(0.05)
 
 
@@ -137,7 +157,9 @@ def utc(ms: int) -> dt.datetime:
 
 def ingest_settings() -> Settings:
     tag = uuid.uuid4().hex[:8]
-    return Settings(ingest=IngestSettings(worker_id=f"api-{tag}", share_group=f"api-{tag}", batch_max_ms=50))
+    return Settings(
+        ingest=IngestSettings(worker_id=f"api-{tag}", share_group=f"api-{tag}", batch_max_ms=50)
+    )
 
 
 class IngestThread:
@@ -151,9 +173,11 @@ class IngestThread:
         self.settings = ingest_settings()
         self.url = url
         self.thread = threading.Thread(
-            target=run, args=(self.settings, self.stop),
-            kwargs={"dsn": dsn, "mqtt_url": url, "ready": self.ready}, daemon=True,
-        )  # fmt: skip
+            target=run,
+            args=(self.settings, self.stop),
+            kwargs={"dsn": dsn, "mqtt_url": url, "ready": self.ready},
+            daemon=True,
+        )
         self.thread.start()
         assert self.ready.wait(30), "ingest did not subscribe"
 
@@ -194,7 +218,7 @@ class Subscriber:
 
 
 class WebhookReceiver:
-    """A local HTTP server (http.server on a free port) recording POSTs; fails the first `fail` ones."""
+    """A local HTTP server (http.server, free port) recording POSTs; fails the first `fail`."""
 
     def __init__(self, fail: int = 0) -> None:
         import http.server
@@ -204,7 +228,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = 500 if len(receiver.requests) < receiver.fail else 204
                 receiver.requests.append((dict(self.headers.items()), body, status))

@@ -40,7 +40,9 @@ def api(api_dsn: str, keys: Keys) -> Iterator[ApiServer]:
 def start_api() -> Iterator[Callable[..., ApiServer]]:
     started: list[ApiServer] = []
 
-    def factory(settings: Settings, dsn: str, mqtt_url: str | None = None, watcher: bool = False) -> ApiServer:
+    def factory(
+        settings: Settings, dsn: str, mqtt_url: str | None = None, watcher: bool = False
+    ) -> ApiServer:
         server = ApiServer(settings, dsn, mqtt_url, watcher)
         started.append(server)
         return server
@@ -55,4 +57,3 @@ def ingest(mqtt_broker: Any, api_dsn: str) -> Iterator[IngestThread]:
     runner = IngestThread(api_dsn, mqtt_broker.url)
     yield runner
     runner.close()
-

@@ -1,4 +1,4 @@
-"""API keys and roles over real HTTP: 401 without or with a wrong key, 403 for the wrong role or site."""
+"""API keys and roles over HTTP: 401 without or with a wrong key, 403 for a wrong role or site."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ HUBSENSE = str(Path(sys.executable).parent / "hubsense")
 
 def test_keys_are_stored_hashed(api_dsn: str, keys: Keys) -> None:
     rows = query(api_dsn, "SELECT key_id, secret_hash, role, sites FROM api_keys ORDER BY name")
-    assert [(r[2], r[3]) for r in rows] == [("facilities", []), ("hub_manager", [HUB]), ("booking_tool", [])]
+    assert [(r[2], r[3]) for r in rows] == [
+        ("facilities", []),
+        ("hub_manager", [HUB]),
+        ("booking_tool", []),
+    ]
     for key in (keys.facilities, keys.hub_manager, keys.booking_tool):
         key_id, secret = split_key(key)  # type: ignore[misc]
         stored = next(r for r in rows if r[0] == key_id)
@@ -29,8 +33,14 @@ def test_keys_are_stored_hashed(api_dsn: str, keys: Keys) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/sites", f"/v1/sites/{SITE}", f"/v1/sites/{SITE}/occupancy", "/v1/fleet", "/v1/bookings",
-     f"/v1/sites/{SITE}/metrics?from=2026-03-02&to=2026-03-03"],
+    [
+        "/v1/sites",
+        f"/v1/sites/{SITE}",
+        f"/v1/sites/{SITE}/occupancy",
+        "/v1/fleet",
+        "/v1/bookings",
+        f"/v1/sites/{SITE}/metrics?from=2026-03-02&to=2026-03-03",
+    ],
 )
 def test_no_key_is_401(api: ApiServer, path: str) -> None:
     with api.client() as client:
@@ -58,8 +68,12 @@ def test_x_api_key_header_works(api: ApiServer, keys: Keys) -> None:
 
 def test_booking_tool_gets_403_outside_bookings(api: ApiServer, keys: Keys) -> None:
     with api.client(keys.booking_tool) as client:
-        for path in ("/v1/sites", f"/v1/sites/{SITE}/occupancy", "/v1/fleet",
-                     "/v1/right-sizing?from=2026-03-02&to=2026-03-03"):
+        for path in (
+            "/v1/sites",
+            f"/v1/sites/{SITE}/occupancy",
+            "/v1/fleet",
+            "/v1/right-sizing?from=2026-03-02&to=2026-03-03",
+        ):
             response = client.get(path)
             assert response.status_code == 403, path
             assert response.json() == {"detail": "the booking_tool role may not use this endpoint"}
@@ -70,8 +84,13 @@ def test_hub_manager_sees_only_its_sites(api: ApiServer, keys: Keys) -> None:
     with api.client(keys.hub_manager) as client:
         assert [s["id"] for s in client.get("/v1/sites").json()] == [HUB]
         assert client.get(f"/v1/sites/{HUB}").json()["capacity"] == 3
-        for path in (f"/v1/sites/{SITE}", f"/v1/sites/{SITE}/desks", f"/v1/sites/{SITE}/occupancy",
-                     f"/v1/sites/{SITE}/fleet", f"/v1/bookings?site={SITE}"):
+        for path in (
+            f"/v1/sites/{SITE}",
+            f"/v1/sites/{SITE}/desks",
+            f"/v1/sites/{SITE}/occupancy",
+            f"/v1/sites/{SITE}/fleet",
+            f"/v1/bookings?site={SITE}",
+        ):
             response = client.get(path)
             assert response.status_code == 403, path
             assert response.json() == {"detail": f"this key may not see site {SITE}"}
@@ -87,7 +106,10 @@ def test_facilities_sees_everything_and_404_for_unknown(api: ApiServer, keys: Ke
         assert site["opening_hours"]["mon"] == ["00:00-24:00"]
         desks = client.get(f"/v1/sites/{SITE}/desks").json()
         assert [(d["id"], d["zone"], d["node"]) for d in desks] == [
-            ("d-1", "floor-3", "pi-a"), ("d-2", "floor-3", "pi-a"), ("d-3", "floor-4", "pi-b")]
+            ("d-1", "floor-3", "pi-a"),
+            ("d-2", "floor-3", "pi-a"),
+            ("d-3", "floor-4", "pi-b"),
+        ]
         assert [n["node"] for n in client.get("/v1/fleet").json()] == ["pi-a", "pi-b", "pi-h"]
         response = client.get("/v1/sites/nowhere")
         assert response.status_code == 404 and response.json() == {"detail": "no site nowhere"}
@@ -117,25 +139,53 @@ def test_key_rules(api_dsn: str) -> None:
 
 def test_cli_key_create_list_revoke(api: ApiServer, api_dsn: str) -> None:
     created = subprocess.run(
-        [HUBSENSE, "api", "key", "create", "--role", "hub_manager", "--site", HUB, "--name", "cli",
-         "--dsn", api_dsn], capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            HUBSENSE,
+            "api",
+            "key",
+            "create",
+            "--role",
+            "hub_manager",
+            "--site",
+            HUB,
+            "--name",
+            "cli",
+            "--dsn",
+            api_dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     key_id = split_key(key)[0]  # type: ignore[index]
     assert f"key id {key_id}, role hub_manager, sites {HUB}" in created.stderr
     with api.client(key) as client:
         assert [s["id"] for s in client.get("/v1/sites").json()] == [HUB]
-    listed = subprocess.run([HUBSENSE, "api", "key", "list", "--dsn", api_dsn],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    listed = subprocess.run(
+        [HUBSENSE, "api", "key", "list", "--dsn", api_dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert f'"key_id": "{key_id}"' in listed.stdout and key.split("_")[-1] not in listed.stdout
-    bad = subprocess.run([HUBSENSE, "api", "key", "create", "--role", "boss", "--dsn", api_dsn],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    bad = subprocess.run(
+        [HUBSENSE, "api", "key", "create", "--role", "boss", "--dsn", api_dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
-        "hubsense: error: --role 'boss': one of facilities, hub_manager, booking_tool")
-    revoked = subprocess.run([HUBSENSE, "api", "key", "revoke", key_id, "--dsn", api_dsn],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        "hubsense: error: --role 'boss': one of facilities, hub_manager, booking_tool"
+    )
+    revoked = subprocess.run(
+        [HUBSENSE, "api", "key", "revoke", key_id, "--dsn", api_dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert revoked.returncode == 0 and revoked.stdout.strip() == f"revoked {key_id}"
     with api.client(key) as client:
         assert client.get("/v1/sites").status_code == 401

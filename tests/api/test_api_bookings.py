@@ -1,5 +1,6 @@
-"""Bookings over real HTTP: CRUD idempotent by id, CSV and iCalendar imports (twice → same rows),
-errors that name the line or UID, booker only as a salted hash, hub managers limited to their sites."""
+"""Bookings over real HTTP: CRUD idempotent by id, CSV and iCalendar imports (twice: same
+rows), errors that name the line or UID, booker only as a salted hash, hub managers limited
+to their sites."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import datetime as dt
 
 import psycopg
 import pytest
+from api_helpers import HUB, SALT, SITE, ApiServer, Keys, query
 
 from hubsense.privacy import hash_booker
 
-from api_helpers import HUB, SALT, SITE, ApiServer, Keys, query
-
 pytestmark = pytest.mark.service
 
-ROWS_SQL = """SELECT booking_id, site_id, desk_id, start_at, end_at, booker_hash, origin, released_at
+ROWS_SQL = """SELECT booking_id, site_id, desk_id, start_at, end_at, booker_hash, origin,
+                     released_at
               FROM bookings WHERE booking_id LIKE %s ORDER BY booking_id"""
 
 CSV = b"""booking_id,site,desk,start,end,booker
@@ -67,12 +68,17 @@ def at(text: str) -> dt.datetime:
 
 def test_csv_import_twice_gives_the_same_rows(api: ApiServer, api_dsn: str, keys: Keys) -> None:
     with api.client(keys.booking_tool) as client:
-        first = client.post("/v1/bookings/import", content=CSV, headers={"Content-Type": "text/csv"})
+        first = client.post(
+            "/v1/bookings/import", content=CSV, headers={"Content-Type": "text/csv"}
+        )
         assert first.status_code == 200, first.text
         assert first.json() == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0}
         rows = query(api_dsn, ROWS_SQL, ("csv-%",))
-        second = client.post("/v1/bookings/import?format=csv", content=CSV,
-                             headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        second = client.post(
+            "/v1/bookings/import?format=csv",
+            content=CSV,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert second.json() == {"rows": 3, "created": 0, "updated": 0, "unchanged": 3}
     assert query(api_dsn, ROWS_SQL, ("csv-%",)) == rows
     assert [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
@@ -86,13 +92,23 @@ def test_csv_import_twice_gives_the_same_rows(api: ApiServer, api_dsn: str, keys
     assert rows[1][5] is None
 
 
-def test_csv_moved_booking_updates_and_keeps_the_rest(api: ApiServer, api_dsn: str, keys: Keys) -> None:
-    moved = b"booking_id,site,desk,start,end\ncsvm-1,hq,d-1,2026-04-01T08:00:00Z,2026-04-01T10:00:00Z\n"
+def test_csv_moved_booking_updates_and_keeps_the_rest(
+    api: ApiServer, api_dsn: str, keys: Keys
+) -> None:
+    moved = (
+        b"booking_id,site,desk,start,end\ncsvm-1,hq,d-1,2026-04-01T08:00:00Z,2026-04-01T10:00:00Z\n"
+    )
     with api.client(keys.facilities) as client:
-        assert client.post("/v1/bookings/import", content=moved,
-                           headers={"Content-Type": "text/csv"}).json()["created"] == 1  # fmt: skip
+        assert (
+            client.post(
+                "/v1/bookings/import", content=moved, headers={"Content-Type": "text/csv"}
+            ).json()["created"]
+            == 1
+        )
         moved2 = moved.replace(b"d-1", b"d-2")
-        result = client.post("/v1/bookings/import", content=moved2, headers={"Content-Type": "text/csv"})
+        result = client.post(
+            "/v1/bookings/import", content=moved2, headers={"Content-Type": "text/csv"}
+        )
     assert result.json() == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0}
     assert query(api_dsn, "SELECT desk_id FROM bookings WHERE booking_id = 'csvm-1'") == [("d-2",)]
 
@@ -101,17 +117,27 @@ def test_csv_moved_booking_updates_and_keeps_the_rest(api: ApiServer, api_dsn: s
     ("body", "message"),
     [
         (b"booking_id,site,desk,start\n", "bookings.csv:1: header: missing column(s) end"),
-        (b"booking_id,site,desk,start,end\nx,hq,d-9,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
-         "bookings.csv:2: desk: unknown desk 'd-9'"),
-        (b"booking_id,site,desk,start,end\nx,hq,h-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
-         "bookings.csv:2: desk: 'h-1' belongs to site 'hub-north', not 'hq'"),
-        (b"booking_id,site,desk,start,end\nx,hq,d-1,2026-03-02T08:00:00,2026-03-02T09:00:00Z\n",
-         "bookings.csv:2: start: '2026-03-02T08:00:00' has no offset (add Z or +01:00)"),
-        (b"booking_id,site,desk,start,end\nok,hq,d-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n"
-         b"x,hq,d-1,2026-03-02T09:00:00Z,2026-03-02T09:00:00Z\n",
-         "bookings.csv:3: end: must be after start"),
-        (b"booking_id,site,desk,start,end\nx,nowhere,d-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
-         "bookings.csv:2: site: unknown site 'nowhere'"),
+        (
+            b"booking_id,site,desk,start,end\nx,hq,d-9,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
+            "bookings.csv:2: desk: unknown desk 'd-9'",
+        ),
+        (
+            b"booking_id,site,desk,start,end\nx,hq,h-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
+            "bookings.csv:2: desk: 'h-1' belongs to site 'hub-north', not 'hq'",
+        ),
+        (
+            b"booking_id,site,desk,start,end\nx,hq,d-1,2026-03-02T08:00:00,2026-03-02T09:00:00Z\n",
+            "bookings.csv:2: start: '2026-03-02T08:00:00' has no offset (add Z or +01:00)",
+        ),
+        (
+            b"booking_id,site,desk,start,end\nok,hq,d-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n"
+            b"x,hq,d-1,2026-03-02T09:00:00Z,2026-03-02T09:00:00Z\n",
+            "bookings.csv:3: end: must be after start",
+        ),
+        (
+            b"booking_id,site,desk,start,end\nx,nowhere,d-1,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z\n",
+            "bookings.csv:2: site: unknown site 'nowhere'",
+        ),
     ],
 )
 def test_csv_errors_name_line_and_field_and_write_nothing(
@@ -119,7 +145,9 @@ def test_csv_errors_name_line_and_field_and_write_nothing(
 ) -> None:
     before = query(api_dsn, "SELECT count(*) FROM bookings")
     with api.client(keys.booking_tool) as client:
-        response = client.post("/v1/bookings/import", content=body, headers={"Content-Type": "text/csv"})
+        response = client.post(
+            "/v1/bookings/import", content=body, headers={"Content-Type": "text/csv"}
+        )
     assert response.status_code == 422
     assert response.json() == {"detail": message}
     assert query(api_dsn, "SELECT count(*) FROM bookings") == before
@@ -127,20 +155,45 @@ def test_csv_errors_name_line_and_field_and_write_nothing(
 
 def test_ical_import_twice_gives_the_same_rows(api: ApiServer, api_dsn: str, keys: Keys) -> None:
     with api.client(keys.booking_tool) as client:
-        first = client.post("/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"})
+        first = client.post(
+            "/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"}
+        )
         assert first.status_code == 200, first.text
         assert first.json() == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0}
         rows = query(api_dsn, ROWS_SQL, ("ical-%",))
-        second = client.post("/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"})
+        second = client.post(
+            "/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"}
+        )
         assert second.json() == {"rows": 3, "created": 0, "updated": 0, "unchanged": 3}
     assert query(api_dsn, ROWS_SQL, ("ical-%",)) == rows
     assert [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
         # TZID Europe/Stockholm in March is +01:00.
-        ("ical-1@tool.example", SITE, "d-3", at("2026-03-02T07:00:00Z"), at("2026-03-02T11:00:00Z"), "ical"),
+        (
+            "ical-1@tool.example",
+            SITE,
+            "d-3",
+            at("2026-03-02T07:00:00Z"),
+            at("2026-03-02T11:00:00Z"),
+            "ical",
+        ),
         # Floating time: the site's local time; DURATION instead of DTEND.
-        ("ical-2@tool.example", HUB, "h-2", at("2026-03-02T12:00:00Z"), at("2026-03-02T14:00:00Z"), "ical"),
+        (
+            "ical-2@tool.example",
+            HUB,
+            "h-2",
+            at("2026-03-02T12:00:00Z"),
+            at("2026-03-02T14:00:00Z"),
+            "ical",
+        ),
         # A DATE: the whole local day.
-        ("ical-3@tool.example", HUB, "h-3", at("2026-03-03T23:00:00Z"), at("2026-03-04T23:00:00Z"), "ical"),
+        (
+            "ical-3@tool.example",
+            HUB,
+            "h-3",
+            at("2026-03-03T23:00:00Z"),
+            at("2026-03-04T23:00:00Z"),
+            "ical",
+        ),
     ]
     assert rows[0][5] == hash_booker("anna.berg@region.se", SALT)
 
@@ -149,33 +202,55 @@ def test_ical_errors_name_the_uid(api: ApiServer, keys: Keys) -> None:
     bad = ICS.replace(b"LOCATION:d-3", b"LOCATION:d-99")
     recurring = ICS.replace(b"LOCATION:d-3", b"LOCATION:d-3\nRRULE:FREQ=DAILY;COUNT=3")
     with api.client(keys.booking_tool) as client:
-        response = client.post("/v1/bookings/import", content=bad, headers={"Content-Type": "text/calendar"})
+        response = client.post(
+            "/v1/bookings/import", content=bad, headers={"Content-Type": "text/calendar"}
+        )
         assert response.status_code == 422
-        assert response.json() == {"detail": "bookings.ics: UID ical-1@tool.example: LOCATION: unknown desk 'd-99'"}
-        response = client.post("/v1/bookings/import", content=recurring,
-                               headers={"Content-Type": "text/calendar"})  # fmt: skip
+        assert response.json() == {
+            "detail": "bookings.ics: UID ical-1@tool.example: LOCATION: unknown desk 'd-99'"
+        }
+        response = client.post(
+            "/v1/bookings/import", content=recurring, headers={"Content-Type": "text/calendar"}
+        )
         assert response.json()["detail"] == (
-            "bookings.ics: UID ical-1@tool.example: RRULE: recurring events are not supported; export occurrences")
-        response = client.post("/v1/bookings/import", content=b"hello", headers={"Content-Type": "text/plain"})
+            "bookings.ics: UID ical-1@tool.example: RRULE: recurring events are not supported;"
+            " export occurrences"
+        )
+        response = client.post(
+            "/v1/bookings/import", content=b"hello", headers={"Content-Type": "text/plain"}
+        )
         assert response.status_code == 415
 
 
 def test_rest_put_is_idempotent_and_post_updates(api: ApiServer, api_dsn: str, keys: Keys) -> None:
-    body = {"site": SITE, "desk": "d-1", "start": "2026-05-04T08:00:00+02:00",
-            "end": "2026-05-04T17:00:00+02:00", "booker": "Nils"}  # fmt: skip
+    body = {
+        "site": SITE,
+        "desk": "d-1",
+        "start": "2026-05-04T08:00:00+02:00",
+        "end": "2026-05-04T17:00:00+02:00",
+        "booker": "Nils",
+    }
     with api.client(keys.booking_tool) as client:
         created = client.put("/v1/bookings/rest-1", json=body)
         assert created.status_code == 201, created.text
         assert created.json() == {
-            "booking_id": "rest-1", "site": SITE, "desk": "d-1", "start": "2026-05-04T06:00:00Z",
-            "end": "2026-05-04T15:00:00Z", "origin": "api", "booker_hashed": True, "released_at": None,
-        }  # fmt: skip
+            "booking_id": "rest-1",
+            "site": SITE,
+            "desk": "d-1",
+            "start": "2026-05-04T06:00:00Z",
+            "end": "2026-05-04T15:00:00Z",
+            "origin": "api",
+            "booker_hashed": True,
+            "released_at": None,
+        }
         again = client.put("/v1/bookings/rest-1", json=body)
         assert again.status_code == 200 and again.json() == created.json()
         moved = client.post("/v1/bookings", json={**body, "booking_id": "rest-1", "desk": "d-2"})
         assert moved.status_code == 200 and moved.json()["desk"] == "d-2"
         assert client.get("/v1/bookings/rest-1").json()["desk"] == "d-2"
-        listed = client.get("/v1/bookings", params={"desk": "d-2", "from": "2026-05-04T00:00:00Z"}).json()
+        listed = client.get(
+            "/v1/bookings", params={"desk": "d-2", "from": "2026-05-04T00:00:00Z"}
+        ).json()
         assert [b["booking_id"] for b in listed] == ["rest-1"]
         bad = client.put("/v1/bookings/rest-2", json={**body, "end": body["start"]})
         assert bad.status_code == 422
@@ -188,7 +263,12 @@ def test_rest_put_is_idempotent_and_post_updates(api: ApiServer, api_dsn: str, k
 
 
 def test_released_booking_cannot_be_deleted(api: ApiServer, api_dsn: str, keys: Keys) -> None:
-    body = {"site": HUB, "desk": "h-1", "start": "2026-05-05T08:00:00Z", "end": "2026-05-05T09:00:00Z"}
+    body = {
+        "site": HUB,
+        "desk": "h-1",
+        "start": "2026-05-05T08:00:00Z",
+        "end": "2026-05-05T09:00:00Z",
+    }
     with api.client(keys.facilities) as client:
         assert client.put("/v1/bookings/rel-1", json=body).status_code == 201
         with psycopg.connect(api_dsn, autocommit=True) as conn:
@@ -200,7 +280,12 @@ def test_released_booking_cannot_be_deleted(api: ApiServer, api_dsn: str, keys: 
 
 
 def test_hub_manager_writes_only_its_sites(api: ApiServer, keys: Keys) -> None:
-    mine = {"site": HUB, "desk": "h-2", "start": "2026-05-06T08:00:00Z", "end": "2026-05-06T09:00:00Z"}
+    mine = {
+        "site": HUB,
+        "desk": "h-2",
+        "start": "2026-05-06T08:00:00Z",
+        "end": "2026-05-06T09:00:00Z",
+    }
     other = {**mine, "site": SITE, "desk": "d-1"}
     with api.client(keys.hub_manager) as client:
         assert client.put("/v1/bookings/hm-1", json=mine).status_code == 201
@@ -210,6 +295,13 @@ def test_hub_manager_writes_only_its_sites(api: ApiServer, keys: Keys) -> None:
         # Moving its own booking to another site is refused too.
         assert client.put("/v1/bookings/hm-1", json=other).status_code == 403
         assert {b["site"] for b in client.get("/v1/bookings").json()} == {HUB}
-        csv = b"booking_id,site,desk,start,end\nhm-3,hq,d-1,2026-05-06T08:00:00Z,2026-05-06T09:00:00Z\n"
-        assert client.post("/v1/bookings/import", content=csv,
-                           headers={"Content-Type": "text/csv"}).status_code == 403  # fmt: skip
+        csv = (
+            b"booking_id,site,desk,start,end\n"
+            b"hm-3,hq,d-1,2026-05-06T08:00:00Z,2026-05-06T09:00:00Z\n"
+        )
+        assert (
+            client.post(
+                "/v1/bookings/import", content=csv, headers={"Content-Type": "text/csv"}
+            ).status_code
+            == 403
+        )

@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from api_helpers import HUB, SITE, ApiServer, Keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
-
-from api_helpers import HUB, SITE, ApiServer, Keys
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -34,8 +33,10 @@ EXCLUDED = [ignored_auth, positive_data_acceptance]
 # inventory: a real site (and one of its desks) and a period of 1 to 40 days; still
 # schema-valid, so every check applies.
 REAL = st.none() | st.tuples(
-    st.sampled_from([SITE, HUB]), st.sampled_from(["0", "1", "2"]),
-    st.dates(dt.date(2025, 1, 1), dt.date(2027, 1, 1)), st.integers(1, 40),
+    st.sampled_from([SITE, HUB]),
+    st.sampled_from(["0", "1", "2"]),
+    st.dates(dt.date(2025, 1, 1), dt.date(2027, 1, 1)),
+    st.integers(1, 40),
 )
 DESKS = {SITE: ["d-1", "d-2", "d-3"], HUB: ["h-1", "h-2", "h-3"]}
 
@@ -46,10 +47,10 @@ def ground(case: Any, real: tuple[str, str, dt.date, int] | None) -> None:
     site, desk_index, start, days = real
     if case.path_parameters and "site" in case.path_parameters:
         case.path_parameters["site"] = site
-    if case.query is not None and "from" in case.query and "to" in case.query:
-        if isinstance(case.query["from"], str) and len(case.query["from"]) == 10:
-            case.query["from"] = start.isoformat()
-            case.query["to"] = (start + dt.timedelta(days=days)).isoformat()
+    query = case.query or {}
+    if "to" in query and isinstance(query.get("from"), str) and len(query["from"]) == 10:
+        case.query["from"] = start.isoformat()
+        case.query["to"] = (start + dt.timedelta(days=days)).isoformat()
     if isinstance(case.body, dict) and "site" in case.body and "desk" in case.body:
         case.body["site"] = site
         case.body["desk"] = DESKS[site][int(desk_index)]
@@ -58,14 +59,43 @@ def ground(case: Any, real: tuple[str, str, dt.date, int] | None) -> None:
         case.body["end"] = (begin + dt.timedelta(minutes=15 * days)).isoformat()
 
 
+def checker(
+    operation: Any, base_url: str, headers: dict[str, str], client: httpx.Client, statuses: set[int]
+) -> Any:
+    """A Hypothesis test of one operation; it records the status codes it saw."""
+
+    @given(case=operation.as_strategy(), real=REAL)
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def call(case: Any, real: tuple[str, str, dt.date, int] | None) -> None:
+        ground(case, real)
+        kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
+        response = send(client, kwargs)
+        statuses.add(response.status_code)
+        case.validate_response(
+            response, headers=headers, transport_kwargs=kwargs, excluded_checks=EXCLUDED
+        )
+
+    return call
+
+
 def send(client: httpx.Client, kwargs: dict[str, Any]) -> httpx.Response:
     """Send one generated request with httpx (schemathesis' requests transport trips over the
     urllib3-future package installed beside urllib3 here)."""
     assert not kwargs.get("cookies"), "the API takes no cookies"
     return client.request(
-        kwargs["method"], kwargs["url"], headers=kwargs["headers"], params=kwargs.get("params"),
-        json=kwargs.get("json"), content=kwargs.get("data"),
-    )  # fmt: skip
+        kwargs["method"],
+        kwargs["url"],
+        headers=kwargs["headers"],
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        content=kwargs.get("data"),
+    )
 
 
 # schemathesis' own pytest integration (`schemathesis.pytest.from_fixture`) reads
@@ -79,24 +109,14 @@ def test_api_conforms_to_its_schema(api: ApiServer, keys: Keys) -> None:
         for result in schema.get_all_operations():
             operation = result.ok()
             statuses = checked.setdefault(operation.label, set())
-
-            @given(case=operation.as_strategy(), real=REAL)
-            @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck),
-                      derandomize=True, database=None)  # fmt: skip
-            def call(case: Any, real: tuple[str, str, dt.date, int] | None) -> None:
-                ground(case, real)
-                kwargs = case.as_transport_kwargs(base_url=api.url, headers=headers)
-                response = send(client, kwargs)
-                statuses.add(response.status_code)
-                case.validate_response(
-                    response, headers=headers, transport_kwargs=kwargs, excluded_checks=EXCLUDED
-                )
-
-            call()
+            checker(operation, api.url, headers, client, statuses)()
     assert len(checked) == 19
     # Grounded cases reach the success path of every operation that can succeed on them.
     for label, statuses in checked.items():
-        if label.split()[1] not in ("/v1/bookings/{booking_id}", "/v1/bookings/import") or label.startswith("PUT"):
+        if label.split()[1] not in (
+            "/v1/bookings/{booking_id}",
+            "/v1/bookings/import",
+        ) or label.startswith("PUT"):
             assert statuses & {200, 201}, (label, statuses)
     assert all(status < 500 for statuses in checked.values() for status in statuses)
 
@@ -104,15 +124,28 @@ def test_api_conforms_to_its_schema(api: ApiServer, keys: Keys) -> None:
 def test_schema_documents_every_operation(api: ApiServer) -> None:
     with api.client() as client:
         document = client.get("/openapi.json").json()
-    operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    operations = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
     assert operations == {
-        ("GET", "/v1/sites"), ("GET", "/v1/sites/{site}"), ("GET", "/v1/sites/{site}/desks"),
-        ("GET", "/v1/sites/{site}/occupancy"), ("GET", "/v1/fleet"), ("GET", "/v1/sites/{site}/fleet"),
-        ("GET", "/v1/sites/{site}/metrics"), ("GET", "/v1/sites/{site}/booking-outcomes"),
-        ("GET", "/v1/sites/{site}/daily"), ("GET", "/v1/right-sizing"),
-        ("GET", "/v1/sites/{site}/right-sizing"), ("GET", "/v1/bookings"), ("POST", "/v1/bookings"),
-        ("GET", "/v1/bookings/{booking_id}"), ("PUT", "/v1/bookings/{booking_id}"),
-        ("DELETE", "/v1/bookings/{booking_id}"), ("POST", "/v1/bookings/import"),
-        ("GET", "/hubs/{site}/state"), ("GET", "/healthz"),
-    }  # fmt: skip
+        ("GET", "/v1/sites"),
+        ("GET", "/v1/sites/{site}"),
+        ("GET", "/v1/sites/{site}/desks"),
+        ("GET", "/v1/sites/{site}/occupancy"),
+        ("GET", "/v1/fleet"),
+        ("GET", "/v1/sites/{site}/fleet"),
+        ("GET", "/v1/sites/{site}/metrics"),
+        ("GET", "/v1/sites/{site}/booking-outcomes"),
+        ("GET", "/v1/sites/{site}/daily"),
+        ("GET", "/v1/right-sizing"),
+        ("GET", "/v1/sites/{site}/right-sizing"),
+        ("GET", "/v1/bookings"),
+        ("POST", "/v1/bookings"),
+        ("GET", "/v1/bookings/{booking_id}"),
+        ("PUT", "/v1/bookings/{booking_id}"),
+        ("DELETE", "/v1/bookings/{booking_id}"),
+        ("POST", "/v1/bookings/import"),
+        ("GET", "/hubs/{site}/state"),
+        ("GET", "/healthz"),
+    }
     assert set(document["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}

@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from api_helpers import HUB, SITE, ApiServer, Keys, api_settings, now_ms, utc
 
 from hubsense.settings import ApiSettings
-
-from api_helpers import HUB, SITE, ApiServer, Keys, api_settings, now_ms, utc
 
 pytestmark = pytest.mark.service
 
@@ -42,10 +41,13 @@ def set_status(dsn: str, node: str, site: str, online: bool) -> None:
         )
 
 
-def book(dsn: str, booking_id: str, site: str, desk: str, start: dt.datetime, end: dt.datetime) -> None:
+def book(
+    dsn: str, booking_id: str, site: str, desk: str, start: dt.datetime, end: dt.datetime
+) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s)",
+            "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
             (booking_id, site, desk, start, end),
         )
 
@@ -54,22 +56,37 @@ def book(dsn: str, booking_id: str, site: str, desk: str, start: dt.datetime, en
 def live(api_dsn: str) -> int:
     """Rows around now; returns the reference instant in ms."""
     t = now_ms()
-    insert_events(api_dsn, SITE, "pi-a", [
-        (100_001, t - 20_000, "alive", None, None),
-        (100_002, t - 15_000, "desk", "d-1", "occupied"),
-        (100_003, t - 15_000, "desk", "d-2", "vacant"),
-    ])  # fmt: skip
-    insert_events(api_dsn, SITE, "pi-b", [
-        (100_001, t - 600_000, "alive", None, None),  # 10 min ago: cover ended 7 min ago
-        (100_002, t - 600_000, "desk", "d-3", "occupied"),
-    ])  # fmt: skip
-    insert_events(api_dsn, HUB, "pi-h", [
-        (100_001, t - 70_000, "alive", None, None),
-        (100_002, t - 65_000, "desk", "h-1", "occupied"),
-        (100_003, t - 65_000, "desk", "h-2", "occupied"),
-        (100_004, t - 65_000, "desk", "h-3", "vacant"),
-        (100_005, t - 10_000, "alive", None, None),
-    ])  # fmt: skip
+    insert_events(
+        api_dsn,
+        SITE,
+        "pi-a",
+        [
+            (100_001, t - 20_000, "alive", None, None),
+            (100_002, t - 15_000, "desk", "d-1", "occupied"),
+            (100_003, t - 15_000, "desk", "d-2", "vacant"),
+        ],
+    )
+    insert_events(
+        api_dsn,
+        SITE,
+        "pi-b",
+        [
+            (100_001, t - 600_000, "alive", None, None),  # 10 min ago: cover ended 7 min ago
+            (100_002, t - 600_000, "desk", "d-3", "occupied"),
+        ],
+    )
+    insert_events(
+        api_dsn,
+        HUB,
+        "pi-h",
+        [
+            (100_001, t - 70_000, "alive", None, None),
+            (100_002, t - 65_000, "desk", "h-1", "occupied"),
+            (100_003, t - 65_000, "desk", "h-2", "occupied"),
+            (100_004, t - 65_000, "desk", "h-3", "vacant"),
+            (100_005, t - 10_000, "alive", None, None),
+        ],
+    )
     set_status(api_dsn, "pi-h", HUB, True)
     book(api_dsn, "now-d2", SITE, "d-2", utc(t - 3_600_000), utc(t + 3_600_000))
     book(api_dsn, "now-h3", HUB, "h-3", utc(t - 3_600_000), utc(t + 3_600_000))
@@ -83,10 +100,25 @@ def live(api_dsn: str) -> int:
 def test_occupancy_now(api: ApiServer, keys: Keys, live: int) -> None:
     with api.client(keys.facilities) as client:
         body = client.get(f"/v1/sites/{SITE}/occupancy").json()
-    assert body["counts"] == {"free": 0, "occupied": 1, "booked": 1, "unknown": 1, "walk_in": 1, "total": 3}
+    assert body["counts"] == {
+        "free": 0,
+        "occupied": 1,
+        "booked": 1,
+        "unknown": 1,
+        "walk_in": 1,
+        "total": 3,
+    }
     desks = {d["desk"]: d for d in body["desks"]}
-    assert (desks["d-1"]["status"], desks["d-1"]["walk_in"], desks["d-1"]["booking_id"]) == ("occupied", True, None)
-    assert (desks["d-2"]["status"], desks["d-2"]["walk_in"], desks["d-2"]["booking_id"]) == ("booked", False, "now-d2")
+    assert (desks["d-1"]["status"], desks["d-1"]["walk_in"], desks["d-1"]["booking_id"]) == (
+        "occupied",
+        True,
+        None,
+    )
+    assert (desks["d-2"]["status"], desks["d-2"]["walk_in"], desks["d-2"]["booking_id"]) == (
+        "booked",
+        False,
+        "now-d2",
+    )
     assert (desks["d-3"]["status"], desks["d-3"]["booking_id"]) == ("unknown", None)
     assert dt.datetime.fromisoformat(desks["d-1"]["since"]) == utc(live - 15_000)
 
@@ -94,18 +126,36 @@ def test_occupancy_now(api: ApiServer, keys: Keys, live: int) -> None:
 def test_fleet(api: ApiServer, keys: Keys, live: int) -> None:
     with api.client(keys.hub_manager) as client:
         (node,) = client.get(f"/v1/sites/{HUB}/fleet").json()
-    assert (node["node"], node["online"], node["version"], node["outbox_depth"], node["cpu_temp_c"],
-            node["last_reading_age_s"], node["desks"]) == ("pi-h", True, "0.1.0", 3, 48.5, {"gpio:17": 1.5}, 3)  # fmt: skip
+    assert (
+        node["node"],
+        node["online"],
+        node["version"],
+        node["outbox_depth"],
+        node["cpu_temp_c"],
+        node["last_reading_age_s"],
+        node["desks"],
+    ) == ("pi-h", True, "0.1.0", 3, 48.5, {"gpio:17": 1.5}, 3)
 
 
 def test_hub_state_views(api: ApiServer, keys: Keys, live: int) -> None:
     with api.client() as client:
         public = client.get(f"/hubs/{HUB}/state").json()
     assert public["view"] == "counts" and public["desks"] is None
-    assert public["counts"] == {"free": 0, "occupied": 2, "booked": 1, "unknown": 0, "walk_in": 2, "total": 3}
+    assert public["counts"] == {
+        "free": 0,
+        "occupied": 2,
+        "booked": 1,
+        "unknown": 0,
+        "walk_in": 2,
+        "total": 3,
+    }
     assert public["name"] == "HUB-NORTH place"
     today = public["today"]
-    assert today["open"] is True and today["open_now"] is True and today["opening_hours"] == ["00:00-24:00"]
+    assert (
+        today["open"] is True
+        and today["open_now"] is True
+        and today["opening_hours"] == ["00:00-24:00"]
+    )
     # h-1 and h-2 together since 65 s before the fixture's instant.
     assert 65 <= today["copresence_s"] < 65 + (now_ms() - live) / 1000 + 2
     assert today["peak"] == 2 and dt.datetime.fromisoformat(today["peak_at"]) == utc(live - 65_000)
@@ -113,19 +163,28 @@ def test_hub_state_views(api: ApiServer, keys: Keys, live: int) -> None:
         full = client.get(f"/hubs/{HUB}/state").json()
         assert full["view"] == "desks"
         assert [(d["desk"], d["status"]) for d in full["desks"]] == [
-            ("h-1", "occupied"), ("h-2", "occupied"), ("h-3", "booked")]
+            ("h-1", "occupied"),
+            ("h-2", "occupied"),
+            ("h-3", "booked"),
+        ]
         response = client.get(f"/hubs/{SITE}/state")
         assert response.status_code == 403
     with api.client() as client:
-        assert client.get(f"/hubs/{HUB}/state", params={"key": keys.facilities}).json()["view"] == "desks"
+        assert (
+            client.get(f"/hubs/{HUB}/state", params={"key": keys.facilities}).json()["view"]
+            == "desks"
+        )
         assert client.get("/hubs/nowhere/state").status_code == 404
         page = client.get(f"/hubs/{HUB}")
         assert page.status_code == 200 and f'data-site="{HUB}"' in page.text
-        assert client.get("/hubs/static/hub.js").headers["content-type"].startswith("text/javascript")
+        assert (
+            client.get("/hubs/static/hub.js").headers["content-type"].startswith("text/javascript")
+        )
 
 
-def test_hub_public_off_and_desks(start_api: Callable[..., ApiServer], api_dsn: str, keys: Keys,
-                                  live: int) -> None:  # fmt: skip
+def test_hub_public_off_and_desks(
+    start_api: Callable[..., ApiServer], api_dsn: str, keys: Keys, live: int
+) -> None:
     closed = start_api(api_settings(api=ApiSettings(hub_public="off")), api_dsn)
     with closed.client() as client:
         response = client.get(f"/hubs/{HUB}/state")
@@ -176,7 +235,9 @@ def test_live_feed_sends_a_change_within_seconds(api: ApiServer, api_dsn: str, l
     insert_events(api_dsn, HUB, "pi-h", [(100_007, now_ms(), "desk", "h-1", "occupied")])
 
 
-def test_offline_node_makes_its_desks_unknown(api: ApiServer, api_dsn: str, keys: Keys, live: int) -> None:
+def test_offline_node_makes_its_desks_unknown(
+    api: ApiServer, api_dsn: str, keys: Keys, live: int
+) -> None:
     set_status(api_dsn, "pi-h", HUB, False)
     try:
         with api.client(keys.facilities) as client:
@@ -210,40 +271,85 @@ def test_metrics_of_a_known_day(api: ApiServer, keys: Keys, known_day: None) -> 
     period = {"from": "2026-03-02", "to": "2026-03-03"}
     with api.client(keys.facilities) as client:
         site_rows = client.get(f"/v1/sites/{SITE}/metrics", params=period).json()
-        desk_rows = client.get(f"/v1/sites/{SITE}/metrics", params={**period, "level": "desk"}).json()
-        zone_rows = client.get(f"/v1/sites/{SITE}/metrics", params={**period, "level": "zone"}).json()
+        desk_rows = client.get(
+            f"/v1/sites/{SITE}/metrics", params={**period, "level": "desk"}
+        ).json()
+        zone_rows = client.get(
+            f"/v1/sites/{SITE}/metrics", params={**period, "level": "zone"}
+        ).json()
         hours = client.get(f"/v1/sites/{SITE}/metrics", params={**period, "bucket": "hour"}).json()
         outcomes = client.get(f"/v1/sites/{SITE}/booking-outcomes", params=period).json()
         daily = client.get(f"/v1/sites/{SITE}/daily", params=period).json()
         sizing = client.get(f"/v1/sites/{SITE}/right-sizing", params=period).json()
         everything = client.get("/v1/right-sizing", params=period).json()
-        bad = client.get(f"/v1/sites/{SITE}/metrics", params={"from": "2026-03-03", "to": "2026-03-02"})
+        bad = client.get(
+            f"/v1/sites/{SITE}/metrics", params={"from": "2026-03-03", "to": "2026-03-02"}
+        )
     # C = [08:00, 10:03) (last alive at 10:00 covers 3 min): 123 min observed per desk of pi-a.
-    fields = ("key", "bucket_start", "observed_s", "occupied_s", "booked_s", "booked_observed_s",
-              "booked_occupied_s", "unbooked_occupied_s")  # fmt: skip
+    fields = (
+        "key",
+        "bucket_start",
+        "observed_s",
+        "occupied_s",
+        "booked_s",
+        "booked_observed_s",
+        "booked_occupied_s",
+        "unbooked_occupied_s",
+    )
     assert [tuple(r[f] for f in fields) for r in desk_rows] == [
         ("d-1", "2026-03-02T00:00:00+01:00", 7380, 3600, 3600, 3600, 1800, 1800),
         ("d-2", "2026-03-02T00:00:00+01:00", 7380, 600, 3600, 1980, 0, 600),
         ("d-3", "2026-03-02T00:00:00+01:00", 0, 0, 0, 0, 0, 0),
     ]
     (site_row,) = site_rows
-    assert tuple(site_row[f] for f in fields) == (SITE, "2026-03-02T00:00:00+01:00", 14760, 4200, 7200, 5580, 1800, 2400)
+    assert tuple(site_row[f] for f in fields) == (
+        SITE,
+        "2026-03-02T00:00:00+01:00",
+        14760,
+        4200,
+        7200,
+        5580,
+        1800,
+        2400,
+    )
     assert site_row["occupancy_rate"] == round(4200 / 14760, 6)
     assert site_row["true_utilisation"] == round(1800 / 5580, 6)
     assert [(r["key"], r["observed_s"], r["occupied_s"]) for r in zone_rows] == [
-        ("floor-3", 14760, 4200), ("floor-4", 0, 0)]
+        ("floor-3", 14760, 4200),
+        ("floor-4", 0, 0),
+    ]
     assert len(hours) == 24
     nine = next(r for r in hours if r["bucket_start"] == "2026-03-02T09:00:00+01:00")
-    assert (nine["observed_s"], nine["occupied_s"], nine["booked_s"], nine["booked_occupied_s"]) == (7200, 1800, 3600, 1800)
+    assert (
+        nine["observed_s"],
+        nine["occupied_s"],
+        nine["booked_s"],
+        nine["booked_occupied_s"],
+    ) == (7200, 1800, 3600, 1800)
     assert outcomes["attended"] == 1 and outcomes["no_show"] == 1 and outcomes["unknown"] == 0
     assert outcomes["no_show_rate"] == 0.5
-    assert [(b["booking_id"], b["observed_s"], b["occupied_s"], b["outcome"]) for b in outcomes["bookings"]] == [
-        ("day-d1", 3600, 1800, "attended"), ("day-d2", 1980, 0, "no_show")]
+    assert [
+        (b["booking_id"], b["observed_s"], b["occupied_s"], b["outcome"])
+        for b in outcomes["bookings"]
+    ] == [("day-d1", 3600, 1800, "attended"), ("day-d2", 1980, 0, "no_show")]
     (day,) = daily
-    assert (day["date"], day["open"], day["peak"], day["copresence_s"]) == ("2026-03-02", True, 2, 600)
+    assert (day["date"], day["open"], day["peak"], day["copresence_s"]) == (
+        "2026-03-02",
+        True,
+        2,
+        600,
+    )
     assert dt.datetime.fromisoformat(day["peak_at"]) == utc(T8 + 60 * MIN)
-    assert sizing == {"site": SITE, "days_open": 1, "capacity": 3, "desks_needed": 2, "surplus": 1,
-                      "area_m2": 120.0, "area_freed_m2": 40.0, "cost_saved_month": 250.0}  # fmt: skip
+    assert sizing == {
+        "site": SITE,
+        "days_open": 1,
+        "capacity": 3,
+        "desks_needed": 2,
+        "surplus": 1,
+        "area_m2": 120.0,
+        "area_freed_m2": 40.0,
+        "cost_saved_month": 250.0,
+    }
     assert [s["site"] for s in everything] == [SITE, HUB]
     assert everything[1]["desks_needed"] == 0 and everything[1]["surplus"] == 3
     assert bad.status_code == 422 and bad.json() == {"detail": "to: must be after from"}

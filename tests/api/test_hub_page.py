@@ -14,16 +14,31 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from api_helpers import HUB, ApiServer, IngestThread, Keys, Publisher, api_settings, now_ms, query, wait_for
+from api_helpers import (
+    HUB,
+    ApiServer,
+    IngestThread,
+    Keys,
+    Publisher,
+    api_settings,
+    now_ms,
+    query,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"width": 390, "height": 844}
 SHOTS = Path(os.environ.get("HUBSENSE_SCREENSHOTS", tempfile.gettempdir()))
 
@@ -33,7 +48,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver (scripts/setup)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: apt-get install chromium chromium-driver (scripts/setup)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -41,13 +58,19 @@ def browser() -> Iterator[Any]:
 
 
 def desk(site_events: list[dict[str, Any]], seq: int, name: str, state: str, ts: int) -> None:
-    site_events.append({"seq": seq, "ts": ts, "type": "desk", "desk": name, "source": "pir", "state": state})
+    site_events.append(
+        {"seq": seq, "ts": ts, "type": "desk", "desk": name, "source": "pir", "state": state}
+    )
 
 
 def test_desk_flipping_to_occupied_appears_within_seconds(
-    browser: Any, api_dsn: str, keys: Keys, mqtt_broker: Any, ingest: IngestThread,
+    browser: Any,
+    api_dsn: str,
+    keys: Keys,
+    mqtt_broker: Any,
+    ingest: IngestThread,
     start_api: Callable[..., ApiServer],
-) -> None:  # fmt: skip
+) -> None:
     publisher = Publisher(mqtt_broker.url)
     try:
         t = now_ms()
@@ -55,15 +78,20 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         for seq, name in enumerate(("h-1", "h-2", "h-3"), start=2):
             desk(events, seq, name, "vacant", t - 1000)
         publisher.events(HUB, "pi-h", events)
-        wait_for(lambda: query(api_dsn, "SELECT count(*) FROM events WHERE node_id = 'pi-h'")[0][0] == 4,
-                 10, "ingest to store the first events")  # fmt: skip
+        wait_for(
+            lambda: query(api_dsn, "SELECT count(*) FROM events WHERE node_id = 'pi-h'")[0][0] == 4,
+            10,
+            "ingest to store the first events",
+        )
         api = start_api(api_settings(), api_dsn)
         page = browser.new_page(viewport=PHONE, device_scale_factor=2)
         page.goto(f"{api.url}/hubs/{HUB}?key={keys.hub_manager}")
         page.wait_for_selector('li[data-desk="h-1"][data-status="free"]', timeout=15_000)
         assert page.text_content("#n-free") == "3"
         assert page.text_content("#n-occupied") == "0"
-        page.wait_for_function("document.getElementById('live').classList.contains('on')", timeout=10_000)
+        page.wait_for_function(
+            "document.getElementById('live').classList.contains('on')", timeout=10_000
+        )
         before = SHOTS / "hubsense-hub-before.png"
         page.screenshot(path=str(before), full_page=True)
 
@@ -99,12 +127,16 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         publisher.close()
 
 
-def test_public_view_shows_counts_only(browser: Any, api_dsn: str, start_api: Callable[..., ApiServer]) -> None:
+def test_public_view_shows_counts_only(
+    browser: Any, api_dsn: str, start_api: Callable[..., ApiServer]
+) -> None:
     api = start_api(api_settings(), api_dsn)
     page = browser.new_page(viewport=PHONE)
     try:
         page.goto(f"{api.url}/hubs/{HUB}")
-        page.wait_for_function("document.getElementById('n-free').textContent !== '–'", timeout=15_000)
+        page.wait_for_function(
+            "document.getElementById('n-free').textContent !== '\u2013'", timeout=15_000
+        )
         assert page.is_hidden("#desks-section")
         assert page.locator("li[data-desk]").count() == 0
         counts = [page.text_content(f"#n-{s}") for s in ("free", "occupied", "booked", "unknown")]

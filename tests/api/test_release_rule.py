@@ -35,8 +35,13 @@ def occupied(ts_ms: int, seq: int = 0) -> DeskChange:
     return DeskChange(ts_ms, seq, True)
 
 
-def run(changes: list[DeskChange], beats: list[NodeBeat], now_ms: int, end_ms: int = END,
-        after_ms: int = AFTER) -> tuple[Verdict, int | None]:
+def run(
+    changes: list[DeskChange],
+    beats: list[NodeBeat],
+    now_ms: int,
+    end_ms: int = END,
+    after_ms: int = AFTER,
+) -> tuple[Verdict, int | None]:
     decision = decide(T0, end_ms, after_ms, changes, beats, HB, now_ms)
     return decision.verdict, decision.at_ms
 
@@ -162,11 +167,19 @@ def test_unsorted_input_and_same_timestamp_ordered_by_seq() -> None:
 
 
 def test_spans_helpers() -> None:
-    beats = [NodeBeat(0, 0, True), NodeBeat(100, 1, True), NodeBeat(150, 2, False),
-             NodeBeat(400, 3, True)]
+    beats = [
+        NodeBeat(0, 0, True),
+        NodeBeat(100, 1, True),
+        NodeBeat(150, 2, False),
+        NodeBeat(400, 3, True),
+    ]
     assert observed_spans(beats, 60) == [(0, 150), (400, 580)]
-    changes = [DeskChange(10, 0, True), DeskChange(20, 1, True), DeskChange(30, 2, False),
-               DeskChange(50, 3, True)]
+    changes = [
+        DeskChange(10, 0, True),
+        DeskChange(20, 1, True),
+        DeskChange(30, 2, False),
+        DeskChange(50, 3, True),
+    ]
     assert occupied_spans(changes) == [(10, 30), (50, 2**62)]
     assert first_overlap([(0, 10), (20, 30)], [(10, 20), (25, 40)]) == 25
     assert first_overlap([(0, 10)], [(10, 20)]) is None

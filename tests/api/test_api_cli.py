@@ -1,0 +1,71 @@
+"""`hubsense api run` as a child process: serves over HTTP, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_helpers import SITE, Keys, wait_for
+
+from hubsense.services.ports import free_port
+
+pytestmark = pytest.mark.service
+HUBSENSE = str(Path(sys.executable).parent / "hubsense")
+
+
+def test_api_run_serves_and_stops_on_sigterm(
+    api_dsn: str, keys: Keys, mqtt_broker: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    log_path = tmp_path / "api.log"
+    env = dict(os.environ, HUBSENSE_BOOKINGS__WATCH_INTERVAL_S="0.5")
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                HUBSENSE,
+                "--log-format",
+                "json",
+                "api",
+                "run",
+                "--port",
+                str(port),
+                "--dsn",
+                api_dsn,
+                "--mqtt-url",
+                mqtt_broker.url,
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+
+            def healthy() -> bool:
+                try:
+                    return httpx.get(f"{url}/healthz", timeout=2).json() == {"status": "ok"}
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(healthy, 60, "hubsense api run to answer")
+            response = httpx.get(f"{url}/v1/sites/{SITE}", headers={"X-API-Key": keys.facilities})
+            assert response.status_code == 200 and response.json()["id"] == SITE
+            assert httpx.get(f"{url}/v1/sites").status_code == 401
+            wait_for(lambda: b"release_watcher_started" in log_path.read_bytes(), 20, "the watcher")
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+            assert time.monotonic() - started < 15
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    log = log_path.read_text()
+    assert '"event": "api_listening"' in log and '"event": "release_watcher_stopped"' in log
