@@ -40,6 +40,9 @@ def command(
     noshow_min_s: int = typer.Option(
         900, "--noshow-min-s", min=0, help="Occupied less than this (or half the booking): no-show."
     ),
+    from_events: bool = typer.Option(
+        False, "--from-events", help="Compute from the raw events even where rollups exist."
+    ),
 ) -> None:
     """Write a self-contained HTML report: desks needed, surplus, area, use, no-shows, hubs.
 
@@ -59,8 +62,9 @@ def command(
     overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
     settings = load_settings(**overrides)
     sites = gather(
-        resolve_dsn(settings), Period(start, end), site or None, Fraction(percentile), noshow_min_s
-    )
+        resolve_dsn(settings), Period(start, end), site or None, Fraction(percentile),
+        noshow_min_s, use_rollups=not from_events,
+    )  # fmt: skip
     html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

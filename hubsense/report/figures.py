@@ -1,17 +1,18 @@
 """The report's numbers per site and period, from the database through the analytics (SPEC §6).
 
-No rollup tables are committed yet, so every site's inventory, events and bookings are
-read and handed to the analytics compute (`hubsense.api.metrics_data.site_metrics`, the
-same kernels as `hubsense analytics compute`): the report's numbers are the files'
-numbers. Derived money and area follow the inventory: area per desk = area_m2 / capacity,
-area freed = surplus x area per desk, saving = surplus x cost_per_desk_month.
+From the analytics rollups when they cover the site's period (`rollups.py`); otherwise
+the site's inventory, events and bookings are read and handed to the analytics compute
+(`hubsense.api.metrics_data.site_metrics`, the same kernels as `hubsense analytics
+compute`): either way the numbers are the analytics' numbers. Derived money and area
+follow the inventory: area per desk = area_m2 / capacity, area freed = surplus x area
+per desk, saving = surplus x cost_per_desk_month.
 Reads only; must not write to the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hubsense.analytics.calendar import Bucket, Period
+from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S
 from hubsense.analytics.kernels.bookings import OUTCOME_ATTENDED, OUTCOME_NO_SHOW
 from hubsense.errors import InputError
 
@@ -73,6 +75,7 @@ class SiteFigures:
     no_shows: int
     days: list[Day] = field(default_factory=list)
     weeks: list[Week] = field(default_factory=list)
+    source: str = "computed from the raw events"
 
     @property
     def surplus(self) -> int:
@@ -147,21 +150,34 @@ def _weeks(results: Any, days: list[Day], zone: ZoneInfo) -> list[Week]:
     return [Week(monday, *(v // _MS_PER_S for v in row)) for monday, row in sorted(sums.items())]
 
 
+def open_seconds(toggles: np.ndarray) -> int:
+    """Seconds of opening hours in a site's toggle array [open, close, open, close, …]."""
+    spans = toggles.reshape(-1, 2)
+    return int((spans[:, 1] - spans[:, 0]).sum()) // _MS_PER_S
+
+
 def _open_s(results: Any) -> int:
     """Opening-hours seconds of the period times the desks: the most that could be observed."""
     toggles = results.calendars.h_tog[results.calendars.h_off[0] : results.calendars.h_off[1]]
-    spans = toggles.reshape(-1, 2)  # [open, close) pairs
-    return int((spans[:, 1] - spans[:, 0]).sum()) // _MS_PER_S * len(results.layout.desk_ids)
+    return open_seconds(toggles) * len(results.layout.desk_ids)
 
 
 def site_figures(conn: Any, site_id: str, period: Period, percentile: Fraction,
-                 noshow_min_s: int) -> SiteFigures:  # fmt: skip
-    """All the report's numbers of one site."""
+                 noshow_min_s: int, use_rollups: bool = True) -> SiteFigures:  # fmt: skip
+    """All the report's numbers of one site: from the rollups when they cover the period."""
     from hubsense.api.metrics_data import read_layout, site_metrics
+    from hubsense.report.rollups import has_rollups, rollup_figures
 
     layout = read_layout(conn, site_id)
     if layout is None:
         raise InputError(f"site {site_id}: not in the database's inventory")
+    # The rollups know nothing of --noshow-min-s: outcomes come from the analytics' setting.
+    if use_rollups and noshow_min_s == DEFAULT_NOSHOW_MIN_S and has_rollups(conn):
+        found = rollup_figures(conn, layout.sites[0], period, percentile)
+        if found is not None:
+            figures, computed_at = found
+            stamp = computed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return replace(figures, source=f"from the analytics rollups computed {stamp}")
     metrics = site_metrics(conn, layout, period, Bucket.DAY, noshow_min_s, percentile)
     results, site = metrics.results, layout.sites[0]
     zone = ZoneInfo(site.timezone)
@@ -207,7 +223,8 @@ def gather(
     period: Period,
     site_ids: list[str] | None = None,
     percentile: Fraction = Fraction(95),
-    noshow_min_s: int = 900,
+    noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
+    use_rollups: bool = True,
 ) -> list[SiteFigures]:
     """Figures of the given sites (default: every live site), offices first."""
     from hubsense.db.connect import connect
@@ -226,4 +243,4 @@ def gather(
             live = [s for s in live if s in site_ids]
         if not live:
             raise InputError("sites: the database has no sites (run `hubsense inventory apply`)")
-        return [site_figures(conn, s, period, percentile, noshow_min_s) for s in live]
+        return [site_figures(conn, s, period, percentile, noshow_min_s, use_rollups) for s in live]

@@ -94,7 +94,8 @@ def _site_section(site: SiteFigures, start: dt.date, end: dt.date, percentile: i
     parts = [
         f'<section id="site-{escape(site.id)}">',
         f"<h2>{escape(site.name)}</h2>",
-        f'<p class="meta">{escape(site.kind)}{where} · {escape(site.id)}</p>',
+        f'<p class="meta">{escape(site.kind)}{where} · {escape(site.id)} · numbers '
+        f"{escape(site.source)}</p>",
         f'<p class="conclusion">{escape(conclude(site, start, end, percentile))}</p>',
         f'<div class="kpis">{"".join(kpis)}</div>',
     ]
