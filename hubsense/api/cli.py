@@ -87,6 +87,17 @@ def run(
     )
 
 
+@app.command()
+def openapi(config: ConfigOption = None) -> None:
+    """Print the API's OpenAPI document (JSON); needs no database.
+
+    Example: `hubsense api openapi > openapi.json`
+    """
+    from hubsense.api.app import openapi_schema
+
+    typer.echo(json.dumps(openapi_schema(_settings(config, None)), indent=2))
+
+
 @key_app.command("create")
 def create(
     role: Annotated[str, typer.Option(help="facilities, hub_manager or booking_tool.")],

@@ -146,6 +146,8 @@ class ReleaseWatcher:
     def tick(self, now: dt.datetime) -> TickResult:
         conn = self._connection()
         result = TickResult()
+        # A settled booking that has ended can be forgotten.
+        self._settled = {key for key in self._settled if key[3] > now}
         params = {"now": now, "after": self.release_after, "lookback": LOOKBACK}
         for row in conn.execute(_CANDIDATES, params).fetchall():
             booking_id, site, desk, start, end, node, heartbeat_s = row

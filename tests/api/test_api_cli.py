@@ -69,3 +69,19 @@ def test_api_run_serves_and_stops_on_sigterm(
                 process.wait(10)
     log = log_path.read_text()
     assert '"event": "api_listening"' in log and '"event": "release_watcher_stopped"' in log
+
+
+def test_api_openapi_prints_the_schema_without_a_database() -> None:
+    import json
+
+    result = subprocess.run(
+        [HUBSENSE, "api", "openapi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, HUBSENSE_DB__DSN="postgresql://nobody@127.0.0.1:1/none"),
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["info"]["title"] == "hubsense API"
+    assert "/v1/bookings/import" in document["paths"] and "/hubs/{site}/state" in document["paths"]
