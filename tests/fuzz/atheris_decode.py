@@ -13,8 +13,9 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from hubsense import wire
     from hubsense.ingest import decode
+
+    from hubsense import wire
 
 from fuzz_cases import INVENTORY, MAX_FUTURE_MS, NOW_MS
 
