@@ -197,11 +197,31 @@ def board() -> Any:
         .with_panel(
             stat_panel(
                 "True utilisation (booked desks really used)", TRUE_UTILISATION, "percentunit", w=8
+            ).description(
+                "Time a booked desk was occupied / booked time its sensor was observing, "
+                "inside opening hours."
             )
         )
-        .with_panel(stat_panel("Occupancy rate", OCCUPANCY_RATE, "percentunit", w=8))
-        .with_panel(stat_panel("No-show rate", NO_SHOW_RATE, "percentunit", w=8))
-        .with_panel(table_panel("Desks needed, surplus and area (right-sizing)", RIGHT_SIZING, h=7))
+        .with_panel(
+            stat_panel("Occupancy rate", OCCUPANCY_RATE, "percentunit", w=8).description(
+                "Occupied time / observed time of all selected desks, inside opening hours."
+            )
+        )
+        .with_panel(
+            stat_panel("No-show rate", NO_SHOW_RATE, "percentunit", w=8).description(
+                "Bookings starting in the range whose desk stayed (nearly) empty; bookings "
+                "observed less than half their length are left out."
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Desks needed, surplus and area (right-sizing)", RIGHT_SIZING, h=7
+            ).description(
+                "Desks needed = the chosen percentile (nearest rank) of the open days' peaks "
+                "in the range; area and saving from the inventory's area_m2 and "
+                "cost_per_desk_month. Zones are not applied: a site is sized as a whole."
+            )
+        )
         .with_panel(
             series_panel(
                 "True utilisation and occupancy per site", UTILISATION_PER_SITE, "percentunit"

@@ -118,6 +118,10 @@ def board() -> Any:
             table_panel("Nodes: last seen, outbox, sensors, temperature", NODES_TABLE, h=10)
         )
         .with_panel(table_panel("Last sensor reading age", SENSOR_AGES, w=12, h=9))
-        .with_panel(table_panel("Dead letters by reason", DEAD_LETTERS_BY_REASON, w=12, h=9))
+        .with_panel(
+            table_panel("Dead letters by reason", DEAD_LETTERS_BY_REASON, w=12, h=9).description(
+                "Messages ingest refused, for every site (a bad message's site is not trusted)."
+            )
+        )
         .with_panel(series_panel("Dead letters over time", DEAD_LETTERS_OVER_TIME, "none", w=24))
     )

@@ -165,10 +165,25 @@ def board() -> Any:
         .with_variable(
             custom_variable("low_use_pct", "Low use below (%)", ["20", "10", "30", "40"], "20")
         )
-        .with_panel(stat_panel("Desks now", DESKS_NOW, "none", w=12))
-        .with_panel(stat_panel("Today", COPRESENCE_TODAY, "none", w=12))
+        .with_panel(
+            stat_panel("Desks now", DESKS_NOW, "none", w=12).description(
+                "Each desk's latest state; a desk whose node is offline (or never reported) "
+                "is unknown, not free."
+            )
+        )
+        .with_panel(
+            stat_panel("Today", COPRESENCE_TODAY, "none", w=12).description(
+                "Co-presence and peak of today from the analytics rollups: as fresh as the "
+                "last `hubsense analytics run` over today."
+            )
+        )
         .with_panel(trend)
         .with_panel(copresence)
-        .with_panel(table_panel("Weeks (low use flagged)", LOW_USE_WEEKS, h=9))
+        .with_panel(
+            table_panel("Weeks (low use flagged)", LOW_USE_WEEKS, h=9).description(
+                "LOW USE: occupancy below the chosen share, or people met (two or more at "
+                "once) on fewer than two open days of the week."
+            )
+        )
         .with_panel(table_panel("Hubs compared", COMPARE_HUBS, h=8))
     )
