@@ -24,18 +24,34 @@ EVENT_COLUMNS = [
     ("kind", np.int16), ("desk", np.int32), ("state", np.int16),
 ]  # fmt: skip
 
+# A desk's state carries into the period from its last event before it; most desks have
+# one in the last week, so only the others make the query look further back.
+CARRY_WINDOW_MS = 7 * 86_400_000
+
 # Rows of the site's events as the kernels want them; %(…)s are bound client-side by psycopg.
 EVENTS_SQL = """
 COPY (
     WITH n(id, idx) AS (SELECT * FROM unnest(%(nodes)s::text[]) WITH ORDINALITY),
          d(id, idx) AS (SELECT * FROM unnest(%(desks)s::text[]) WITH ORDINALITY),
+         recent AS (
+             SELECT DISTINCT ON (desk_id) node_id, seq, ts, type, desk_id, state
+               FROM events WHERE site_id = %(site)s AND type = 'desk'
+                AND ts >= %(recent)s AND ts < %(from)s
+              ORDER BY desk_id, ts DESC, seq DESC
+         ),
          e AS (
+             SELECT * FROM recent
+             UNION ALL
+             -- Only desks without an event in the recent window look further back.
              (SELECT DISTINCT ON (desk_id) node_id, seq, ts, type, desk_id, state
-                FROM events WHERE site_id = %(site)s AND type = 'desk' AND ts < %(from)s
+                FROM events WHERE site_id = %(site)s AND type = 'desk' AND ts < %(recent)s
+                 AND desk_id = ANY(%(desks)s::text[]) AND desk_id NOT IN (SELECT desk_id FROM recent)
                ORDER BY desk_id, ts DESC, seq DESC)
              UNION ALL
+             -- An alive older than 3 heartbeats before the period cannot cover any of it.
              (SELECT DISTINCT ON (node_id) node_id, seq, ts, type, desk_id, state
-                FROM events WHERE site_id = %(site)s AND type <> 'desk' AND ts < %(from)s
+                FROM events WHERE site_id = %(site)s AND type <> 'desk'
+                 AND ts >= %(beats)s AND ts < %(from)s
                ORDER BY node_id, ts DESC, seq DESC)
              UNION ALL
              SELECT node_id, seq, ts, type, desk_id, state
@@ -117,12 +133,15 @@ def read_bookings(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> Bookin
 
 def copy_events(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> EventArrays:
     """The site's events for [from, to) plus what carries in from before, by binary COPY."""
+    longest_cover_ms = 3 * int(layout.node_heartbeat_ms.max()) if len(layout.node_ids) else 0
     params = {
         "site": layout.sites[0].id,
         "nodes": layout.node_ids,
         "desks": layout.desk_ids,
         "from": _utc(from_ms),
         "to": _utc(to_ms),
+        "recent": _utc(from_ms - CARRY_WINDOW_MS),
+        "beats": _utc(from_ms - longest_cover_ms),
     }
     payload = bytearray()
     with conn.cursor() as cur, cur.copy(EVENTS_SQL, params) as copy:

@@ -159,3 +159,28 @@ def test_run_cli_unknown_site(db_dsn: str) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "hubsense: error: --site: unknown or retired site(s) nowhere"
+
+
+def test_state_carries_in_from_long_before_the_period(db_dsn: str) -> None:
+    inv = inventory(site("hq", {"n1": ["d1", "d2"]}, ALWAYS, heartbeat_s=600))
+    events = [
+        # d1 sat down 10 days before the period and never left: beyond the 7-day recent window.
+        Event("n1", 1, ms("2026-03-17T09:00:00+01:00"), "desk", "d1", "occupied"),
+        # d2's last event is within the window; it left.
+        Event("n1", 2, ms("2026-03-25T09:00:00+01:00"), "desk", "d2", "occupied"),
+        Event("n1", 3, ms("2026-03-25T10:00:00+01:00"), "desk", "d2", "vacant"),
+        # An alive 20 minutes before midnight covers 3 x 600 s: 10 minutes into the period.
+        Event("n1", 4, ms("2026-03-26T23:40:00+01:00"), "alive"),
+        # One long before the period, whose cover ended long ago.
+        Event("n1", 5, ms("2026-03-20T23:40:00+01:00"), "alive"),
+    ]
+    load(db_dsn, inv, events, [])
+    runs = run_period(db_dsn, Period(START, START + dt.timedelta(days=1)))
+    with psycopg.connect(db_dsn) as conn:
+        days = conn.execute(
+            "SELECT desk_id, observed_s, occupied_s FROM analytics_desk_day WHERE day = %s ORDER BY desk_id",
+            (START,),
+        ).fetchall()
+    # 3 events read (nothing in the period itself): d1's and d2's last events and the last alive.
+    assert runs[0].events == 3
+    assert days == [("d1", 600, 600), ("d2", 600, 0)]
