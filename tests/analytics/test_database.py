@@ -178,7 +178,7 @@ def test_state_carries_in_from_long_before_the_period(db_dsn: str) -> None:
     runs = run_period(db_dsn, Period(START, START + dt.timedelta(days=1)))
     with psycopg.connect(db_dsn) as conn:
         days = conn.execute(
-            "SELECT desk_id, observed_s, occupied_s FROM analytics_desk_day WHERE day = %s ORDER BY desk_id",
+            "SELECT desk_id, observed_s, occupied_s FROM analytics_desk_day WHERE day = %s AND site_id = 'hq' ORDER BY desk_id",
             (START,),
         ).fetchall()
     # 3 events read (nothing in the period itself): d1's and d2's last events and the last alive.
