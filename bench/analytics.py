@@ -243,8 +243,8 @@ print(json.dumps({{"events": len(s.events), "bookings": len(s.bookings), "wall_s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--desks", type=int, default=200, help="desks of the same-data comparison")
-    parser.add_argument("--days", type=int, default=28, help="days of the same-data comparison")
+    parser.add_argument("--desks", type=int, default=400, help="desks of the same-data comparison")
+    parser.add_argument("--days", type=int, default=42, help="days of the same-data comparison")
     parser.add_argument("--year-desks", type=int, default=10_000)
     parser.add_argument("--year-days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
