@@ -22,7 +22,13 @@ from hubsense.dashboards.panels import (
     stat_panel,
     table_panel,
 )
-from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, DESK_HOUR, SITE_DAY
+from hubsense.dashboards.rollups import (
+    BOOKING_OUTCOME,
+    DAY_INDEX_HINT,
+    DESK_DAY,
+    DESK_HOUR,
+    SITE_DAY,
+)
 
 UID = "hubsense-facilities"
 NO_ZONE = "(none)"
@@ -33,7 +39,7 @@ _DESK_FILTER = f"""m.site_id IN ($site) AND coalesce(d.zone, '{NO_ZONE}') IN ($z
 
 _DAY_METRICS = f"""
 FROM {DESK_DAY} m JOIN desks d ON d.id = m.desk_id
-WHERE $__timeFilter(m.bucket_start) AND {_DESK_FILTER}"""
+WHERE $__timeFilter(m.bucket_start) AND {DAY_INDEX_HINT} AND {_DESK_FILTER}"""
 
 TRUE_UTILISATION = f"""
 SELECT sum(m.booked_occupied_s)::float8 / nullif(sum(m.booked_observed_s), 0) AS "true utilisation"

@@ -18,7 +18,7 @@ from hubsense.dashboards.panels import (
     stat_panel,
     table_panel,
 )
-from hubsense.dashboards.rollups import BOOKING_OUTCOME, DESK_DAY, SITE_DAY
+from hubsense.dashboards.rollups import BOOKING_OUTCOME, DAY_INDEX_HINT, DESK_DAY, SITE_DAY
 
 UID = "hubsense-hub"
 
@@ -55,7 +55,7 @@ WEEKLY_TREND = f"""
 SELECT {_WEEK.format(day="(m.bucket_start AT TIME ZONE s.timezone)")} AS "time",
        sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS "occupancy rate"
 FROM {DESK_DAY} m JOIN sites s ON s.id = m.site_id
-WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
+WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start) AND {DAY_INDEX_HINT}
 GROUP BY 1
 ORDER BY 1
 """
@@ -84,7 +84,7 @@ WITH days AS (
     SELECT date_trunc('week', m.bucket_start AT TIME ZONE s.timezone)::date AS week,
            sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS rate
     FROM {DESK_DAY} m JOIN sites s ON s.id = m.site_id
-    WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start)
+    WHERE m.site_id = '$hub' AND $__timeFilter(m.bucket_start) AND {DAY_INDEX_HINT}
     GROUP BY 1
 ), weeks AS (
     SELECT d.week,
@@ -111,7 +111,7 @@ COMPARE_HUBS = f"""
 WITH metrics AS (
     SELECT m.site_id, sum(m.occupied_s)::float8 / nullif(sum(m.observed_s), 0) AS rate
     FROM {DESK_DAY} m
-    WHERE $__timeFilter(m.bucket_start)
+    WHERE $__timeFilter(m.bucket_start) AND {DAY_INDEX_HINT}
     GROUP BY m.site_id
 ), daily AS (
     SELECT sd.site_id, count(*) FILTER (WHERE sd.open) AS days_open,
