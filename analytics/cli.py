@@ -157,3 +157,54 @@ def run(
             f"{r.site}: {r.events} events, {r.bookings} bookings, {r.desk_hours} desk-hours "
             f"(read {r.read_s:.2f} s, compute {r.compute_s:.2f} s, write {r.write_s:.2f} s)"
         )
+
+
+@app.command()
+def summary(
+    from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
+    to_date: Annotated[str, typer.Option("--to", help="Site-local date after the last one (exclusive).")],
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="Only this site (repeat for more); default: all.")
+    ] = None,
+    percentile: Annotated[
+        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+    ] = "95",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    dsn: Dsn = None,
+) -> None:
+    """Print the right-sizing summary of a period per site and for the organisation, from the rollups.
+
+    Run `hubsense analytics run` for the period first. Example:
+    `hubsense analytics summary --from 2026-03-01 --to 2026-04-01 --json`
+    """
+    import json
+
+    from hubsense.analytics.summary import summarize
+    from hubsense.db.connect import connect
+
+    period = _period(from_date, to_date)
+    with connect(_dsn(dsn)) as conn:
+        rows = summarize(conn, period.start, period.end, _percentile(percentile), site or None)  # type: ignore[attr-defined,arg-type]
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks")
+    for column in ("site", "kind", "days open", "capacity", "desks needed", "surplus", "occupancy",
+                   "true utilisation", "no-shows", "days with co-presence"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("site", "kind") else "right")
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    for row in rows:
+        table.add_row(
+            row.site, row.kind, str(row.days_open), str(row.capacity), str(row.desks_needed), str(row.surplus),
+            pct(row.occupancy_rate), pct(row.true_utilisation), pct(row.no_show_rate),
+            pct(row.copresence_day_share),
+        )  # fmt: skip
+    Console().print(table)
+    if rows and rows[-1].days_computed == 0:
+        typer.echo("no rollups for this period: run `hubsense analytics run` for it first", err=True)
