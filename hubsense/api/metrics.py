@@ -2,8 +2,10 @@
 and co-presence; right-sizing (desks needed, surplus, area freed).
 
 Periods are site-local dates `from` (inclusive) to `to` (exclusive), as in
-`hubsense analytics compute`. Seconds are summed milliseconds floored (zone and site
-rows sum their desks' milliseconds first). Must not write anything.
+`hubsense analytics compute`. The numbers come from the analytics rollups when they cover
+the period, else they are computed from the events (`metrics_data`); the
+`X-Hubsense-Source` header says which (`rollups` or `events`). Desk rows are the floored
+seconds per desk and bucket; zone and site rows are their sums. Must not write anything.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import defaultdict
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site, visible_sites
@@ -51,14 +53,16 @@ def _period(start: dt.date, end: dt.date, bucket: str = "day") -> Any:
     return Period(start, end)
 
 
-def _compute(conn: Any, site: str, period: Any, bucket: str = "day", percentile: int = 95) -> Any:
-    from hubsense.analytics.calendar import Bucket
-    from hubsense.api.metrics_data import read_layout, site_metrics
+SOURCE_HEADER = "X-Hubsense-Source"
 
-    layout = read_layout(conn, site)
-    if layout is None:
+
+def _site(conn: Any, site: str) -> Any:
+    from hubsense.api.metrics_data import read_layout
+
+    found = read_layout(conn, site)
+    if found is None:
         raise HTTPException(404, f"no site {site}")
-    return site_metrics(conn, layout, period, Bucket(bucket), percentile=Fraction(percentile))
+    return found
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -74,49 +78,41 @@ def metrics(
     site: models.SitePath,
     who: Reader,
     conn: Conn,
+    response: Response,
     start: From,
     end: To,
     bucket: Annotated[Literal["hour", "day", "week", "month"], Query()] = "day",
     level: Annotated[Literal["desk", "zone", "site"], Query()] = "site",
 ) -> list[models.DeskMetrics]:
-    from hubsense.analytics.calendar import format_local
+    from hubsense.analytics.calendar import Bucket
+    from hubsense.api.metrics_data import desk_rows
 
     check_site(who, site)
-    data = _compute(conn, site, _period(start, end, bucket), bucket)
-    results, layout = data.results, data.results.layout
-    starts = results.calendars.buckets(0).tolist()
-    zone = results.calendars.zones[0]
-    columns = (
-        results.observed_ms,
-        results.occupied_ms,
-        results.booked_ms,
-        results.booked_observed_ms,
-        results.booked_occupied_ms,
-    )
-    sums: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0] * 5)
-    zones = {desk.id: desk.zone or "(no zone)" for desk in data.site.desks}
-    for d, desk in enumerate(layout.desk_ids):
-        key = {"desk": desk, "zone": zones[desk], "site": site}[level]
-        row0 = int(results.row_off[d])
-        for j in range(len(starts)):
-            acc = sums[(key, j)]
-            for c, column in enumerate(columns):
-                acc[c] += int(column[row0 + j])
+    period = _period(start, end, bucket)
+    where = _site(conn, site)
+    source, rows = desk_rows(conn, where, period, Bucket(bucket))
+    response.headers[SOURCE_HEADER] = source
+    zones = {desk.id: desk.zone or "(no zone)" for desk in where.layout.sites[0].desks}
+    sums: dict[tuple[str, dt.datetime], list[int]] = defaultdict(lambda: [0] * 5)
+    for row in rows:
+        key = {"desk": row.desk, "zone": zones[row.desk], "site": site}[level]
+        acc = sums[(key, row.bucket_start)]
+        for i, value in enumerate(row.seconds):
+            acc[i] += value
     out = []
-    for (key, j), ms in sorted(sums.items()):
-        observed, occupied, booked, booked_observed, booked_occupied = (v // _MS for v in ms)
+    for (key, bucket_start), (obs, occ, bkd, bkd_obs, bkd_occ) in sorted(sums.items()):
         out.append(
             models.DeskMetrics(
                 key=key,
-                bucket_start=dt.datetime.fromisoformat(format_local(starts[j], zone)),
-                observed_s=observed,
-                occupied_s=occupied,
-                booked_s=booked,
-                booked_observed_s=booked_observed,
-                booked_occupied_s=booked_occupied,
-                unbooked_occupied_s=occupied - booked_occupied,
-                occupancy_rate=_ratio(ms[1], ms[0]),
-                true_utilisation=_ratio(ms[4], ms[3]),
+                bucket_start=bucket_start.astimezone(where.zone),
+                observed_s=obs,
+                occupied_s=occ,
+                booked_s=bkd,
+                booked_observed_s=bkd_obs,
+                booked_occupied_s=bkd_occ,
+                unbooked_occupied_s=occ - bkd_occ,
+                occupancy_rate=_ratio(occ, obs),
+                true_utilisation=_ratio(bkd_occ, bkd_obs),
             )
         )
     return out
@@ -128,33 +124,42 @@ def metrics(
     summary="Each booking overlapping the period: attended, no_show or unknown",
 )
 def booking_outcomes(
-    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To
+    site: models.SitePath, who: Reader, conn: Conn, response: Response, start: From, end: To
 ) -> models.OutcomeSummary:
-    from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
+    from hubsense.api.metrics_data import outcomes
 
     check_site(who, site)
-    data = _compute(conn, site, _period(start, end))
-    results = data.results
-    rows = []
-    for b, (booking_id, b_start, b_end, released) in enumerate(data.booking_rows):
-        rows.append(
-            models.BookingOutcome(
-                booking_id=booking_id,
-                desk=results.layout.desk_ids[int(data.bookings.desk[b])],
-                start=b_start,
-                end=b_end,
-                observed_s=int(results.booking_observed_ms[b]) // _MS,
-                occupied_s=int(results.booking_occupied_ms[b]) // _MS,
-                outcome=OUTCOME_NAMES[int(results.booking_outcome[b])],
-                released_at=released,
-            )
+    source, found = outcomes(conn, _site(conn, site), _period(start, end))
+    response.headers[SOURCE_HEADER] = source
+    details = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT booking_id, start_at, end_at, released_at FROM bookings"
+            " WHERE booking_id = ANY(%s)",
+            ([o.booking_id for o in found],),
+        ).fetchall()
+    }
+    rows = [
+        models.BookingOutcome(
+            booking_id=o.booking_id,
+            desk=o.desk,
+            start=details[o.booking_id][0],
+            end=details[o.booking_id][1],
+            observed_s=o.observed_s,
+            occupied_s=o.occupied_s,
+            outcome=o.outcome,
+            released_at=details[o.booking_id][2],
         )
+        for o in found
+    ]
     tally = {
         name: sum(r.outcome == name for r in rows) for name in ("attended", "no_show", "unknown")
     }
     return models.OutcomeSummary(
         site=site,
-        **tally,
+        attended=tally["attended"],
+        no_show=tally["no_show"],
+        unknown=tally["unknown"],
         no_show_rate=_ratio(tally["no_show"], tally["attended"] + tally["no_show"]),
         bookings=rows,
     )
@@ -166,53 +171,48 @@ def booking_outcomes(
     summary="Per local day: open, peak desks in use, its first instant, co-presence seconds",
 )
 def daily(
-    site: models.SitePath, who: Reader, conn: Conn, start: From, end: To
+    site: models.SitePath, who: Reader, conn: Conn, response: Response, start: From, end: To
 ) -> list[models.TodaySummary]:
+    from hubsense.api.metrics_data import days
     from hubsense.api.today import WEEKDAYS
 
     check_site(who, site)
-    period = _period(start, end)
-    data = _compute(conn, site, period)
-    results, site_model = data.results, data.site
-    hours = site_model.model_dump(mode="json")["opening_hours"]
-    out = []
-    for i, r in enumerate(results.calendars.day_rows(0)):
-        day = period.start + dt.timedelta(days=i)
-        at = int(results.peak_at_ms[r])
-        is_open = bool(results.calendars.open_day[r])
-        out.append(
-            models.TodaySummary(
-                date=day,
-                open=is_open,
-                opening_hours=hours.get(WEEKDAYS[day.weekday()], []) if is_open else [],
-                open_now=False,
-                copresence_s=int(results.copresence_ms[r]) // _MS,
-                peak=int(results.peak[r]),
-                peak_at=dt.datetime.fromtimestamp(at / _MS, dt.UTC) if at >= 0 else None,
-            )
+    where = _site(conn, site)
+    source, found = days(conn, where, _period(start, end))
+    response.headers[SOURCE_HEADER] = source
+    hours = where.layout.sites[0].model_dump(mode="json")["opening_hours"]
+    return [
+        models.TodaySummary(
+            date=d.day,
+            open=d.open,
+            opening_hours=hours.get(WEEKDAYS[d.day.weekday()], []) if d.open else [],
+            open_now=False,
+            copresence_s=d.copresence_s,
+            peak=d.peak,
+            peak_at=d.peak_at,
         )
-    return out
+        for d in found
+    ]
 
 
-def _right_sizing(data: Any) -> models.RightSizing:
-    results, site = data.results, data.site
-    capacity, needed = results.capacity[0], results.desks_needed[0]
+def _right_sizing(conn: Any, site: str, period: Any, percentile: int) -> models.RightSizing:
+    from hubsense.api.metrics_data import days, desks_needed
+
+    where = _site(conn, site)
+    _, found = days(conn, where, period)
+    days_open, needed = desks_needed(found, Fraction(percentile))
+    capacity = len(where.layout.desk_ids)
     surplus = capacity - needed
+    area, cost = where.area_m2, where.cost_per_desk_month
     return models.RightSizing(
-        site=site.id,
-        days_open=results.days_open[0],
+        site=site,
+        days_open=days_open,
         capacity=capacity,
         desks_needed=needed,
         surplus=surplus,
-        area_m2=site.area_m2,
-        area_freed_m2=round(site.area_m2 * surplus / capacity, 1)
-        if site.area_m2 and capacity
-        else None,
-        cost_saved_month=(
-            round(site.cost_per_desk_month * surplus, 2)
-            if site.cost_per_desk_month is not None
-            else None
-        ),
+        area_m2=area,
+        area_freed_m2=round(area * surplus / capacity, 1) if area and capacity else None,
+        cost_saved_month=round(cost * surplus, 2) if cost is not None else None,
     )
 
 
@@ -225,16 +225,15 @@ def right_sizing(
     who: Reader, conn: Conn, start: From, end: To, percentile: Percentile = 95
 ) -> list[models.RightSizing]:
     period = _period(start, end)
-    only = visible_sites(who)
     sites = [
         r[0]
         for r in conn.execute(
             "SELECT id FROM sites WHERE retired_at IS NULL"
             " AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s)) ORDER BY id",
-            {"only": only},
+            {"only": visible_sites(who)},
         ).fetchall()
     ]
-    return [_right_sizing(_compute(conn, site, period, percentile=percentile)) for site in sites]
+    return [_right_sizing(conn, site, period, percentile) for site in sites]
 
 
 @router.get(
@@ -251,4 +250,4 @@ def site_right_sizing(
     percentile: Percentile = 95,
 ) -> models.RightSizing:
     check_site(who, site)
-    return _right_sizing(_compute(conn, site, _period(start, end), percentile=percentile))
+    return _right_sizing(conn, site, _period(start, end), percentile)

@@ -353,3 +353,51 @@ def test_metrics_of_a_known_day(api: ApiServer, keys: Keys, known_day: None) -> 
     assert [s["site"] for s in everything] == [SITE, HUB]
     assert everything[1]["desks_needed"] == 0 and everything[1]["surplus"] == 3
     assert bad.status_code == 422 and bad.json() == {"detail": "to: must be after from"}
+
+
+def test_rollups_give_the_same_answers_and_are_what_is_read(
+    api: ApiServer, api_dsn: str, keys: Keys, known_day: None
+) -> None:
+    from hubsense.analytics.calendar import Period
+    from hubsense.analytics.run import run_period
+
+    period = {"from": "2026-03-01", "to": "2026-03-03"}  # Sunday and Monday: two ISO weeks
+    requests = [
+        (f"/v1/sites/{SITE}/metrics", {**period, "bucket": bucket, "level": level})
+        for bucket in ("hour", "day", "week", "month")
+        for level in ("desk", "zone", "site")
+    ] + [
+        (f"/v1/sites/{SITE}/booking-outcomes", period),
+        (f"/v1/sites/{SITE}/daily", period),
+        (f"/v1/sites/{SITE}/right-sizing", period),
+    ]
+
+    def answers() -> list[tuple[str | None, Any]]:
+        with api.client(keys.facilities) as client:
+            out = []
+            for path, params in requests:
+                response = client.get(path, params=params)
+                assert response.status_code == 200, (path, params, response.text)
+                out.append((response.headers.get("x-hubsense-source"), response.json()))
+            return out
+
+    before = answers()
+    assert [source for source, _ in before[:-1]] == ["events"] * (len(requests) - 1)
+    weeks = before[[p for p, _ in requests].index(f"/v1/sites/{SITE}/metrics") + 8][1]
+    assert [(r["key"], r["bucket_start"]) for r in weeks] == [
+        (SITE, "2026-03-01T00:00:00+01:00"),
+        (SITE, "2026-03-02T00:00:00+01:00"),
+    ]
+    run_period(api_dsn, Period(dt.date(2026, 3, 1), dt.date(2026, 3, 3)))
+    after = answers()
+    assert [source for source, _ in after[:-1]] == ["rollups"] * (len(requests) - 1)
+    assert [body for _, body in after] == [body for _, body in before]
+    # Proof that the rollups are read: a changed rollup row changes the answer.
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE analytics_site_day SET copresence_s = 4321 WHERE site_id = %s AND day = %s",
+            (SITE, dt.date(2026, 3, 2)),
+        )
+    with api.client(keys.facilities) as client:
+        daily = client.get(f"/v1/sites/{SITE}/daily", params=period).json()
+    assert [d["copresence_s"] for d in daily] == [0, 4321]
