@@ -13,6 +13,7 @@ Must not decode or write anything.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -30,6 +31,10 @@ _LOOP_TIMEOUT_S = 0.005
 # broker restart nothing reaches the group until a worker has subscribed again.
 _RECONNECT_MIN_S = 0.1
 _RECONNECT_MAX_S = 5.0
+# MQTT PUBACK fixed header: packet type 4, remaining length 2 (reason code omitted = success).
+_PUBACK = 0x40
+_PUBACK_PREFIX = bytes([_PUBACK, 2])
+_ACKS_PER_WRITE = 4096
 # Packets read per burst before acks are sent again and the service gets the messages.
 _BURST_PACKETS = 500
 
@@ -115,13 +120,12 @@ class MqttConsumer:
     # -- network thread ------------------------------------------------------------
 
     def _make_client(self) -> Any:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-        client = mqtt.Client(
+        client = _client_class()(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.options.client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
         username = self.url.username or self.options.username
@@ -133,6 +137,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.fast_publish = self._on_publish_fast
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         return client
@@ -226,12 +231,25 @@ class MqttConsumer:
                 tokens = self._acks.get_nowait()
             except queue.Empty:
                 return
-            for generation, mid, qos in tokens:
-                if generation == self._generation and self._connected.is_set():
-                    self._client.ack(mid, qos)
-                else:
-                    # From an earlier connection: the broker redelivers it, dedupe absorbs it.
-                    self.stale_acks += 1
+            current = self._generation if self._connected.is_set() else -1
+            mids = [mid for generation, mid, qos in tokens if generation == current and qos == 1]
+            # From an earlier connection: the broker redelivers them, dedupe absorbs them.
+            self.stale_acks += sum(1 for generation, _, _ in tokens if generation != current)
+            self._puback(mids)
+
+    def _puback(self, mids: list[int]) -> None:
+        """Acknowledge QoS 1 messages; many PUBACKs go out as one write when paho allows."""
+        queue_packet = getattr(self._client, "_packet_queue", None)
+        if queue_packet is None:  # a paho without it: one ack at a time
+            for mid in mids:
+                self._client.ack(mid, 1)
+            return
+        # The bytes are exactly paho's own PUBACKs (0x40, length 2, packet id) back to back;
+        # paho writes one packet per send(), so per-message acks cost a syscall each.
+        for start in range(0, len(mids), _ACKS_PER_WRITE):
+            chunk = mids[start : start + _ACKS_PER_WRITE]
+            packet = b"".join(_PUBACK_PREFIX + mid.to_bytes(2, "big") for mid in chunk)
+            queue_packet(_PUBACK, packet, 0, 1)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -274,6 +292,13 @@ class MqttConsumer:
         if was_connected and not self._closing.is_set():
             log.warning("mqtt_connection_lost", broker=self.url.redacted(), reason=str(reason))
 
+    def _on_publish_fast(self, topic: bytes, payload: bytes, mid: int) -> None:
+        try:
+            text = topic.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "<topic with invalid UTF-8>"
+        self._inbox.append(Delivery(text, payload, (self._generation, mid, 1)))
+
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
             topic = message.topic
@@ -282,3 +307,66 @@ class MqttConsumer:
         self._inbox.append(
             Delivery(topic, message.payload, (self._generation, message.mid, message.qos))
         )
+
+
+@functools.cache
+def _client_class() -> type:
+    """paho's Client with a fast path for the one packet ingest receives by the thousand.
+
+    Measured here: paho spends ~40 µs of CPU per received QoS 1 message in MQTT 5, half
+    of it building a Properties object (two dict literals, 27 hasattr calls) and an
+    MQTTMessage, then matching topic callbacks. For a QoS 1 PUBLISH with manual acks,
+    this reads topic, packet id and payload straight from paho's packet buffer, skips the
+    property block (ingest uses no publish properties) and hands them to `fast_publish`.
+    Anything else, or a paho whose internals differ, takes paho's own path.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+
+    class FastPublishClient(mqtt.Client):
+        fast_publish: Any = None
+
+        def _handle_publish(self) -> Any:
+            in_packet = getattr(self, "_in_packet", None)
+            if self.fast_publish is None or not isinstance(in_packet, dict):
+                return super()._handle_publish()
+            header = in_packet.get("command", 0)
+            if (header & 0x06) != 0x02 or not getattr(self, "_manual_ack", False):
+                return super()._handle_publish()
+            if getattr(self, "_protocol", None) != MQTTProtocolVersion.MQTTv5:
+                return super()._handle_publish()
+            decoded = _split_publish(in_packet["packet"])
+            if decoded is None:
+                return super()._handle_publish()
+            self.fast_publish(*decoded)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    return FastPublishClient
+
+
+def _split_publish(packet: bytes) -> tuple[bytes, bytes, int] | None:
+    """(topic, payload, packet id) of an MQTT 5 QoS 1 PUBLISH body; None if malformed."""
+    size = len(packet)
+    if size < 5:
+        return None
+    end_topic = 2 + ((packet[0] << 8) | packet[1])
+    if end_topic + 3 > size:
+        return None
+    mid = (packet[end_topic] << 8) | packet[end_topic + 1]
+    # Property length: a variable byte integer (MQTT 5 §1.5.5), at most four bytes.
+    pos, length, shift = end_topic + 2, 0, 0
+    for _ in range(4):
+        if pos >= size:
+            return None
+        byte = packet[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    else:
+        return None
+    start = pos + length
+    if start > size:
+        return None
+    return bytes(packet[2:end_topic]), bytes(packet[start:]), mid
