@@ -53,18 +53,20 @@ def render(view: dict[str, Any], source: str) -> Any:
     return table
 
 
-def watch_node(config: NodeConfig, duration_s: float | None) -> None:
-    """Render until Ctrl-C (or `duration_s`)."""
+def watch_node(
+    config: NodeConfig, duration_s: float | None, pin_factory: Any = None
+) -> dict[str, Any] | None:
+    """Render until Ctrl-C (or `duration_s`); returns the last view shown."""
     if _read_live(config) is not None:
-        _watch_agent(config, duration_s)
-    else:
-        asyncio.run(_watch_sensors(config, duration_s))
+        return _watch_agent(config, duration_s)
+    return asyncio.run(_watch_sensors(config, duration_s, pin_factory))
 
 
-def _watch_agent(config: NodeConfig, duration_s: float | None) -> None:
+def _watch_agent(config: NodeConfig, duration_s: float | None) -> dict[str, Any] | None:
     from rich.live import Live
 
     end = None if duration_s is None else time.monotonic() + duration_s
+    view = None
     with Live(refresh_per_second=4) as live:
         while end is None or time.monotonic() < end:
             view = _read_live(config)
@@ -73,9 +75,12 @@ def _watch_agent(config: NodeConfig, duration_s: float | None) -> None:
             else:
                 live.update(render(view, "running agent"))
             time.sleep(0.25)
+    return view
 
 
-async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
+async def _watch_sensors(
+    config: NodeConfig, duration_s: float | None, pin_factory: Any
+) -> dict[str, Any]:
     """No agent running: read the sensors here, through the same machine as the agent."""
     from hubsense.edge.agent import sensor_specs, wall_clock_ms
     from hubsense.edge.core.machine import DeskMachine, Signal
@@ -97,7 +102,7 @@ async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
             last[r.sensor_key] = f"{r.signal.value}={int(r.value)}"
             machine.observe(r.sensor_key, r.signal, now, r.value)
 
-    pins = PirInputs(config.pir_sensors, on_pir)
+    pins = PirInputs(config.pir_sensors, on_pir, pin_factory)
     decoder = BthomeDecoder(config.ble_sensors)
     scanner = BleScanner(decoder, on_ble, config.ble.adapter)
     for key, high in pins.start().items():
@@ -107,6 +112,7 @@ async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
     if config.ble_sensors:
         await scanner.start()
     end = None if duration_s is None else time.monotonic() + duration_s
+    view: dict[str, Any] = {}
     try:
         with Live(refresh_per_second=4) as live:
             while end is None or time.monotonic() < end:
@@ -136,3 +142,4 @@ async def _watch_sensors(config: NodeConfig, duration_s: float | None) -> None:
         if config.ble_sensors:
             await scanner.stop()
         pins.close()
+    return view

@@ -144,3 +144,19 @@ def test_clean_venv_install_of_the_edge_extra(tmp_path: Path) -> None:
     ).stdout.lower()
     for name in ("numba", "psycopg", "fastapi"):
         assert name not in freeze, f"{name} got installed with hubsense[edge]"
+
+
+def test_watch_without_an_agent_reads_the_pins_itself(tmp_path: Path) -> None:
+    import threading
+
+    from hubsense.edge.watch import watch_node
+
+    config = node_config(tmp_path, "mqtt://127.0.0.1:1", "pi-w2", pins=2)
+    factory = MockFactory()
+    timer = threading.Timer(0.5, lambda: factory.pin(17).drive_high())
+    timer.start()
+    view = watch_node(config, 2.5, pin_factory=factory)
+    timer.join()
+    assert view is not None
+    assert view["desks"] == {"pi-w2-d0": "occupied", "pi-w2-d1": "vacant"}
+    assert view["sensors"]["gpio:17"]["reading"] == "high" and view["connected"] is None
