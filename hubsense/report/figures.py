@@ -1,9 +1,9 @@
 """The report's numbers per site and period, from the database through the analytics (SPEC §6).
 
 From the analytics rollups when they cover the site's period (`rollups.py`); otherwise
-the site's inventory, events and bookings are read and handed to the analytics compute
-(`hubsense.api.metrics_data.site_metrics`, the same kernels as `hubsense analytics
-compute`): either way the numbers are the analytics' numbers. Derived money and area
+the site's events and bookings are read and computed with the analytics' own database
+reader and kernels (`hubsense.analytics.db_read`, `compute`), as `hubsense analytics
+run` does: either way the numbers are the analytics' numbers. Derived money and area
 follow the inventory: area per desk = area_m2 / capacity, area freed = surplus x area
 per desk, saving = surplus x cost_per_desk_month.
 Reads only; must not write to the database.
@@ -23,6 +23,7 @@ from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S
 from hubsense.analytics.kernels.bookings import OUTCOME_ATTENDED, OUTCOME_NO_SHOW
 from hubsense.errors import InputError
+from hubsense.inventory import Site
 
 _MS_PER_S = 1000
 
@@ -162,25 +163,43 @@ def _open_s(results: Any) -> int:
     return open_seconds(toggles) * len(results.layout.desk_ids)
 
 
-def site_figures(conn: Any, site_id: str, period: Period, percentile: Fraction,
-                 noshow_min_s: int, use_rollups: bool = True) -> SiteFigures:  # fmt: skip
+def site_figures(
+    conn: Any,
+    site: Site,
+    node_of_desk: dict[str, str],
+    period: Period,
+    percentile: Fraction,
+    noshow_min_s: int,
+    use_rollups: bool = True,
+) -> SiteFigures:
     """All the report's numbers of one site: from the rollups when they cover the period."""
-    from hubsense.api.metrics_data import read_layout, site_metrics
     from hubsense.report.rollups import has_rollups, rollup_figures
 
-    layout = read_layout(conn, site_id)
-    if layout is None:
-        raise InputError(f"site {site_id}: not in the database's inventory")
     # The rollups know nothing of --noshow-min-s: outcomes come from the analytics' setting.
     if use_rollups and noshow_min_s == DEFAULT_NOSHOW_MIN_S and has_rollups(conn):
-        found = rollup_figures(conn, layout.sites[0], period, percentile)
+        found = rollup_figures(conn, site, period, percentile)
         if found is not None:
             figures, computed_at = found
             stamp = computed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             return replace(figures, source=f"from the analytics rollups computed {stamp}")
-    metrics = site_metrics(conn, layout, period, Bucket.DAY, noshow_min_s, percentile)
-    results, site = metrics.results, layout.sites[0]
+    return _computed(conn, site, node_of_desk, period, percentile, noshow_min_s)
+
+
+def _computed(conn: Any, site: Site, node_of_desk: dict[str, str], period: Period,
+              percentile: Fraction, noshow_min_s: int) -> SiteFigures:  # fmt: skip
+    """Read the site's events and bookings and compute, as `hubsense analytics run` does."""
+    from hubsense.analytics.arrays import Layout
+    from hubsense.analytics.compute import compute
+    from hubsense.analytics.db_read import copy_events, read_bookings
+
+    layout = Layout.from_sites([site], node_of_desk)
     zone = ZoneInfo(site.timezone)
+    start_ms, end_ms = _period_ms(period, zone)
+    bookings = read_bookings(conn, layout, start_ms, end_ms)
+    # Events after the period still count for its bookings (SPEC §6).
+    events_to = max(end_ms, int(bookings.end_ms.max()) if len(bookings) else end_ms)
+    events = copy_events(conn, layout, start_ms, events_to)
+    results = compute(layout, events, bookings, period, Bucket.DAY, noshow_min_s, percentile)
     days = [
         Day(
             date=period.start + dt.timedelta(days=i),
@@ -195,8 +214,7 @@ def site_figures(conn: Any, site_id: str, period: Period, percentile: Fraction,
     occupied_s = int(results.occupied_ms.sum()) // _MS_PER_S
     booked_occupied_s = int(results.booked_occupied_ms.sum()) // _MS_PER_S
     # Bookings count when they start inside the period (SPEC §6 outcomes need no hours).
-    start_ms, end_ms = _period_ms(period, zone)
-    in_period = (metrics.bookings.start_ms >= start_ms) & (metrics.bookings.start_ms < end_ms)
+    in_period = (bookings.start_ms >= start_ms) & (bookings.start_ms < end_ms)
     return SiteFigures(
         id=site.id, name=site.name, kind=str(site.kind), municipality=site.municipality,
         capacity=len(site.desks), days_open=results.days_open[0],
@@ -227,6 +245,7 @@ def gather(
     use_rollups: bool = True,
 ) -> list[SiteFigures]:
     """Figures of the given sites (default: every live site), offices first."""
+    from hubsense.analytics.db_read import load_sites
     from hubsense.db.connect import connect
 
     with connect(dsn) as conn:
@@ -243,4 +262,20 @@ def gather(
             live = [s for s in live if s in site_ids]
         if not live:
             raise InputError("sites: the database has no sites (run `hubsense inventory apply`)")
-        return [site_figures(conn, s, period, percentile, noshow_min_s, use_rollups) for s in live]
+        loaded, node_of_desk = load_sites(conn, live)
+        # The analytics' reader leaves out what only the report needs.
+        extra = {
+            row[0]: {"municipality": row[1], "area_m2": row[2], "cost_per_desk_month": row[3]}
+            for row in conn.execute(
+                "SELECT id, municipality, area_m2, cost_per_desk_month FROM sites"
+                " WHERE id = ANY(%s)",
+                (live,),
+            )
+        }
+        by_id = {site.id: site.model_copy(update=extra[site.id]) for site in loaded}
+        return [
+            site_figures(
+                conn, by_id[s], node_of_desk, period, percentile, noshow_min_s, use_rollups
+            )
+            for s in live
+        ]
