@@ -208,3 +208,30 @@ def summary(
     Console().print(table)
     if rows and rows[-1].days_computed == 0:
         typer.echo("no rollups for this period: run `hubsense analytics run` for it first", err=True)
+
+
+@app.command()
+def scheduler(
+    interval_s: Annotated[float, typer.Option(min=1, help="Seconds between two scans for new data.")] = 300,
+    once: Annotated[bool, typer.Option("--once", help="Scan and recompute once, then exit.")] = False,
+    noshow_min_s: Annotated[
+        int, typer.Option(min=0, help="A booking occupied less than this (or half its length) is a no-show.")
+    ] = 900,
+    percentile: Annotated[
+        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+    ] = "95",
+    dsn: Dsn = None,
+) -> None:
+    """Keep the rollups current: recompute only the days touched by newly arrived events and bookings.
+
+    Late events from nodes that were offline are picked up by when they arrived.
+    Example: `hubsense analytics scheduler --interval-s 120`
+    """
+    from hubsense.analytics.scheduler import run_forever, tick
+
+    target, p = _dsn(dsn), _percentile(percentile)
+    if once:
+        for plan in tick(target, noshow_min_s, p):  # type: ignore[arg-type]
+            typer.echo(f"{plan.site}: recomputed {plan.period.start} .. {plan.period.end} (exclusive)")
+        return
+    run_forever(target, interval_s, noshow_min_s, p)  # type: ignore[arg-type]
