@@ -146,6 +146,8 @@ def run_api(
 
     def stop_server() -> None:
         stop.wait()
+        # Live feeds end first (within a second), so shutdown need not wait for them.
+        app.state.stopping.set()
         server.should_exit = True
 
     def announce_ready() -> None:

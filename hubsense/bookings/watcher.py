@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DELIVERY_WINDOW = dt.timedelta(days=1)
+# Decide as of this long ago: an arrival just before the decision has had time to come
+# through MQTT and ingest (SPEC §8: p99 event-to-row latency under 1 s).
+SETTLE_MS = 2000
 # Bookings that started longer ago than this are not watched (nor released late).
 LOOKBACK = dt.timedelta(days=2)
 
@@ -184,7 +187,7 @@ class ReleaseWatcher:
         beats = [NodeBeat(*r) for r in conn.execute(_BEATS, where).fetchall()]
         after_ms = round(self.release_after.total_seconds() * 1000)
         decision = decide(
-            _ms(start), _ms(end), after_ms, changes, beats, heartbeat_s * 1000, _ms(now)
+            _ms(start), _ms(end), after_ms, changes, beats, heartbeat_s * 1000, _ms(now) - SETTLE_MS
         )
         return decision.verdict
 
