@@ -35,6 +35,11 @@ def _data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _text(name: str) -> str:
+    """A name as literal chart text: matplotlib reads `$…$` as mathematics."""
+    return name.replace("$", r"\$")
+
+
 def _style(ax: Any) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e8eb", linewidth=0.8)
@@ -56,7 +61,7 @@ def capacity_chart(sites: list[SiteFigures]) -> str:
         color=_BLUE,
         label="desks needed",
     )
-    ax.set_yticks(rows, [s.name for s in sites])
+    ax.set_yticks(rows, [_text(s.name) for s in sites])
     ax.set_xlabel("desks")
     ax.legend(loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
@@ -115,7 +120,7 @@ def copresence_chart(hubs: list[SiteFigures]) -> str:
     for i, hub in enumerate(hubs):
         by_week = {w.start: w.copresence_s / 3600 for w in hub.weeks}
         xs = [k + i * width - 0.4 + width / 2 for k in range(len(weeks))]
-        ax.bar(xs, [by_week.get(w, 0) for w in weeks], width, label=hub.name)
+        ax.bar(xs, [by_week.get(w, 0) for w in weeks], width, label=_text(hub.name))
     ax.set_xticks(range(len(weeks)), [f"week of {w:%d %b}" for w in weeks])
     ax.set_ylabel("co-presence hours")
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False, fontsize=8, ncols=4)

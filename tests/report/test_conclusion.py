@@ -57,3 +57,12 @@ def test_hub_with_little_copresence() -> None:
     text = conclude(_site(kind="hub", desks_needed=10, days=days), START, END, 95)
     assert "On busy days every desk was needed" in text
     assert f"on 1 of the 5 open days, 1.0{NB}h in all. That is too seldom" in text
+
+
+def test_names_are_literal_in_charts() -> None:
+    """A `$` in a site name is text, not matplotlib mathematics (which would fail to render)."""
+    from hubsense.report.charts import capacity_chart, copresence_chart
+
+    site = _site(name="Hub $5 $$ {x}_1", kind="hub")
+    for uri in (capacity_chart([site]), copresence_chart([site])):
+        assert uri.startswith("data:image/png;base64,")
