@@ -102,6 +102,7 @@ class EdgeAgent:
         self.outbox: Any = None
         self.link: Any = None
         self.ready = False  # set once the start events are stored (tests wait for it)
+        self.last_tick_ms = 0  # the clock at the last loop pass (tests pace simulated time on it)
         self.dropped_events = 0  # events lost because the disk was full and nothing was evictable
         self.last_values: dict[str, str] = {}  # sensor key → last reading, for `watch`
         self._live_dirty = True
@@ -221,6 +222,7 @@ class EdgeAgent:
 
     def _tick(self) -> None:
         now = self._clock()
+        self.last_tick_ms = now
         extra = []
         if now >= self._next_alive_ms:
             extra.append({"ts": now, "type": "alive"})
