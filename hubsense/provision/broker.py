@@ -19,6 +19,7 @@ import os
 import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hubsense.errors import ConfigError
 from hubsense.inventory import Inventory
@@ -111,6 +112,26 @@ def service_password(provision_dir: Path, user: str) -> str:
         raise ConfigError(
             f"{path}: {error.strerror}; run `hubsense provision broker` first"
         ) from error
+
+
+def certificates(provision_dir: Path) -> list[dict[str, Any]]:
+    """The CA and server certificate of the provision directory: subject, names, expiry."""
+    found = []
+    for name in ("ca.pem", "server.pem"):
+        path = provision_dir / name
+        if path.exists():
+            pem = path.read_bytes()
+            cert = pki.KeyPair(pem, b"").cert
+            names = pki.server_hostnames(pem) if name == "server.pem" else []
+            found.append(
+                {
+                    "file": name,
+                    "subject": cert.subject.rfc4514_string(),
+                    "names": names,
+                    "expires_at": pki.expires_at(pem),
+                }
+            )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,13 +262,16 @@ def revoke(
 def list_(
     provision_dir: ProvisionDirOpt = None, state_dir: StateDirOpt = None, as_json: JsonOut = False
 ) -> None:
-    """List broker users: role, site, generation, created, rotated, revoked (never secrets).
+    """List broker users (role, site, generation, revoked; never secrets) and certificate expiry.
 
     Example: `hubsense provision list --json`
     """
+    from hubsense.provision.broker import certificates
     from hubsense.provision.store import CredentialStore
 
-    credentials = CredentialStore(_provision_dir(provision_dir, state_dir)).read()
+    directory = _provision_dir(provision_dir, state_dir)
+    credentials = CredentialStore(directory).read()
+    certs = certificates(directory)
     rows = {
         name: cred.model_dump(mode="json", exclude={"hash"})
         for name, cred in sorted(credentials.users.items())
@@ -281,7 +284,9 @@ def list_(
         )
         or "no credentials yet"
     )
-    _emit(rows, as_json, text)
+    for cert in certs:
+        text += f"\n{cert['file']:<24} expires {cert['expires_at']:%Y-%m-%d}  {cert['subject']}"
+    _emit({"users": rows, "certificates": certs}, as_json, text)
 
 
 @app.command()

@@ -111,8 +111,16 @@ def test_services_up_with_inventory_then_provision_verify_revoke(
         listed = json.loads(
             hubsense("provision", "list", "--state-dir", str(state), "--json").stdout
         )
-        assert sorted(listed) == ["hubsense_api", "hubsense_ingest", "pi-a"]
-        assert listed["pi-a"]["revoked_at"] is not None and "hash" not in listed["pi-a"]
+        users = listed["users"]
+        assert sorted(users) == ["hubsense_api", "hubsense_ingest", "pi-a"]
+        assert users["pi-a"]["revoked_at"] is not None and "hash" not in users["pi-a"]
+        assert [(c["file"], c["names"]) for c in listed["certificates"]] == [
+            ("ca.pem", []),
+            ("server.pem", ["127.0.0.1", "localhost"]),
+        ]
+        text = hubsense("provision", "list", "--state-dir", str(state)).stdout.splitlines()
+        assert text[2].split()[:5] == ["pi-a", "node", "hq", "gen", "1"] and "REVOKED" in text[2]
+        assert text[3].startswith("ca.pem") and text[4].startswith("server.pem")
 
         # `services up` again without --inventory keeps the broker secured.
         again = hubsense("services", "up", "--state-dir", str(state))
