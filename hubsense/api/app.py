@@ -116,11 +116,18 @@ def run_api(
     import uvicorn
 
     from hubsense.bookings.watcher import run_watcher
+    from hubsense.db.connect import connect, resolve_dsn
+    from hubsense.errors import ServiceError
+    from hubsense.services import resolve_mqtt_url
 
-    _Server = _server_class()
-    from hubsense.db.connect import resolve_dsn
-
+    server_class = _server_class()
     dsn = dsn or resolve_dsn(settings)
+    with_watcher = settings.api.release_watcher if watcher is None else watcher
+    if with_watcher:
+        # Fail now, in one line, rather than in the watcher's thread later.
+        mqtt_url = mqtt_url or resolve_mqtt_url(settings)
+    with connect(dsn):  # fail now, in one line, when the database is unreachable
+        pass
     app = create_app(settings, dsn)
     config = uvicorn.Config(
         app,
@@ -131,9 +138,9 @@ def run_api(
         timeout_graceful_shutdown=3,
         lifespan="on",
     )
-    server = _Server(config)
+    server = server_class(config)
     threads: list[threading.Thread] = []
-    if settings.api.release_watcher if watcher is None else watcher:
+    if with_watcher:
         threads.append(
             threading.Thread(
                 target=run_watcher,
@@ -168,10 +175,16 @@ def run_api(
         thread.start()
     try:
         server.run()
+    except SystemExit:
+        pass  # uvicorn exits when it cannot bind or start; said below, in one line
     finally:
         stop.set()
         for thread in threads:
             thread.join(15)
+    if not server.started:
+        raise ServiceError(
+            f"api on {host}:{port}: did not start (port taken or database unreachable; see the log)"
+        )
 
 
 def openapi_schema(settings: Settings) -> dict[str, Any]:

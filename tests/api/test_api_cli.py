@@ -85,3 +85,31 @@ def test_api_openapi_prints_the_schema_without_a_database() -> None:
     document = json.loads(result.stdout)
     assert document["info"]["title"] == "hubsense API"
     assert "/v1/bookings/import" in document["paths"] and "/hubs/{site}/state" in document["paths"]
+
+
+def test_run_api_says_in_one_line_when_it_cannot_start(api_dsn: str) -> None:
+    import socket
+    import threading
+
+    from api_helpers import api_settings
+
+    from hubsense.api.app import run_api
+    from hubsense.errors import ServiceError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServiceError, match=f"api on 127.0.0.1:{port}: did not start"):
+            run_api(
+                api_settings(), "127.0.0.1", port, threading.Event(), dsn=api_dsn, watcher=False
+            )
+    with pytest.raises(ServiceError, match="cannot connect"):
+        run_api(
+            api_settings(),
+            "127.0.0.1",
+            free_port(),
+            threading.Event(),
+            dsn="postgresql://nobody@127.0.0.1:1/none",
+            watcher=False,
+        )
