@@ -217,10 +217,10 @@ class Verifier:
             client.connect()
         except ssl.SSLError as error:
             self._add("TLS: broker certificate trusted", False, f"{error.reason or error}")
-            return self._skip_rest()
+            return self._skip_rest(credentials=True)
         except OSError as error:
             self._add("broker reachable", False, f"{self.t.url.redacted()}: {error}")
-            return self._skip_rest()
+            return self._skip_rest(credentials=True)
         if self.t.url.tls:
             self._add(
                 "TLS: broker certificate trusted", True, f"{self.t.url.host}, CA of the bundle"
@@ -234,7 +234,9 @@ class Verifier:
         client.close()
         return ok or self._skip_rest()
 
-    def _skip_rest(self) -> bool:
+    def _skip_rest(self, credentials: bool = False) -> bool:
+        if credentials:
+            self.checks.append(Check("credentials accepted", Status.SKIP, "not connected"))
         for name in (
             "publish own events: delivered",
             "read own config: delivered",

@@ -9,6 +9,7 @@ next to a positive control in the same test that shows the watcher works.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ssl
 import stat
 from pathlib import Path
@@ -20,7 +21,8 @@ from hubsense.mqtt_url import MqttUrl
 from hubsense.provision import pki
 from hubsense.provision.acl import API_USER, INGEST_USER
 from hubsense.provision.fleet import BundleOptions, revoke_node, rotate_node
-from hubsense.provision.verify import Login, ProbeClient
+from hubsense.provision.verify import Login, ProbeClient, VerifyTarget, verify
+from hubsense.services.ports import free_port
 
 pytestmark = pytest.mark.service
 
@@ -182,3 +184,31 @@ def test_broker_files_hold_no_secret_and_are_private(secured: SecuredBroker) -> 
         f"listener {secured.tls_port} 127.0.0.1",
     ]
     assert str(INVENTORY_FILE) in (secured.provision_dir / "broker.json").read_text()
+
+
+def test_verify_reports_a_wrong_ca_and_an_unreachable_broker(
+    secured: SecuredBroker, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "other-ca.pem"
+    wrong.write_bytes(pki.create_ca("Test Region", now()).cert_pem)
+    target = VerifyTarget(
+        site="hq",
+        node="pi-a",
+        url=secured.url(),
+        node_login=secured.login("pi-a"),
+        node_ca=wrong,
+        ingest_login=secured.login(INGEST_USER),
+        api_login=secured.login(API_USER),
+        server_ca=secured.ca_file,
+    )
+    checks = verify(target)
+    assert [(c.status.value, c.name) for c in checks[:2]] == [
+        ("FAIL", "TLS: broker certificate trusted"),
+        ("SKIP", "credentials accepted"),
+    ]
+    assert "CERTIFICATE_VERIFY_FAILED" in checks[0].detail
+    assert [c.status.value for c in checks[2:]] == ["SKIP"] * 5
+    closed = dataclasses.replace(target, url=MqttUrl("127.0.0.1", free_port(), True))
+    checks = verify(closed)
+    assert (checks[0].status.value, checks[0].name) == ("FAIL", "broker reachable")
+    assert "Connection refused" in checks[0].detail and len(checks) == 7
