@@ -68,8 +68,19 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
     n_nodes = len(layout.node_ids)
     midnights = day_bounds(ZoneInfo(TIMEZONE), period)
     desk_node = layout.desk_node.astype(np.int32)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("node", "ts", "kind", "desk", "state")}
+    weekdays = sum(1 for day in period.days() if day.weekday() < 5)
+    beats_total = sum(
+        len(range(0, int(midnights[i + 1] - midnights[i]), HEARTBEAT_S * 1000)) for i in range(days)
+    )
+    total = n_nodes * beats_total + weekdays * n_desks * CHANGES_PER_DAY
+    # Written in place, day by day, so the input costs its own size and no more.
+    node = np.empty(total, np.int32)
+    ts_all = np.empty(total, np.int64)
+    kind = np.empty(total, np.int8)
+    desk = np.empty(total, np.int32)
+    state = np.empty(total, np.int8)
     b_desk, b_start, b_end = [], [], []
+    at = 0
     for i, day in enumerate(period.days()):
         t0 = int(midnights[i])
         span = int(midnights[i + 1]) - t0
@@ -92,19 +103,20 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
             b_desk.append(booked.astype(np.int32))
             b_start.append(np.full(booked.shape[0], t0 + 8 * 3_600_000, np.int64))
             b_end.append(np.full(booked.shape[0], t0 + 17 * 3_600_000, np.int64))
-        ts = np.concatenate(ts_parts)
-        order = np.argsort(ts, kind="stable")
-        for key, values in zip(("node", "ts", "kind", "desk", "state"),
-                               (node_parts, [ts], kind_parts, desk_parts, state_parts), strict=True):
-            parts[key].append(np.concatenate(values)[order])  # fmt: skip
-    node = np.concatenate(parts["node"])
+        day_ts = np.concatenate(ts_parts)
+        order = np.argsort(day_ts, kind="stable")
+        m = day_ts.shape[0]
+        ts_all[at : at + m] = day_ts[order]
+        node[at : at + m] = np.concatenate(node_parts)[order]
+        kind[at : at + m] = np.concatenate(kind_parts)[order]
+        desk[at : at + m] = np.concatenate(desk_parts)[order]
+        state[at : at + m] = np.concatenate(state_parts)[order]
+        at += m
+    assert at == total
     # seq: one per event per node, in (ts) order, like an edge agent's counter.
-    seq = np.empty(node.shape[0], dtype=np.int64)
+    seq = np.empty(total, dtype=np.int64)
     _number_per_node(node, seq, n_nodes)
-    events = EventArrays(
-        node=node, seq=seq, ts=np.concatenate(parts["ts"]), kind=np.concatenate(parts["kind"]),
-        desk=np.concatenate(parts["desk"]), state=np.concatenate(parts["state"]),
-    )  # fmt: skip
+    events = EventArrays(node=node, seq=seq, ts=ts_all, kind=kind, desk=desk, state=state)
     bookings = BookingArrays(
         booking_id=[],
         desk=np.concatenate(b_desk) if b_desk else np.zeros(0, np.int32),

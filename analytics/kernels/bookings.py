@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hubsense.analytics.kernels.intervals import first_toggle_after
+from hubsense.analytics.kernels.intervals import gallop_toggle_after
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
 
 OUTCOME_UNKNOWN = 0
@@ -52,8 +52,8 @@ def booking_measures(  # type: ignore[no-untyped-def]
                 c_from = c_lo
                 o_from = o_lo
                 last_desk = d
-            c_from = first_toggle_after(c_tog, c_from, c_hi, t)
-            o_from = first_toggle_after(o_tog, o_from, o_hi, t)
+            c_from = gallop_toggle_after(c_tog, c_from, c_hi, t)
+            o_from = gallop_toggle_after(o_tog, o_from, o_hi, t)
             ic = c_from
             io = o_from
             while t < end:

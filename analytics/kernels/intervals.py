@@ -152,6 +152,24 @@ def booked_sets(by_desk, b_desk, b_start, b_end, n_desks):  # type: ignore[no-un
 
 
 @step
+def gallop_toggle_after(toggles, lo, hi, t):  # type: ignore[no-untyped-def]
+    """Like first_toggle_after, for a t near lo: doubling steps first, so the cost is the log
+    of the distance travelled, not of the whole range (bookings of a desk come in order)."""
+    step = 1
+    while lo + step < hi and toggles[lo + step] <= t:
+        lo += step
+        step *= 2
+    end = min(lo + step, hi)
+    while lo < end:
+        mid = (lo + end) >> 1
+        if toggles[mid] <= t:
+            lo = mid + 1
+        else:
+            end = mid
+    return lo
+
+
+@step
 def first_toggle_after(toggles, lo, hi, t):  # type: ignore[no-untyped-def]
     """Index of the first toggle in toggles[lo:hi] that is > t (binary search)."""
     while lo < hi:
