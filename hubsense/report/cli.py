@@ -48,12 +48,8 @@ def command(
 
     Example: `hubsense report --from 2026-03-02 --to 2026-04-01 --out march.html`
     """
-    from fractions import Fraction
-
-    from hubsense.analytics.calendar import Period
     from hubsense.db.connect import resolve_dsn
-    from hubsense.report.figures import gather
-    from hubsense.report.page import render
+    from hubsense.report.document import write_report
     from hubsense.settings import load_settings
 
     start, end = _date(from_, "--from"), _date(to, "--to")
@@ -61,13 +57,9 @@ def command(
         raise ConfigError(f"--to {to}: must be after --from {from_}")
     overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
     settings = load_settings(**overrides)
-    sites = gather(
-        resolve_dsn(settings), Period(start, end), site or None, Fraction(percentile),
-        noshow_min_s, use_rollups=not from_events,
+    written = write_report(
+        resolve_dsn(settings), start, end, out, site or None, percentile, noshow_min_s,
+        use_rollups=not from_events,
     )  # fmt: skip
-    html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
-    typer.echo(f"wrote {out}: {len(sites)} site{'s' if len(sites) != 1 else ''}, {len(html)} bytes")
+    n = len(written.sites)
+    typer.echo(f"wrote {out}: {n} site{'s' if n != 1 else ''}, {written.size_bytes} bytes")
