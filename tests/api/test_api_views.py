@@ -191,6 +191,10 @@ def test_hub_public_off_and_desks(
         assert response.status_code == 401
         assert response.json() == {"detail": "this hub page needs an API key"}
         assert client.get(f"/hubs/{HUB}/state", params={"key": keys.hub_manager}).status_code == 200
+        # The live feed follows the same rules (checked before the stream starts).
+        assert client.get(f"/hubs/{HUB}/events").status_code == 401
+        assert client.get(f"/hubs/{SITE}/events", params={"key": keys.hub_manager}).status_code == 403
+        assert client.get("/hubs/nowhere/events", params={"key": keys.facilities}).status_code == 404
     open_ = start_api(api_settings(api=ApiSettings(hub_public="desks")), api_dsn)
     with open_.client() as client:
         state = client.get(f"/hubs/{HUB}/state").json()
