@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ from hubsense.edge.config import NodeConfig
 from hubsense.edge.core.machine import Change, DeskMachine, SensorSpec, Signal, SourceKind
 from hubsense.edge.core.outbox_rules import InFlight, OutboxLimits, TokenBucket, events_that_fit
 from hubsense.edge.io import mqtt as link_events
-from hubsense.edge.io import system
 from hubsense.edge.io.ble import BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.gpio import PirInputs
 from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, OutboxFullError, open_outbox
+from hubsense.edge.report import live_view, status_message, write_live_view
 
-from hubsense import __version__
 from hubsense.inventory import GpioPirSensor
 from hubsense.logs import get_logger
 from hubsense.wire import CONFIG_ADAPTER, StatusMessage, encode
@@ -77,7 +75,7 @@ class EdgeAgent:
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.config = config
-        self._clock = clock_ms
+        self.clock = clock_ms
         self._pin_factory = pin_factory
         self._scan_ble = scan_ble and bool(config.ble_sensors)
         self.limits = OutboxLimits(
@@ -97,7 +95,7 @@ class EdgeAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._stopping = False
-        self._started_mono = time.monotonic()
+        self.started_mono = time.monotonic()
         self._paused_until = 0.0
         self.outbox: Any = None
         self.link: Any = None
@@ -115,10 +113,10 @@ class EdgeAgent:
                 self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
     def _pir_signal(self, key: str, signal: Signal) -> None:
-        self._submit(_Reading(key, signal, True, self._clock()))
+        self._submit(_Reading(key, signal, True, self.clock()))
 
     def _ble_readings(self, readings: list[BleReading]) -> None:
-        ts = self._clock()
+        ts = self.clock()
         for r in readings:
             self._submit(_Reading(r.sensor_key, r.signal, r.value, ts))
 
@@ -137,7 +135,7 @@ class EdgeAgent:
         self.outbox = open_outbox(
             self.config.state_dir,
             self.config.node,
-            self._clock(),
+            self.clock(),
             self.config.outbox.max_mb * 1024 * 1024,
         )
         try:
@@ -159,7 +157,7 @@ class EdgeAgent:
         warned = False
         while not self._stopping:
             floor = max(self.outbox.last_ts_ms, PLAUSIBLE_AFTER_MS)
-            now = self._clock()
+            now = self.clock()
             if now >= floor:
                 return
             if not warned:
@@ -170,7 +168,7 @@ class EdgeAgent:
                     self._stopping = True
 
     def _start_sensing(self) -> None:
-        now = self._clock()
+        now = self.clock()
         for key, high in self.pins.start().items():
             if high:
                 self.machine.observe(key, Signal.MOTION_START, now)
@@ -221,7 +219,7 @@ class EdgeAgent:
             self._apply_config(item.payload)
 
     def _tick(self) -> None:
-        now = self._clock()
+        now = self.clock()
         self.last_tick_ms = now
         extra = []
         if now >= self._next_alive_ms:
@@ -349,64 +347,20 @@ class EdgeAgent:
         )
 
     def _write_live(self, mono: float) -> None:
-        """The agent's live view for `hubsense edge watch` (atomic replace, at most 1/s)."""
-        if mono - self._live_written_mono < 1.0 and mono - self._live_written_mono >= 0:
+        """The live view for `hubsense edge watch`, at most once a second."""
+        if 0 <= mono - self._live_written_mono < 1.0:
             return
-        levels = self.pins.levels()
-        view = {
-            "node": self.config.node,
-            "ts_ms": self._clock(),
-            "connected": bool(self.link is not None and self.link.connected),
-            "outbox_depth": self.outbox.depth,
-            "desks": {
-                d: (s.value if (s := self.machine.state_of(d)) else None)
-                for d in self.machine.desks
-            },
-            "sensors": {
-                s.key: {
-                    "desk": s.desk,
-                    "reading": ("high" if levels.get(s.key) else "low")
-                    if s.key in levels
-                    else self.last_values.get(s.key),
-                }
-                for s in self.config.sensors
-            },
-            "ble": self.decoder.counters.totals(),
-        }
-        path = self.config.live_path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(view))
-            tmp.replace(path)
-        except OSError as error:
-            log.debug("live_view_not_written", error=str(error))
+        write_live_view(self.config.live_path, live_view(self))
         self._live_dirty = False
         self._live_written_mono = mono
 
     def status(self, online: bool) -> StatusMessage:
-        mono = time.monotonic()
-        last_heard = {**self.pins.last_change_s, **self.decoder.counters.last_heard_s}
-        ages: dict[str, float | None] = {
-            s.key: round(mono - last_heard[s.key], 1) if s.key in last_heard else None
-            for s in self.config.sensors
-        }
-        return StatusMessage(
-            node=self.config.node,
-            online=online,
-            ts=self._clock(),
-            version=__version__,
-            uptime_s=round(mono - self._started_mono, 1),
-            outbox_depth=self.outbox.depth,
-            last_reading_age_s=ages,
-            cpu_temp_c=system.cpu_temp_c(),
-            clock_synced=system.clock_synced(),
-            disk_full=self.outbox.disk_full,
-        )
+        message: StatusMessage = status_message(self, online)
+        return message
 
     async def _shutdown(self) -> None:
         if self.ready:
-            self._store([], [{"ts": self._clock(), "type": "stop"}])
+            self._store([], [{"ts": self.clock(), "type": "stop"}])
             deadline = time.monotonic() + STOP_FLUSH_S
             self._paused_until = 0.0
             while time.monotonic() < deadline and self.outbox.depth and self.link.connected:
