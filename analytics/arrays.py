@@ -55,9 +55,12 @@ class Layout:
             site_index={site.id: s for s, site in enumerate(sites)},
             desk_site=np.asarray(desk_site, dtype=np.int32),
             desk_node=np.asarray(
-                [node_index.get(node_of_desk.get(desk, ""), -1) for desk in desk_ids], dtype=np.int32
+                [node_index.get(node_of_desk.get(desk, ""), -1) for desk in desk_ids],
+                dtype=np.int32,
             ),
-            node_heartbeat_ms=np.asarray([node.heartbeat_s * _MS_PER_S for node in nodes], dtype=np.int64),
+            node_heartbeat_ms=np.asarray(
+                [node.heartbeat_s * _MS_PER_S for node in nodes], dtype=np.int64
+            ),
             site_desk_off=np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64),
         )
 

@@ -12,6 +12,7 @@ Pure: no I/O, no clock. Must not import numba; the arrays it returns are plain n
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,13 +115,18 @@ def bucket_bounds(zone: ZoneInfo, period: Period, bucket: Bucket) -> Int64Array:
         return days
     if bucket is Bucket.HOUR:
         # One real hour each, restarting at every local midnight: 23 or 25 on DST days.
-        parts = [np.arange(a, b, HOUR_MS, dtype=np.int64) for a, b in zip(days[:-1], days[1:], strict=True)]
+        parts = [
+            np.arange(a, b, HOUR_MS, dtype=np.int64)
+            for a, b in itertools.pairwise(days)
+        ]
         return np.concatenate([*parts, days[-1:]])
     starts = [period.start]
     for day in period.days():
         if day == period.start:
             continue
-        if (bucket is Bucket.WEEK and day.weekday() == 0) or (bucket is Bucket.MONTH and day.day == 1):
+        if (bucket is Bucket.WEEK and day.weekday() == 0) or (
+            bucket is Bucket.MONTH and day.day == 1
+        ):
             starts.append(day)
     return np.asarray([local_ms(day, 0, zone) for day in [*starts, period.end]], dtype=np.int64)
 

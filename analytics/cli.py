@@ -33,7 +33,10 @@ class BucketOption(StrEnum):
 
 Dsn = Annotated[
     str | None,
-    typer.Option("--dsn", help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved)."),
+    typer.Option(
+        "--dsn",
+        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved).",
+    ),
 ]
 
 
@@ -74,19 +77,28 @@ def compute(
     inventory: Annotated[Path, typer.Option(help="Inventory YAML file (SPEC §5).")],
     events: Annotated[Path, typer.Option(help="events.csv: node,seq,ts,type,desk,source,state.")],
     from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[str, typer.Option("--to", help="Site-local date after the last one (exclusive).")],
-    out: Annotated[Path, typer.Option(help="Folder for the four CSV outputs (created; files replaced whole).")],
+    to_date: Annotated[
+        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the four CSV outputs (created; files replaced whole).")
+    ],
     bookings: Annotated[
-        Path | None, typer.Option(help="bookings.csv: booking_id,site,desk,start,end (ISO-8601 with offset).")
+        Path | None,
+        typer.Option(help="bookings.csv: booking_id,site,desk,start,end (ISO-8601 with offset)."),
     ] = None,
-    bucket: Annotated[BucketOption, typer.Option(help="Bucket of desk_metrics.csv, in site-local time.")] = (
-        BucketOption.DAY
-    ),
+    bucket: Annotated[
+        BucketOption, typer.Option(help="Bucket of desk_metrics.csv, in site-local time.")
+    ] = (BucketOption.DAY),
     noshow_min_s: Annotated[
-        int, typer.Option(min=0, help="A booking occupied less than this (or half its length) is a no-show.")
+        int,
+        typer.Option(
+            min=0, help="A booking occupied less than this (or half its length) is a no-show."
+        ),
     ] = 900,
     percentile: Annotated[
-        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+        str,
+        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
     ] = "95",
 ) -> None:
     """Compute the SPEC §6 metrics from an inventory, events.csv and bookings.csv into four CSV files.
@@ -99,6 +111,7 @@ def compute(
     from hubsense.analytics.compute import compute as compute_metrics
     from hubsense.analytics.files import read_bookings, read_events
     from hubsense.analytics.outputs import write_outputs
+
     from hubsense.inventory_file import load_inventory
     from hubsense.logs import get_logger
 
@@ -111,7 +124,13 @@ def compute(
     booking_arrays = read_bookings(bookings, layout) if bookings is not None else empty_bookings()
     read_s = time.perf_counter() - started
     results = compute_metrics(
-        layout, event_arrays, booking_arrays, period, Bucket(bucket.value), noshow_min_s, p  # type: ignore[arg-type]
+        layout,
+        event_arrays,
+        booking_arrays,
+        period,
+        Bucket(bucket.value),
+        noshow_min_s,
+        p,  # type: ignore[arg-type]
     )
     write_outputs(results, booking_arrays, period, out)  # type: ignore[arg-type]
     log.info(
@@ -132,15 +151,22 @@ def compute(
 @app.command()
 def run(
     from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[str, typer.Option("--to", help="Site-local date after the last one (exclusive).")],
+    to_date: Annotated[
+        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
+    ],
     site: Annotated[
-        list[str] | None, typer.Option("--site", help="Only this site (repeat for more); default: all.")
+        list[str] | None,
+        typer.Option("--site", help="Only this site (repeat for more); default: all."),
     ] = None,
     noshow_min_s: Annotated[
-        int, typer.Option(min=0, help="A booking occupied less than this (or half its length) is a no-show.")
+        int,
+        typer.Option(
+            min=0, help="A booking occupied less than this (or half its length) is a no-show."
+        ),
     ] = 900,
     percentile: Annotated[
-        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+        str,
+        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
     ] = "95",
     dsn: Dsn = None,
 ) -> None:
@@ -162,12 +188,16 @@ def run(
 @app.command()
 def summary(
     from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[str, typer.Option("--to", help="Site-local date after the last one (exclusive).")],
+    to_date: Annotated[
+        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
+    ],
     site: Annotated[
-        list[str] | None, typer.Option("--site", help="Only this site (repeat for more); default: all.")
+        list[str] | None,
+        typer.Option("--site", help="Only this site (repeat for more); default: all."),
     ] = None,
     percentile: Annotated[
-        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+        str,
+        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
     ] = "95",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     dsn: Dsn = None,
@@ -180,6 +210,7 @@ def summary(
     import json
 
     from hubsense.analytics.summary import summarize
+
     from hubsense.db.connect import connect
 
     period = _period(from_date, to_date)
@@ -191,9 +222,21 @@ def summary(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks")
-    for column in ("site", "kind", "days open", "capacity", "desks needed", "surplus", "occupancy",
-                   "true utilisation", "no-shows", "days with co-presence"):  # fmt: skip
+    table = Table(
+        title=f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks"
+    )
+    for column in (
+        "site",
+        "kind",
+        "days open",
+        "capacity",
+        "desks needed",
+        "surplus",
+        "occupancy",
+        "true utilisation",
+        "no-shows",
+        "days with co-presence",
+    ):
         table.add_column(column, justify="left" if column in ("site", "kind") else "right")
 
     def pct(value: float | None) -> str:
@@ -201,24 +244,41 @@ def summary(
 
     for row in rows:
         table.add_row(
-            row.site, row.kind, str(row.days_open), str(row.capacity), str(row.desks_needed), str(row.surplus),
-            pct(row.occupancy_rate), pct(row.true_utilisation), pct(row.no_show_rate),
+            row.site,
+            row.kind,
+            str(row.days_open),
+            str(row.capacity),
+            str(row.desks_needed),
+            str(row.surplus),
+            pct(row.occupancy_rate),
+            pct(row.true_utilisation),
+            pct(row.no_show_rate),
             pct(row.copresence_day_share),
-        )  # fmt: skip
+        )
     Console().print(table)
     if rows and rows[-1].days_computed == 0:
-        typer.echo("no rollups for this period: run `hubsense analytics run` for it first", err=True)
+        typer.echo(
+            "no rollups for this period: run `hubsense analytics run` for it first", err=True
+        )
 
 
 @app.command()
 def scheduler(
-    interval_s: Annotated[float, typer.Option(min=1, help="Seconds between two scans for new data.")] = 300,
-    once: Annotated[bool, typer.Option("--once", help="Scan and recompute once, then exit.")] = False,
+    interval_s: Annotated[
+        float, typer.Option(min=1, help="Seconds between two scans for new data.")
+    ] = 300,
+    once: Annotated[
+        bool, typer.Option("--once", help="Scan and recompute once, then exit.")
+    ] = False,
     noshow_min_s: Annotated[
-        int, typer.Option(min=0, help="A booking occupied less than this (or half its length) is a no-show.")
+        int,
+        typer.Option(
+            min=0, help="A booking occupied less than this (or half its length) is a no-show."
+        ),
     ] = 900,
     percentile: Annotated[
-        str, typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].")
+        str,
+        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
     ] = "95",
     dsn: Dsn = None,
 ) -> None:
@@ -232,6 +292,8 @@ def scheduler(
     target, p = _dsn(dsn), _percentile(percentile)
     if once:
         for plan in tick(target, noshow_min_s, p):  # type: ignore[arg-type]
-            typer.echo(f"{plan.site}: recomputed {plan.period.start} .. {plan.period.end} (exclusive)")
+            typer.echo(
+                f"{plan.site}: recomputed {plan.period.start} .. {plan.period.end} (exclusive)"
+            )
         return
     run_forever(target, interval_s, noshow_min_s, p)  # type: ignore[arg-type]

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import (
     Bucket,
@@ -34,8 +33,9 @@ from hubsense.analytics.kernels.intervals import (
 from hubsense.analytics.kernels.measures import desk_measures
 from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
 from hubsense.analytics.kernels.peaks import site_peaks
-from hubsense.analytics.kernels.stream import stream_sets
 from hubsense.analytics.kernels.percentile import nearest_rank
+from hubsense.analytics.kernels.stream import stream_sets
+
 from hubsense.inventory import Site
 
 I64 = npt.NDArray[np.int64]
@@ -158,31 +158,69 @@ def compute(
     if ordered:
         # As ingest stores events (by time) or grouped per desk: no sort, no regrouping.
         o_tog, o_start, o_end, c_tog, c_off = stream_sets(
-            events.kind, events.desk, events.node, events.ts, events.state, keep, counts,
-            layout.node_heartbeat_ms, n_desks, n_nodes,
-        )  # fmt: skip
+            events.kind,
+            events.desk,
+            events.node,
+            events.ts,
+            events.state,
+            keep,
+            counts,
+            layout.node_heartbeat_ms,
+            n_desks,
+            n_nodes,
+        )
     else:
         # Unsorted, late input: the one sort, a counting sort per desk and node.
         g_ts, g_flag, offsets = group_events(
-            events.kind, events.desk, events.node, events.ts, events.seq, events.state,
-            keep, ordered, n_desks, n_nodes,
-        )  # fmt: skip
+            events.kind,
+            events.desk,
+            events.node,
+            events.ts,
+            events.seq,
+            events.state,
+            keep,
+            ordered,
+            n_desks,
+            n_nodes,
+        )
         o_tog, o_off = occupied_sets(g_ts, g_flag, offsets, n_desks)
         o_start, o_end = o_off[:-1], o_off[1:]
-        c_tog, c_off = observed_sets(g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes)
+        c_tog, c_off = observed_sets(
+            g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes
+        )
     by_desk = booking_order(bookings.desk, bookings.start_ms, n_desks)
     k_tog, k_off = booked_sets(by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
     observed, occupied, booked, booked_observed, booked_occupied, pieces, p_off = desk_measures(
-        layout.desk_site, layout.desk_node, row_off,
-        calendars.b_bounds, calendars.b_off, calendars.h_tog, calendars.h_off,
-        c_tog, c_off, o_tog, o_start, o_end, k_tog, k_off,
-    )  # fmt: skip
+        layout.desk_site,
+        layout.desk_node,
+        row_off,
+        calendars.b_bounds,
+        calendars.b_off,
+        calendars.h_tog,
+        calendars.h_off,
+        c_tog,
+        c_off,
+        o_tog,
+        o_start,
+        o_end,
+        k_tog,
+        k_off,
+    )
     b_observed, b_occupied, outcome = booking_measures(
-        by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, layout.desk_node,
-        c_tog, c_off, o_tog, o_start, o_end, noshow_min_s * _MS_PER_S,
-    )  # fmt: skip
+        by_desk,
+        bookings.desk,
+        bookings.start_ms,
+        bookings.end_ms,
+        layout.desk_node,
+        c_tog,
+        c_off,
+        o_tog,
+        o_start,
+        o_end,
+        noshow_min_s * _MS_PER_S,
+    )
     peak, peak_at, copresence = site_peaks(
         layout.site_desk_off, pieces, p_off, calendars.d_bounds, calendars.d_off
     )

@@ -14,15 +14,19 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.pgcopy import decode
+
 from hubsense.inventory import Node, Site
 
 EVENT_COLUMNS = [
-    ("node", np.int32), ("seq", np.int64), ("ts", np.int64),
-    ("kind", np.int16), ("desk", np.int32), ("state", np.int16),
-]  # fmt: skip
+    ("node", np.int32),
+    ("seq", np.int64),
+    ("ts", np.int64),
+    ("kind", np.int16),
+    ("desk", np.int32),
+    ("state", np.int16),
+]
 
 # A desk's state carries into the period from its last event before it; most desks have
 # one in the last week, so only the others make the query look further back.
@@ -101,11 +105,18 @@ def load_sites(conn: Any, site_ids: list[str] | None = None) -> tuple[list[Site]
         )
     }
     sites = [
-        Site.model_validate({
-            "id": site_id, "name": name, "kind": kind, "timezone": timezone,
-            "opening_hours": opening_hours, "closed_dates": list(closed_dates),
-            "desks": desks.get(site_id, []), "nodes": nodes.get(site_id, []),
-        })  # fmt: skip
+        Site.model_validate(
+            {
+                "id": site_id,
+                "name": name,
+                "kind": kind,
+                "timezone": timezone,
+                "opening_hours": opening_hours,
+                "closed_dates": list(closed_dates),
+                "desks": desks.get(site_id, []),
+                "nodes": nodes.get(site_id, []),
+            }
+        )
         for site_id, name, kind, timezone, opening_hours, closed_dates in rows
     ]
     return sites, node_of_desk
@@ -120,7 +131,9 @@ def read_bookings(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> Bookin
     site = layout.sites[0].id
     rows = [
         row
-        for row in conn.execute(BOOKINGS_SQL, {"site": site, "from": _utc(from_ms), "to": _utc(to_ms)})
+        for row in conn.execute(
+            BOOKINGS_SQL, {"site": site, "from": _utc(from_ms), "to": _utc(to_ms)}
+        )
         if row[1] in layout.desk_index  # a retired desk's bookings have nothing to measure
     ]
     return BookingArrays(

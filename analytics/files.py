@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import parse_instant_ms
 from hubsense.analytics.kernels.intervals import STATE_OCCUPIED, STATE_VACANT
 from hubsense.analytics.kernels.order import KIND_ALIVE, KIND_DESK, KIND_STOP
+
 from hubsense.errors import InputError
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
@@ -50,7 +50,9 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
         try:
             header = next(reader, None)
             if header is None:
-                raise InputError(f"{path}:1: header: the file is empty (expected {','.join(columns)})")
+                raise InputError(
+                    f"{path}:1: header: the file is empty (expected {','.join(columns)})"
+                )
             names = [name.strip() for name in header]
             missing = [c for c in columns if c not in names]
             if missing:
@@ -64,7 +66,10 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
                     raise InputError(
                         f"{path}:{reader.line_num}: row: has {len(row)} fields, the header has {width}"
                     )
-                yield reader.line_num, {c: row[i].strip() for c, i in zip(columns, where, strict=True)}
+                yield (
+                    reader.line_num,
+                    {c: row[i].strip() for c, i in zip(columns, where, strict=True)},
+                )
         except csv.Error as error:
             raise InputError(f"{path}:{reader.line_num}: row: {error}") from error
         except UnicodeDecodeError as error:
@@ -119,7 +124,14 @@ def _event(row: dict[str, str], layout: Layout) -> tuple[int, int, int, int, int
 
 def read_events(path: Path, layout: Layout) -> EventArrays:
     """events.csv (`node,seq,ts,type,desk,source,state`) as columns, rows in file order."""
-    node, seq, ts, kind, desk, state = (array("i"), array("q"), array("q"), array("b"), array("i"), array("b"))
+    node, seq, ts, kind, desk, state = (
+        array("i"),
+        array("q"),
+        array("q"),
+        array("b"),
+        array("i"),
+        array("b"),
+    )
     for line, row in _rows(path, EVENT_COLUMNS):
         try:
             values = _event(row, layout)
@@ -150,19 +162,24 @@ def _instant(row: dict[str, str], field: str) -> int:
         raise RowError(field, message) from None
 
 
-def _booking(row: dict[str, str], layout: Layout, first_line: dict[str, int], line: int) -> tuple[int, int, int]:
+def _booking(
+    row: dict[str, str], layout: Layout, first_line: dict[str, int], line: int
+) -> tuple[int, int, int]:
     """(desk, start_ms, end_ms) of one bookings.csv row."""
     booking_id = row["booking_id"]
     if not booking_id:
         raise RowError("booking_id", "missing")
     if booking_id in first_line:
-        raise RowError("booking_id", f"duplicate {booking_id!r} (first on line {first_line[booking_id]})")
+        raise RowError(
+            "booking_id", f"duplicate {booking_id!r} (first on line {first_line[booking_id]})"
+        )
     site = _known(row, "site", layout.site_index, "site")
     desk = _known(row, "desk", layout.desk_index, "desk")
     desk_site = int(layout.desk_site[desk])
     if desk_site != site:
         raise RowError(
-            "desk", f"desk {row['desk']!r} belongs to site {layout.sites[desk_site].id!r}, not {row['site']!r}"
+            "desk",
+            f"desk {row['desk']!r} belongs to site {layout.sites[desk_site].id!r}, not {row['site']!r}",
         )
     start = _instant(row, "start")
     end = _instant(row, "end")

@@ -32,9 +32,16 @@ _MS_PER_S = 1000
 
 def desk_metric_rows(results: Results) -> Iterator[list[object]]:
     yield [
-        "site", "desk", "bucket_start", "observed_s", "occupied_s", "booked_s",
-        "booked_observed_s", "booked_occupied_s", "unbooked_occupied_s",
-    ]  # fmt: skip
+        "site",
+        "desk",
+        "bucket_start",
+        "observed_s",
+        "occupied_s",
+        "booked_s",
+        "booked_observed_s",
+        "booked_occupied_s",
+        "unbooked_occupied_s",
+    ]
     layout, cal = results.layout, results.calendars
     columns = [
         results.observed_ms // _MS_PER_S,
@@ -51,9 +58,16 @@ def desk_metric_rows(results: Results) -> Iterator[list[object]]:
             for j, label in enumerate(labels):
                 r = row + j
                 yield [
-                    site.id, layout.desk_ids[d], label, observed[r], occupied[r], booked[r],
-                    booked_observed[r], booked_occupied[r], occupied[r] - booked_occupied[r],
-                ]  # fmt: skip
+                    site.id,
+                    layout.desk_ids[d],
+                    label,
+                    observed[r],
+                    occupied[r],
+                    booked[r],
+                    booked_observed[r],
+                    booked_occupied[r],
+                    occupied[r] - booked_occupied[r],
+                ]
 
 
 def booking_rows(results: Results, bookings: BookingArrays) -> Iterator[list[object]]:
@@ -90,7 +104,13 @@ def site_daily_rows(results: Results, period: Period) -> Iterator[list[object]]:
 def site_summary_rows(results: Results) -> Iterator[list[object]]:
     yield ["site", "days_open", "capacity", "desks_needed", "surplus"]
     for s, site in enumerate(results.layout.sites):
-        yield [site.id, results.days_open[s], results.capacity[s], results.desks_needed[s], results.surplus(s)]
+        yield [
+            site.id,
+            results.days_open[s],
+            results.capacity[s],
+            results.desks_needed[s],
+            results.surplus(s),
+        ]
 
 
 def write_outputs(results: Results, bookings: BookingArrays, period: Period, out_dir: Path) -> None:

@@ -25,7 +25,9 @@ def row_dtype(columns: list[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
     return np.dtype(fields)
 
 
-def decode(payload: bytes | bytearray | memoryview, columns: list[tuple[str, npt.DTypeLike]]) -> dict[str, np.ndarray]:
+def decode(
+    payload: bytes | bytearray | memoryview, columns: list[tuple[str, npt.DTypeLike]]
+) -> dict[str, np.ndarray]:
     """Columns of a complete binary COPY TO STDOUT stream (header, rows, trailer)."""
     data = memoryview(payload)
     if bytes(data[: len(SIGNATURE)]) != SIGNATURE:
@@ -34,7 +36,9 @@ def decode(payload: bytes | bytearray | memoryview, columns: list[tuple[str, npt
     body = data[19 + extension : len(data) - len(TRAILER)]
     dtype = row_dtype(columns)
     if len(body) % dtype.itemsize:
-        raise ValueError("binary COPY rows are not of the expected fixed width (a NULL or another type?)")
+        raise ValueError(
+            "binary COPY rows are not of the expected fixed width (a NULL or another type?)"
+        )
     rows = np.frombuffer(body, dtype=dtype)
     return {name: rows[name].astype(dtype_) for name, dtype_ in columns}
 

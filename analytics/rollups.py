@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-
 from hubsense.analytics.arrays import BookingArrays
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import Results
@@ -68,7 +67,9 @@ def _copy(cur: Any, table: str, columns: dict[str, np.ndarray]) -> None:
         copy.write(encode(columns))
 
 
-def day_sums(results: Results, hours: np.ndarray, midnights: np.ndarray, values: np.ndarray) -> np.ndarray:
+def day_sums(
+    results: Results, hours: np.ndarray, midnights: np.ndarray, values: np.ndarray
+) -> np.ndarray:
     """Per desk and local day, the sum of its hour buckets' milliseconds (hours nest in days)."""
     n_desks = len(results.layout.desk_ids)
     starts = np.searchsorted(hours, midnights[:-1])
@@ -85,9 +86,12 @@ def write_site(
     midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
     n_desks, n_hours, n_days = len(layout.desk_ids), len(hours), period.n_days
     ms = {
-        "observed_s": results.observed_ms, "occupied_s": results.occupied_ms, "booked_s": results.booked_ms,
-        "booked_observed_s": results.booked_observed_ms, "booked_occupied_s": results.booked_occupied_ms,
-    }  # fmt: skip
+        "observed_s": results.observed_ms,
+        "occupied_s": results.occupied_ms,
+        "booked_s": results.booked_ms,
+        "booked_observed_s": results.booked_observed_ms,
+        "booked_occupied_s": results.booked_occupied_ms,
+    }
     from_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[0]))
     to_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[-1]))
     common = {"site": site, "desks": layout.desk_ids, "start": period.start, "end": period.end}
@@ -97,32 +101,48 @@ def write_site(
             "DELETE FROM analytics_desk_hour WHERE site_id = %(site)s AND bucket_start >= %(f)s AND bucket_start < %(t)s",
             {"site": site, "f": from_utc, "t": to_utc},
         )
-        _copy(cur, "_rollup_desk", {
-            "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_hours),
-            "slot": np.tile(hours, n_desks).astype(np.int64),
-            **{name: values // _MS_PER_S for name, values in ms.items()},
-        })  # fmt: skip
+        _copy(
+            cur,
+            "_rollup_desk",
+            {
+                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_hours),
+                "slot": np.tile(hours, n_desks).astype(np.int64),
+                **{name: values // _MS_PER_S for name, values in ms.items()},
+            },
+        )
         cur.execute(_INSERT_HOURS, common)
         cur.execute("TRUNCATE _rollup_desk")
         cur.execute(
             "DELETE FROM analytics_desk_day WHERE site_id = %(site)s AND day >= %(start)s AND day < %(end)s",
             common,
         )
-        _copy(cur, "_rollup_desk", {
-            "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_days),
-            "slot": np.tile(np.arange(n_days, dtype=np.int64), n_desks),
-            **{name: day_sums(results, hours, midnights, values).ravel() // _MS_PER_S
-               for name, values in ms.items()},
-        })  # fmt: skip
+        _copy(
+            cur,
+            "_rollup_desk",
+            {
+                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_days),
+                "slot": np.tile(np.arange(n_days, dtype=np.int64), n_desks),
+                **{
+                    name: day_sums(results, hours, midnights, values).ravel() // _MS_PER_S
+                    for name, values in ms.items()
+                },
+            },
+        )
         cur.execute(_INSERT_DAYS, {**common, "midnights": midnights.tolist()})
         if len(bookings):
-            _copy(cur, "_rollup_booking", {
-                "booking": np.arange(len(bookings), dtype=np.int32),
-                "observed_s": results.booking_observed_ms // _MS_PER_S,
-                "occupied_s": results.booking_occupied_ms // _MS_PER_S,
-                "outcome": results.booking_outcome.astype(np.int16),
-            })  # fmt: skip
-            cur.execute(_UPSERT_BOOKINGS, {"ids": bookings.booking_id, "names": list(OUTCOME_NAMES)})
+            _copy(
+                cur,
+                "_rollup_booking",
+                {
+                    "booking": np.arange(len(bookings), dtype=np.int32),
+                    "observed_s": results.booking_observed_ms // _MS_PER_S,
+                    "occupied_s": results.booking_occupied_ms // _MS_PER_S,
+                    "outcome": results.booking_outcome.astype(np.int16),
+                },
+            )
+            cur.execute(
+                _UPSERT_BOOKINGS, {"ids": bookings.booking_id, "names": list(OUTCOME_NAMES)}
+            )
         cur.execute(
             "DELETE FROM analytics_site_day WHERE site_id = %(site)s AND day >= %(start)s AND day < %(end)s",
             common,
@@ -133,11 +153,16 @@ def write_site(
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [
                 (
-                    site, period.start + dt.timedelta(days=i), bool(cal.open_day[r]), int(results.peak[r]),
-                    None if results.peak_at_ms[r] < 0
-                    else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
+                    site,
+                    period.start + dt.timedelta(days=i),
+                    bool(cal.open_day[r]),
+                    int(results.peak[r]),
+                    None
+                    if results.peak_at_ms[r] < 0
+                    else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+                    + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
                     int(results.copresence_ms[r]) // _MS_PER_S,
-                )  # fmt: skip
+                )
                 for i, r in enumerate(rows)
             ],
         )
@@ -147,7 +172,19 @@ def write_site(
             "ON CONFLICT (site_id, period_from, period_to) DO UPDATE SET percentile = EXCLUDED.percentile, "
             "days_open = EXCLUDED.days_open, capacity = EXCLUDED.capacity, desks_needed = EXCLUDED.desks_needed, "
             "surplus = EXCLUDED.surplus, computed_at = now()",
-            (site, period.start, period.end, percentile, results.days_open[0], results.capacity[0],
-             results.desks_needed[0], results.surplus(0)),
-        )  # fmt: skip
-    return {"desk_hours": n_desks * n_hours, "desk_days": n_desks * n_days, "bookings": len(bookings)}
+            (
+                site,
+                period.start,
+                period.end,
+                percentile,
+                results.days_open[0],
+                results.capacity[0],
+                results.desks_needed[0],
+                results.surplus(0),
+            ),
+        )
+    return {
+        "desk_hours": n_desks * n_hours,
+        "desk_days": n_desks * n_days,
+        "bookings": len(bookings),
+    }

@@ -18,6 +18,7 @@ from hubsense.analytics.calendar import Bucket, Period, local_ms
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
 from hubsense.analytics.db_read import copy_events, load_sites, read_bookings
 from hubsense.analytics.rollups import write_site
+
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
 from hubsense.logs import get_logger
@@ -64,18 +65,34 @@ def run_period(
             events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
             events = copy_events(conn, layout, from_ms, events_to)
             read_done = time.perf_counter()
-            results = compute(layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
+            results = compute(
+                layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile
+            )
             computed = time.perf_counter()
-            counts = write_site(conn, results, bookings, period, str(percentile)) if write else {"desk_hours": 0}
+            counts = (
+                write_site(conn, results, bookings, period, str(percentile))
+                if write
+                else {"desk_hours": 0}
+            )
             written = time.perf_counter()
             run = SiteRun(
-                site=site.id, events=len(events), bookings=len(bookings), desk_hours=counts["desk_hours"],
-                read_s=read_done - started, compute_s=computed - read_done, write_s=written - computed,
+                site=site.id,
+                events=len(events),
+                bookings=len(bookings),
+                desk_hours=counts["desk_hours"],
+                read_s=read_done - started,
+                compute_s=computed - read_done,
+                write_s=written - computed,
                 results=results,
-            )  # fmt: skip
+            )
             log.info(
-                "analytics_site_computed", site=site.id, events=run.events, bookings=run.bookings,
-                read_s=round(run.read_s, 3), compute_s=round(run.compute_s, 3), write_s=round(run.write_s, 3),
-            )  # fmt: skip
+                "analytics_site_computed",
+                site=site.id,
+                events=run.events,
+                bookings=run.bookings,
+                read_s=round(run.read_s, 3),
+                compute_s=round(run.compute_s, 3),
+                write_s=round(run.write_s, 3),
+            )
             runs.append(run)
     return runs

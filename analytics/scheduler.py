@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE
 from hubsense.analytics.run import run_period
+
 from hubsense.db.connect import connect
 from hubsense.logs import get_logger
 
@@ -101,7 +102,12 @@ def tick(
             {"upto": upto},
         )
     for plan in plans:
-        log.info("analytics_recomputed", site=plan.site, start=str(plan.period.start), end=str(plan.period.end))
+        log.info(
+            "analytics_recomputed",
+            site=plan.site,
+            start=str(plan.period.start),
+            end=str(plan.period.end),
+        )
     return plans
 
 

@@ -56,8 +56,9 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def summarize(conn: Any, start: dt.date, end: dt.date, percentile: Fraction,
-              site_ids: list[str] | None = None) -> list[SiteSummary]:  # fmt: skip
+def summarize(
+    conn: Any, start: dt.date, end: dt.date, percentile: Fraction, site_ids: list[str] | None = None
+) -> list[SiteSummary]:
     """One row per site, then an `organisation` row (sums, and rates over the sums)."""
     params = {"from": start, "to": end, "ids": site_ids}
     sites = conn.execute(_SITES, params).fetchall()
@@ -70,21 +71,39 @@ def summarize(conn: Any, start: dt.date, end: dt.date, percentile: Fraction,
         outcomes.setdefault(site_id, {})[outcome] = count
     rows = []
     totals = [0, 0, 0, 0]
-    org = {"days_open": 0, "capacity": 0, "needed": 0, "no_show": 0, "known": 0, "hub_open": 0, "hub_together": 0}
+    org = {
+        "days_open": 0,
+        "capacity": 0,
+        "needed": 0,
+        "no_show": 0,
+        "known": 0,
+        "hub_open": 0,
+        "hub_together": 0,
+    }
     for site_id, kind, capacity in sites:
         observed, occupied, booked_observed, booked_occupied = seconds.get(site_id, [0, 0, 0, 0])
-        open_days = [(peak, together) for is_open, peak, together in days.get(site_id, []) if is_open]
+        open_days = [
+            (peak, together) for is_open, peak, together in days.get(site_id, []) if is_open
+        ]
         needed = nearest_rank((peak for peak, _ in open_days), percentile)
         counts = outcomes.get(site_id, {})
         known = counts.get("no_show", 0) + counts.get("attended", 0)
         with_copresence = sum(1 for _, together in open_days if together > 0)
-        rows.append(SiteSummary(
-            site=site_id, kind=kind, days_open=len(open_days), capacity=capacity, desks_needed=needed,
-            surplus=capacity - needed, occupancy_rate=_rate(occupied, observed),
-            true_utilisation=_rate(booked_occupied, booked_observed),
-            no_show_rate=_rate(counts.get("no_show", 0), known),
-            copresence_day_share=_rate(with_copresence, len(open_days)), days_computed=len(days.get(site_id, [])),
-        ))  # fmt: skip
+        rows.append(
+            SiteSummary(
+                site=site_id,
+                kind=kind,
+                days_open=len(open_days),
+                capacity=capacity,
+                desks_needed=needed,
+                surplus=capacity - needed,
+                occupancy_rate=_rate(occupied, observed),
+                true_utilisation=_rate(booked_occupied, booked_observed),
+                no_show_rate=_rate(counts.get("no_show", 0), known),
+                copresence_day_share=_rate(with_copresence, len(open_days)),
+                days_computed=len(days.get(site_id, [])),
+            )
+        )
         for i, value in enumerate((observed, occupied, booked_observed, booked_occupied)):
             totals[i] += value
         org["days_open"] += len(open_days)
@@ -95,12 +114,19 @@ def summarize(conn: Any, start: dt.date, end: dt.date, percentile: Fraction,
         if kind == "hub":
             org["hub_open"] += len(open_days)
             org["hub_together"] += with_copresence
-    rows.append(SiteSummary(
-        site="organisation", kind="all", days_open=org["days_open"], capacity=org["capacity"],
-        desks_needed=org["needed"], surplus=org["capacity"] - org["needed"],
-        occupancy_rate=_rate(totals[1], totals[0]), true_utilisation=_rate(totals[3], totals[2]),
-        no_show_rate=_rate(org["no_show"], org["known"]),
-        copresence_day_share=_rate(org["hub_together"], org["hub_open"]),
-        days_computed=sum(r.days_computed for r in rows),
-    ))  # fmt: skip
+    rows.append(
+        SiteSummary(
+            site="organisation",
+            kind="all",
+            days_open=org["days_open"],
+            capacity=org["capacity"],
+            desks_needed=org["needed"],
+            surplus=org["capacity"] - org["needed"],
+            occupancy_rate=_rate(totals[1], totals[0]),
+            true_utilisation=_rate(totals[3], totals[2]),
+            no_show_rate=_rate(org["no_show"], org["known"]),
+            copresence_day_share=_rate(org["hub_together"], org["hub_open"]),
+            days_computed=sum(r.days_computed for r in rows),
+        )
+    )
     return rows

@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,12 +30,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import baselines_pandas  # noqa: E402
-import baselines_sql  # noqa: E402
-import synth  # noqa: E402
-
-from hubsense.analytics.calendar import Bucket  # noqa: E402
-from hubsense.analytics.compute import Results, compute  # noqa: E402
+import baselines_pandas
+import baselines_sql
+import synth
+from hubsense.analytics.calendar import Bucket
+from hubsense.analytics.compute import Results, compute
 
 START = dt.date(2026, 1, 5)
 
@@ -59,32 +57,72 @@ def tables(s: synth.Synthetic, results: Results) -> dict[str, dict[str, np.ndarr
     h_site = np.repeat(np.arange(n_sites), np.diff(cal.h_off) // 2)
     b_counts = np.diff(cal.b_off) - 1
     b_site = np.repeat(np.arange(n_sites), b_counts)
-    b_start = np.concatenate([cal.b_bounds[cal.b_off[i] : cal.b_off[i + 1] - 1] for i in range(n_sites)])
-    b_end = np.concatenate([cal.b_bounds[cal.b_off[i] + 1 : cal.b_off[i + 1]] for i in range(n_sites)])
+    b_start = np.concatenate(
+        [cal.b_bounds[cal.b_off[i] : cal.b_off[i + 1] - 1] for i in range(n_sites)]
+    )
+    b_end = np.concatenate(
+        [cal.b_bounds[cal.b_off[i] + 1 : cal.b_off[i + 1]] for i in range(n_sites)]
+    )
     d_counts = np.diff(cal.d_off) - 1
     d_site = np.repeat(np.arange(n_sites), d_counts)
-    d_start = np.concatenate([cal.d_bounds[cal.d_off[i] : cal.d_off[i + 1] - 1] for i in range(n_sites)])
-    d_end = np.concatenate([cal.d_bounds[cal.d_off[i] + 1 : cal.d_off[i + 1]] for i in range(n_sites)])
+    d_start = np.concatenate(
+        [cal.d_bounds[cal.d_off[i] : cal.d_off[i + 1] - 1] for i in range(n_sites)]
+    )
+    d_end = np.concatenate(
+        [cal.d_bounds[cal.d_off[i] + 1 : cal.d_off[i + 1]] for i in range(n_sites)]
+    )
     return {
-        "ev": {"node": e.node.astype(np.int32), "seq": e.seq, "ts": e.ts, "kind": e.kind.astype(np.int16),
-               "desk": e.desk, "state": e.state.astype(np.int16), "rn": np.arange(len(e), dtype=np.int64)},
-        "desk_t": {"desk": np.arange(len(lay.desk_ids), dtype=np.int32), "node": lay.desk_node,
-                   "site": lay.desk_site},
-        "node_t": {"node": np.arange(len(lay.node_ids), dtype=np.int32), "cover_ms": 3 * lay.node_heartbeat_ms},
-        "bk": {"b": np.arange(len(b), dtype=np.int32), "desk": b.desk, "s": b.start_ms, "e": b.end_ms},
+        "ev": {
+            "node": e.node.astype(np.int32),
+            "seq": e.seq,
+            "ts": e.ts,
+            "kind": e.kind.astype(np.int16),
+            "desk": e.desk,
+            "state": e.state.astype(np.int16),
+            "rn": np.arange(len(e), dtype=np.int64),
+        },
+        "desk_t": {
+            "desk": np.arange(len(lay.desk_ids), dtype=np.int32),
+            "node": lay.desk_node,
+            "site": lay.desk_site,
+        },
+        "node_t": {
+            "node": np.arange(len(lay.node_ids), dtype=np.int32),
+            "cover_ms": 3 * lay.node_heartbeat_ms,
+        },
+        "bk": {
+            "b": np.arange(len(b), dtype=np.int32),
+            "desk": b.desk,
+            "s": b.start_ms,
+            "e": b.end_ms,
+        },
         "h_t": {"site": h_site.astype(np.int32), "s": cal.h_tog[0::2], "e": cal.h_tog[1::2]},
-        "bucket_t": {"site": b_site.astype(np.int32), "bucket": np.arange(len(b_site), dtype=np.int32),
-                     "s": b_start, "e": b_end},
-        "day_t": {"site": d_site.astype(np.int32), "day": np.arange(len(d_site), dtype=np.int32),
-                  "s": d_start, "e": d_end, "open": cal.open_day},
-    }  # fmt: skip
+        "bucket_t": {
+            "site": b_site.astype(np.int32),
+            "bucket": np.arange(len(b_site), dtype=np.int32),
+            "s": b_start,
+            "e": b_end,
+        },
+        "day_t": {
+            "site": d_site.astype(np.int32),
+            "day": np.arange(len(d_site), dtype=np.int32),
+            "s": d_start,
+            "e": d_end,
+            "open": cal.open_day,
+        },
+    }
 
 
 def expected(results: Results, s: synth.Synthetic) -> dict[str, np.ndarray]:
     r = results
     return {
-        "desk": np.stack([r.observed_ms, r.occupied_ms, r.booked_ms, r.booked_observed_ms, r.booked_occupied_ms]) // 1000,
-        "bookings": np.stack([r.booking_observed_ms // 1000, r.booking_occupied_ms // 1000, r.booking_outcome]),
+        "desk": np.stack(
+            [r.observed_ms, r.occupied_ms, r.booked_ms, r.booked_observed_ms, r.booked_occupied_ms]
+        )
+        // 1000,
+        "bookings": np.stack(
+            [r.booking_observed_ms // 1000, r.booking_occupied_ms // 1000, r.booking_outcome]
+        ),
         "days": np.stack([r.peak, r.peak_at_ms, r.copresence_ms // 1000]),
         "needed": np.asarray(r.desks_needed),
     }
@@ -106,7 +144,11 @@ def run_pandas(t: dict[str, dict[str, np.ndarray]], p: Fraction) -> dict[str, np
     sd = baselines_pandas.site_days(frames, x)
     sites = sorted(set(t["desk_t"]["site"].tolist()))
     return {
-        "desk": dm[["observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked_occupied_s"]].to_numpy().T,
+        "desk": dm[
+            ["observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked_occupied_s"]
+        ]
+        .to_numpy()
+        .T,
         "bookings": bo[["observed_s", "occupied_s", "outcome"]].to_numpy().T,
         "days": sd[["peak", "at", "copresence_s"]].to_numpy().T,
         "needed": np.asarray(baselines_pandas.desks_needed(sd, sites, p.numerator, p.denominator)),
@@ -119,7 +161,9 @@ def sql_queries(div: str, p: Fraction) -> dict[str, str]:
         "desk": baselines_sql.DESK_METRICS.format(**fill),
         "bookings": baselines_sql.BOOKINGS.format(**fill),
         "days": baselines_sql.SITE_DAYS.format(**fill),
-        "needed": baselines_sql.DESKS_NEEDED.format(site_days=baselines_sql.SITE_DAYS.format(**fill), **fill),
+        "needed": baselines_sql.DESKS_NEEDED.format(
+            site_days=baselines_sql.SITE_DAYS.format(**fill), **fill
+        ),
     }
 
 
@@ -150,7 +194,6 @@ def run_sql(execute: Any, queries: dict[str, str]) -> dict[str, np.ndarray]:
 
 def pg_setup(dsn: str, t: dict[str, dict[str, np.ndarray]]) -> None:
     import psycopg
-
     from hubsense.analytics.pgcopy import encode
 
     types = {np.dtype(np.int16): "int2", np.dtype(np.int32): "int4", np.dtype(np.int64): "int8"}
@@ -158,13 +201,17 @@ def pg_setup(dsn: str, t: dict[str, dict[str, np.ndarray]]) -> None:
         for name, cols in t.items():
             ints = {c: v for c, v in cols.items() if v.dtype != np.bool_}
             cur.execute(f"DROP TABLE IF EXISTS {name}")
-            cur.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {types[v.dtype]}' for c, v in ints.items())})")
+            cur.execute(
+                f"CREATE TABLE {name} ({', '.join(f'{c} {types[v.dtype]}' for c, v in ints.items())})"
+            )
             with cur.copy(f"COPY {name} ({', '.join(ints)}) FROM STDIN (FORMAT binary)") as copy:
                 copy.write(encode(ints))
             for c, v in cols.items():
                 if v.dtype == np.bool_:
                     cur.execute(f"ALTER TABLE {name} ADD COLUMN {c} boolean")
-                    cur.execute(f"UPDATE {name} SET {c} = (day = ANY(%s))", (np.flatnonzero(v).tolist(),))
+                    cur.execute(
+                        f"UPDATE {name} SET {c} = (day = ANY(%s))", (np.flatnonzero(v).tolist(),)
+                    )
             cur.execute(f"ANALYZE {name}")
 
 
@@ -172,28 +219,42 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
     s = synth.generate(args.desks, START, args.days, seed=3)
     n = len(s.events)
     p = Fraction(95)
-    print(f"\n## Same metrics, same data: {args.desks} desks x {args.days} days, {n:,} events, "
-          f"{len(s.bookings):,} bookings, day buckets")  # fmt: skip
-    w, c, results = timed(lambda: compute(s.layout, s.events, s.bookings, s.period, Bucket.DAY), args.runs)
+    print(
+        f"\n## Same metrics, same data: {args.desks} desks x {args.days} days, {n:,} events, "
+        f"{len(s.bookings):,} bookings, day buckets"
+    )
+    w, c, results = timed(
+        lambda: compute(s.layout, s.events, s.bookings, s.period, Bucket.DAY), args.runs
+    )
     unsorted = synth.shuffle_late(s.events)
-    wu, cu, results_u = timed(lambda: compute(s.layout, unsorted, s.bookings, s.period, Bucket.DAY), args.runs)
+    wu, cu, results_u = timed(
+        lambda: compute(s.layout, unsorted, s.bookings, s.period, Bucket.DAY), args.runs
+    )
     want = expected(results, s)
     check("unsorted kernels", expected(results_u, s), want)
     rates = {"kernels (sorted)": n / w, "kernels (unsorted)": n / wu}
-    print(f"kernels, sorted input     {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.1f} M events/s")
-    print(f"kernels, unsorted input   {wu * 1000:9.1f} ms wall {cu * 1000:9.1f} ms cpu {n / wu / 1e6:9.1f} M events/s")
+    print(
+        f"kernels, sorted input     {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.1f} M events/s"
+    )
+    print(
+        f"kernels, unsorted input   {wu * 1000:9.1f} ms wall {cu * 1000:9.1f} ms cpu {n / wu / 1e6:9.1f} M events/s"
+    )
     t = tables(s, results)
     baseline_runs = max(1, args.baseline_runs)
     w, c, got = timed(lambda: run_pandas(t, p), baseline_runs)
     check("pandas", got, want)
     rates["pandas"] = n / w
-    print(f"pandas                    {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal")
+    print(
+        f"pandas                    {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal"
+    )
     con = duckdb_setup(t)
     queries = sql_queries("//", p)
     w, c, got = timed(lambda: run_sql(lambda q: con.execute(q).fetchall(), queries), baseline_runs)
     check("duckdb", got, want)
     rates["duckdb (1 thread)"] = n / w
-    print(f"DuckDB, 1 thread          {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal")
+    print(
+        f"DuckDB, 1 thread          {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal"
+    )
     if args.dsn:
         import psycopg
 
@@ -201,10 +262,14 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
         pg_queries = sql_queries("/", p)
         with psycopg.connect(args.dsn, autocommit=True) as conn:
             conn.execute("SET max_parallel_workers_per_gather = 0")
-            w, _, got = timed(lambda: run_sql(lambda q: conn.execute(q).fetchall(), pg_queries), baseline_runs)
+            w, _, got = timed(
+                lambda: run_sql(lambda q: conn.execute(q).fetchall(), pg_queries), baseline_runs
+            )
         check("postgresql", got, want)
         rates["postgresql sql"] = n / w
-        print(f"PostgreSQL SQL (1 worker) {w * 1000:9.1f} ms wall {'':>9}          {n / w / 1e6:9.2f} M events/s  equal")
+        print(
+            f"PostgreSQL SQL (1 worker) {w * 1000:9.1f} ms wall {'':>9}          {n / w / 1e6:9.2f} M events/s  equal"
+        )
     base = rates["kernels (sorted)"]
     for name in ("pandas", "duckdb (1 thread)", "postgresql sql"):
         if name in rates:
@@ -213,7 +278,9 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
 
 
 def section_year(args: argparse.Namespace, out: dict[str, Any]) -> None:
-    print(f"\n## A year from arrays: {args.year_desks} desks x {args.year_days} days (child process for peak RSS)")
+    print(
+        f"\n## A year from arrays: {args.year_desks} desks x {args.year_days} days (child process for peak RSS)"
+    )
     code = f"""
 import sys, time, json, resource, statistics, datetime as dt
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -235,21 +302,30 @@ print(json.dumps({{"events": len(s.events), "bookings": len(s.bookings), "wall_s
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     year = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"events {year['events']:,}, bookings {year['bookings']:,}")
-    print(f"median wall {year['wall_s']:.2f} s (runs {', '.join(f'{x:.2f}' for x in year['walls'])}), "
-          f"cpu {year['cpu_s']:.2f} s, {year['events'] / year['cpu_s'] / 1e6:.1f} M events/s per core (cpu)")  # fmt: skip
-    print(f"peak RSS {year['peak_rss_gib']:.2f} GiB (of which the generated input {year['input_rss_gib']:.2f} GiB)")
+    print(
+        f"median wall {year['wall_s']:.2f} s (runs {', '.join(f'{x:.2f}' for x in year['walls'])}), "
+        f"cpu {year['cpu_s']:.2f} s, {year['events'] / year['cpu_s'] / 1e6:.1f} M events/s per core (cpu)"
+    )
+    print(
+        f"peak RSS {year['peak_rss_gib']:.2f} GiB (of which the generated input {year['input_rss_gib']:.2f} GiB)"
+    )
     out["year"] = year
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--desks", type=int, default=400, help="desks of the same-data comparison")
     parser.add_argument("--days", type=int, default=42, help="days of the same-data comparison")
     parser.add_argument("--year-desks", type=int, default=10_000)
     parser.add_argument("--year-days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--baseline-runs", type=int, default=3)
-    parser.add_argument("--dsn", help="PostgreSQL for the SQL baseline and the database path (default: a private one)")
+    parser.add_argument(
+        "--dsn",
+        help="PostgreSQL for the SQL baseline and the database path (default: a private one)",
+    )
     parser.add_argument("--skip-year", action="store_true")
     parser.add_argument("--skip-db", action="store_true", help="no PostgreSQL at all")
     parser.add_argument("--db-desks", type=int, default=1_000)
@@ -264,7 +340,9 @@ def main() -> None:
     if not args.skip_db and not args.dsn:
         from hubsense.services.postgres import PostgresServer
 
-        server = PostgresServer(Path(tempfile.mkdtemp(prefix="hubsense-bench-")) / "pg", durable=False)
+        server = PostgresServer(
+            Path(tempfile.mkdtemp(prefix="hubsense-bench-")) / "pg", durable=False
+        )
         server.start()
         server.create_database("bench")
         args.dsn = server.dsn("bench")
@@ -304,12 +382,13 @@ print(first, first + time.perf_counter() - t)
     with tempfile.TemporaryDirectory() as cache:
         for label in ("cold (empty cache)", "warm (from cache)"):
             env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-            first, both = (float(x) for x in done.stdout.split())
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+            )
+            _, both = (float(x) for x in done.stdout.split())
             timings[label] = both
             print(f"{label:22s} first call (sorted + unsorted paths): {both:.2f} s")
     out["compile_s"] = timings
-
 
 
 if __name__ == "__main__":

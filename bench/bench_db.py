@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import psycopg
-
 import synth
 from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Period, local_ms
 from hubsense.analytics.db_read import copy_events
 from hubsense.analytics.run import run_period
+
 from hubsense.db.inventory_sync import apply_inventory
 from hubsense.db.migrate import migrate
 
@@ -41,13 +41,20 @@ def load(dsn: str, s: synth.Synthetic) -> None:
     apply_inventory(dsn, s.inventory)
     lay, e, b = s.layout, s.events, s.bookings
     node_ids = np.asarray(lay.node_ids)
-    desk_ids = np.asarray(lay.desk_ids + [""])
+    desk_ids = np.asarray([*lay.desk_ids, ""])
     site_of_node = np.asarray([site.id for site in lay.sites for _ in site.nodes])
-    frame = pd.DataFrame({
-        "node_id": node_ids[e.node], "seq": e.seq, "ts": e.ts, "site_id": site_of_node[e.node],
-        "type": KINDS[e.kind], "desk_id": desk_ids[e.desk],
-        "source": np.where(e.kind == 0, "fused", ""), "state": np.where(e.kind == 0, np.where(e.state == 1, "occupied", "vacant"), ""),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "node_id": node_ids[e.node],
+            "seq": e.seq,
+            "ts": e.ts,
+            "site_id": site_of_node[e.node],
+            "type": KINDS[e.kind],
+            "desk_id": desk_ids[e.desk],
+            "source": np.where(e.kind == 0, "fused", ""),
+            "state": np.where(e.kind == 0, np.where(e.state == 1, "occupied", "vacant"), ""),
+        }
+    )
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False)
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
@@ -65,13 +72,20 @@ def load(dsn: str, s: synth.Synthetic) -> None:
             "nullif(state, '')::desk_state FROM staged"
         )
         desk_site = [lay.sites[int(i)].id for i in lay.desk_site]
-        bookings = pd.DataFrame({
-            "booking_id": [f"b{i}" for i in range(len(b))], "site_id": [desk_site[d] for d in b.desk],
-            "desk_id": [lay.desk_ids[d] for d in b.desk], "start": b.start_ms, "end": b.end_ms,
-        })  # fmt: skip
+        bookings = pd.DataFrame(
+            {
+                "booking_id": [f"b{i}" for i in range(len(b))],
+                "site_id": [desk_site[d] for d in b.desk],
+                "desk_id": [lay.desk_ids[d] for d in b.desk],
+                "start": b.start_ms,
+                "end": b.end_ms,
+            }
+        )
         buffer = io.StringIO()
         bookings.to_csv(buffer, index=False, header=False)
-        cur.execute("CREATE TEMP TABLE staged_b (booking_id text, site_id text, desk_id text, s bigint, e bigint)")
+        cur.execute(
+            "CREATE TEMP TABLE staged_b (booking_id text, site_id text, desk_id text, s bigint, e bigint)"
+        )
         with cur.copy("COPY staged_b FROM STDIN (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
         cur.execute(
@@ -94,7 +108,11 @@ def raw_copy(dsn: str, s: synth.Synthetic) -> tuple[float, int]:
         started = time.perf_counter()
         for site in s.layout.sites:
             zone = ZoneInfo(site.timezone)
-            args = (site.id, _utc(local_ms(s.period.start, 0, zone)), _utc(local_ms(s.period.end, 0, zone)))
+            args = (
+                site.id,
+                _utc(local_ms(s.period.start, 0, zone)),
+                _utc(local_ms(s.period.end, 0, zone)),
+            )
             with cur.copy(RAW_SQL, args) as copy:
                 for chunk in copy:
                     total += len(chunk)
@@ -107,22 +125,30 @@ def our_reader(dsn: str, s: synth.Synthetic) -> float:
         for site in s.layout.sites:
             layout = Layout.from_sites([site], s.inventory.node_of_desk)
             zone = ZoneInfo(site.timezone)
-            copy_events(conn, layout, local_ms(s.period.start, 0, zone), local_ms(s.period.end, 0, zone))
+            copy_events(
+                conn, layout, local_ms(s.period.start, 0, zone), local_ms(s.period.end, 0, zone)
+            )
         return time.perf_counter() - started
 
 
 def section_db(args: Any, out: dict[str, Any]) -> None:
     s = synth.generate(args.db_desks, dt.date(2026, 1, 5), args.db_days, seed=5)
     n = len(s.events)
-    print(f"\n## Database path: {args.db_desks} desks x {args.db_days} days, {n:,} events in PostgreSQL")
+    print(
+        f"\n## Database path: {args.db_desks} desks x {args.db_days} days, {n:,} events in PostgreSQL"
+    )
     started = time.perf_counter()
     load(args.dsn, s)
     print(f"loaded in {time.perf_counter() - started:.1f} s")
     raws = [raw_copy(args.dsn, s) for _ in range(args.runs)]
     raw_s = statistics.median(r[0] for r in raws)
     ours = statistics.median(our_reader(args.dsn, s) for _ in range(args.runs))
-    print(f"raw binary COPY-out       {raw_s:7.2f} s {n / raw_s / 1e6:7.2f} M rows/s ({raws[0][1] / n:.0f} bytes/row)")
-    print(f"our reader (COPY->numpy)  {ours:7.2f} s {n / ours / 1e6:7.2f} M rows/s = {raw_s / ours:.0%} of raw")
+    print(
+        f"raw binary COPY-out       {raw_s:7.2f} s {n / raw_s / 1e6:7.2f} M rows/s ({raws[0][1] / n:.0f} bytes/row)"
+    )
+    print(
+        f"our reader (COPY->numpy)  {ours:7.2f} s {n / ours / 1e6:7.2f} M rows/s = {raw_s / ours:.0%} of raw"
+    )
     runs = []
     for _ in range(args.runs):
         started = time.perf_counter()
@@ -133,16 +159,26 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     read = sum(r.read_s for r in site_runs)
     comp = sum(r.compute_s for r in site_runs)
     write = sum(r.write_s for r in site_runs)
-    print(f"analytics run (all)       {total:7.2f} s {n / total / 1e6:7.2f} M events/s = {raw_s / total:.0%} of raw COPY-out "
-          f"(read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)")  # fmt: skip
+    print(
+        f"analytics run (all)       {total:7.2f} s {n / total / 1e6:7.2f} M events/s = {raw_s / total:.0%} of raw COPY-out "
+        f"(read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)"
+    )
     last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
     incremental = []
     for _ in range(args.runs):
         started = time.perf_counter()
         run_period(args.dsn, last)
         incremental.append(time.perf_counter() - started)
-    print(f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})")
+    print(
+        f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})"
+    )
     out["db"] = {
-        "events": n, "raw_copy_s": raw_s, "reader_s": ours, "run_s": total, "read_s": read, "compute_s": comp,
-        "write_s": write, "last_day_s": statistics.median(incremental),
-    }  # fmt: skip
+        "events": n,
+        "raw_copy_s": raw_s,
+        "reader_s": ours,
+        "run_s": total,
+        "read_s": read,
+        "compute_s": comp,
+        "write_s": write,
+        "last_day_s": statistics.median(incremental),
+    }

@@ -53,8 +53,11 @@ def publish_child(broker: str, publisher: int, nodes: int, rate: float, seconds:
     """Child process: `rate` events/s for `seconds`, PER_MESSAGE events a message, ts = now."""
     import paho.mqtt.client as mqtt
 
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"load-{publisher}-{os.getpid()}", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"load-{publisher}-{os.getpid()}",
+        protocol=mqtt.MQTTv5,
+    )
     client.max_inflight_messages_set(ib.PUBLISH_WINDOW)
     host, port = broker.rsplit(":", 1)
     client.connect(host, int(port), keepalive=60)
@@ -84,8 +87,7 @@ def publish_child(broker: str, publisher: int, nodes: int, rate: float, seconds:
     while any(not p.is_published() for p in pending):
         client.loop(0.01)
     client.disconnect()
-    print(json.dumps({"events": total * PER_MESSAGE, "s": time.perf_counter() - start}),
-          flush=True)
+    print(json.dumps({"events": total * PER_MESSAGE, "s": time.perf_counter() - start}), flush=True)
 
 
 class Machine:
@@ -138,14 +140,29 @@ class Periodic:
             self.seconds += time.monotonic() - started
 
 
-def run_step(args: argparse.Namespace, stack: Any, dsn: str, rate: float,
-             machine: Machine) -> dict[str, Any]:
+def run_step(
+    args: argparse.Namespace, stack: Any, dsn: str, rate: float, machine: Machine
+) -> dict[str, Any]:
     ib.truncate(dsn)
     broker = stack.broker.url.removeprefix("mqtt://")
-    children = [subprocess.Popen(
-        [sys.executable, __file__, "--publish-child", broker, str(p), str(args.nodes),
-         str(rate / args.publishers), str(args.step_s)], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, text=True) for p in range(args.publishers)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--publish-child",
+                broker,
+                str(p),
+                str(args.nodes),
+                str(rate / args.publishers),
+                str(args.step_s),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(args.publishers)
+    ]
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     children_before = ib.children_cpu_s() - ANALYTICS_CPU_S[0]
@@ -170,8 +187,11 @@ def run_step(args: argparse.Namespace, stack: Any, dsn: str, rate: float,
     after = machine.sample()
     stored, distinct, dead = ib.count(dsn)
     wall = after["_t"] - before["_t"]
-    cpu = {name: round((after[name] - before[name]) / wall * 100, 1)
-           for name in machine.pids if name in before}
+    cpu = {
+        name: round((after[name] - before[name]) / wall * 100, 1)
+        for name in machine.pids
+        if name in before
+    }
     # Exited children are counted by rusage (analytics runs are waited for separately).
     cpu["publishers"] = round(publishers_cpu_s / publish_s * 100, 1)
     if ANALYTICS_CPU_S[0] or analytics_before:
@@ -180,14 +200,22 @@ def run_step(args: argparse.Namespace, stack: Any, dsn: str, rate: float,
     p99 = latency_p99_ms(dsn)
     achieved = stored / (done - start)
     published_rate = published / publish_s
-    return {"offered_events_s": round(rate), "published_events_s": round(published_rate),
-            "achieved_events_s": round(achieved), "stored": stored, "published": published,
-            "exactly_once": stored == distinct == published and dead == 0 and drained,
-            "p99_ms": p99, "cpu_pct_of_one_core": cpu,
-            "machine_busy_pct": round(busy * 100, 1),
-            "publishers_kept_up": published_rate >= SATURATED_RATIO * rate,
-            "saturated": achieved < SATURATED_RATIO * published_rate or not drained
-            or (p99 or 0) > SATURATED_P99_MS or published_rate < SATURATED_RATIO * rate}
+    return {
+        "offered_events_s": round(rate),
+        "published_events_s": round(published_rate),
+        "achieved_events_s": round(achieved),
+        "stored": stored,
+        "published": published,
+        "exactly_once": stored == distinct == published and dead == 0 and drained,
+        "p99_ms": p99,
+        "cpu_pct_of_one_core": cpu,
+        "machine_busy_pct": round(busy * 100, 1),
+        "publishers_kept_up": published_rate >= SATURATED_RATIO * rate,
+        "saturated": achieved < SATURATED_RATIO * published_rate
+        or not drained
+        or (p99 or 0) > SATURATED_P99_MS
+        or published_rate < SATURATED_RATIO * rate,
+    }
 
 
 def latency_p99_ms(dsn: str) -> float | None:
@@ -196,15 +224,20 @@ def latency_p99_ms(dsn: str) -> float | None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM"
-            " pg_xact_commit_timestamp(xmin) - ts) * 1000) FROM events").fetchone()
+            " pg_xact_commit_timestamp(xmin) - ts) * 1000) FROM events"
+        ).fetchone()
     return None if row is None or row[0] is None else round(float(row[0]))
 
 
 def bottleneck(step: dict[str, Any], cores: int) -> str:
-    if not step["publishers_kept_up"] and step["achieved_events_s"] >= SATURATED_RATIO * step[
-            "published_events_s"]:
-        return (f"the load generator: publishers reached {step['published_events_s']:,}/s of "
-                f"{step['offered_events_s']:,}/s and everything they sent was stored in time")
+    if (
+        not step["publishers_kept_up"]
+        and step["achieved_events_s"] >= SATURATED_RATIO * step["published_events_s"]
+    ):
+        return (
+            f"the load generator: publishers reached {step['published_events_s']:,}/s of "
+            f"{step['offered_events_s']:,}/s and everything they sent was stored in time"
+        )
     cpu = {k: v for k, v in step["cpu_pct_of_one_core"].items() if k != "publishers"}
     pegged = sorted(((v, k) for k, v in cpu.items() if v >= PEGGED_PCT), reverse=True)
     if pegged:
@@ -212,8 +245,10 @@ def bottleneck(step: dict[str, Any], cores: int) -> str:
         return f"{name} CPU ({value:.0f}% of one core: that process is the limit)"
     if step["machine_busy_pct"] >= 90:
         top = max(cpu, key=lambda k: cpu[k])
-        return (f"machine CPU ({step['machine_busy_pct']:.0f}% of {cores} cores busy, biggest"
-                f" share {top} {cpu[top]:.0f}%: every stage competes for the same cores)")
+        return (
+            f"machine CPU ({step['machine_busy_pct']:.0f}% of {cores} cores busy, biggest"
+            f" share {top} {cpu[top]:.0f}%: every stage competes for the same cores)"
+        )
     if cpu.get("postgres", 0) >= max(cpu.values()):
         return "PostgreSQL (its backends use the most CPU; commits/IO wait the rest)"
     return "latency/IO wait (no process pegged, machine not busy)"
@@ -225,8 +260,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="ingest workers")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
     parser.add_argument("--nodes", type=int, default=20, help="nodes per publisher")
-    parser.add_argument("--rates", default="2000,5000,10000,20000,40000,80000",
-                        help="offered events/s, comma separated, in order")
+    parser.add_argument(
+        "--rates",
+        default="2000,5000,10000,20000,40000,80000",
+        help="offered events/s, comma separated, in order",
+    )
     parser.add_argument("--step-s", type=float, default=8.0, help="seconds per step")
     parser.add_argument("--no-analytics", action="store_true", help="leave analytics out")
     parser.add_argument("--no-api", action="store_true", help="leave the API out")
@@ -246,8 +284,10 @@ def main() -> None:
     periodic: list[Periodic] = []
     try:
         dsn = stack.start(args.publishers, args.nodes)
-        workers = [ib.start_ingest(dsn, stack.broker.url, workdir, f"load-{k}")
-                   for k in range(args.workers)]
+        workers = [
+            ib.start_ingest(dsn, stack.broker.url, workdir, f"load-{k}")
+            for k in range(args.workers)
+        ]
         procs += workers
         pids: dict[str, list[int]] = {f"ingest-{k}": [w.pid] for k, w in enumerate(workers)}
         pids["mosquitto"] = [stack.broker._pid()]
@@ -273,9 +313,10 @@ def main() -> None:
                 print_step(step)
             if step["saturated"]:
                 break
-        extra = {"analytics_runs": periodic[0].runs if periodic and not args.no_analytics else 0,
-                 "analytics_errors": periodic[0].errors if periodic and not args.no_analytics
-                 else 0}
+        extra = {
+            "analytics_runs": periodic[0].runs if periodic and not args.no_analytics else 0,
+            "analytics_errors": periodic[0].errors if periodic and not args.no_analytics else 0,
+        }
         report(args, stages, steps, extra)
     finally:
         for p in periodic:
@@ -295,9 +336,21 @@ def analytics_once(dsn: str) -> None:
     import datetime as dt
 
     today = dt.date.today()
-    proc = subprocess.Popen([ib.HUBSENSE, "analytics", "run", "--from", str(today), "--to",
-                             str(today + dt.timedelta(days=1)), "--dsn", dsn],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            ib.HUBSENSE,
+            "analytics",
+            "run",
+            "--from",
+            str(today),
+            "--to",
+            str(today + dt.timedelta(days=1)),
+            "--dsn",
+            dsn,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     ANALYTICS_CPU_S[0] += usage.ru_utime + usage.ru_stime
@@ -310,8 +363,11 @@ def start_api(dsn: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
     port = free_port()
     log = (workdir / "api.log").open("ab")
-    proc = subprocess.Popen([ib.HUBSENSE, "api", "run", "--dsn", dsn, "--port", str(port),
-                             "--no-watcher"], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [ib.HUBSENSE, "api", "run", "--dsn", dsn, "--port", str(port), "--no-watcher"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/hubs/{ib.SITE}/state"
     deadline = time.monotonic() + 60
     while True:
@@ -327,33 +383,45 @@ def start_api(dsn: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def print_step(step: dict[str, Any]) -> None:
     cpu = "  ".join(f"{k} {v:.0f}%" for k, v in step["cpu_pct_of_one_core"].items())
     flag = "SATURATED" if step["saturated"] else "ok"
-    print(f"offered {step['offered_events_s']:>7,}/s  published {step['published_events_s']:>7,}/s"
-          f"  stored {step['achieved_events_s']:>7,}/s  p99 {step['p99_ms']} ms  {flag}"
-          f"  exactly-once {step['exactly_once']}  machine {step['machine_busy_pct']:.0f}% busy"
-          f"\n    cpu (% of one core): {cpu}", flush=True)
+    print(
+        f"offered {step['offered_events_s']:>7,}/s  published {step['published_events_s']:>7,}/s"
+        f"  stored {step['achieved_events_s']:>7,}/s  p99 {step['p99_ms']} ms  {flag}"
+        f"  exactly-once {step['exactly_once']}  machine {step['machine_busy_pct']:.0f}% busy"
+        f"\n    cpu (% of one core): {cpu}",
+        flush=True,
+    )
 
 
-def report(args: argparse.Namespace, stages: list[str], steps: list[dict[str, Any]],
-           extra: dict[str, Any]) -> None:
+def report(
+    args: argparse.Namespace, stages: list[str], steps: list[dict[str, Any]], extra: dict[str, Any]
+) -> None:
     sustained = [s for s in steps if not s["saturated"]]
     best = max((s["achieved_events_s"] for s in sustained), default=0)
     last = steps[-1]
-    summary = {"stages": stages, "workers": args.workers, "cores": os.cpu_count(),
-               "load_avg_1m": round(os.getloadavg()[0], 1), "steps": steps,
-               "sustained_events_s": best,
-               "saturated_at_offered_events_s": last["offered_events_s"] if last["saturated"]
-               else None,
-               "bottleneck": last["bottleneck"] if last["saturated"] else
-               "not reached: raise --rates", **extra}
+    summary = {
+        "stages": stages,
+        "workers": args.workers,
+        "cores": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
+        "steps": steps,
+        "sustained_events_s": best,
+        "saturated_at_offered_events_s": last["offered_events_s"] if last["saturated"] else None,
+        "bottleneck": last["bottleneck"] if last["saturated"] else "not reached: raise --rates",
+        **extra,
+    }
     if args.json:
         print(json.dumps(summary, indent=1))
         return
     print(f"stages: {' → '.join(stages)}")
-    print(f"sustained {best:,} events/s with {args.workers} ingest worker(s) on "
-          f"{os.cpu_count()} cores (1-min load {summary['load_avg_1m']})")
+    print(
+        f"sustained {best:,} events/s with {args.workers} ingest worker(s) on "
+        f"{os.cpu_count()} cores (1-min load {summary['load_avg_1m']})"
+    )
     if last["saturated"]:
-        print(f"saturates at {last['offered_events_s']:,} events/s offered "
-              f"({last['achieved_events_s']:,} stored): bottleneck {last['bottleneck']}")
+        print(
+            f"saturates at {last['offered_events_s']:,} events/s offered "
+            f"({last['achieved_events_s']:,} stored): bottleneck {last['bottleneck']}"
+        )
     else:
         print("did not saturate: raise --rates")
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
-
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Period, day_bounds
+
 from hubsense.inventory import Inventory
 
 HEARTBEAT_S = 300
@@ -43,20 +43,40 @@ def organisation(n_desks: int, desks_per_site: int = 50) -> Inventory:
     half = desks_per_site // 2
     for s in range(n_desks // desks_per_site):
         desks = [f"s{s}-d{d}" for d in range(desks_per_site)]
-        sites.append({
-            "id": f"s{s}", "name": f"Site {s}", "kind": "office" if s % 4 == 0 else "hub",
-            "timezone": TIMEZONE,
-            "opening_hours": {day: ["07:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
-            "closed_dates": ["2026-04-03", "2026-04-06", "2026-05-01", "2026-06-19", "2026-12-24"],
-            "desks": [{"id": d} for d in desks],
-            "nodes": [
-                {"id": f"s{s}-n{k}", "heartbeat_s": HEARTBEAT_S, "sensors": [
-                    {"type": "bthome", "address": _address(s * desks_per_site + k * half + i), "desk": d}
-                    for i, d in enumerate(part)
-                ]}
-                for k, part in enumerate((desks[:half], desks[half:]))
-            ],
-        })  # fmt: skip
+        sites.append(
+            {
+                "id": f"s{s}",
+                "name": f"Site {s}",
+                "kind": "office" if s % 4 == 0 else "hub",
+                "timezone": TIMEZONE,
+                "opening_hours": {
+                    day: ["07:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")
+                },
+                "closed_dates": [
+                    "2026-04-03",
+                    "2026-04-06",
+                    "2026-05-01",
+                    "2026-06-19",
+                    "2026-12-24",
+                ],
+                "desks": [{"id": d} for d in desks],
+                "nodes": [
+                    {
+                        "id": f"s{s}-n{k}",
+                        "heartbeat_s": HEARTBEAT_S,
+                        "sensors": [
+                            {
+                                "type": "bthome",
+                                "address": _address(s * desks_per_site + k * half + i),
+                                "desk": d,
+                            }
+                            for i, d in enumerate(part)
+                        ],
+                    }
+                    for k, part in enumerate((desks[:half], desks[half:]))
+                ],
+            }
+        )
     return Inventory.model_validate({"organisation": "Synthetic region", "sites": sites})
 
 
@@ -85,10 +105,17 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
         t0 = int(midnights[i])
         span = int(midnights[i + 1]) - t0
         # Alives: every node, every heartbeat, a little jitter.
-        a_ts = (t0 + np.arange(0, span, HEARTBEAT_S * 1000)[None, :] + rng.integers(0, 1000, (n_nodes, 1))).ravel()
+        a_ts = (
+            t0
+            + np.arange(0, span, HEARTBEAT_S * 1000)[None, :]
+            + rng.integers(0, 1000, (n_nodes, 1))
+        ).ravel()
         a_node = np.repeat(np.arange(n_nodes, dtype=np.int32), a_ts.shape[0] // n_nodes)
         ts_parts, node_parts, kind_parts = [a_ts], [a_node], [np.ones(a_ts.shape[0], np.int8)]
-        desk_parts, state_parts = [np.full(a_ts.shape[0], -1, np.int32)], [np.zeros(a_ts.shape[0], np.int8)]
+        desk_parts, state_parts = (
+            [np.full(a_ts.shape[0], -1, np.int32)],
+            [np.zeros(a_ts.shape[0], np.int8)],
+        )
         if day.weekday() < 5:
             window = (CLOSE_MIN - OPEN_MIN) * 60_000
             offs = np.sort(rng.integers(0, window, (n_desks, CHANGES_PER_DAY)), axis=1)
@@ -143,6 +170,10 @@ def shuffle_late(events: EventArrays, seed: int = 11) -> EventArrays:
     """An unsorted copy: every event moved to a random place (late, out-of-order arrival)."""
     order = np.random.default_rng(seed).permutation(events.ts.shape[0])
     return EventArrays(
-        node=events.node[order], seq=events.seq[order], ts=events.ts[order],
-        kind=events.kind[order], desk=events.desk[order], state=events.state[order],
-    )  # fmt: skip
+        node=events.node[order],
+        seq=events.seq[order],
+        ts=events.ts[order],
+        kind=events.kind[order],
+        desk=events.desk[order],
+        state=events.state[order],
+    )

@@ -11,7 +11,6 @@ Pure: arrays in, arrays out; no I/O.
 from __future__ import annotations
 
 import numpy as np
-
 from hubsense.analytics.kernels.intervals import gallop_toggle_after
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
 
@@ -23,7 +22,17 @@ OUTCOME_NAMES = ("unknown", "no_show", "attended")
 
 @kernel
 def booking_measures(  # type: ignore[no-untyped-def]
-    order, b_desk, b_start, b_end, desk_node, c_tog, c_off, o_tog, o_start, o_end, noshow_min_ms,
+    order,
+    b_desk,
+    b_start,
+    b_end,
+    desk_node,
+    c_tog,
+    c_off,
+    o_tog,
+    o_start,
+    o_end,
+    noshow_min_ms,
 ):
     """Return (observed_ms, occupied_ms, outcome) per booking, in input order.
 

@@ -13,7 +13,6 @@ the node's next alive or stop)). Pure: arrays in, arrays out; no I/O.
 from __future__ import annotations
 
 import numpy as np
-
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel, step
 from hubsense.analytics.kernels.order import KIND_ALIVE
 
@@ -87,7 +86,9 @@ def observed_sets(g_ts, g_flag, offsets, heartbeat_ms, n_desks, n_nodes):  # typ
     total = 0
     for k in range(n_nodes):
         cover = HEARTBEATS_COVERED * heartbeat_ms[k]
-        total += _observed_count(g_ts, g_flag, offsets[n_desks + k], offsets[n_desks + k + 1], cover)
+        total += _observed_count(
+            g_ts, g_flag, offsets[n_desks + k], offsets[n_desks + k + 1], cover
+        )
     # Counted first: a year of alives is tens of millions of events but few merged intervals.
     out = np.empty(2 * total + 2, dtype=np.int64)
     c_off = np.zeros(n_nodes + 1, dtype=np.int64)

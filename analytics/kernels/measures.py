@@ -13,8 +13,7 @@ Pure: arrays in, arrays out; no I/O.
 from __future__ import annotations
 
 import numpy as np
-
-from hubsense.analytics.kernels.intervals import emit, first_toggle_after
+from hubsense.analytics.kernels.intervals import first_toggle_after
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel, step
 
 
@@ -35,8 +34,20 @@ def _reserve(buffer, n, more):  # type: ignore[no-untyped-def]
 
 @kernel
 def desk_measures(  # type: ignore[no-untyped-def]
-    desk_site, desk_node, row_off,
-    b_bounds, b_off, h_tog, h_off, c_tog, c_off, o_tog, o_start, o_end, k_tog, k_off,
+    desk_site,
+    desk_node,
+    row_off,
+    b_bounds,
+    b_off,
+    h_tog,
+    h_off,
+    c_tog,
+    c_off,
+    o_tog,
+    o_start,
+    o_end,
+    k_tog,
+    k_off,
 ):
     """Milliseconds per desk-bucket row and the desks' O ∩ C ∩ H pieces.
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-
 from hubsense.analytics.kernels.jit import kernel
 
 # Event kinds as stored in the kind array (the wire's `type`).
@@ -63,7 +62,9 @@ def _first_reads_dense(node, seq, n_nodes):  # type: ignore[no-untyped-def]
     return keep, True
 
 
-def first_reads(node: npt.NDArray[np.int32], seq: npt.NDArray[np.int64], n_nodes: int) -> npt.NDArray[np.bool_]:
+def first_reads(
+    node: npt.NDArray[np.int32], seq: npt.NDArray[np.int64], n_nodes: int
+) -> npt.NDArray[np.bool_]:
     """Mask of the rows that are the first read of their (node, seq)."""
     if node.shape[0] == 0:
         return np.ones(0, dtype=np.bool_)

@@ -12,7 +12,6 @@ Pure: arrays in, arrays out; no I/O.
 from __future__ import annotations
 
 import numpy as np
-
 from hubsense.analytics.kernels.jit import kernel
 
 COPRESENT_DESKS = 2

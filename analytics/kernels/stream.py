@@ -11,7 +11,6 @@ every event. Pure: arrays in, arrays out; no I/O.
 from __future__ import annotations
 
 import numpy as np
-
 from hubsense.analytics.kernels.intervals import HEARTBEATS_COVERED, STATE_OCCUPIED, emit
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel
 from hubsense.analytics.kernels.order import KIND_ALIVE, KIND_DESK
@@ -98,7 +97,9 @@ def stream_sets(kind, desk, node, ts, state, keep, counts, heartbeat_ms, n_desks
     i = 0
     n_c = 0
     while True:
-        i, n_c = _observed_pass(kind, node, ts, keep, cover_ms, i, pending, c_last, c_buf, c_node, n_c)
+        i, n_c = _observed_pass(
+            kind, node, ts, keep, cover_ms, i, pending, c_last, c_buf, c_node, n_c
+        )
         if i == kind.shape[0]:
             break
         c_buf = _grown(c_buf, 2 * c_buf.shape[0])

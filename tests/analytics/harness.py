@@ -7,12 +7,17 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from reference import Booking, Event
-
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import Results, compute
-from hubsense.analytics.outputs import booking_rows, desk_metric_rows, site_daily_rows, site_summary_rows
+from hubsense.analytics.outputs import (
+    booking_rows,
+    desk_metric_rows,
+    site_daily_rows,
+    site_summary_rows,
+)
+from reference import Booking, Event
+
 from hubsense.inventory import Inventory
 
 KINDS = {"desk": 0, "alive": 1, "stop": 2}
@@ -41,7 +46,9 @@ def site(
             {
                 "id": node,
                 "heartbeat_s": heartbeat_s,
-                "sensors": [{"type": "gpio_pir", "pin": 4 + i, "desk": d} for i, d in enumerate(names)],
+                "sensors": [
+                    {"type": "gpio_pir", "pin": 4 + i, "desk": d} for i, d in enumerate(names)
+                ],
             }
             for node, names in desks.items()
         ],
@@ -58,7 +65,9 @@ def event_arrays(layout: Layout, events: list[Event]) -> EventArrays:
         seq=np.asarray([e.seq for e in events], dtype=np.int64),
         ts=np.asarray([e.ts for e in events], dtype=np.int64),
         kind=np.asarray([KINDS[e.type] for e in events], dtype=np.int8),
-        desk=np.asarray([layout.desk_index[e.desk] if e.desk else -1 for e in events], dtype=np.int32),
+        desk=np.asarray(
+            [layout.desk_index[e.desk] if e.desk else -1 for e in events], dtype=np.int32
+        ),
         state=np.asarray([1 if e.state == "occupied" else 0 for e in events], dtype=np.int8),
     )
 

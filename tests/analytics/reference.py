@@ -9,6 +9,7 @@ own, so the tests compare two independent readings of the spec.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -123,7 +124,7 @@ def buckets(site: Site, start: dt.date, end: dt.date, kind: str) -> Spans:
     else:
         firsts = [d for d in days if d == start or d.day == 1]
     edges = [midnight(d, zone) for d in firsts] + [midnight(end, zone)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 # ----------------------------------------------------------------- inputs
@@ -154,7 +155,9 @@ def first_reads(events: list[Event]) -> list[Event]:
 
 
 def occupied_set(events: list[Event], desk: str) -> Spans:
-    mine = sorted((e for e in events if e.type == "desk" and e.desk == desk), key=lambda e: (e.ts, e.seq))
+    mine = sorted(
+        (e for e in events if e.type == "desk" and e.desk == desk), key=lambda e: (e.ts, e.seq)
+    )
     spans: Spans = []
     for i, event in enumerate(mine):
         if event.state == "occupied":
@@ -165,7 +168,8 @@ def occupied_set(events: list[Event], desk: str) -> Spans:
 
 def observed_set(events: list[Event], node: str, heartbeat_s: int) -> Spans:
     mine = sorted(
-        (e for e in events if e.node == node and e.type in ("alive", "stop")), key=lambda e: (e.ts, e.seq)
+        (e for e in events if e.node == node and e.type in ("alive", "stop")),
+        key=lambda e: (e.ts, e.seq),
     )
     spans: Spans = []
     for i, event in enumerate(mine):
@@ -190,12 +194,16 @@ def compute(
 ) -> dict[str, list[list[object]]]:
     events = first_reads(events)
     node_of = {s.desk: n for site in inventory.sites for n in site.nodes for s in n.sensors}
-    C = {n.id: observed_set(events, n.id, n.heartbeat_s) for site in inventory.sites for n in site.nodes}
-    O: dict[str, Spans] = {}
+    C = {
+        n.id: observed_set(events, n.id, n.heartbeat_s)
+        for site in inventory.sites
+        for n in site.nodes
+    }
+    occupied_by: dict[str, Spans] = {}
     K: dict[str, Spans] = {}
     for site in inventory.sites:
         for desk in site.desks:
-            O[desk.id] = occupied_set(events, desk.id)
+            occupied_by[desk.id] = occupied_set(events, desk.id)
             K[desk.id] = union([(b.start, b.end) for b in bookings if b.desk == desk.id])
 
     def c_of(desk: str) -> Spans:
@@ -208,19 +216,26 @@ def compute(
         zone = ZoneInfo(site.timezone)
         H = opening(site, start, end)
         for desk in site.desks:
-            c, o, k = c_of(desk.id), O[desk.id], K[desk.id]
+            c, o, k = c_of(desk.id), occupied_by[desk.id], K[desk.id]
             for b0, b1 in buckets(site, start, end, bucket):
                 B = [(b0, b1)]
                 observed = size(intersect_all(B, H, c)) // 1000
                 occupied = size(intersect_all(B, H, c, o)) // 1000
                 booked_occupied = size(intersect_all(B, H, c, k, o)) // 1000
-                desk_rows.append([
-                    site.id, desk.id, iso(b0, zone), observed, occupied,
-                    size(intersect_all(B, H, k)) // 1000,
-                    size(intersect_all(B, H, c, k)) // 1000,
-                    booked_occupied, occupied - booked_occupied,
-                ])  # fmt: skip
-        present = {desk.id: intersect_all(H, c_of(desk.id), O[desk.id]) for desk in site.desks}
+                desk_rows.append(
+                    [
+                        site.id,
+                        desk.id,
+                        iso(b0, zone),
+                        observed,
+                        occupied,
+                        size(intersect_all(B, H, k)) // 1000,
+                        size(intersect_all(B, H, c, k)) // 1000,
+                        booked_occupied,
+                        occupied - booked_occupied,
+                    ]
+                )
+        present = {desk.id: intersect_all(H, c_of(desk.id), occupied_by[desk.id]) for desk in site.desks}
         open_peaks: list[int] = []
         for day in dates(start, end):
             d0, d1 = midnight(day, zone), midnight(day + dt.timedelta(days=1), zone)
@@ -231,19 +246,27 @@ def compute(
                 n = sum(contains(spans, t) for spans in pieces.values())
                 if n > best:
                     best, best_at = n, t
-            edges = sorted({d0, d1} | {x for spans in pieces.values() for span in spans for x in span})
+            edges = sorted(
+                {d0, d1} | {x for spans in pieces.values() for span in spans for x in span}
+            )
             together = sum(
                 b - a
-                for a, b in zip(edges[:-1], edges[1:], strict=True)
+                for a, b in itertools.pairwise(edges)
                 if sum(contains(spans, a) for spans in pieces.values()) >= 2
             )
             is_open = day_is_open(site, day)
             if is_open:
                 open_peaks.append(best)
-            daily_rows.append([
-                site.id, day.isoformat(), "true" if is_open else "false", best,
-                iso(best_at, zone) if best_at is not None else "", together // 1000,
-            ])  # fmt: skip
+            daily_rows.append(
+                [
+                    site.id,
+                    day.isoformat(),
+                    "true" if is_open else "false",
+                    best,
+                    iso(best_at, zone) if best_at is not None else "",
+                    together // 1000,
+                ]
+            )
         needed = 0
         if open_peaks:
             ordered = sorted(open_peaks)
@@ -259,7 +282,7 @@ def compute(
     for b in bookings:
         span = [(b.start, b.end)]
         observed = size(intersect(span, c_of(b.desk)))
-        occupied = size(intersect_all(span, c_of(b.desk), O[b.desk]))
+        occupied = size(intersect_all(span, c_of(b.desk), occupied_by[b.desk]))
         half = Fraction(b.end - b.start, 2)
         if observed < half:
             outcome = "unknown"
@@ -267,7 +290,9 @@ def compute(
             outcome = "no_show"
         else:
             outcome = "attended"
-        booking_rows.append([b.booking_id, site_of[b.desk], b.desk, observed // 1000, occupied // 1000, outcome])
+        booking_rows.append(
+            [b.booking_id, site_of[b.desk], b.desk, observed // 1000, occupied // 1000, outcome]
+        )
 
     return {
         "desk_metrics": desk_rows,

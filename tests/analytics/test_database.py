@@ -12,10 +12,10 @@ import psycopg
 import pytest
 import reference
 from harness import inventory, ms, run, site
-from reference import Booking, Event
-
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.run import run_period
+from reference import Booking, Event
+
 from hubsense.db.inventory_sync import apply_inventory
 
 pytestmark = pytest.mark.service
@@ -27,7 +27,13 @@ START, END = dt.date(2026, 3, 27), dt.date(2026, 3, 31)  # across Stockholm's sp
 
 def scenario() -> tuple[object, list[Event], list[Booking]]:
     inv = inventory(
-        site("hq", {"n1": ["d1", "d2"], "n2": ["d3"]}, OFFICE, heartbeat_s=600, closed=[dt.date(2026, 3, 30)]),
+        site(
+            "hq",
+            {"n1": ["d1", "d2"], "n2": ["d3"]},
+            OFFICE,
+            heartbeat_s=600,
+            closed=[dt.date(2026, 3, 30)],
+        ),
         site("hub", {"n3": ["h1", "h2"]}, ALWAYS, timezone="America/New_York", heartbeat_s=60),
     )
     rng = np.random.default_rng(5)
@@ -41,7 +47,9 @@ def scenario() -> tuple[object, list[Event], list[Booking]]:
     t0 = ms("2026-03-26T00:00:00+00:00")
     for node, beat in (("n1", 600_000), ("n2", 600_000), ("n3", 60_000)):
         for t in range(t0, t0 + 6 * 86_400_000, beat):
-            if not (node == "n2" and t0 + 86_400_000 <= t < t0 + 2 * 86_400_000):  # n2 offline a day
+            if not (
+                node == "n2" and t0 + 86_400_000 <= t < t0 + 2 * 86_400_000
+            ):  # n2 offline a day
                 add(node, t + int(rng.integers(0, 1000)), "alive")
     for desk, node in (("d1", "n1"), ("d2", "n1"), ("d3", "n2"), ("h1", "n3"), ("h2", "n3")):
         times = np.sort(rng.integers(t0, t0 + 6 * 86_400_000, 60))
@@ -51,8 +59,11 @@ def scenario() -> tuple[object, list[Event], list[Booking]]:
     bookings = [
         Booking(f"b{i}", "hq" if desk.startswith("d") else "hub", desk, start, start + length)
         for i, (desk, start, length) in enumerate(
-            (str(rng.choice(["d1", "d2", "d3", "h1", "h2"])), int(t0 + rng.integers(86_400_000, 5 * 86_400_000)),
-             int(rng.integers(1_800_000, 30_000_000)))
+            (
+                str(rng.choice(["d1", "d2", "d3", "h1", "h2"])),
+                int(t0 + rng.integers(86_400_000, 5 * 86_400_000)),
+                int(rng.integers(1_800_000, 30_000_000)),
+            )
             for _ in range(25)
         )
     ]
@@ -65,16 +76,33 @@ def load(dsn: str, inv: object, events: list[Event], bookings: list[Booking]) ->
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE events, bookings")
-        with cur.copy("COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN"
+        ) as copy:
             for e in events:
-                copy.write_row((e.node, e.seq, epoch + dt.timedelta(milliseconds=e.ts), site_of[e.node], e.type,
-                                e.desk or None, "fused" if e.desk else None, e.state or None))  # fmt: skip
+                copy.write_row(
+                    (
+                        e.node,
+                        e.seq,
+                        epoch + dt.timedelta(milliseconds=e.ts),
+                        site_of[e.node],
+                        e.type,
+                        e.desk or None,
+                        "fused" if e.desk else None,
+                        e.state or None,
+                    )
+                )
         for b in bookings:
             cur.execute(
                 "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s)",
-                (b.booking_id, b.site, b.desk, epoch + dt.timedelta(milliseconds=b.start),
-                 epoch + dt.timedelta(milliseconds=b.end)),
-            )  # fmt: skip
+                (
+                    b.booking_id,
+                    b.site,
+                    b.desk,
+                    epoch + dt.timedelta(milliseconds=b.start),
+                    epoch + dt.timedelta(milliseconds=b.end),
+                ),
+            )
 
 
 def test_database_path_matches_the_file_path(db_dsn: str) -> None:
@@ -108,23 +136,38 @@ def test_database_path_matches_the_file_path(db_dsn: str) -> None:
             )
         )
     # The file path lists desks in inventory order; sort both the same way.
-    file_hours = sorted(files["desk_metrics"], key=lambda r: (r[0], r[1], dt.datetime.fromisoformat(str(r[2]))))
-    assert len(hours) == len(file_hours) == 3 * (24 + 24 + 23 + 24) + 2 * 4 * 24  # hq has a 23-hour Sunday
+    file_hours = sorted(
+        files["desk_metrics"], key=lambda r: (r[0], r[1], dt.datetime.fromisoformat(str(r[2])))
+    )
+    assert (
+        len(hours) == len(file_hours) == 3 * (24 + 24 + 23 + 24) + 2 * 4 * 24
+    )  # hq has a 23-hour Sunday
     for got, want in zip(hours, file_hours, strict=True):
         assert [got[0], got[1], got[2], *got[3:]] == [
-            want[0], want[1], dt.datetime.fromisoformat(str(want[2])), *want[3:]
-        ]  # fmt: skip
+            want[0],
+            want[1],
+            dt.datetime.fromisoformat(str(want[2])),
+            *want[3:],
+        ]
     assert sum(r[4] for r in hours) > 0  # the data really has occupancy
     # Day rollups are the day sums of the hours, floored once: equal to the reference's day buckets.
-    assert [list(r) for r in days] == [r[:2] + r[3:] for r in sorted(expected["desk_metrics"], key=lambda r: (r[0], r[1], r[2]))]
+    assert [list(r) for r in days] == [
+        r[:2] + r[3:] for r in sorted(expected["desk_metrics"], key=lambda r: (r[0], r[1], r[2]))
+    ]
     assert [
-        [r[0], r[1].isoformat(), "true" if r[2] else "false", r[3],
-         "" if r[4] is None else r[4], r[5]]
+        [
+            r[0],
+            r[1].isoformat(),
+            "true" if r[2] else "false",
+            r[3],
+            "" if r[4] is None else r[4],
+            r[5],
+        ]
         for r in daily
     ] == [
         [r[0], r[1], r[2], r[3], "" if not r[4] else dt.datetime.fromisoformat(str(r[4])), r[5]]
         for r in expected["site_daily"]
-    ]  # fmt: skip
+    ]
     assert [list(r) for r in summary] == expected["site_summary"]
     in_period = {b.booking_id for b in bookings}
     assert {k: v for k, v in outcomes.items()} == {
@@ -137,7 +180,9 @@ def test_rerun_replaces_exactly_the_period(db_dsn: str) -> None:
     load(db_dsn, inv, events, bookings)
     run_period(db_dsn, Period(START, END))
     with psycopg.connect(db_dsn) as conn:
-        before = conn.execute("SELECT count(*), sum(occupied_s) FROM analytics_desk_hour").fetchone()
+        before = conn.execute(
+            "SELECT count(*), sum(occupied_s) FROM analytics_desk_hour"
+        ).fetchone()
         # A rerun of one day of one site replaces that day's rows and leaves the others alone.
         conn.execute("UPDATE analytics_desk_hour SET occupied_s = -1")
         conn.commit()
@@ -154,9 +199,24 @@ def test_rerun_replaces_exactly_the_period(db_dsn: str) -> None:
 def test_run_cli_unknown_site(db_dsn: str) -> None:
     hubsense = str(Path(sys.executable).parent / "hubsense")
     done = subprocess.run(
-        [hubsense, "analytics", "run", "--from", "2026-03-27", "--to", "2026-03-28", "--site", "nowhere",
-         "--dsn", db_dsn], capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            hubsense,
+            "analytics",
+            "run",
+            "--from",
+            "2026-03-27",
+            "--to",
+            "2026-03-28",
+            "--site",
+            "nowhere",
+            "--dsn",
+            db_dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stderr.strip() == "hubsense: error: --site: unknown or retired site(s) nowhere"
 
@@ -193,26 +253,51 @@ def test_summary_from_the_rollups(db_dsn: str) -> None:
     expected = reference.compute(inv, events, bookings, START, END, "day")  # type: ignore[arg-type]
     hubsense = str(Path(sys.executable).parent / "hubsense")
     done = subprocess.run(
-        [hubsense, "analytics", "summary", "--from", START.isoformat(), "--to", END.isoformat(), "--json",
-         "--dsn", db_dsn], capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            hubsense,
+            "analytics",
+            "summary",
+            "--from",
+            START.isoformat(),
+            "--to",
+            END.isoformat(),
+            "--json",
+            "--dsn",
+            db_dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     import json
 
     rows = {row["site"]: row for row in json.loads(done.stdout)}
     for site_id, days_open, capacity, needed, surplus in expected["site_summary"]:
         assert [rows[site_id][k] for k in ("days_open", "capacity", "desks_needed", "surplus")] == [
-            days_open, capacity, needed, surplus,
+            days_open,
+            capacity,
+            needed,
+            surplus,
         ]
     desk_rows = [r for r in expected["desk_metrics"] if r[0] == "hq"]
     occupied, observed = sum(r[4] for r in desk_rows), sum(r[3] for r in desk_rows)
     assert rows["hq"]["occupancy_rate"] == pytest.approx(occupied / observed)
     booked_occ, booked_obs = sum(r[7] for r in desk_rows), sum(r[6] for r in desk_rows)
-    assert rows["hq"]["true_utilisation"] == (pytest.approx(booked_occ / booked_obs) if booked_obs else None)
+    assert rows["hq"]["true_utilisation"] == (
+        pytest.approx(booked_occ / booked_obs) if booked_obs else None
+    )
     outcomes = [r[5] for r in expected["booking_outcomes"] if r[1] == "hub"]
     known = outcomes.count("no_show") + outcomes.count("attended")
     # Bookings are counted by their local start date; all of these start inside the period.
-    assert rows["hub"]["no_show_rate"] == (pytest.approx(outcomes.count("no_show") / known) if known else None)
+    assert rows["hub"]["no_show_rate"] == (
+        pytest.approx(outcomes.count("no_show") / known) if known else None
+    )
     hub_days = [r for r in expected["site_daily"] if r[0] == "hub" and r[2] == "true"]
-    assert rows["hub"]["copresence_day_share"] == pytest.approx(sum(1 for r in hub_days if r[5] > 0) / len(hub_days))
+    assert rows["hub"]["copresence_day_share"] == pytest.approx(
+        sum(1 for r in hub_days if r[5] > 0) / len(hub_days)
+    )
     org = rows["organisation"]
-    assert org["capacity"] == 5 and org["desks_needed"] == sum(r[3] for r in expected["site_summary"])
+    assert org["capacity"] == 5 and org["desks_needed"] == sum(
+        r[3] for r in expected["site_summary"]
+    )

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import reference
 from harness import ms
-
 from hubsense.analytics.arrays import Layout
 from hubsense.analytics.files import read_bookings, read_events
+
 from hubsense.errors import InputError
 from hubsense.inventory_file import load_inventory
 
@@ -57,7 +57,13 @@ EVENTS = [
 BOOKINGS = [
     ("b1", "hq", "d1", "2026-03-02T08:00:00+01:00", "2026-03-02T10:00:00+01:00"),
     ("b2", "hq", "d2", "2026-03-02T14:00:00Z", "2026-03-02T15:00:00Z"),
-    ("b3", "hub", "h1", "2027-01-01T12:00:00-05:00", "2027-01-01T13:00:00-05:00"),  # outside the period
+    (
+        "b3",
+        "hub",
+        "h1",
+        "2027-01-01T12:00:00-05:00",
+        "2027-01-01T13:00:00-05:00",
+    ),  # outside the period
 ]
 
 
@@ -75,17 +81,37 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     return {
         "inventory": tmp_path / "inventory.yaml",
         "events": write_csv(tmp_path / "events.csv", "node,seq,ts,type,desk,source,state", EVENTS),
-        "bookings": write_csv(tmp_path / "bookings.csv", "booking_id,site,desk,start,end", BOOKINGS),
+        "bookings": write_csv(
+            tmp_path / "bookings.csv", "booking_id,site,desk,start,end", BOOKINGS
+        ),
     }
 
 
-def compute_cli(inputs: dict[str, Path], out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def compute_cli(
+    inputs: dict[str, Path], out: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
     args = [
-        "analytics", "compute", "--inventory", str(inputs["inventory"]), "--events", str(inputs["events"]),
-        "--bookings", str(inputs["bookings"]), "--from", "2026-03-02", "--to", "2026-03-04",
-        "--bucket", "day", "--out", str(out), *extra,
-    ]  # fmt: skip
-    return subprocess.run([*HUBSENSE, *args], capture_output=True, text=True, timeout=120, check=False)
+        "analytics",
+        "compute",
+        "--inventory",
+        str(inputs["inventory"]),
+        "--events",
+        str(inputs["events"]),
+        "--bookings",
+        str(inputs["bookings"]),
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-04",
+        "--bucket",
+        "day",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    return subprocess.run(
+        [*HUBSENSE, *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def read(path: Path) -> list[list[str]]:
@@ -98,13 +124,23 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
     done = compute_cli(inputs, out)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "booking_outcomes.csv", "desk_metrics.csv", "site_daily.csv", "site_summary.csv",
-    ]  # fmt: skip
+        "booking_outcomes.csv",
+        "desk_metrics.csv",
+        "site_daily.csv",
+        "site_summary.csv",
+    ]
     desk = read(out / "desk_metrics.csv")
     assert desk[0] == [
-        "site", "desk", "bucket_start", "observed_s", "occupied_s", "booked_s",
-        "booked_observed_s", "booked_occupied_s", "unbooked_occupied_s",
-    ]  # fmt: skip
+        "site",
+        "desk",
+        "bucket_start",
+        "observed_s",
+        "occupied_s",
+        "booked_s",
+        "booked_observed_s",
+        "booked_occupied_s",
+        "unbooked_occupied_s",
+    ]
     # d1: observed 08:00-09:00 (cut by the next alive) + 09:00-12:00 (3 x 3600 s) = 14400 s inside 08-17;
     # occupied 08:30-10:00 = 5400 (the duplicate seq 3 "vacant" is ignored); booked 08-10 = 7200,
     # booked occupied 5400, unbooked 0. Tuesday: nothing observed, open 08-17 still.
@@ -140,10 +176,10 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
     # The same through the reference, from the same rows.
     inv = load_inventory(inputs["inventory"])
     events = [reference.Event(n, s, t, k, d, st) for n, s, t, k, d, _src, st in EVENTS]
-    bookings = [
-        reference.Booking(i, s, d, ms(a), ms(b)) for i, s, d, a, b in BOOKINGS
-    ]
-    expected = reference.compute(inv, events, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 4), "day")
+    bookings = [reference.Booking(i, s, d, ms(a), ms(b)) for i, s, d, a, b in BOOKINGS]
+    expected = reference.compute(
+        inv, events, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 4), "day"
+    )
     assert [[str(v) for v in row] for row in expected["desk_metrics"]] == desk[1:]
 
 
@@ -163,12 +199,17 @@ def test_malformed_row_exits_2_and_writes_nothing(inputs: dict[str, Path], tmp_p
     out = tmp_path / "results"
     done = compute_cli(inputs, out)
     assert done.returncode == 2
-    assert done.stderr.strip() == f"hubsense: error: {inputs['events']}:5: seq: '7x' is not a non-negative integer"
+    assert (
+        done.stderr.strip()
+        == f"hubsense: error: {inputs['events']}:5: seq: '7x' is not a non-negative integer"
+    )
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_rerun_replaces_outputs_and_keeps_other_files(inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_rerun_replaces_outputs_and_keeps_other_files(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
     out = tmp_path / "results"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -188,10 +229,19 @@ BAD_EVENTS = [
     (("n1", "1", "-5", "alive", "", "", ""), "ts: '-5' is not a non-negative integer"),
     (("n1", "1", "5", "boot", "", "", ""), "type: unknown type 'boot' (one of desk, alive, stop)"),
     (("n1", "1", "5", "desk", "", "pir", "occupied"), "desk: missing"),
-    (("n1", "1", "5", "desk", "d9", "pir", "occupied"), "desk: unknown desk 'd9' (not in the inventory)"),
-    (("n1", "1", "5", "desk", "d1", "pir", "busy"), "state: unknown state 'busy' (one of occupied, vacant)"),
+    (
+        ("n1", "1", "5", "desk", "d9", "pir", "occupied"),
+        "desk: unknown desk 'd9' (not in the inventory)",
+    ),
+    (
+        ("n1", "1", "5", "desk", "d1", "pir", "busy"),
+        "state: unknown state 'busy' (one of occupied, vacant)",
+    ),
     (("n1", "1", "5", "desk", "d1", "pir", ""), "state: missing for a desk event"),
-    (("n1", "1", "5", "desk", "d1", "radar", "vacant"), "source: unknown source 'radar' (one of pir, ble, fused)"),
+    (
+        ("n1", "1", "5", "desk", "d1", "radar", "vacant"),
+        "source: unknown source 'radar' (one of pir, ble, fused)",
+    ),
     (("n1", "1", "5", "alive", "d1", "", ""), "desk: must be empty for a alive event"),
 ]
 
@@ -210,18 +260,29 @@ def test_malformed_events(tmp_path: Path, row: tuple[str, ...], message: str) ->
 BOOKING_HEADER = "booking_id,site,desk,start,end"
 OK_START, OK_END = "2026-03-02T08:00:00+01:00", "2026-03-02T09:00:00+01:00"
 BAD_BOOKINGS = [
-    (("b2", "nowhere", "d1", OK_START, OK_END), "site: unknown site 'nowhere' (not in the inventory)"),
+    (
+        ("b2", "nowhere", "d1", OK_START, OK_END),
+        "site: unknown site 'nowhere' (not in the inventory)",
+    ),
     (("b2", "hq", "d9", OK_START, OK_END), "desk: unknown desk 'd9' (not in the inventory)"),
     (("b2", "hub", "d1", OK_START, OK_END), "desk: desk 'd1' belongs to site 'hq', not 'hub'"),
-    (("b2", "hq", "d1", "2026-03-02T08:00:00", OK_END),
-     "start: instant '2026-03-02T08:00:00' has no offset (add Z or +HH:MM)"),
-    (("b2", "hq", "d1", OK_START, "2026-03-02"), "end: instant '2026-03-02' has no offset (add Z or +HH:MM)"),
+    (
+        ("b2", "hq", "d1", "2026-03-02T08:00:00", OK_END),
+        "start: instant '2026-03-02T08:00:00' has no offset (add Z or +HH:MM)",
+    ),
+    (
+        ("b2", "hq", "d1", OK_START, "2026-03-02"),
+        "end: instant '2026-03-02' has no offset (add Z or +HH:MM)",
+    ),
     (("b2", "hq", "d1", OK_START, "tomorrow"), "end: 'tomorrow' is not an ISO-8601 instant"),
-    (("b2", "hq", "d1", OK_START, OK_START), f"end: {OK_START} is at or before the start {OK_START}"),
+    (
+        ("b2", "hq", "d1", OK_START, OK_START),
+        f"end: {OK_START} is at or before the start {OK_START}",
+    ),
     (("b2", "hq", "d1", OK_END, OK_START), f"end: {OK_START} is at or before the start {OK_END}"),
     (("b1", "hq", "d1", OK_START, OK_END), "booking_id: duplicate 'b1' (first on line 2)"),
     (("", "hq", "d1", OK_START, OK_END), "booking_id: missing"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("row", "message"), BAD_BOOKINGS)
@@ -238,7 +299,9 @@ def test_header_and_width_errors(tmp_path: Path) -> None:
     (tmp_path / "inventory.yaml").write_text(INVENTORY)
     layout = Layout.from_inventory(load_inventory(tmp_path / "inventory.yaml"))
     path = write_csv(tmp_path / "events.csv", "node,seq,ts,type", [])
-    with pytest.raises(InputError, match=r"events.csv:1: header: missing column\(s\) desk, source, state$"):
+    with pytest.raises(
+        InputError, match=r"events.csv:1: header: missing column\(s\) desk, source, state$"
+    ):
         read_events(path, layout)
     path.write_text("node,seq,ts,type,desk,source,state\nn1,1,5,alive,,\n")
     with pytest.raises(InputError, match=r"events.csv:2: row: has 6 fields, the header has 7$"):
@@ -246,4 +309,8 @@ def test_header_and_width_errors(tmp_path: Path) -> None:
     # Columns in another order are fine; the timestamp keeps milliseconds.
     path.write_text("type,ts,seq,node,state,source,desk\nalive,1772438400123,9,n1,,,\n")
     events = read_events(path, layout)
-    assert (events.ts.tolist(), events.seq.tolist(), events.kind.tolist()) == ([1772438400123], [9], [1])
+    assert (events.ts.tolist(), events.seq.tolist(), events.kind.tolist()) == (
+        [1772438400123],
+        [9],
+        [1],
+    )

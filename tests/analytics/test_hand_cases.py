@@ -21,9 +21,13 @@ def test_desk_across_spring_dst_in_hour_buckets() -> None:
     # Stockholm, Sunday 2026-03-29: 02:00 CET jumps to 03:00 CEST (01:00Z); the day has 23 hours.
     inv = inventory(site("hq", {"n1": ["d1"]}, ALWAYS, heartbeat_s=86_400))
     events = [
-        Event("n1", 1, ms("2026-03-28T00:00:00+00:00"), "alive"),  # covers 3 x 86400 s: the whole day
+        Event(
+            "n1", 1, ms("2026-03-28T00:00:00+00:00"), "alive"
+        ),  # covers 3 x 86400 s: the whole day
         Event("n1", 2, ms("2026-03-29T01:30:00+01:00"), "desk", "d1", "occupied"),  # 00:30Z
-        Event("n1", 3, ms("2026-03-29T03:30:00+02:00"), "desk", "d1", "vacant"),  # 01:30Z: 1 real hour
+        Event(
+            "n1", 3, ms("2026-03-29T03:30:00+02:00"), "desk", "d1", "vacant"
+        ),  # 01:30Z: 1 real hour
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 29), dt.date(2026, 3, 30), "hour")
     rows = t["desk_metrics"]
@@ -47,8 +51,12 @@ def test_desk_across_autumn_dst_in_hour_and_day_buckets() -> None:
     inv = inventory(site("hq", {"n1": ["d1"]}, ALWAYS, heartbeat_s=86_400))
     events = [
         Event("n1", 1, ms("2026-10-24T00:00:00+00:00"), "alive"),
-        Event("n1", 2, ms("2026-10-25T01:30:00+02:00"), "desk", "d1", "occupied"),  # 23:30Z on the 24th
-        Event("n1", 3, ms("2026-10-25T02:30:00+01:00"), "desk", "d1", "vacant"),  # 01:30Z: 2 real hours
+        Event(
+            "n1", 2, ms("2026-10-25T01:30:00+02:00"), "desk", "d1", "occupied"
+        ),  # 23:30Z on the 24th
+        Event(
+            "n1", 3, ms("2026-10-25T02:30:00+01:00"), "desk", "d1", "vacant"
+        ),  # 01:30Z: 2 real hours
     ]
     start, end = dt.date(2026, 10, 25), dt.date(2026, 10, 26)
     _, t = run(inv, events, [], start, end, "hour")
@@ -64,7 +72,9 @@ def test_desk_across_autumn_dst_in_hour_and_day_buckets() -> None:
     assert [r[4] for r in rows[1:5]] == [1800, 3600, 1800, 0]
     _, t = run(inv, events, [], start, end, "day")
     # One day bucket of 25 h: observed 25 x 3600 = 90000 s, occupied 7200 s.
-    assert t["desk_metrics"] == [["hq", "d1", "2026-10-25T00:00:00+02:00", 90000, 7200, 0, 0, 0, 7200]]
+    assert t["desk_metrics"] == [
+        ["hq", "d1", "2026-10-25T00:00:00+02:00", 90000, 7200, 0, 0, 0, 7200]
+    ]
 
 
 def test_opening_hours_in_the_dst_gap_and_overlap() -> None:
@@ -92,7 +102,9 @@ def test_booking_across_midnight() -> None:
         Event("n1", 4, ms("2026-03-04T09:30:00+01:00"), "desk", "d1", "occupied"),
         Event("n1", 5, ms("2026-03-04T12:00:00+01:00"), "desk", "d1", "vacant"),
     ]
-    booking = Booking("b1", "hq", "d1", ms("2026-03-03T16:00:00+01:00"), ms("2026-03-04T10:00:00+01:00"))
+    booking = Booking(
+        "b1", "hq", "d1", ms("2026-03-03T16:00:00+01:00"), ms("2026-03-04T10:00:00+01:00")
+    )
     _, t = run(inv, events, [booking], dt.date(2026, 3, 3), dt.date(2026, 3, 5), "day")
     assert t["desk_metrics"] == [
         # Tue: open 08-17 = 32400 s observed; occupied 15:00-16:30 = 5400; booked ∩ H 16-17 = 3600;
@@ -114,7 +126,9 @@ def test_a_node_that_stops_and_one_that_goes_silent() -> None:
         Event("n1", 2, nine + 60_000, "alive"),  # [09:01, 09:01:30): cut by the stop
         Event("n1", 3, nine + 90_000, "stop"),
         Event("n2", 1, nine, "alive"),  # [09:00, 09:01)
-        Event("n2", 2, nine + 60_000, "alive"),  # silent afterwards: [09:01, 09:01 + 3 x 60 s = 09:04)
+        Event(
+            "n2", 2, nine + 60_000, "alive"
+        ),  # silent afterwards: [09:01, 09:01 + 3 x 60 s = 09:04)
         Event("n1", 4, nine - 3_600_000, "desk", "d1", "occupied"),  # occupied since 08:00
         Event("n2", 3, nine - 3_600_000, "desk", "d2", "occupied"),
     ]
@@ -131,7 +145,9 @@ def test_duplicate_events_first_read_wins() -> None:
         Event("n1", 1, ten - 3_600_000, "alive"),
         Event("n1", 5, ten, "desk", "d1", "occupied"),
         Event("n1", 6, ten + 3_600_000, "desk", "d1", "vacant"),  # read first: 11:00 wins
-        Event("n1", 6, ten + 1_800_000, "desk", "d1", "vacant"),  # same (node, seq) read later: ignored
+        Event(
+            "n1", 6, ten + 1_800_000, "desk", "d1", "vacant"
+        ),  # same (node, seq) read later: ignored
         Event("n1", 1, ten + 7_200_000, "stop"),  # a duplicate of the alive's seq: ignored too
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
@@ -140,14 +156,24 @@ def test_duplicate_events_first_read_wins() -> None:
 
 
 def test_a_closed_date() -> None:
-    inv = inventory(site("hq", {"n1": ["d1"]}, OFFICE, heartbeat_s=86_400 * 3, closed=[dt.date(2026, 3, 4)]))
+    inv = inventory(
+        site("hq", {"n1": ["d1"]}, OFFICE, heartbeat_s=86_400 * 3, closed=[dt.date(2026, 3, 4)])
+    )
     events = [
         Event("n1", 1, ms("2026-03-01T00:00:00+00:00"), "alive"),  # observed 03-01 to 03-10
-        Event("n1", 2, ms("2026-03-02T09:00:00+01:00"), "desk", "d1", "occupied"),  # occupied all week
+        Event(
+            "n1", 2, ms("2026-03-02T09:00:00+01:00"), "desk", "d1", "occupied"
+        ),  # occupied all week
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 7), "day")
     # Mon-Fri except the closed Wednesday: 9 h = 32400 s observed, occupied from 09:00 on Monday.
-    assert [r[3:5] for r in t["desk_metrics"]] == [[32400, 28800], [32400, 32400], [0, 0], [32400, 32400], [32400, 32400]]
+    assert [r[3:5] for r in t["desk_metrics"]] == [
+        [32400, 28800],
+        [32400, 32400],
+        [0, 0],
+        [32400, 32400],
+        [32400, 32400],
+    ]
     assert t["site_daily"][2] == ["hq", "2026-03-04", "false", 0, "", 0]
     assert t["site_daily"][1] == ["hq", "2026-03-03", "true", 1, "2026-03-03T08:00:00+01:00", 0]
     # Four open days, each with peak 1: the 95th percentile is ⌈0.95 x 4⌉ = 4th = 1; surplus 1 - 1 = 0.
@@ -188,7 +214,9 @@ def test_peak_ties_leave_at_the_instant_another_arrives() -> None:
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
     # Peak 2 first at 10:15:00.250 (d2 + d3); co-presence 10:15:00.250-10:45 = 1799.750 s → 1799.
-    assert t["site_daily"] == [["hq", "2026-03-02", "true", 2, "2026-03-02T10:15:00.250+01:00", 1799]]
+    assert t["site_daily"] == [
+        ["hq", "2026-03-02", "true", 2, "2026-03-02T10:15:00.250+01:00", 1799]
+    ]
     assert t["site_summary"] == [["hq", 1, 3, 2, 1]]
 
 

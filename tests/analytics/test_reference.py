@@ -40,7 +40,10 @@ def hours(draw: st.DrawFn) -> dict[str, list[str]]:
             out[day] = ["00:00-24:00"]
             continue
         cuts = sorted(draw(st.lists(st.sampled_from(MINUTES), min_size=2, max_size=4, unique=True)))
-        out[day] = [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in zip(cuts[::2], cuts[1::2])]
+        out[day] = [
+            f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
+            for a, b in zip(cuts[::2], cuts[1::2], strict=False)
+        ]
     return out
 
 
@@ -59,7 +62,9 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
                 node_desks[f"s{s}-n2"] = names[split:]
             else:
                 unobserved = names[split:]
-        closed = draw(st.lists(st.sampled_from(reference.dates(start, end)), unique=True, max_size=2))
+        closed = draw(
+            st.lists(st.sampled_from(reference.dates(start, end)), unique=True, max_size=2)
+        )
         sites.append(
             site(
                 f"s{s}",
@@ -77,7 +82,9 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     grid = st.integers(lo // 900_000, hi // 900_000).map(lambda q: q * 900_000)
     # Most activity near one focus instant, so sets overlap; some anywhere in the period ± 1 day.
     focus = draw(grid)
-    near = st.integers((focus - 21_600_000) // 900_000, (focus + 21_600_000) // 900_000).map(lambda q: q * 900_000)
+    near = st.integers((focus - 21_600_000) // 900_000, (focus + 21_600_000) // 900_000).map(
+        lambda q: q * 900_000
+    )
     instant = st.one_of(near, near, near, near, grid, st.integers(lo, hi))
     all_desks = [d["id"] for s in sites for d in s["desks"]]
     events: list[reference.Event] = []
@@ -87,17 +94,28 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
             raw: list[tuple[int, str, str, str]] = []
             # Sensing sessions: alives every heartbeat (sometimes late), ended by a stop or silence.
             for _ in range(draw(st.integers(0, 3))):
-                t = draw(st.one_of(near, instant)) - draw(st.sampled_from([0, 3_600_000, 7_200_000]))
+                t = draw(st.one_of(near, instant)) - draw(
+                    st.sampled_from([0, 3_600_000, 7_200_000])
+                )
                 for _ in range(draw(st.integers(1, 40))):
                     raw.append((t, "alive", "", ""))
-                    t += hb_ms * draw(st.sampled_from([1, 1, 1, 2, 4])) + draw(st.sampled_from([0, 0, 1, -1]))
+                    t += hb_ms * draw(st.sampled_from([1, 1, 1, 2, 4])) + draw(
+                        st.sampled_from([0, 0, 1, -1])
+                    )
                 if draw(st.booleans()):
                     raw.append((t - draw(st.sampled_from([0, hb_ms // 2])), "stop", "", ""))
             # Desk changes: mostly of this node's desks, sometimes of another desk.
             mine = [sn["desk"] for sn in node["sensors"]] or all_desks
             for _ in range(draw(st.integers(0, 12))):
                 desk = draw(st.sampled_from(mine if draw(st.integers(0, 5)) else all_desks))
-                raw.append((draw(instant), "desk", desk, draw(st.sampled_from(["occupied", "occupied", "vacant"]))))
+                raw.append(
+                    (
+                        draw(instant),
+                        "desk",
+                        desk,
+                        draw(st.sampled_from(["occupied", "occupied", "vacant"])),
+                    )
+                )
             scale = draw(st.sampled_from([1, 1, 1, 10**9]))  # 10**9: sparse seqs take the sort path
             for seq, (ts, kind, desk, state) in enumerate(raw):
                 events.append(reference.Event(node["id"], seq * scale, ts, kind, desk, state))
@@ -105,8 +123,16 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
             for _ in range(draw(st.integers(0, 3))):
                 if raw:
                     seq = draw(st.integers(0, len(raw) - 1))
-                    events.append(reference.Event(node["id"], seq * scale, draw(instant), "desk",
-                                                  draw(st.sampled_from(all_desks)), "occupied"))  # fmt: skip
+                    events.append(
+                        reference.Event(
+                            node["id"],
+                            seq * scale,
+                            draw(instant),
+                            "desk",
+                            draw(st.sampled_from(all_desks)),
+                            "occupied",
+                        )
+                    )
     events = draw(st.permutations(events))
     if draw(st.booleans()):
         # As ingest stores them: by time (the kernels' streaming path), duplicates included.
@@ -115,12 +141,18 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     for i in range(draw(st.integers(0, 6))):
         desk = draw(st.sampled_from(all_desks))
         a = draw(near) - draw(st.sampled_from([0, 3_600_000]))
-        b = a + draw(st.one_of(st.integers(1, 7_200_000), st.sampled_from([1_800_000, 3_600_000, 86_400_000])))
+        b = a + draw(
+            st.one_of(
+                st.integers(1, 7_200_000), st.sampled_from([1_800_000, 3_600_000, 86_400_000])
+            )
+        )
         owner = next(s["id"] for s in sites if any(d["id"] == desk for d in s["desks"]))
         bookings.append(reference.Booking(f"b{i}", owner, desk, a, b))
     bucket = draw(st.sampled_from(["hour", "day", "week", "month"]))
     noshow = draw(st.sampled_from([0, 1, 900]))
-    p = draw(st.sampled_from([Fraction(95), Fraction(50), Fraction(199, 2), Fraction(100), Fraction(1)]))
+    p = draw(
+        st.sampled_from([Fraction(95), Fraction(50), Fraction(199, 2), Fraction(100), Fraction(1)])
+    )
     return inv, events, bookings, start, end, bucket, noshow, p
 
 
