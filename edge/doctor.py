@@ -4,7 +4,9 @@ Checks: config valid, GPIO readable, BLE adapter present, each BLE sensor heard
 recently, broker reachable, credentials accepted, publish allowed on the node's
 own status topic and subscribe allowed on its config topic, clock synchronised,
 outbox healthy, disk space. It publishes only the node's own retained status
-(what the agent publishes anyway) and never writes events.
+(what the agent publishes anyway) and never writes events. A denied publish
+shows in the MQTT 5 PUBACK; Mosquitto grants a SUBACK even where its ACL will
+not deliver, so the subscribe check reports only what the broker answered.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def inventory_for(*configs: NodeConfig) -> Any:
 class Collector:
     """A real paho MQTT 5 subscriber to every node's events and status (QoS 1)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, username: str | None = None, password: str | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         parsed = parse_mqtt_url(url)
@@ -100,6 +100,8 @@ class Collector:
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.1, 0.5)
+        if username:
+            self.client.username_pw_set(username, password)
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
