@@ -115,10 +115,7 @@ def bucket_bounds(zone: ZoneInfo, period: Period, bucket: Bucket) -> Int64Array:
         return days
     if bucket is Bucket.HOUR:
         # One real hour each, restarting at every local midnight: 23 or 25 on DST days.
-        parts = [
-            np.arange(a, b, HOUR_MS, dtype=np.int64)
-            for a, b in itertools.pairwise(days)
-        ]
+        parts = [np.arange(a, b, HOUR_MS, dtype=np.int64) for a, b in itertools.pairwise(days)]
         return np.concatenate([*parts, days[-1:]])
     starts = [period.start]
     for day in period.days():

@@ -11,11 +11,16 @@ import datetime as dt
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hubsense.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from hubsense.analytics.calendar import Period
 
 app = typer.Typer(
     name="analytics",
@@ -44,10 +49,11 @@ def _dsn(dsn: str | None) -> str:
     from hubsense.db.connect import resolve_dsn
     from hubsense.settings import load_settings
 
-    return resolve_dsn(load_settings(**({"db": {"dsn": dsn}} if dsn else {})))
+    overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
+    return resolve_dsn(load_settings(None, **overrides))
 
 
-def _period(from_date: str, to_date: str) -> object:
+def _period(from_date: str, to_date: str) -> Period:
     from hubsense.analytics.calendar import Period
 
     period = Period(_date("--from", from_date), _date("--to", to_date))
@@ -56,7 +62,7 @@ def _period(from_date: str, to_date: str) -> object:
     return period
 
 
-def _percentile(text: str) -> object:
+def _percentile(text: str) -> Fraction:
     from hubsense.analytics.kernels.percentile import parse_percentile
 
     try:
@@ -130,9 +136,9 @@ def compute(
         period,
         Bucket(bucket.value),
         noshow_min_s,
-        p,  # type: ignore[arg-type]
+        p,
     )
-    write_outputs(results, booking_arrays, period, out)  # type: ignore[arg-type]
+    write_outputs(results, booking_arrays, period, out)
     log.info(
         "analytics_computed",
         events=len(event_arrays),
@@ -177,7 +183,7 @@ def run(
     from hubsense.analytics.run import run_period
 
     period = _period(from_date, to_date)
-    runs = run_period(_dsn(dsn), period, site or None, noshow_min_s, _percentile(percentile))  # type: ignore[arg-type]
+    runs = run_period(_dsn(dsn), period, site or None, noshow_min_s, _percentile(percentile))
     for r in runs:
         typer.echo(
             f"{r.site}: {r.events} events, {r.bookings} bookings, {r.desk_hours} desk-hours "
@@ -215,7 +221,7 @@ def summary(
 
     period = _period(from_date, to_date)
     with connect(_dsn(dsn)) as conn:
-        rows = summarize(conn, period.start, period.end, _percentile(percentile), site or None)  # type: ignore[attr-defined,arg-type]
+        rows = summarize(conn, period.start, period.end, _percentile(percentile), site or None)
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
@@ -291,9 +297,9 @@ def scheduler(
 
     target, p = _dsn(dsn), _percentile(percentile)
     if once:
-        for plan in tick(target, noshow_min_s, p):  # type: ignore[arg-type]
+        for plan in tick(target, noshow_min_s, p):
             typer.echo(
                 f"{plan.site}: recomputed {plan.period.start} .. {plan.period.end} (exclusive)"
             )
         return
-    run_forever(target, interval_s, noshow_min_s, p)  # type: ignore[arg-type]
+    run_forever(target, interval_s, noshow_min_s, p)

@@ -8,6 +8,8 @@ COALESCE so no value is NULL. Must not open connections; pure bytes and arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -17,7 +19,7 @@ TRAILER = b"\xff\xff"
 _WIRE = {np.dtype(np.int16): ">i2", np.dtype(np.int32): ">i4", np.dtype(np.int64): ">i8"}
 
 
-def row_dtype(columns: list[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
+def row_dtype(columns: Sequence[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
     """The wire layout of one row: field count, then (length, value) per column."""
     fields: list[tuple[str, str]] = [("_count", ">i2")]
     for name, dtype in columns:
@@ -26,7 +28,7 @@ def row_dtype(columns: list[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
 
 
 def decode(
-    payload: bytes | bytearray | memoryview, columns: list[tuple[str, npt.DTypeLike]]
+    payload: bytes | bytearray | memoryview, columns: Sequence[tuple[str, npt.DTypeLike]]
 ) -> dict[str, np.ndarray]:
     """Columns of a complete binary COPY TO STDOUT stream (header, rows, trailer)."""
     data = memoryview(payload)

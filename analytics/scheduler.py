@@ -88,7 +88,9 @@ def tick(
 ) -> list[Recompute]:
     """One scheduler step: recompute what new data touched, then move the watermarks."""
     with connect(dsn, autocommit=True) as conn:
-        current = now or conn.execute("SELECT now()").fetchone()[0]
+        row = conn.execute("SELECT now()").fetchone()
+        assert row is not None  # SELECT now() always returns a row
+        current = now or row[0]
         upto = current - COMMIT_SLACK
         plans = touched(conn, upto)
     for plan in plans:

@@ -22,7 +22,7 @@ FOREVER_MS = 2**62
 
 def kernel(function: F) -> F:
     """Compile `function` with the project's single numba policy."""
-    return numba.njit(cache=True, nogil=True, boundscheck=False)(function)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, nogil=True, boundscheck=False)(function)  # type: ignore[return-value]
 
 
 def step(function: F) -> F:
@@ -31,4 +31,4 @@ def step(function: F) -> F:
     Inlining at numba's IR level also removes the array reference counting a call would
     do on every event, which otherwise costs more than the arithmetic.
     """
-    return numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(function)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(function)  # type: ignore[return-value]
