@@ -160,3 +160,34 @@ def test_watch_without_an_agent_reads_the_pins_itself(tmp_path: Path) -> None:
     assert view is not None
     assert view["desks"] == {"pi-w2-d0": "occupied", "pi-w2-d1": "vacant"}
     assert view["sensors"]["gpio:17"]["reading"] == "high" and view["connected"] is None
+
+
+@pytest.mark.service
+def test_edge_run_process_stops_cleanly_on_sigterm(
+    tmp_path: Path, mqtt_broker: Any, collector: Any
+) -> None:
+    import signal
+    import time
+
+    # No sensors: the real `hubsense edge run` on a machine without GPIO still senses alive.
+    config = node_config(tmp_path / "state", mqtt_broker.url, "pi-run", pins=0)
+    path = tmp_path / "node.yaml"
+    path.write_text(config.model_dump_json())
+    proc = subprocess.Popen(
+        [HUBSENSE, "--log-format", "json", "edge", "run", "--config", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: collector.status.get("pi-run", {}).get("online"), what="online status")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+    wait_for(lambda: collector.status["pi-run"]["online"] is False, what="offline status")
+    assert [e["type"] for e in collector.events] == ["alive", "stop"]
+    logged = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+    assert "edge_started" in logged and logged[-1] == "edge_stopped"
