@@ -215,15 +215,19 @@ class MqttConsumer:
 
     def _shutdown(self) -> None:
         self._send_acks()
-        if self._client.socket() is None:
-            return
-        self._client.disconnect(properties=self._disconnect_properties())
-        deadline = time.monotonic() + 5.0
-        # Let paho write the acks and the DISCONNECT before the socket closes.
-        while self._client.socket() is not None and time.monotonic() < deadline:
-            if self._client.loop(timeout=0.05) != 0:
-                break
+        if self._client.socket() is not None:
+            self._client.disconnect(properties=self._disconnect_properties())
+            deadline = time.monotonic() + 5.0
+            # Let paho write the acks and the DISCONNECT before the socket closes.
+            while self._client.socket() is not None and time.monotonic() < deadline:
+                if self._client.loop(timeout=0.05) != 0:
+                    break
         self._connected.clear()
+        # paho closes its wake-up socket pair only when the client is garbage-collected;
+        # close it now so a stopped consumer holds no sockets.
+        release = getattr(self._client, "_reset_sockets", None)
+        if release is not None:
+            release()
 
     def _send_acks(self) -> None:
         while True:

@@ -96,6 +96,12 @@ def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def release_sockets(client: mqtt.Client) -> None:
+    """Close paho's wake-up socket pair now; paho leaves it to garbage collection, and a
+    collection in the middle of another test turns it into a ResourceWarning there."""
+    client._reset_sockets()
+
+
 def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -175,6 +181,7 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_sockets(self.client)
 
 
 @pytest.fixture
@@ -202,6 +209,7 @@ def forget_session(url: str, worker_id: str) -> None:
         client.loop_stop()
     except OSError:
         pass
+    release_sockets(client)
 
 
 def ingest_settings(**ingest: Any) -> Settings:

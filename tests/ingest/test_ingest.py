@@ -14,6 +14,7 @@ from conftest import (
     desk_message,
     events_topic,
     query,
+    release_sockets,
     wait_for,
 )
 
@@ -356,7 +357,19 @@ def test_retired_worker_hands_back_its_share_and_its_session_ends(
     wait_for(lambda: present, what="probe connack")
     probe.disconnect()
     probe.loop_stop()
+    release_sockets(probe)
     assert present == [False]
     publisher.publish_many([(topic, alive_message("pi-a", [seq])) for seq in range(200, 300)])
     wait_for(lambda: count(dsn) == 300, what="300 rows")
     assert stays.close().messages_acked == 300 - stats.messages
+
+
+def test_qos0_and_qos1_messages_are_both_stored(dsn, publisher, start_ingest) -> None:
+    # QoS 1 takes the consumer's fast path, QoS 0 paho's own (nothing to ack).
+    ingest = start_ingest(dsn)
+    publisher.client.publish(events_topic("pi-a"), alive_message("pi-a", [1]), qos=0)
+    publisher.publish(events_topic("pi-a"), alive_message("pi-a", [2]))
+    wait_for(lambda: count(dsn) == 2, what="2 rows")
+    assert query(dsn, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,)]
+    stats = ingest.close()
+    assert (stats.messages, stats.messages_acked) == (2, 2)
