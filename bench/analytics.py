@@ -233,6 +233,8 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
     want = expected(results, s)
     check("unsorted kernels", expected(results_u, s), want)
     rates = {"kernels (sorted)": n / w, "kernels (unsorted)": n / wu}
+    # In-process CPU time as well: on a shared machine wall time also counts other tenants.
+    cpu_rates = {"kernels (sorted)": n / c, "kernels (unsorted)": n / cu}
     print(
         f"kernels, sorted input     {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.1f} M events/s"
     )
@@ -244,6 +246,7 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
     w, c, got = timed(lambda: run_pandas(t, p), baseline_runs)
     check("pandas", got, want)
     rates["pandas"] = n / w
+    cpu_rates["pandas"] = n / c
     print(
         f"pandas                    {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal"
     )
@@ -252,6 +255,7 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
     w, c, got = timed(lambda: run_sql(lambda q: con.execute(q).fetchall(), queries), baseline_runs)
     check("duckdb", got, want)
     rates["duckdb (1 thread)"] = n / w
+    cpu_rates["duckdb (1 thread)"] = n / c
     print(
         f"DuckDB, 1 thread          {w * 1000:9.1f} ms wall {c * 1000:9.1f} ms cpu {n / w / 1e6:9.2f} M events/s  equal"
     )
@@ -273,8 +277,15 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
     base = rates["kernels (sorted)"]
     for name in ("pandas", "duckdb (1 thread)", "postgresql sql"):
         if name in rates:
-            print(f"ratio kernels(sorted) / {name:18s} {base / rates[name]:8.1f}x")
-    out["same_data"] = {"events": n, "events_per_s": rates}
+            by_cpu = (
+                f", by CPU time {cpu_rates['kernels (sorted)'] / cpu_rates[name]:.1f}x"
+                if name in cpu_rates
+                else " (server-side work: wall time only)"
+            )
+            print(
+                f"ratio kernels(sorted) / {name:18s} {base / rates[name]:8.1f}x by wall time{by_cpu}"
+            )
+    out["same_data"] = {"events": n, "events_per_s": rates, "events_per_cpu_s": cpu_rates}
 
 
 def section_year(args: argparse.Namespace, out: dict[str, Any]) -> None:
