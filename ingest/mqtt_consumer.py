@@ -80,6 +80,8 @@ class MqttConsumer:
         self._thread: threading.Thread | None = None
         self._client = self._make_client()
         self.stale_acks = 0
+        # Messages received and not yet handed back by the service (ours to bound).
+        self.held = 0
 
     @property
     def connected(self) -> bool:
@@ -190,9 +192,12 @@ class MqttConsumer:
                     self._closing.wait(delay_s)
                     delay_s = min(delay_s * 1.5, _RECONNECT_MAX_S)
                     continue
-            rc = self._client.loop(timeout=_LOOP_TIMEOUT_S)
-            if rc == 0:
-                rc = self._read_burst()
+            if self.held < self.options.receive_maximum:
+                rc = self._client.loop(timeout=_LOOP_TIMEOUT_S)
+                if rc == 0:
+                    rc = self._read_burst()
+            else:
+                rc = self._loop_paused()
             if self._inbox:
                 self.deliveries.put(self._inbox)
                 self._inbox = []
@@ -206,7 +211,7 @@ class MqttConsumer:
 
     def _read_burst(self) -> int:
         """Read what is already buffered: paho's loop() reads one packet per select()."""
-        for _ in range(_BURST_PACKETS):
+        for _ in range(min(_BURST_PACKETS, self.options.receive_maximum - self.held)):
             before = len(self._inbox)
             rc = self._client.loop_read()
             if rc != 0 or len(self._inbox) == before:
@@ -229,17 +234,42 @@ class MqttConsumer:
         if release is not None:
             release()
 
+    def _loop_paused(self) -> int:
+        """Our window is full: write (acks, pings) and keep time, but read nothing.
+
+        The receive maximum should stop the broker at the window, but Mosquitto 2.0.11
+        keeps to it only until the first acks (tested here: after 10 acks with a window of
+        10 it sent the other 90 queued messages at once), so ingest enforces its window
+        itself: unread bytes stay in the TCP buffers and TCP holds the broker back.
+        """
+        if self._client.socket() is None:
+            return 4  # MQTT_ERR_NO_CONN
+        rc = int(self._client.loop_write()) if self._client.want_write() else 0
+        if rc == 0:
+            rc = int(self._client.loop_misc())
+        try:
+            tokens = self._acks.get(timeout=_LOOP_TIMEOUT_S)
+        except queue.Empty:
+            return rc
+        self._release(tokens)
+        return rc
+
     def _send_acks(self) -> None:
         while True:
             try:
                 tokens = self._acks.get_nowait()
             except queue.Empty:
                 return
-            current = self._generation if self._connected.is_set() else -1
-            mids = [mid for generation, mid, qos in tokens if generation == current and qos == 1]
-            # From an earlier connection: the broker redelivers them, dedupe absorbs them.
-            self.stale_acks += sum(1 for generation, _, _ in tokens if generation != current)
-            self._puback(mids)
+            self._release(tokens)
+
+    def _release(self, tokens: list[tuple[int, int, int]]) -> None:
+        """Ack what the service committed; every token returned frees a place in the window."""
+        self.held -= len(tokens)
+        current = self._generation if self._connected.is_set() else -1
+        mids = [mid for generation, mid, qos in tokens if generation == current and qos == 1]
+        # From an earlier connection: the broker redelivers them, dedupe absorbs them.
+        self.stale_acks += sum(1 for generation, _, _ in tokens if generation != current)
+        self._puback(mids)
 
     def _puback(self, mids: list[int]) -> None:
         """Acknowledge QoS 1 messages; many PUBACKs go out as one write when paho allows."""
@@ -302,6 +332,7 @@ class MqttConsumer:
         except UnicodeDecodeError:
             text = "<topic with invalid UTF-8>"
         self._inbox.append(Delivery(text, payload, (self._generation, mid, 1)))
+        self.held += 1
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
@@ -311,6 +342,7 @@ class MqttConsumer:
         self._inbox.append(
             Delivery(topic, message.payload, (self._generation, message.mid, message.qos))
         )
+        self.held += 1
 
 
 @functools.cache
