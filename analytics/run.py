@@ -9,6 +9,7 @@ Must not parse options or print.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -21,9 +22,13 @@ from hubsense.analytics.rollups import write_site
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
+from hubsense.inventory import Site
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
+
+# Sites computed at once, each on its own connection.
+DEFAULT_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,56 @@ class SiteRun:
     results: Results
 
 
+def _run_site(
+    dsn: str,
+    site: Site,
+    node_of_desk: dict[str, str],
+    period: Period,
+    noshow_min_s: int,
+    percentile: Fraction,
+    write: bool,
+) -> SiteRun:
+    """Read, compute and write one site on its own connection (sites run side by side)."""
+    with connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        layout = Layout.from_sites([site], node_of_desk)
+        zone = ZoneInfo(site.timezone)
+        from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
+        bookings = read_bookings(conn, layout, from_ms, to_ms)
+        # Events after the period still count for its bookings (SPEC §6).
+        events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
+        events = copy_events(conn, layout, from_ms, events_to)
+        read_done = time.perf_counter()
+        results = compute(layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
+        computed = time.perf_counter()
+        counts = (
+            write_site(conn, results, bookings, period, str(percentile))
+            if write
+            else {"desk_hours": 0}
+        )
+        written = time.perf_counter()
+    run = SiteRun(
+        site=site.id,
+        events=len(events),
+        bookings=len(bookings),
+        desk_hours=counts["desk_hours"],
+        read_s=read_done - started,
+        compute_s=computed - read_done,
+        write_s=written - computed,
+        results=results,
+    )
+    log.info(
+        "analytics_site_computed",
+        site=site.id,
+        events=run.events,
+        bookings=run.bookings,
+        read_s=round(run.read_s, 3),
+        compute_s=round(run.compute_s, 3),
+        write_s=round(run.write_s, 3),
+    )
+    return run
+
+
 def run_period(
     dsn: str,
     period: Period,
@@ -47,52 +102,22 @@ def run_period(
     noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
     percentile: Fraction = DEFAULT_PERCENTILE,
     write: bool = True,
+    workers: int = DEFAULT_WORKERS,
 ) -> list[SiteRun]:
-    """Compute and store the rollups of every (or the named) active site for the period."""
-    runs = []
+    """Compute and store the rollups of every (or the named) active site for the period.
+
+    Sites are independent (their own rows, their own transaction), so `workers` of them
+    run at once, each on its own connection: most of a small run is waiting for the
+    server, and the kernels release the GIL.
+    """
     with connect(dsn, autocommit=True) as conn:
         sites, node_of_desk = load_sites(conn, site_ids)
-        missing = sorted(set(site_ids or []) - {site.id for site in sites})
-        if missing:
-            raise ConfigError(f"--site: unknown or retired site(s) {', '.join(missing)}")
-        for site in sites:
-            started = time.perf_counter()
-            layout = Layout.from_sites([site], node_of_desk)
-            zone = ZoneInfo(site.timezone)
-            from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
-            bookings = read_bookings(conn, layout, from_ms, to_ms)
-            # Events after the period still count for its bookings (SPEC §6).
-            events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-            events = copy_events(conn, layout, from_ms, events_to)
-            read_done = time.perf_counter()
-            results = compute(
-                layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile
-            )
-            computed = time.perf_counter()
-            counts = (
-                write_site(conn, results, bookings, period, str(percentile))
-                if write
-                else {"desk_hours": 0}
-            )
-            written = time.perf_counter()
-            run = SiteRun(
-                site=site.id,
-                events=len(events),
-                bookings=len(bookings),
-                desk_hours=counts["desk_hours"],
-                read_s=read_done - started,
-                compute_s=computed - read_done,
-                write_s=written - computed,
-                results=results,
-            )
-            log.info(
-                "analytics_site_computed",
-                site=site.id,
-                events=run.events,
-                bookings=run.bookings,
-                read_s=round(run.read_s, 3),
-                compute_s=round(run.compute_s, 3),
-                write_s=round(run.write_s, 3),
-            )
-            runs.append(run)
-    return runs
+    missing = sorted(set(site_ids or []) - {site.id for site in sites})
+    if missing:
+        raise ConfigError(f"--site: unknown or retired site(s) {', '.join(missing)}")
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [
+            pool.submit(_run_site, dsn, site, node_of_desk, period, noshow_min_s, percentile, write)
+            for site in sites
+        ]
+        return [future.result() for future in futures]
