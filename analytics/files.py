@@ -122,8 +122,82 @@ def _event(row: dict[str, str], layout: Layout) -> tuple[int, int, int, int, int
     return node, seq, ts, kind, desk, _STATES[state_text]
 
 
+def _same_width(path: Path) -> bool:
+    """True when the file has no quotes and every non-blank line has the header's field count
+    (pandas would pad a short row with empty fields instead of rejecting it)."""
+    try:
+        raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    except OSError:
+        return False
+    if (raw == ord('"')).any():
+        return False
+    line_ends = np.append(np.flatnonzero(raw == ord("\n")), raw.shape[0])
+    commas = np.flatnonzero(raw == ord(","))
+    per_line = np.diff(np.searchsorted(commas, line_ends), prepend=0)
+    starts = np.concatenate([[0], line_ends[:-1] + 1])
+    blank = (line_ends - starts) <= 1  # "" or a lone "\r"
+    return bool((per_line[~blank] == per_line[0]).all())
+
+
+def _fast_events(path: Path, layout: Layout) -> EventArrays | None:
+    """The whole file checked column by column with pandas; None when pandas is missing or any
+    row is not plainly valid (the row-by-row reader then finds and names the first error)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
+    if not _same_width(path):
+        return None
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if any(c not in frame.columns for c in EVENT_COLUMNS) or frame.isna().to_numpy().any():
+        return None
+    node = frame["node"].map(layout.node_index)
+    kind = frame["type"].map(_KINDS)
+    if node.isna().any() or kind.isna().any():
+        return None
+    numbers = {}
+    for column, limit in (("seq", MAX_SEQ), ("ts", MAX_TS_MS)):
+        text = frame[column]
+        if not (text.str.fullmatch(r"[0-9]{1,18}").all()):
+            return None
+        values = text.astype(np.int64).to_numpy()
+        if (values > limit).any():
+            return None
+        numbers[column] = values
+    is_desk = (kind == KIND_DESK).to_numpy()
+    desk = frame["desk"].map(layout.desk_index)
+    state = frame["state"].map(_STATES)
+    source = frame["source"]
+    desk_ok = desk.notna() & state.notna() & (source.eq("") | source.isin(_SOURCES))
+    other_ok = frame["desk"].eq("") & frame["source"].eq("") & frame["state"].eq("")
+    if not np.where(is_desk, desk_ok.to_numpy(), other_ok.to_numpy()).all():
+        return None
+    return EventArrays(
+        node=node.to_numpy(dtype=np.int32),
+        seq=numbers["seq"],
+        ts=numbers["ts"],
+        kind=kind.to_numpy(dtype=np.int8),
+        desk=np.where(is_desk, desk.fillna(-1).to_numpy(), -1).astype(np.int32),
+        state=np.where(is_desk, state.fillna(0).to_numpy(), STATE_VACANT).astype(np.int8),
+    )
+
+
 def read_events(path: Path, layout: Layout) -> EventArrays:
-    """events.csv (`node,seq,ts,type,desk,source,state`) as columns, rows in file order."""
+    """events.csv (`node,seq,ts,type,desk,source,state`) as columns, rows in file order.
+
+    A valid file is read column-wise (pandas, when installed); otherwise, or when anything
+    is wrong, row by row, which stops at the first bad row with FILE:LINE: field: message.
+    """
+    fast = _fast_events(path, layout)
+    return fast if fast is not None else read_events_by_row(path, layout)
+
+
+def read_events_by_row(path: Path, layout: Layout) -> EventArrays:
+    """The row-by-row reader: every field checked, the first bad one named with its line."""
     node, seq, ts, kind, desk, state = (
         array("i"),
         array("q"),

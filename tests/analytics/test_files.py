@@ -12,7 +12,7 @@ import pytest
 import reference
 from harness import ms
 from hubsense.analytics.arrays import Layout
-from hubsense.analytics.files import read_bookings, read_events
+from hubsense.analytics.files import _fast_events, read_bookings, read_events, read_events_by_row
 
 from hubsense.errors import InputError
 from hubsense.inventory_file import load_inventory
@@ -314,3 +314,15 @@ def test_header_and_width_errors(tmp_path: Path) -> None:
         [9],
         [1],
     )
+
+
+def test_column_reader_equals_row_reader(inputs: dict[str, Path]) -> None:
+    layout = Layout.from_inventory(load_inventory(inputs["inventory"]))
+    fast = _fast_events(inputs["events"], layout)
+    slow = read_events_by_row(inputs["events"], layout)
+    assert fast is not None  # the valid file takes the column-wise path
+    for column in ("node", "seq", "ts", "kind", "desk", "state"):
+        assert getattr(fast, column).tolist() == getattr(slow, column).tolist(), column
+        assert getattr(fast, column).dtype == getattr(slow, column).dtype, column
+    assert slow.kind.tolist() == [1, 1, 0, 0, 0, 0, 1, 0]
+    assert slow.desk.tolist() == [-1, -1, 0, 0, 1, 0, -1, 2]
