@@ -3,7 +3,8 @@
 A desk is *unknown* when nobody is looking (its node's last alive is older than three
 heartbeats, it sent `stop`, its status says offline, or no sensor names it); else
 *occupied* when its last state is occupied (a *walk-in* when no booking runs), else
-*booked* when an unreleased booking runs, else *free*. The classification is pure;
+*booked* when an unreleased booking runs, else *free* (a desk whose last state change is
+older than `STATE_WINDOW` reads as not occupied). The classification is pure;
 `read_desks_now` is the one query behind it. Must not write anything.
 """
 
@@ -92,9 +93,20 @@ def count(desks: list[DeskNow]) -> dict[str, int]:
     return counts
 
 
-# One row per live desk. The last desk event and the last alive/stop are found through
-# the primary key (node_id, seq) backwards: a node numbers its events in order.
+# A desk's state is its last change in the last week, read in one index range scan of the
+# site's events; the edge re-sends every desk's state on each start, so an older last
+# change is a desk nobody has touched (read as not occupied). Scanning back further per
+# desk would read a node's whole history for a desk that was never sensed.
+STATE_WINDOW = dt.timedelta(days=7)
+
+# One row per live desk. The node's last alive/stop is found through the primary key
+# (node_id, seq) backwards: a node numbers its events in order and says alive every minute.
 _DESKS_NOW = """
+WITH last_state AS (
+    SELECT DISTINCT ON (desk_id) desk_id, state, ts FROM events
+    WHERE site_id = %(site)s AND type = 'desk' AND ts > %(since)s AND ts <= %(now)s
+    ORDER BY desk_id, ts DESC, seq DESC
+)
 SELECT d.id, d.zone, s.node_id, n.heartbeat_s, ns.online,
        ev.state = 'occupied', ev.ts, beat.type = 'alive', beat.ts,
        bk.booking_id, bk.end_at
@@ -105,11 +117,7 @@ LEFT JOIN LATERAL (
 ) s ON true
 LEFT JOIN nodes n ON n.id = s.node_id
 LEFT JOIN node_status ns ON ns.node_id = s.node_id
-LEFT JOIN LATERAL (
-    SELECT state, ts FROM events
-    WHERE node_id = s.node_id AND desk_id = d.id AND type = 'desk' AND ts <= %(now)s
-    ORDER BY seq DESC LIMIT 1
-) ev ON true
+LEFT JOIN last_state ev ON ev.desk_id = d.id
 LEFT JOIN LATERAL (
     SELECT type, ts FROM events
     WHERE node_id = s.node_id AND type IN ('alive', 'stop') AND ts <= %(now)s
@@ -126,5 +134,6 @@ ORDER BY d.zone NULLS LAST, d.id
 
 
 def read_desks_now(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> list[DeskNow]:
-    rows = conn.execute(_DESKS_NOW, {"site": site, "now": now}).fetchall()
+    params = {"site": site, "now": now, "since": now - STATE_WINDOW}
+    rows = conn.execute(_DESKS_NOW, params).fetchall()
     return [classify(DeskNowRow(*row), now) for row in rows]
