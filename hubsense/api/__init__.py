@@ -1,0 +1,1 @@
+"""The HTTP API, the hub pages and their live feed (`hubsense api`); see docs/api.md."""
