@@ -161,7 +161,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     write = sum(r.write_s for r in site_runs)
     print(
         f"analytics run (all)       {total:7.2f} s {n / total / 1e6:7.2f} M events/s = {raw_s / total:.0%} of raw COPY-out "
-        f"(read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)"
+        f"(summed over sites run 4 at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)"
     )
     last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
     incremental = []
