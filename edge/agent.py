@@ -317,6 +317,13 @@ class EdgeAgent:
             return
         flight = self.inflight.rejected(ack.mid)
         self._paused_until = time.monotonic() + REJECT_PAUSE_S
+        if ack.reason == "No matching subscribers":
+            log.warning(
+                "outbox_no_subscriber",
+                lo=flight.lo if flight else None,
+                hint="ingest is not subscribed (broker restarted?); kept in the outbox, retrying",
+            )
+            return
         log.error(
             "outbox_publish_rejected",
             reason=ack.reason,

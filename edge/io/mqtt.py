@@ -23,6 +23,9 @@ from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
 
 log = get_logger(__name__)
 
+# PUBACK reason code "No matching subscribers" (MQTT 5, 3.4.2.1).
+NO_MATCHING_SUBSCRIBERS = 0x10
+
 
 @dataclass(frozen=True, slots=True)
 class Connected:
@@ -131,7 +134,11 @@ class MqttLink:
         self._on_event(Disconnected(str(reason)))
 
     def _published(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-        self._on_event(Acked(mid=mid, ok=not reason.is_failure, reason=str(reason)))
+        # 0x10 is a success code in MQTT 5, but it means the broker dropped the message: no
+        # subscription matched. Mosquitto 2.0.11 does not restore shared subscriptions after
+        # a restart, so until ingest resubscribes our events would be lost: keep them.
+        delivered = not reason.is_failure and reason.value != NO_MATCHING_SUBSCRIBERS
+        self._on_event(Acked(mid=mid, ok=delivered, reason=str(reason)))
 
     def _message(self, client: Any, userdata: Any, message: Any) -> None:
         if message.topic == self.config_topic:
