@@ -40,7 +40,7 @@ Dsn = Annotated[
     str | None,
     typer.Option(
         "--dsn",
-        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: the one `hubsense services up` saved).",
+        help="PostgreSQL DSN (env HUBSENSE_DB__DSN; default: what `hubsense services up` saved).",
     ),
 ]
 
@@ -107,7 +107,7 @@ def compute(
         typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
     ] = "95",
 ) -> None:
-    """Compute the SPEC §6 metrics from an inventory, events.csv and bookings.csv into four CSV files.
+    """Compute SPEC §6 from an inventory, events.csv and bookings.csv into four CSV files.
 
     Example: `hubsense analytics compute --inventory inventory.yaml --events events.csv
     --bookings bookings.csv --from 2026-03-02 --to 2026-03-09 --bucket hour --out results/`
@@ -149,7 +149,8 @@ def compute(
         total_s=round(time.perf_counter() - started, 3),
     )
     typer.echo(
-        f"wrote {out}: {int(results.row_off[-1])} desk-bucket rows, {len(booking_arrays)} bookings, "
+        f"wrote {out}: {int(results.row_off[-1])} desk-bucket rows, "
+        f"{len(booking_arrays)} bookings, "
         f"{len(results.peak)} site-days, {len(layout.sites)} sites"
     )
 
@@ -208,7 +209,7 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     dsn: Dsn = None,
 ) -> None:
-    """Print the right-sizing summary of a period per site and for the organisation, from the rollups.
+    """Print the right-sizing summary of a period per site and for the organisation (rollups).
 
     Run `hubsense analytics run` for the period first. Example:
     `hubsense analytics summary --from 2026-03-01 --to 2026-04-01 --json`
@@ -288,7 +289,7 @@ def scheduler(
     ] = "95",
     dsn: Dsn = None,
 ) -> None:
-    """Keep the rollups current: recompute only the days touched by newly arrived events and bookings.
+    """Keep the rollups current: recompute only the days new events and bookings touch.
 
     Late events from nodes that were offline are picked up by when they arrived.
     Example: `hubsense analytics scheduler --interval-s 120`

@@ -49,7 +49,8 @@ COPY (
              -- Only desks without an event in the recent window look further back.
              (SELECT DISTINCT ON (desk_id) node_id, seq, ts, type, desk_id, state
                 FROM events WHERE site_id = %(site)s AND type = 'desk' AND ts < %(recent)s
-                 AND desk_id = ANY(%(desks)s::text[]) AND desk_id NOT IN (SELECT desk_id FROM recent)
+                 AND desk_id = ANY(%(desks)s::text[])
+                 AND desk_id NOT IN (SELECT desk_id FROM recent)
                ORDER BY desk_id, ts DESC, seq DESC)
              UNION ALL
              -- An alive older than 3 heartbeats before the period cannot cover any of it.

@@ -64,7 +64,8 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
                     continue  # a blank line, e.g. at the end of the file
                 if len(row) != width:
                     raise InputError(
-                        f"{path}:{reader.line_num}: row: has {len(row)} fields, the header has {width}"
+                        f"{path}:{reader.line_num}: row: "
+                        f"has {len(row)} fields, the header has {width}"
                     )
                 yield (
                     reader.line_num,
@@ -253,7 +254,8 @@ def _booking(
     if desk_site != site:
         raise RowError(
             "desk",
-            f"desk {row['desk']!r} belongs to site {layout.sites[desk_site].id!r}, not {row['site']!r}",
+            f"desk {row['desk']!r} belongs to site {layout.sites[desk_site].id!r}, "
+            f"not {row['site']!r}",
         )
     start = _instant(row, "start")
     end = _instant(row, "end")

@@ -37,19 +37,23 @@ INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s, occ
 SELECT %(site)s, d.id, timestamptz 'epoch' + r.slot * interval '1 millisecond', r.observed_s,
        r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
        r.occupied_s - r.booked_occupied_s
-  FROM _rollup_desk r JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
+  FROM _rollup_desk r
+  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
 """
 _INSERT_DAYS = """
-INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s, booked_s,
-                                booked_observed_s, booked_occupied_s, unbooked_occupied_s)
+INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s,
+                                booked_s, booked_observed_s, booked_occupied_s,
+                                unbooked_occupied_s)
 SELECT %(site)s, d.id, %(start)s::date + r.slot::int4,
        timestamptz 'epoch' + (%(midnights)s::int8[])[r.slot + 1] * interval '1 millisecond',
        r.observed_s, r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
        r.occupied_s - r.booked_occupied_s
-  FROM _rollup_desk r JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
+  FROM _rollup_desk r
+  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
 """
 _UPSERT_BOOKINGS = """
-INSERT INTO analytics_booking_outcome (booking_id, site_id, desk_id, start_at, observed_s, occupied_s, outcome)
+INSERT INTO analytics_booking_outcome (booking_id, site_id, desk_id, start_at, observed_s,
+                                       occupied_s, outcome)
 SELECT b.booking_id, b.site_id, b.desk_id, b.start_at, r.observed_s, r.occupied_s,
        (%(names)s::text[])[r.outcome + 1]
   FROM _rollup_booking r
@@ -98,7 +102,8 @@ def write_site(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_TEMP)
         cur.execute(
-            "DELETE FROM analytics_desk_hour WHERE site_id = %(site)s AND bucket_start >= %(f)s AND bucket_start < %(t)s",
+            "DELETE FROM analytics_desk_hour WHERE site_id = %(site)s "
+            "AND bucket_start >= %(f)s AND bucket_start < %(t)s",
             {"site": site, "f": from_utc, "t": to_utc},
         )
         _copy(
@@ -113,7 +118,8 @@ def write_site(
         cur.execute(_INSERT_HOURS, common)
         cur.execute("TRUNCATE _rollup_desk")
         cur.execute(
-            "DELETE FROM analytics_desk_day WHERE site_id = %(site)s AND day >= %(start)s AND day < %(end)s",
+            "DELETE FROM analytics_desk_day WHERE site_id = %(site)s "
+            "AND day >= %(start)s AND day < %(end)s",
             common,
         )
         _copy(
@@ -144,7 +150,8 @@ def write_site(
                 _UPSERT_BOOKINGS, {"ids": bookings.booking_id, "names": list(OUTCOME_NAMES)}
             )
         cur.execute(
-            "DELETE FROM analytics_site_day WHERE site_id = %(site)s AND day >= %(start)s AND day < %(end)s",
+            "DELETE FROM analytics_site_day WHERE site_id = %(site)s "
+            "AND day >= %(start)s AND day < %(end)s",
             common,
         )
         rows = cal.day_rows(0)
@@ -167,10 +174,12 @@ def write_site(
             ],
         )
         cur.execute(
-            "INSERT INTO analytics_site_summary (site_id, period_from, period_to, percentile, days_open, "
+            "INSERT INTO analytics_site_summary (site_id, period_from, period_to, percentile, "
+            "days_open, "
             "capacity, desks_needed, surplus) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (site_id, period_from, period_to) DO UPDATE SET percentile = EXCLUDED.percentile, "
-            "days_open = EXCLUDED.days_open, capacity = EXCLUDED.capacity, desks_needed = EXCLUDED.desks_needed, "
+            "ON CONFLICT (site_id, period_from, period_to) DO UPDATE SET "
+            "percentile = EXCLUDED.percentile, days_open = EXCLUDED.days_open, "
+            "capacity = EXCLUDED.capacity, desks_needed = EXCLUDED.desks_needed, "
             "surplus = EXCLUDED.surplus, computed_at = now()",
             (
                 site,

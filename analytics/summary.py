@@ -18,18 +18,23 @@ from hubsense.analytics.kernels.percentile import nearest_rank
 
 _SITES = """
 SELECT s.id, s.kind, (SELECT count(*) FROM desks d WHERE d.site_id = s.id AND d.retired_at IS NULL)
-  FROM sites s WHERE s.retired_at IS NULL AND (%(ids)s::text[] IS NULL OR s.id = ANY(%(ids)s)) ORDER BY s.id
+  FROM sites s
+ WHERE s.retired_at IS NULL AND (%(ids)s::text[] IS NULL OR s.id = ANY(%(ids)s))
+ ORDER BY s.id
 """
 _SECONDS = """
 SELECT site_id, sum(observed_s), sum(occupied_s), sum(booked_observed_s), sum(booked_occupied_s)
   FROM analytics_desk_day WHERE day >= %(from)s AND day < %(to)s GROUP BY site_id
 """
 _DAYS = """
-SELECT site_id, open, peak, copresence_s FROM analytics_site_day WHERE day >= %(from)s AND day < %(to)s
+SELECT site_id, open, peak, copresence_s FROM analytics_site_day
+ WHERE day >= %(from)s AND day < %(to)s
 """
 _OUTCOMES = """
-SELECT o.site_id, o.outcome, count(*) FROM analytics_booking_outcome o JOIN sites s ON s.id = o.site_id
- WHERE (o.start_at AT TIME ZONE s.timezone)::date >= %(from)s AND (o.start_at AT TIME ZONE s.timezone)::date < %(to)s
+SELECT o.site_id, o.outcome, count(*)
+  FROM analytics_booking_outcome o JOIN sites s ON s.id = o.site_id
+ WHERE (o.start_at AT TIME ZONE s.timezone)::date >= %(from)s
+   AND (o.start_at AT TIME ZONE s.timezone)::date < %(to)s
  GROUP BY o.site_id, o.outcome
 """
 

@@ -24,7 +24,7 @@ HEARTBEATS_COVERED = 3
 
 @step
 def emit(out, lo, n, start, end):  # type: ignore[no-untyped-def]
-    """Append [start, end) to the set out[lo:n] (starts ascending), merging overlap; return new n."""
+    """Append [start, end) to the set out[lo:n] (starts ascending), merging overlap; new n."""
     if end <= start:
         return n
     if n > lo and out[n - 1] >= start:

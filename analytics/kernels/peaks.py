@@ -87,7 +87,8 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
             t_prev = day_start
             best = 0
             best_at = -1
-            # Desks carried over midnight count from day_start, unless keys at day_start change them.
+            # Desks carried over midnight count from day_start, unless keys at day_start
+            # change them.
             if count > 0 and (m == 0 or day[0] >> 1 > day_start):
                 best = count
                 best_at = day_start

@@ -47,7 +47,7 @@ def _occupied_pass(kind, desk, ts, state, keep, base, fill):  # type: ignore[no-
 
 @kernel
 def _observed_pass(kind, node, ts, keep, cover_ms, i, pending, c_last, c_buf, c_node, n_c):  # type: ignore[no-untyped-def]
-    """C intervals from event i on, appended to c_buf; stops early (returns i) when c_buf is full."""
+    """C intervals from event i on, appended to c_buf; returns early (at i) when c_buf is full."""
     n = kind.shape[0]
     capacity = c_buf.shape[0] // 2
     while i < n:
