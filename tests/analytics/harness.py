@@ -32,7 +32,8 @@ def site(
     heartbeat_s: int = 60,
     unobserved: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A site dict: `desks` maps node id -> the desks its sensors name; `unobserved` desks have none."""
+    """A site dict: `desks` maps node id -> the desks its sensors name; `unobserved` desks
+    have no sensor."""
     desk_ids = [d for names in desks.values() for d in names] + list(unobserved or [])
     return {
         "id": site_id,

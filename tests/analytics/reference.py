@@ -235,7 +235,9 @@ def compute(
                         occupied - booked_occupied,
                     ]
                 )
-        present = {desk.id: intersect_all(H, c_of(desk.id), occupied_by[desk.id]) for desk in site.desks}
+        present = {
+            desk.id: intersect_all(H, c_of(desk.id), occupied_by[desk.id]) for desk in site.desks
+        }
         open_peaks: list[int] = []
         for day in dates(start, end):
             d0, d1 = midnight(day, zone), midnight(day + dt.timedelta(days=1), zone)

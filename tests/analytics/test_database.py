@@ -94,7 +94,8 @@ def load(dsn: str, inv: object, events: list[Event], bookings: list[Booking]) ->
                 )
         for b in bookings:
             cur.execute(
-                "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s)",
+                "INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
                 (
                     b.booking_id,
                     b.site,
@@ -116,23 +117,28 @@ def test_database_path_matches_the_file_path(db_dsn: str) -> None:
     with psycopg.connect(db_dsn) as conn:
         conn.execute("SET timezone = 'UTC'")
         hours = conn.execute(
-            "SELECT site_id, desk_id, bucket_start, observed_s, occupied_s, booked_s, booked_observed_s, "
-            "booked_occupied_s, unbooked_occupied_s FROM analytics_desk_hour ORDER BY site_id, desk_id, bucket_start"
+            "SELECT site_id, desk_id, bucket_start, observed_s, occupied_s, booked_s, "
+            "booked_observed_s, booked_occupied_s, unbooked_occupied_s FROM analytics_desk_hour "
+            "ORDER BY site_id, desk_id, bucket_start"
         ).fetchall()
         days = conn.execute(
-            "SELECT site_id, desk_id, observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s, "
+            "SELECT site_id, desk_id, observed_s, occupied_s, booked_s, booked_observed_s, "
+            "booked_occupied_s, "
             "unbooked_occupied_s FROM analytics_desk_day ORDER BY site_id, desk_id, day"
         ).fetchall()
         daily = conn.execute(
-            "SELECT site_id, day, open, peak, peak_at, copresence_s FROM analytics_site_day ORDER BY site_id, day"
+            "SELECT site_id, day, open, peak, peak_at, copresence_s FROM analytics_site_day "
+            "ORDER BY site_id, day"
         ).fetchall()
         summary = conn.execute(
-            "SELECT site_id, days_open, capacity, desks_needed, surplus FROM analytics_site_summary ORDER BY site_id"
+            "SELECT site_id, days_open, capacity, desks_needed, surplus "
+            "FROM analytics_site_summary ORDER BY site_id"
         ).fetchall()
         outcomes = dict(
             (row[0], list(row[1:]))
             for row in conn.execute(
-                "SELECT booking_id, site_id, desk_id, observed_s, occupied_s, outcome FROM analytics_booking_outcome"
+                "SELECT booking_id, site_id, desk_id, observed_s, occupied_s, outcome "
+                "FROM analytics_booking_outcome"
             )
         )
     # The file path lists desks in inventory order; sort both the same way.
@@ -238,7 +244,8 @@ def test_state_carries_in_from_long_before_the_period(db_dsn: str) -> None:
     runs = run_period(db_dsn, Period(START, START + dt.timedelta(days=1)))
     with psycopg.connect(db_dsn) as conn:
         days = conn.execute(
-            "SELECT desk_id, observed_s, occupied_s FROM analytics_desk_day WHERE day = %s AND site_id = 'hq' ORDER BY desk_id",
+            "SELECT desk_id, observed_s, occupied_s FROM analytics_desk_day "
+            "WHERE day = %s AND site_id = 'hq' ORDER BY desk_id",
             (START,),
         ).fetchall()
     # 3 events read (nothing in the period itself): d1's and d2's last events and the last alive.

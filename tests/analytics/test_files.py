@@ -1,4 +1,4 @@
-"""`hubsense analytics compute` from files (SPEC §10): outputs, malformed rows, nothing half-written."""
+"""`hubsense analytics compute` (SPEC §10): outputs, malformed rows, nothing half-written."""
 
 from __future__ import annotations
 
@@ -141,8 +141,9 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
         "booked_occupied_s",
         "unbooked_occupied_s",
     ]
-    # d1: observed 08:00-09:00 (cut by the next alive) + 09:00-12:00 (3 x 3600 s) = 14400 s inside 08-17;
-    # occupied 08:30-10:00 = 5400 (the duplicate seq 3 "vacant" is ignored); booked 08-10 = 7200,
+    # d1: observed 08:00-09:00 (cut by the next alive) + 09:00-12:00 (3 x 3600 s) = 14400 s
+    # inside 08-17; occupied 08:30-10:00 = 5400 (the duplicate seq 3 "vacant" is ignored);
+    # booked 08-10 = 7200, booked occupied 5400, unbooked 0.
     # booked occupied 5400, unbooked 0. Tuesday: nothing observed, open 08-17 still.
     assert desk[1:3] == [
         ["hq", "d1", "2026-03-02T00:00:00+01:00", "14400", "5400", "7200", "7200", "5400", "0"],
@@ -150,8 +151,8 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
     ]
     # d2 occupied from 09:00 while observed until 12:00: 10800 s; b2 (15-16 local) is not observed.
     assert desk[3][3:] == ["14400", "10800", "3600", "0", "0", "10800"]
-    # The New York hub, open Monday 00:00-24:00: one alive at 12:00 with the default heartbeat of 60 s
-    # covers 3 x 60 = 180 s, occupied from 12:00: 180 s, all of it unbooked.
+    # The New York hub, open Monday 00:00-24:00: one alive at 12:00 with the default heartbeat
+    # of 60 s covers 3 x 60 = 180 s, occupied from 12:00: 180 s, all of it unbooked.
     assert desk[5] == ["hub", "h1", "2026-03-02T00:00:00-05:00", "180", "180", "0", "0", "0", "180"]
     assert read(out / "booking_outcomes.csv") == [
         ["booking_id", "site", "desk", "observed_s", "occupied_s", "outcome"],

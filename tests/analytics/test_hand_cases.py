@@ -79,13 +79,15 @@ def test_desk_across_autumn_dst_in_hour_and_day_buckets() -> None:
 
 def test_opening_hours_in_the_dst_gap_and_overlap() -> None:
     # Spring 2026-03-29: "01:00-02:30": 01:00+01 = 00:00Z; 02:30 does not exist, takes the offset
-    # before the gap (+01) = 01:30Z → 5400 s. "02:45-04:00": 02:45+01 = 01:45Z to 04:00+02 = 02:00Z → 900 s.
+    # before the gap (+01) = 01:30Z → 5400 s. "02:45-04:00": 02:45+01 = 01:45Z to
+    # 04:00+02 = 02:00Z → 900 s.
     spring = {"sun": ["01:00-02:30", "02:45-04:00"]}
     inv = inventory(site("hq", {"n1": ["d1"]}, spring, heartbeat_s=86_400))
     alive = [Event("n1", 1, ms("2026-03-27T00:00:00+00:00"), "alive")]
     _, t = run(inv, alive, [], dt.date(2026, 3, 29), dt.date(2026, 3, 30), "day")
     assert t["desk_metrics"][0][3] == 5400 + 900
-    # Autumn 2026-10-25: "02:30-03:00": 02:30 occurs twice, the first (+02) = 00:30Z; 03:00+01 = 02:00Z
+    # Autumn 2026-10-25: "02:30-03:00": 02:30 occurs twice, the first (+02) = 00:30Z;
+    # 03:00+01 = 02:00Z
     # → 1.5 real hours = 5400 s.
     inv = inventory(site("hq", {"n1": ["d1"]}, {"sun": ["02:30-03:00"]}, heartbeat_s=86_400))
     alive = [Event("n1", 1, ms("2026-10-23T00:00:00+00:00"), "alive")]
@@ -110,7 +112,8 @@ def test_booking_across_midnight() -> None:
         # Tue: open 08-17 = 32400 s observed; occupied 15:00-16:30 = 5400; booked ∩ H 16-17 = 3600;
         # booked occupied 16:00-16:30 = 1800; unbooked 5400 - 1800 = 3600.
         ["hq", "d1", "2026-03-03T00:00:00+01:00", 32400, 5400, 3600, 3600, 1800, 3600],
-        # Wed: occupied 09:30-12:00 = 9000; booked ∩ H 08-10 = 7200; booked occupied 09:30-10 = 1800.
+        # Wed: occupied 09:30-12:00 = 9000; booked ∩ H 08-10 = 7200;
+        # booked occupied 09:30-10 = 1800.
         ["hq", "d1", "2026-03-04T00:00:00+01:00", 32400, 9000, 7200, 7200, 1800, 7200],
     ]
     # Per booking, opening hours do not apply: 18 h = 64800 s observed; occupied 16:00-16:30 and
@@ -151,7 +154,8 @@ def test_duplicate_events_first_read_wins() -> None:
         Event("n1", 1, ten + 7_200_000, "stop"),  # a duplicate of the alive's seq: ignored too
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
-    # occupied 10:00-11:00 = 3600 s (not 1800); observed from 09:00 to the day's end (no stop) = 15 h.
+    # occupied 10:00-11:00 = 3600 s (not 1800); observed from 09:00 to the day's end
+    # (no stop) = 15 h.
     assert t["desk_metrics"][0][3:5] == [15 * 3600, 3600]
 
 
@@ -176,7 +180,8 @@ def test_a_closed_date() -> None:
     ]
     assert t["site_daily"][2] == ["hq", "2026-03-04", "false", 0, "", 0]
     assert t["site_daily"][1] == ["hq", "2026-03-03", "true", 1, "2026-03-03T08:00:00+01:00", 0]
-    # Four open days, each with peak 1: the 95th percentile is ⌈0.95 x 4⌉ = 4th = 1; surplus 1 - 1 = 0.
+    # Four open days, each with peak 1: the 95th percentile is ⌈0.95 x 4⌉ = 4th = 1;
+    # surplus 1 - 1 = 0.
     assert t["site_summary"] == [["hq", 4, 1, 1, 0]]
 
 
@@ -238,8 +243,9 @@ def test_booking_outcome_thresholds_equality_is_not_less() -> None:
         Booking("exact-half", "hq", "d1", t0, t0 + 2 * half),
         # observed 899 999 (starts 1 ms later, ends at the stop) < 900 000: unknown.
         Booking("short-observed", "hq", "d1", t0 + 1, t0 + 2 * half + 1),
-        # Next day: the alive at 09:00 covers 3 x 600 s = until 09:30, so of [09:15, 09:45) 900 000 ms
-        # are observed (= half: not unknown) and occupied (= min(900 000, 900 000): not less): attended.
+        # Next day: the alive at 09:00 covers 3 x 600 s = until 09:30, so of [09:15, 09:45)
+        # 900 000 ms are observed (= half: not unknown) and occupied (= min(900 000, 900 000):
+        # not less): attended.
         Booking("exact-min", "hq", "d1", t1 + half, t1 + 3 * half),
     ]
     _, t = run(inv, events, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
@@ -262,12 +268,14 @@ def test_unbooked_is_the_difference_of_floored_seconds() -> None:
     bookings = [Booking("b", "hq", "d1", t0 + 500, t0 + 10_000)]
     _, t = run(inv, events, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
     row = t["desk_metrics"][0]
-    # occupied_s = floor(1500/1000) = 1; booked_occupied_s = floor(1000/1000) = 1; unbooked = 1 - 1 = 0
+    # occupied_s = floor(1500/1000) = 1; booked_occupied_s = floor(1000/1000) = 1;
+    # unbooked = 1 - 1 = 0
     # (not floor(500/1000) computed another way, which would also be 0; see the next case).
     assert row[4:] == [1, 9, 9, 1, 0]
     bookings = [Booking("b", "hq", "d1", t0 + 700, t0 + 10_000)]
     _, t = run(inv, events, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
-    # booked_occupied = 800 ms → 0 s; unbooked = 1 - 0 = 1 (floor of the 700 ms unbooked would be 0).
+    # booked_occupied = 800 ms → 0 s; unbooked = 1 - 0 = 1 (the floor of the 700 ms unbooked
+    # would be 0).
     assert t["desk_metrics"][0][4:] == [1, 9, 9, 0, 1]
 
 

@@ -31,7 +31,8 @@ def insert(
     for node, seq, ts, kind, desk, state in rows:
         happened = EPOCH + dt.timedelta(milliseconds=ts)
         conn.execute(
-            "INSERT INTO events (node_id, seq, ts, site_id, type, desk_id, source, state, received_at) "
+            "INSERT INTO events (node_id, seq, ts, site_id, type, desk_id, source, state, "
+            "received_at) "
             "VALUES (%s, %s, %s, 'hq', %s, %s, %s, %s, %s)",
             (
                 node,
