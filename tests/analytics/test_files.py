@@ -144,7 +144,7 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
     # d1: observed 08:00-09:00 (cut by the next alive) + 09:00-12:00 (3 x 3600 s) = 14400 s
     # inside 08-17; occupied 08:30-10:00 = 5400 (the duplicate seq 3 "vacant" is ignored);
     # booked 08-10 = 7200, booked occupied 5400, unbooked 0.
-    # booked occupied 5400, unbooked 0. Tuesday: nothing observed, open 08-17 still.
+    # Tuesday: nothing observed, though open 08-17.
     assert desk[1:3] == [
         ["hq", "d1", "2026-03-02T00:00:00+01:00", "14400", "5400", "7200", "7200", "5400", "0"],
         ["hq", "d1", "2026-03-03T00:00:00+01:00", "0", "0", "0", "0", "0", "0"],
