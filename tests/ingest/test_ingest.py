@@ -8,7 +8,7 @@ import time
 
 import psycopg
 import pytest
-from conftest import (
+from ingest_helpers import (
     SITE,
     alive_message,
     desk_message,

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import Publisher
+from ingest_helpers import Publisher
 from hubsense.ingest.mqtt_consumer import ConsumerOptions, Delivery, MqttConsumer
 
 from hubsense.mqtt_url import parse_mqtt_url

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from ingest_helpers import (
     IngestProcess,
     Publisher,
     alive_message,
