@@ -25,6 +25,17 @@ from hubsense.errors import ConfigError, ServiceError
 EXAMPLE_INVENTORY = Path(__file__).resolve().parents[1] / "firmware-config/examples/inventory.yaml"
 # How long ingest may take to drain after the simulator stopped before we give up waiting.
 DRAIN_TIMEOUT_S = 60.0
+STATUS_EVERY_S = 2.0
+ANALYTICS_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Options:
+    backfill_s: int
+    speed: float
+    seed: int
+    duration_s: float | None
+    api_port: int
 
 
 @dataclass
@@ -71,6 +82,9 @@ def command(
             help="Stop after this many real seconds of live simulation (default: Ctrl-C).",
         ),
     ] = None,
+    api_port: Annotated[
+        int, typer.Option("--api-port", help="Port of the API and hub pages (another if taken).")
+    ] = 8080,
     keep_services: Annotated[
         bool,
         typer.Option("--keep-services", help="Leave PostgreSQL and Mosquitto running afterwards."),
@@ -91,7 +105,7 @@ def command(
     from hubsense.settings import load_settings
     from hubsense.simulators.cli import parse_duration
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     path = inventory or EXAMPLE_INVENTORY
     if not path.exists():
         raise ConfigError(f"{path}: no such inventory file (pass --inventory FILE)")
@@ -100,17 +114,46 @@ def command(
 
     settings = load_settings()
     settings.services.state_dir = state_dir
-    console.print(f"[bold]1/4[/] starting PostgreSQL and Mosquitto in {state_dir}/ …")
+    console.print(f"[bold]1/5[/] starting PostgreSQL and Mosquitto in {state_dir}/ …")
     info = services_up(settings)
     dsn, mqtt_url = info["postgres"]["dsn"], info["mosquitto"]["url"]
     try:
-        _run_stack(console, settings, inv, path, dsn, mqtt_url, backfill_s, speed, seed, duration)
+        options = _Options(backfill_s, speed, seed, duration, api_port)
+        _run_stack(console, settings, inv, path, dsn, mqtt_url, options)
     finally:
         if not keep_services:
             services_down(settings)
             console.print("services stopped (data kept; `hubsense services up` restarts them)")
     if keep_services:
         _print_where_to_look(dsn, mqtt_url, state_dir)
+
+
+@dataclass
+class _Worker:
+    """A component running in a thread of the demo, with its stop event and its error."""
+
+    name: str
+    thread: threading.Thread
+    stop: threading.Event
+    errors: list[BaseException]
+
+    def halt(self, timeout_s: float = 60.0) -> None:
+        self.stop.set()
+        self.thread.join(timeout_s)
+
+    def raise_error(self) -> None:
+        if self.errors:
+            raise ServiceError(f"{self.name} failed: {self.errors[0]}")
+
+
+def _start(name: str, target: Any, *args: Any, **kwargs: Any) -> _Worker:
+    """Start `target(*args, stop_event, **kwargs)` in a thread that keeps its exception."""
+    stop, errors = threading.Event(), []
+    thread = threading.Thread(
+        target=_guard(target, errors), args=(*args, stop), kwargs=kwargs, name=name
+    )
+    thread.start()
+    return _Worker(name, thread, stop, errors)
 
 
 def _run_stack(
@@ -120,82 +163,124 @@ def _run_stack(
     path: Path,
     dsn: str,
     mqtt_url: str,
-    backfill_s: int,
-    speed: float,
-    seed: int,
-    duration: float | None,
+    options: _Options,
 ) -> None:
+    from hubsense.api.app import run_api
     from hubsense.db.inventory_sync import apply_inventory
     from hubsense.ingest.service import run as run_ingest
-    from hubsense.simulators.run import publish
+    from hubsense.services.ports import free_port, port_is_free
 
     plan = apply_inventory(dsn, inv)
     counts = inv.counts()
     changed = sum(sum(n.values()) for n in plan.counts().values())
     console.print(
-        f"[bold]2/4[/] inventory {path.name}: {counts['sites']} sites, {counts['desks']} desks, "
+        f"[bold]2/5[/] inventory {path.name}: {counts['sites']} sites, {counts['desks']} desks, "
         f"{counts['nodes']} nodes ({changed} rows changed)"
     )
 
-    ingest_stop, ingest_ready = threading.Event(), threading.Event()
-    ingest_errors: list[BaseException] = []
-    ingest = threading.Thread(
-        target=_guard(run_ingest, ingest_errors),
-        args=(settings, ingest_stop),
-        kwargs={"dsn": dsn, "mqtt_url": mqtt_url, "ready": ingest_ready},
-        name="ingest",
+    ingest_ready, api_ready = threading.Event(), threading.Event()
+    ingest = _start("ingest", run_ingest, settings, dsn=dsn, mqtt_url=mqtt_url, ready=ingest_ready)
+    port = options.api_port if port_is_free(options.api_port) else free_port()
+    api = _start(
+        "api", run_api, settings, "127.0.0.1", port, dsn=dsn, mqtt_url=mqtt_url, ready=api_ready
     )
-    ingest.start()
-    if not ingest_ready.wait(30):
-        ingest_stop.set()
-        raise ServiceError(f"ingest did not subscribe within 30 s: {ingest_errors or 'no error'}")
-    console.print(
-        f"[bold]3/4[/] ingest subscribed to {mqtt_url}; backfilling {backfill_s / 86400:g} days …"
-    )
-
-    sim_stop = threading.Event()
-    sim_errors: list[BaseException] = []
-    sim = threading.Thread(
-        target=_guard(publish, sim_errors),
-        args=(inv, settings),
-        kwargs={
-            "seed": seed,
-            "mqtt_url": mqtt_url,
-            "dsn": dsn,
-            "write_bookings": True,
-            "speed": speed,
-            "backfill_s": backfill_s,
-            "stop_event": sim_stop,
-            "state_file": settings.services.state_dir / "simulator-seq.json",
-        },
-        name="simulator",
-    )
-    sim.start()
-    live_announced = False
-    started = time.monotonic()
+    workers = [ingest, api]
     try:
-        while sim.is_alive() and ingest.is_alive():
-            time.sleep(2.0)
-            now = _counts(dsn)
-            if not live_announced and now.nodes_online:
-                live_announced = True
-            console.print(f"  {now.line()}")
-            if duration is not None and time.monotonic() - started >= duration:
-                break
+        for worker, ready in ((ingest, ingest_ready), (api, api_ready)):
+            if not ready.wait(30):
+                worker.raise_error()
+                raise ServiceError(f"{worker.name} did not start within 30 s")
+        base = f"http://127.0.0.1:{port}"
+        hub = next((s.id for s in inv.sites if s.kind == "hub"), inv.sites[0].id)
+        console.print(
+            f"[bold]3/5[/] ingest subscribed to {mqtt_url}; API {base}/docs, "
+            f"hub page {base}/hubs/{hub}; facilities API key: {_api_key(dsn)}"
+        )
+        console.print(f"[bold]4/5[/] simulating {options.backfill_s / 86400:g} days, then live …")
+        sim = _start(
+            "simulator",
+            _simulate,
+            inv,
+            settings,
+            seed=options.seed,
+            mqtt_url=mqtt_url,
+            dsn=dsn,
+            write_bookings=True,
+            speed=options.speed,
+            backfill_s=options.backfill_s,
+            state_file=settings.services.state_dir / "simulator-seq.json",
+        )
+        workers.insert(0, sim)
+        _watch(console, dsn, workers, options.duration_s)
+    finally:
+        for worker in workers:
+            if worker.name == "ingest":
+                _wait_for_drain(dsn)  # the simulator stopped first: let ingest store the rest
+            worker.halt()
+    for worker in workers:
+        worker.raise_error()
+    _analytics_tick(dsn)
+    final = _counts(dsn)
+    console.print(f"[bold]5/5[/] done: {final.line()}")
+    _print_summary(console, dsn, options.backfill_s)
+    typer.echo(final.line())
+
+
+def _simulate(inv: Any, settings: Any, stop: threading.Event, **options: Any) -> None:
+    from hubsense.simulators.run import publish
+
+    publish(inv, settings, stop_event=stop, **options)
+
+
+def _watch(console: Any, dsn: str, workers: list[_Worker], duration_s: float | None) -> None:
+    """Print counts every few seconds and keep the rollups current, until told to stop."""
+    started = last_analytics = time.monotonic()
+    try:
+        while all(worker.thread.is_alive() for worker in workers):
+            time.sleep(STATUS_EVERY_S)
+            console.print(f"  {_counts(dsn).line()}")
+            if time.monotonic() - last_analytics >= ANALYTICS_EVERY_S:
+                recomputed = _analytics_tick(dsn)
+                console.print(f"  analytics: {recomputed} site periods recomputed")
+                last_analytics = time.monotonic()
+            if duration_s is not None and time.monotonic() - started >= duration_s:
+                return
     except KeyboardInterrupt:
         console.print("stopping: simulated nodes send `stop`, ingest drains …")
-    finally:
-        sim_stop.set()
-        sim.join(60)
-        _wait_for_drain(dsn)
-        ingest_stop.set()
-        ingest.join(60)
-    for errors, what in ((sim_errors, "simulator"), (ingest_errors, "ingest")):
-        if errors:
-            raise ServiceError(f"{what} failed: {errors[0]}")
-    final = _counts(dsn)
-    console.print(f"[bold]4/4[/] done: {final.line()}")
-    typer.echo(final.line())
+
+
+def _api_key(dsn: str) -> str:
+    from hubsense.api.keys import Role, create_key
+    from hubsense.db.connect import connect
+
+    with connect(dsn) as conn:
+        return create_key(conn, Role.FACILITIES, name="demo").key
+
+
+def _analytics_tick(dsn: str) -> int:
+    from hubsense.analytics.scheduler import tick
+
+    return len(tick(dsn))
+
+
+def _print_summary(console: Any, dsn: str, backfill_s: int) -> None:
+    import datetime as dt
+    from fractions import Fraction
+
+    from hubsense.analytics.summary import summarize
+    from hubsense.db.connect import connect
+
+    today = dt.date.today()
+    start = today - dt.timedelta(days=max(1, backfill_s // 86400))
+    with connect(dsn) as conn:
+        rows = summarize(conn, start, today + dt.timedelta(days=1), Fraction(95))
+    console.print(f"right-sizing {start} .. {today} (p95 of daily peaks):")
+    for row in rows:
+        rate = "-" if row.true_utilisation is None else f"{row.true_utilisation:.0%}"
+        console.print(
+            f"  {row.site:<22} capacity {row.capacity:>4}  needed {row.desks_needed:>4}  "
+            f"surplus {row.surplus:>4}  true utilisation {rate:>4}"
+        )
 
 
 def _guard(target: Any, errors: list[BaseException]) -> Any:

@@ -1,0 +1,113 @@
+"""`hubsense demo` as a newcomer runs it: a real process, real servers, Ctrl-C to stop.
+
+While it runs, the hub page it announces answers over real HTTP; SIGINT (Ctrl-C)
+stops the simulator, lets ingest drain, prints the counts and the right-sizing
+summary, and stops the private servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hubsense.services.ports import free_port
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+HUBSENSE = str(Path(sys.executable).parent / "hubsense")
+
+
+def _read_lines(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for line in stream:
+        lines.append(line)
+
+
+def _wait_for_line(lines: list[str], pattern: str, proc: subprocess.Popen[str], timeout_s: float):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in list(lines):
+            if match := re.search(pattern, line):
+                return match
+        assert proc.poll() is None, "demo exited early:\n" + "".join(lines[-30:])
+        time.sleep(0.2)
+    raise AssertionError(f"no line matching {pattern!r}:\n" + "".join(lines[-30:]))
+
+
+def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
+    service_tmp_path: Path,
+) -> None:
+    state_dir = service_tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSENSE_")}
+    proc = subprocess.Popen(
+        [
+            HUBSENSE,
+            "--log-format",
+            "json",
+            "demo",
+            "--state-dir",
+            str(state_dir),
+            "--backfill",
+            "1d",
+            "--api-port",
+            str(free_port()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    err: list[str] = []
+    out: list[str] = []
+    readers = [
+        threading.Thread(target=_read_lines, args=(proc.stderr, err), daemon=True),
+        threading.Thread(target=_read_lines, args=(proc.stdout, out), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        hub = _wait_for_line(err, r"hub page (http://\S+/hubs/[a-z0-9-]+)", proc, 120).group(1)
+        with urllib.request.urlopen(hub, timeout=10) as response:
+            assert response.status == 200
+            assert "hub-stugun" in response.read().decode()
+        _wait_for_line(
+            err, r"[1-9][\d,]* events stored · 0 dead letters · 17/17 nodes online", proc, 120
+        )
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(180) == 0, "".join(err[-30:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for reader in readers:
+        reader.join(10)
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    final = out[-1]
+    match = re.fullmatch(
+        r"([\d,]+) events stored · 0 dead letters · 0/17 nodes online · ([\d,]+) bookings\n", final
+    )
+    assert match, final
+    assert int(match.group(1).replace(",", "")) > 10_000  # a simulated day of 17 nodes
+    assert int(match.group(2).replace(",", "")) > 0
+    text = "".join(err)
+    assert "ostersund-hq" in text and "organisation" in text  # the right-sizing summary
+    status = subprocess.run(
+        [HUBSENSE, "services", "status", "--state-dir", str(state_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    servers = json.loads(status.stdout)
+    assert servers["postgres"]["running"] is False
+    assert servers["mosquitto"]["running"] is False
