@@ -164,6 +164,7 @@ def compute(
             events.ts,
             events.state,
             keep,
+            not (deduplicate and not increasing),
             counts,
             layout.node_heartbeat_ms,
             n_desks,

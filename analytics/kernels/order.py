@@ -89,11 +89,12 @@ def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no
     """
     n = kind.shape[0]
     last_seq = np.full(n_nodes, -1, dtype=np.int64)
-    last_ts = np.full(n_desks + n_nodes, -1, dtype=np.int64)
-    last_es = np.full(n_desks + n_nodes, -1, dtype=np.int64)
+    # Per entity: last ts, last seq, desk event count side by side (one cache line per event).
+    entity = np.zeros((n_desks + n_nodes, 4), dtype=np.int64)
+    entity[:, 0] = -1
+    entity[:, 1] = -1
     increasing = True
     ordered = True
-    counts = np.zeros(n_desks, dtype=np.int64)
     for i in range(n):
         k = node[i]
         s = seq[i]
@@ -102,14 +103,15 @@ def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no
         last_seq[k] = s
         if kind[i] == KIND_DESK:
             e = desk[i]
-            counts[e] += 1
+            entity[e, 2] += 1
         else:
             e = n_desks + k
         t = ts[i]
-        if t < last_ts[e] or (t == last_ts[e] and s < last_es[e]):
+        if t < entity[e, 0] or (t == entity[e, 0] and s < entity[e, 1]):
             ordered = False
-        last_ts[e] = t
-        last_es[e] = s
+        entity[e, 0] = t
+        entity[e, 1] = s
+    counts = entity[:n_desks, 2].copy()
     return increasing, ordered, counts
 
 

@@ -15,23 +15,28 @@ import numpy as np
 from hubsense.analytics.kernels.jit import kernel
 
 COPRESENT_DESKS = 2
-# Day keys are bucketed by 2**17 key units (2**16 ms, about a minute) before the final
-# insertion pass: a counting sort that stays linear for a day of a few thousand keys.
-_BUCKET_SHIFT = 17
+# Day keys are bucketed by 2**shift key units before the final insertion pass, the shift
+# chosen per day so that there are about as many buckets as keys (never narrower than
+# 2**_MIN_SHIFT units, ~0.5 s): a counting sort that stays linear.
+_MIN_SHIFT = 10
 
 
 @kernel
-def _sort_keys(keys, m, base, out, counts):  # type: ignore[no-untyped-def]
-    """Sort keys[:m] (all >= base) into out[:m]: counting sort by coarse bucket, then insertion."""
-    n_buckets = counts.shape[0] - 1
-    counts[:] = 0
+def _sort_keys(keys, m, base, span, out, counts):  # type: ignore[no-untyped-def]
+    """Sort keys[:m] (base <= key < base + span) into out[:m]: counting sort by coarse
+    bucket (about m buckets), then insertion."""
+    shift = _MIN_SHIFT
+    while (span >> shift) > m:
+        shift += 1
+    n_buckets = min((span >> shift) + 1, counts.shape[0] - 1)
+    counts[: n_buckets + 1] = 0
     for i in range(m):
-        b = min((keys[i] - base) >> _BUCKET_SHIFT, n_buckets - 1)
+        b = min((keys[i] - base) >> shift, n_buckets - 1)
         counts[b + 1] += 1
     for b in range(n_buckets):
         counts[b + 1] += counts[b]
     for i in range(m):
-        b = min((keys[i] - base) >> _BUCKET_SHIFT, n_buckets - 1)
+        b = min((keys[i] - base) >> shift, n_buckets - 1)
         out[counts[b]] = keys[i]
         counts[b] += 1
     # Out of order only inside a bucket: insertion sort is linear plus those few inversions.
@@ -67,7 +72,7 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
         longest_ms = 0
         for ib in range(d_off[s], d_off[s + 1] - 1):
             longest_ms = max(longest_ms, d_bounds[ib + 1] - d_bounds[ib])
-        counts = np.zeros(((2 * longest_ms + 2) >> _BUCKET_SHIFT) + 2, dtype=np.int64)
+        counts = np.zeros(((2 * longest_ms + 2) >> _MIN_SHIFT) + 2, dtype=np.int64)
         count = 0
         for ib in range(d_off[s], d_off[s + 1] - 1):
             row = ib - s
@@ -83,7 +88,10 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
                     m += 1
                     j += 1
                 cursor[d - first_desk] = j
-            _sort_keys(keys, m, 2 * day_start, day, counts)
+            if m > 1:
+                _sort_keys(keys, m, 2 * day_start, 2 * (day_end - day_start) + 2, day, counts)
+            elif m == 1:
+                day[0] = keys[0]
             t_prev = day_start
             best = 0
             best_at = -1
