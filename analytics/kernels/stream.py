@@ -67,9 +67,9 @@ def _occupied_pass(kind, desk, ts, state, keep, all_kept, base, fill):  # type: 
 
 
 @kernel
-def _observed_pass(
+def _observed_pass(  # type: ignore[no-untyped-def]
     kind, node, ts, keep, all_kept, cover_ms, i, pending, c_last, c_buf, c_node, n_c
-):  # type: ignore[no-untyped-def]
+):
     """C intervals from event i on, appended to c_buf; returns early (at i) when c_buf is full."""
     n = kind.shape[0]
     capacity = c_buf.shape[0] // 2
@@ -101,9 +101,9 @@ def _observed_pass(
 
 
 @kernel
-def stream_sets(
+def stream_sets(  # type: ignore[no-untyped-def]
     kind, desk, node, ts, state, keep, all_kept, counts, heartbeat_ms, n_desks, n_nodes
-):  # type: ignore[no-untyped-def]
+):
     """(o_tog, o_start, o_end, c_tog, c_off) from ordered events; `counts` = desk events per desk;
     `all_kept` when `keep` is all true (its reads are skipped).
 
