@@ -45,16 +45,16 @@ def _version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and debug logs.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     log_format: Annotated[
         str,
         typer.Option(
             "--log-format",
-            help="Log format on stderr: auto (readable on a terminal, JSON otherwise), json or console.",
+            help="Log format on stderr: auto (readable on a terminal, else JSON), json, console.",
         ),
     ] = "auto",
 ) -> None:
@@ -123,11 +123,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("hubsense: interrupted", err=True)
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, no traceback
+    except Exception as error:
         if debug:
             raise
         typer.echo(
-            f"hubsense: error: internal: {type(error).__name__}: {error} (run with --debug for the traceback)",
+            f"hubsense: error: internal: {type(error).__name__}: {error} "
+            "(run with --debug for the traceback)",
             err=True,
         )
         sys.exit(1)

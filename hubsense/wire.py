@@ -94,7 +94,7 @@ class EventsMessage(_Strict):
 
 
 class StatusMessage(_Strict):
-    """Payload of the retained `…/status` topic, sent every heartbeat; the last will sets online false."""
+    """Retained `…/status` payload, sent every heartbeat; the last will sets online false."""
 
     node: Id
     online: StrictBool
@@ -127,7 +127,7 @@ class ConfigMessage(_Strict):
 
 
 class BookingReleaseMessage(_Strict):
-    """Published (not retained, QoS 1) on `hubsense/v1/{site}/bookings` when a booking is released."""
+    """Sent (QoS 1, not retained) on `hubsense/v1/{site}/bookings` when a booking is released."""
 
     booking_id: Annotated[str, Field(min_length=1, max_length=200)]
     site: Id

@@ -4,4 +4,4 @@ Test modules import helpers from `ingest_helpers`, never from `conftest`: with s
 conftest.py files in one run, `import conftest` names whichever was imported last.
 """
 
-from ingest_helpers import inventory_dsn, dsn, publisher, start_ingest  # noqa: F401 - pytest fixtures
+from ingest_helpers import dsn, inventory_dsn, publisher, start_ingest  # noqa: F401 - pytest fixtures

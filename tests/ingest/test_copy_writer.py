@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from ingest_helpers import query
 from hubsense.ingest.batch import Batch
 from hubsense.ingest.copy_writer import BatchWriter, DatabaseDownError, DatabaseRejectedError
 from hubsense.ingest.decode import DeadLetter, Decoded, Reason
+from ingest_helpers import query
 
 pytestmark = pytest.mark.service
 

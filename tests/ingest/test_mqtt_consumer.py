@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from ingest_helpers import Publisher
 from hubsense.ingest.mqtt_consumer import ConsumerOptions, Delivery, MqttConsumer
+from ingest_helpers import Publisher
 
 from hubsense.mqtt_url import parse_mqtt_url
 
