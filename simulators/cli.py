@@ -178,6 +178,19 @@ def command(
             help="Let nodes occasionally crash (no alives, will fires) or restart cleanly.",
         ),
     ] = True,
+    via_edge: Annotated[
+        bool,
+        typer.Option(
+            "--via-edge",
+            help=(
+                "Live mode: run each node as a real edge agent (mock GPIO pins pulsed by the "
+                "simulated people, BTHome adverts fed to it, SQLite outbox under "
+                "STATE_DIR/simulator-edge) instead of a virtual node. Real time only (--speed "
+                "1); a --backfill still runs on the virtual nodes; --faults do not apply to "
+                "the agents."
+            ),
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
     ] = False,
@@ -200,6 +213,9 @@ def command(
       hubsense simulate -i inventory.yaml --seed 7 --backfill 28d --write-bookings
         (four weeks of history, bookings into the database, then live)
 
+      hubsense simulate -i inventory.yaml --seed 7 --via-edge
+        (live, real time, through real edge agents: the code a Pi runs)
+
       hubsense simulate -i inventory.yaml --seed 7 --to-csv out --from 2026-03-02 --to 2026-03-09
         (events.csv and bookings.csv for `hubsense analytics compute`, no broker)
     """
@@ -213,6 +229,8 @@ def command(
     chosen_seed = seed if seed is not None else secrets.randbelow(2**31)
     inv = load_inventory(inventory)
     if to_csv is not None:
+        if via_edge:
+            raise ConfigError("--via-edge: only when publishing live, not with --to-csv")
         summary = run.export_csv(
             inv,
             to_csv,
@@ -242,6 +260,7 @@ def command(
         end_ms=parse_instant(end) if end else None,
         state_file=state_file,
         faults=faults,
+        via_edge=via_edge,
     )
     _report(summary, chosen_seed, as_json)
 

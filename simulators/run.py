@@ -34,6 +34,8 @@ log = get_logger(__name__)
 SEQ_SAVE_EVERY_S = 10.0
 # After a backfill ending now, this much of it is played live at --speed (2 h at 60x: 2 min).
 CATCH_UP_S = 2 * 3600
+# With --via-edge, each real agent's outbox and live view live in STATE_DIR/simulator-edge/NODE.
+EDGE_STATE_DIR = "simulator-edge"
 
 
 def export_csv(
@@ -111,10 +113,20 @@ def publish(
     state_file: Path | None = None,
     faults: bool = True,
     stop_event: threading.Event | None = None,
+    via_edge: bool = False,
 ) -> Summary:
-    """Backfill and/or run live against the broker; returns what was published."""
+    """Backfill and/or run live against the broker; returns what was published.
+
+    With `via_edge` the live part runs real edge agents (`edge_driver`); the
+    backfill stays on the virtual nodes.
+    """
     from hubsense.services import resolve_mqtt_url
 
+    if via_edge and not backfill_only and speed != 1:
+        raise ConfigError(
+            f"--via-edge: real edge agents run in real time only (--speed {speed:g} given); "
+            "use --speed 1, or leave out --via-edge"
+        )
     url = mqtt_url or resolve_mqtt_url(settings)
     seq_path = state_file or settings.services.state_dir / "simulator-seq.json"
     sink, close_sink = _bookings_sink(settings, dsn) if write_bookings else (None, None)
@@ -139,6 +151,14 @@ def publish(
             live_start = start_ms if start_ms is not None else int(time.time() * 1000)
         if backfill_only:
             fleet.close(live_start)
+        elif via_edge:
+            fleet.close(live_start)  # the virtual nodes hand over to the real agents
+            for member in fleet.members.values():
+                if member.link.is_open:  # connected but never started (no backfill)
+                    member.link.close()
+            until = None if duration_s is None else live_start + duration_s * 1000
+            with _stop_on_signals(stop):
+                _run_via_edge(fleet, url, seq_path.parent / EDGE_STATE_DIR, live_start, stop, until)
         else:
             until = None if duration_s is None else live_start + duration_s * 1000
             with _stop_on_signals(stop):
@@ -150,6 +170,43 @@ def publish(
         if close_sink is not None:
             close_sink()
     return fleet.summary
+
+
+def _run_via_edge(
+    fleet: Fleet, url: str, state_dir: Path, start_ms: int, stop: threading.Event, until: int | None
+) -> None:
+    """Live time on real edge agents, their sensors driven by the fleet's simulated people.
+
+    The agents keep their own seqs in their outboxes under state_dir (a fresh outbox
+    starts from the clock, far above the virtual nodes' seqs, so the two never meet).
+    """
+    from hubsense.simulators.edge_driver import EdgeFleet, world_presence
+    from hubsense.simulators.fleet import PLAN_AHEAD_MS
+
+    origin_mono, origin_wall = time.monotonic(), int(time.time() * 1000)
+
+    def clock_ms() -> int:  # real time, shifted to --start when one is given
+        return start_ms + int((time.monotonic() - origin_mono) * 1000)
+
+    world = fleet.world
+    edge = EdgeFleet(
+        world.inventory,
+        url,
+        state_dir,
+        world_presence(world),
+        seed=world.seed,
+        clock_ms=None if abs(start_ms - origin_wall) < 1000 else clock_ms,
+    )
+
+    def book_ahead(now_ms: int) -> None:
+        fleet._book(fleet.world_days(now_ms, now_ms + PLAN_AHEAD_MS))
+
+    log.info("sim_live_via_edge", nodes=len(edge.nodes), state_dir=str(state_dir))
+    book_ahead(start_ms)
+    try:
+        edge.run(stop, until, book_ahead)
+    finally:
+        fleet.summary.events += edge.events_stored()
 
 
 def read_seqs(path: Path) -> dict[str, int]:
