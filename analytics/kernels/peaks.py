@@ -79,17 +79,25 @@ def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[n
             day_start = d_bounds[ib]
             day_end = d_bounds[ib + 1]
             m = 0
+            # The day's keys span only [lowest, highest]: buckets over that range, not the
+            # whole day, keep about one key per bucket (desks are busy a few hours a day).
+            lowest = 2 * day_end + 2
+            highest = 2 * day_start
             for d in range(first_desk, last_desk):
                 j = cursor[d - first_desk]
                 end = p_off[d + 1]
+                if j < end and pieces[j] < day_end:
+                    lowest = min(lowest, 2 * pieces[j] + 1 - (j & 1))
                 while j < end and pieces[j] < day_end:
                     # Every desk's pieces start at an even offset: even j arrives, odd j leaves.
                     keys[m] = 2 * pieces[j] + 1 - (j & 1)
                     m += 1
                     j += 1
+                if m > 0:
+                    highest = max(highest, keys[m - 1])
                 cursor[d - first_desk] = j
             if m > 1:
-                _sort_keys(keys, m, 2 * day_start, 2 * (day_end - day_start) + 2, day, counts)
+                _sort_keys(keys, m, lowest, highest - lowest + 1, day, counts)
             elif m == 1:
                 day[0] = keys[0]
             t_prev = day_start
