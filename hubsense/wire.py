@@ -21,7 +21,8 @@ TOPIC_ROOT = f"hubsense/{API_VERSION}"
 MAX_MESSAGE_BYTES = 256 * 1024
 # Ids travel in topics, so they must not contain MQTT wildcards or separators.
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_ID_RE = re.compile(ID_PATTERN)
+# fullmatch, not match: with `$`, re.match would accept an id ending in "\n".
+_ID_RE = re.compile(ID_PATTERN.removeprefix("^").removesuffix("$"))
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, strict=True)]
 # Integer milliseconds since the Unix epoch, UTC, taken when the thing happened.
@@ -53,7 +54,8 @@ class EventType(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # NaN and infinity are not measurements: a status with them is rejected, not stored.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DeskEvent(_Strict):
@@ -150,14 +152,14 @@ class Topic:
 def node_topic(site: str, node: str, kind: TopicKind) -> str:
     """Build `hubsense/v1/{site}/{node}/{kind}`; ids are checked so no wildcard slips in."""
     for what, value in (("site", site), ("node", node)):
-        if not _ID_RE.match(value):
+        if not _ID_RE.fullmatch(value):
             raise ValueError(f"{what} id {value!r} does not match {ID_PATTERN}")
     return f"{TOPIC_ROOT}/{site}/{node}/{kind.value}"
 
 
 def bookings_topic(site: str) -> str:
     """Build `hubsense/v1/{site}/bookings`."""
-    if not _ID_RE.match(site):
+    if not _ID_RE.fullmatch(site):
         raise ValueError(f"site id {site!r} does not match {ID_PATTERN}")
     return f"{TOPIC_ROOT}/{site}/bookings"
 
@@ -173,7 +175,7 @@ def parse_topic(topic: str) -> Topic | None:
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
         return None
     _, _, site, node, kind = parts
-    if not (_ID_RE.match(site) and _ID_RE.match(node)):
+    if not (_ID_RE.fullmatch(site) and _ID_RE.fullmatch(node)):
         return None
     try:
         return Topic(site=site, node=node, kind=TopicKind(kind))

@@ -144,9 +144,10 @@ def reference(topic: str, payload: bytes) -> tuple[str, Any]:
         message = json.loads(text, parse_constant=lambda _: math.nan)
     except (ValueError, RecursionError):
         return "dead", {"invalid_json"}
-    if kind == "events" and any(isinstance(x, float) and not math.isfinite(x)
-                                for x in _leaves(message)):
+    if any(isinstance(x, float) and not math.isfinite(x) for x in _leaves(message)):
         # NaN/Infinity are not JSON; a parser may refuse them or let the schema do it.
+        if kind == "status":
+            return "dead", {"invalid_json", "invalid_schema"}
         return "dead", {"invalid_json", "invalid_schema", *_events_schema_reasons(message)}
     if kind == "status":
         return _reference_status(message, site, node)

@@ -1,7 +1,7 @@
 """Bad input end to end: real Mosquitto, real ingest, real PostgreSQL.
 
 1. A table of named malformed kinds (32, every dead-letter reason ingest can see over the
-   wire, `db_rejected` included), each published between valid messages: each lands in
+   wire; `db_rejected` is tested in tests/ingest), each published between valid messages: each lands in
    `dead_letters` with its expected reason, the valid ones around it are stored.
    tests/ingest covers 16 kinds over the wire; this adds the byte-level ones (BOM,
    trailing garbage, 100,000-deep nesting, NaN), the range edges, retired nodes,
@@ -86,9 +86,15 @@ def malformed() -> list[tuple[str, str, bytes, str]]:
         ("status from the future", S, b'{"node":"pi-a","online":true,"ts":%d}' % future,
          "ts_in_future"),
         ("status of another node", S, b'{"node":"pi-b","online":true}', "node_mismatch"),
-        # Valid by the contract (a float may be NaN), refused by jsonb: isolated per message.
+        # NaN and infinity are refused by the contract (the schema), not left to the database.
         ("status reading age NaN", S,
-         b'{"node":"pi-a","online":true,"last_reading_age_s":{"gpio:17":NaN}}', "db_rejected"),
+         b'{"node":"pi-a","online":true,"last_reading_age_s":{"gpio:17":NaN}}', "invalid_schema"),
+        ("status CPU temperature Infinity", S,
+         b'{"node":"pi-a","online":true,"cpu_temp_c":Infinity}', "invalid_schema"),
+        # PostgreSQL text cannot hold NUL: caught by the decoder, before the database.
+        # (db_rejected itself is covered by tests/ingest/test_ingest.py with a refusing trigger.)
+        ("status version with a NUL character", S,
+         b'{"node":"pi-a","online":true,"version":"0.1\\u0000"}', "invalid_schema"),
     ]
 
 
@@ -124,7 +130,8 @@ def test_every_named_malformed_kind_is_dead_lettered_with_its_reason(
 ) -> None:
     cases = malformed()
     assert len(cases) >= 20 and len({name for name, *_ in cases}) == len(cases)
-    assert len({reason for *_, reason in cases}) == 15  # every reason but wrong_topic_kind
+    # every reason but wrong_topic_kind and db_rejected (the decoder now catches all it knew)
+    assert len({reason for *_, reason in cases}) == 14
     messages = []
     for seq, (_, topic, payload, _) in enumerate(cases):
         messages.append(("hubsense/v1/hq/pi-b/events", _events(
