@@ -21,6 +21,10 @@ from hubsense import wire
 
 # The longest `detail` we store; a validation message quoting a 256 KiB input is no help.
 MAX_DETAIL_CHARS = 500
+# What a `too_large` dead letter keeps of its payload: enough to see whose and what it
+# was, never the whole of it (a broker may pass up to 1 MiB; a table of such rows
+# is a disk filled by one misbehaving node). The full size goes in `detail`.
+MAX_DEAD_PAYLOAD_BYTES = 64 * 1024
 
 _T = TypeVar("_T")
 
@@ -121,6 +125,8 @@ def decode_message(
     try:
         return _decode(topic, payload, inventory, now_ms + max_future_ms)
     except _Rejected as rejected:
+        if rejected.reason is Reason.TOO_LARGE:
+            payload = payload[:MAX_DEAD_PAYLOAD_BYTES]
         return Decoded(dead=DeadLetter(topic, payload, rejected.reason, rejected.detail))
 
 
@@ -135,7 +141,11 @@ class _Rejected(Exception):
 def _decode(topic: str, payload: bytes, inventory: KnownInventory, ts_limit_ms: int) -> Decoded:
     # Size first: a 10 MiB message must not cost a JSON parse.
     if len(payload) > wire.MAX_MESSAGE_BYTES:
-        raise _Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes > {wire.MAX_MESSAGE_BYTES} bytes")
+        raise _Rejected(
+            Reason.TOO_LARGE,
+            f"{len(payload)} bytes > {wire.MAX_MESSAGE_BYTES} bytes"
+            f"; payload keeps the first {MAX_DEAD_PAYLOAD_BYTES} bytes",
+        )
     parsed = _parse_topic(topic)
     if parsed is None:
         raise _Rejected(

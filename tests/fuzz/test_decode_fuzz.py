@@ -18,7 +18,7 @@ from fuzz_cases import (
     reference,
     valid_message,
 )
-from hubsense.ingest.decode import Decoded, Reason, decode_message
+from hubsense.ingest.decode import MAX_DEAD_PAYLOAD_BYTES, Decoded, Reason, decode_message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +35,10 @@ def check_shape(result: Decoded, topic: str, payload: bytes) -> str:
     outcomes = [bool(result.events), result.status is not None, result.dead is not None]
     assert sum(outcomes) == 1, result
     if result.dead is not None:
-        assert (result.dead.topic, result.dead.payload) == (topic, payload)
+        # too_large keeps only a prefix (MAX_DEAD_PAYLOAD_BYTES); every other reason all of it.
+        too_large = result.dead.reason is Reason.TOO_LARGE
+        kept = payload[:MAX_DEAD_PAYLOAD_BYTES] if too_large else payload
+        assert (result.dead.topic, result.dead.payload) == (topic, kept)
         assert result.dead.reason in set(Reason) - {Reason.DB_REJECTED}
         assert 0 < len(result.dead.detail) <= 500 and "\x00" not in result.dead.detail
         return "dead"
