@@ -36,6 +36,7 @@ class _Options:
     seed: int
     duration_s: float | None
     api_port: int
+    via_edge: bool = False
 
 
 @dataclass
@@ -89,6 +90,16 @@ def command(
         bool,
         typer.Option("--keep-services", help="Leave PostgreSQL and Mosquitto running afterwards."),
     ] = False,
+    via_edge: Annotated[
+        bool,
+        typer.Option(
+            "--via-edge",
+            help=(
+                "Run the live part through real edge agents (`hubsense simulate --via-edge`), "
+                "in real time: --speed then applies to nothing; the backfill stays simulated."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Run the whole stack on simulated sensors and show what flows through it.
 
@@ -118,7 +129,7 @@ def command(
     info = services_up(settings)
     dsn, mqtt_url = info["postgres"]["dsn"], info["mosquitto"]["url"]
     try:
-        options = _Options(backfill_s, speed, seed, duration, api_port)
+        options = _Options(backfill_s, speed, seed, duration, api_port, via_edge)
         _run_stack(console, settings, inv, path, dsn, mqtt_url, options)
     finally:
         if not keep_services:
@@ -206,8 +217,9 @@ def _run_stack(
             mqtt_url=mqtt_url,
             dsn=dsn,
             write_bookings=True,
-            speed=options.speed,
+            speed=1.0 if options.via_edge else options.speed,
             backfill_s=options.backfill_s,
+            via_edge=options.via_edge,
             state_file=settings.services.state_dir / "simulator-seq.json",
         )
         workers.insert(0, sim)

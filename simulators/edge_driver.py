@@ -88,7 +88,8 @@ def pir_pulses(interval: Interval, rng: random.Random, timing: Timing) -> list[I
         pulses.append((t, t + timing.pulse_ms))
         t += rng.randint(*timing.motion_every_ms)
     pulses.append((last, last + timing.pulse_ms))
-    return merge(pulses)
+    merged: list[Interval] = merge(pulses)
+    return merged
 
 
 class SensorSchedule:
@@ -274,10 +275,10 @@ class EdgeFleet:
         on_tick: Callable[[int], None] | None = None,
     ) -> int:
         """Drive the agents until stop_event or until_ms; then stop them cleanly."""
-        if not self.handles:
-            self.start()
-        now_ms = self.clock_ms()
         try:
+            if not self.handles:
+                self.start()
+            now_ms = self.clock_ms()
             while not stop_event.is_set():
                 now_ms = self.step()
                 if until_ms is not None and now_ms >= until_ms:
@@ -290,12 +291,17 @@ class EdgeFleet:
         return now_ms
 
     def stop(self) -> None:
-        """Stop every agent: `stop` stored and flushed, status offline."""
-        for node_id, handle in list(self.handles.items()):
+        """Stop every agent (`stop` stored and flushed, status offline); raise the first error."""
+        errors = []
+        for node_id in list(self.handles):
+            handle = self.handles.pop(node_id)
+            self._stopped[node_id] = handle
             try:
                 handle.stop()
-            finally:
-                self._stopped[node_id] = self.handles.pop(node_id)
+            except Exception as error:  # the others must still stop
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
     def next_seqs(self) -> dict[str, int]:
         """The seq each node's outbox hands out next (after `stop`: the final ones)."""

@@ -127,6 +127,8 @@ def publish(
             f"--via-edge: real edge agents run in real time only (--speed {speed:g} given); "
             "use --speed 1, or leave out --via-edge"
         )
+    if via_edge and start_ms is not None:
+        raise ConfigError("--via-edge: real edge agents stamp events with now; leave out --start")
     url = mqtt_url or resolve_mqtt_url(settings)
     seq_path = state_file or settings.services.state_dir / "simulator-seq.json"
     sink, close_sink = _bookings_sink(settings, dsn) if write_bookings else (None, None)
@@ -183,11 +185,6 @@ def _run_via_edge(
     from hubsense.simulators.edge_driver import EdgeFleet, world_presence
     from hubsense.simulators.fleet import PLAN_AHEAD_MS
 
-    origin_mono, origin_wall = time.monotonic(), int(time.time() * 1000)
-
-    def clock_ms() -> int:  # real time, shifted to --start when one is given
-        return start_ms + int((time.monotonic() - origin_mono) * 1000)
-
     world = fleet.world
     edge = EdgeFleet(
         world.inventory,
@@ -195,7 +192,6 @@ def _run_via_edge(
         state_dir,
         world_presence(world),
         seed=world.seed,
-        clock_ms=None if abs(start_ms - origin_wall) < 1000 else clock_ms,
     )
 
     def book_ahead(now_ms: int) -> None:
