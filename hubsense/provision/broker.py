@@ -28,6 +28,7 @@ from hubsense.provision import pki
 from hubsense.provision.acl import SERVICE_USERS, acl_file_text, acl_grants
 from hubsense.provision.passwords import password_file_text
 from hubsense.provision.store import Credentials, CredentialStore
+from hubsense.services.mosquitto import MAX_PACKET_BYTES
 
 log = get_logger(__name__)
 
@@ -163,6 +164,9 @@ def load_plan(provision_dir: Path) -> BrokerPlan | None:
 def include_lines(out_dir: Path, tls_port: int, tls_bind: str) -> list[str]:
     """Lines for a Mosquitto config (global `per_listener_settings false`): auth, ACL, TLS listener.
 
+    They also cap the packet size (`max_packet_size`), so `full_config` and a
+    config that includes `hubsense.conf` both refuse oversized publishes.
+
     Later global settings override earlier ones in mosquitto.conf, so appended
     to a config that says `allow_anonymous true` these still deny anonymous clients.
     """
@@ -176,6 +180,8 @@ def include_lines(out_dir: Path, tls_port: int, tls_bind: str) -> list[str]:
         f"certfile {out_dir / 'server.pem'}",
         f"keyfile {out_dir / 'server.key'}",
         "tls_version tlsv1.2",
+        # Global: a client sending a larger packet is disconnected (see MAX_PACKET_BYTES).
+        f"max_packet_size {MAX_PACKET_BYTES}",
     ]
 
 

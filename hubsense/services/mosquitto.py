@@ -41,6 +41,13 @@ START_TIMEOUT_S = 15.0
 # SIGTERM makes the broker write its persistence file; a large queue takes a while.
 STOP_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 3
+# Largest MQTT packet the broker accepts (whole packet: header, topic, payload); a
+# client sending a larger one is disconnected (mosquitto.conf(5), 2.0.11; MQTT 5
+# clients learn the limit from CONNACK and get DISCONNECT 0x95 "packet too large").
+# 1 MiB: above the contract's 256 KiB (wire.MAX_MESSAGE_BYTES), so ingest still sees
+# and dead-letters 256 KiB..1 MiB messages as `too_large`; far below what costs the
+# broker memory (it buffers a whole packet before routing it).
+MAX_PACKET_BYTES = 1024 * 1024
 
 
 def broker_config(
@@ -52,6 +59,7 @@ def broker_config(
     run_as: str | None,
     autosave_interval_s: int = 30,
     max_inflight_messages: int = 1000,
+    max_packet_bytes: int = MAX_PACKET_BYTES,
     extra_lines: list[str] | None = None,
 ) -> str:
     """The mosquitto.conf text; pure, so a test can read what the broker gets."""
@@ -68,6 +76,7 @@ def broker_config(
         # Outgoing in-flight window per client (MQTT 5 clients lower it with receive-maximum);
         # the default 20 throttles batch publishers and ingest.
         f"max_inflight_messages {max_inflight_messages}",
+        f"max_packet_size {max_packet_bytes}",
         # A node may be offline for a long time; its session and queue must survive.
         "persistent_client_expiration 1y",
         "set_tcp_nodelay true",
