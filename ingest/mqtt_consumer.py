@@ -291,7 +291,13 @@ class MqttConsumer:
             return
         self._generation += 1
         self._connected.set()
-        topics = [(topic, 1) for topic in self.options.subscriptions]
+        # MQTT 5 (4.8.2) sends no retained messages to a shared subscription; Mosquitto
+        # 2.0.11 does, so every (re)subscribe would replay every node's retained status.
+        # Persistent sessions already queue what we missed, so ask for none.
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+        topics = [(topic, options) for topic in self.options.subscriptions]
         if self.options.retire:
             client.unsubscribe(list(self.options.subscriptions))
         else:
