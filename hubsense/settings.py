@@ -73,6 +73,20 @@ class ApiSettings(BaseModel):
     hub_poll_s: float = Field(default=1.0, gt=0)
     # Run the booking release watcher inside the API process.
     release_watcher: bool = True
+    # Request bodies: booking imports (CSV/iCalendar files) up to max_import_bytes, every
+    # other body (small JSON) up to max_body_bytes; larger ones are answered 413.
+    max_import_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Slow clients (slowloris): a request head must arrive within header_timeout_s, a body
+    # may stall at most body_timeout_s between chunks (408), an idle keep-alive connection
+    # is closed after keep_alive_s. h11's cap on a request head (16 KiB is uvicorn's default).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=15.0, gt=0)
+    keep_alive_s: int = Field(default=5, gt=0)
+    max_head_bytes: int = Field(default=16 * 1024, gt=0)
+    # Open connections plus running requests before uvicorn answers 503; below the
+    # process's usual 1,024 file descriptors, with room for the pool and the broker.
+    limit_concurrency: int = Field(default=500, gt=0)
 
 
 class BookingSettings(BaseModel):

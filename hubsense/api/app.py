@@ -40,6 +40,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
 
     from hubsense.api import bookings, hub, metrics, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
+    from hubsense.api.limits import BodyLimit
 
     pool = ConnectionPool(
         dsn,
@@ -73,6 +74,12 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
     for module in (sites, metrics, bookings, hub):
         app.include_router(module.router)
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=settings.api.max_body_bytes,
+        max_import_bytes=settings.api.max_import_bytes,
+        body_timeout_s=settings.api.body_timeout_s,
+    )
 
     @app.get("/healthz", tags=["health"], summary="The API is up and reaches its database")
     def healthz() -> dict[str, str]:
@@ -115,6 +122,7 @@ def run_api(
     """
     import uvicorn
 
+    from hubsense.api.limits import header_timeout_protocol
     from hubsense.bookings.watcher import run_watcher
     from hubsense.db.connect import connect, resolve_dsn
     from hubsense.errors import ServiceError
@@ -137,6 +145,12 @@ def run_api(
         access_log=False,
         timeout_graceful_shutdown=3,
         lifespan="on",
+        # Slow and oversized clients (hubsense.api.limits): a deadline on request heads,
+        # a cap on their size, idle keep-alive connections closed, a ceiling on connections.
+        http=header_timeout_protocol(settings.api.header_timeout_s),
+        h11_max_incomplete_event_size=settings.api.max_head_bytes,
+        timeout_keep_alive=settings.api.keep_alive_s,
+        limit_concurrency=settings.api.limit_concurrency,
     )
     server = server_class(config)
     threads: list[threading.Thread] = []
