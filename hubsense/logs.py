@@ -3,26 +3,81 @@
 `configure_logging` is called once by the CLI. Services log JSON lines
 (`--log-format json`, the default when stderr is not a terminal); a terminal
 gets readable `event key=value` lines. Logs go to stderr, results to stdout.
+
+Memory: `import structlog` imports `structlog.dev` and `structlog.tracebacks`,
+which import rich and pygments when they are installed (~5 MB RSS), and the
+deprecated `structlog.threadlocal`, which imports greenlet (~1 MB). The edge
+agent on a Pi renders no rich output (SPEC §8: < 60 MB RSS), so unless the
+process has already loaded rich, structlog is imported with both hidden; the
+console renderer loads rich on the first traceback it prints, with
+structlog's own defaults, so a terminal still gets rich tracebacks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from typing import Literal
-
-import structlog
+from collections.abc import Iterator
+from typing import Any, Literal, TextIO
 
 LogFormat = Literal["auto", "json", "console"]
+
+
+@contextlib.contextmanager
+def _hidden(*names: str) -> Iterator[None]:
+    """Make `import name` fail inside the block, unless the process has loaded it already."""
+    hide = [name for name in names if name not in sys.modules]
+    for name in hide:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hide:
+            del sys.modules[name]
+
+
+with _hidden("rich", "greenlet"):
+    import structlog
+
+
+class _RichTraceback:
+    """structlog's default console traceback (`RichTracebackFormatter`), rich loaded on use.
+
+    Falls back to a plain traceback when rich is not installed, as structlog does.
+    """
+
+    def __init__(self, colors: bool) -> None:
+        self.colors = colors
+
+    def __call__(self, sio: TextIO, exc_info: Any) -> None:
+        dev: Any = structlog.dev
+        if getattr(dev, "rich", None) is None:
+            try:
+                import rich
+                from rich.console import Console
+                from rich.traceback import Traceback
+            except ImportError:
+                dev.plain_traceback(sio, exc_info)
+                return
+            # The names structlog.dev binds at import when rich is there.
+            dev.rich, dev.Console, dev.Traceback = rich, Console, Traceback
+        if self.colors:
+            dev.RichTracebackFormatter()(sio, exc_info)
+        else:
+            dev.RichTracebackFormatter(color_system=None)(sio, exc_info)
 
 
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     """Route structlog and stdlib logging to stderr in one format."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    colors = sys.stderr.isatty()
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=_RichTraceback(colors)
+        )
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
