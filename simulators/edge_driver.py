@@ -241,13 +241,19 @@ class EdgeFleet:
 
     def start(self) -> int:
         """Start every agent (each stores its desks' states and an alive); return the start ms."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from hubsense.edge.embed import AgentThread
 
+        for node in self.nodes:
+            self.handles[node.id] = AgentThread(self.configs[node.id], clock_ms=self.clock_ms)
+        # In parallel: opening a PIR waits for gpiozero's first sample (~0.5 s a pin).
+        with ThreadPoolExecutor(max_workers=min(32, len(self.handles) or 1)) as pool:
+            list(pool.map(lambda handle: handle.start(), self.handles.values()))
         now_ms = self.clock_ms()
         for node in self.nodes:
-            handle = AgentThread(self.configs[node.id], clock_ms=self.clock_ms)
-            self.handles[node.id] = handle.start()
-            self.first_seqs[node.id] = handle.agent.outbox.next_seq - len(node.desk_ids) - 1
+            outbox = self.handles[node.id].agent.outbox
+            self.first_seqs[node.id] = outbox.next_seq - len(node.desk_ids) - 1
             self._schedules[node.id] = SensorSchedule(
                 node.sensors, now_ms, f"{self._seed}:{node.id}", self._timing
             )
@@ -292,14 +298,22 @@ class EdgeFleet:
 
     def stop(self) -> None:
         """Stop every agent (`stop` stored and flushed, status offline); raise the first error."""
-        errors = []
-        for node_id in list(self.handles):
-            handle = self.handles.pop(node_id)
-            self._stopped[node_id] = handle
+        from concurrent.futures import ThreadPoolExecutor
+
+        handles = list(self.handles.values())
+        self._stopped.update(self.handles)
+        self.handles.clear()
+
+        def stop_one(handle: Any) -> BaseException | None:
             try:
                 handle.stop()
             except Exception as error:  # the others must still stop
-                errors.append(error)
+                return error
+            return None
+
+        # All at once: each waits up to STOP_FLUSH_S for its last acks.
+        with ThreadPoolExecutor(max_workers=min(32, len(handles) or 1)) as pool:
+            errors = [e for e in pool.map(stop_one, handles) if e is not None]
         if errors:
             raise errors[0]
 
