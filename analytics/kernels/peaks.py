@@ -16,17 +16,18 @@ from hubsense.analytics.kernels.jit import kernel
 
 COPRESENT_DESKS = 2
 # Day keys are bucketed by 2**shift key units before the final insertion pass, the shift
-# chosen per day so that there are about as many buckets as keys (never narrower than
-# 2**_MIN_SHIFT units, ~0.5 s): a counting sort that stays linear.
+# chosen per day so that there are one to two buckets per key (never narrower than
+# 2**_MIN_SHIFT units, ~0.5 s): a counting sort that stays linear, and the insertion pass
+# rarely finds two keys in one bucket (each such pair is a likely branch miss).
 _MIN_SHIFT = 10
 
 
 @kernel
 def _sort_keys(keys, m, base, span, out, counts):  # type: ignore[no-untyped-def]
     """Sort keys[:m] (base <= key < base + span) into out[:m]: counting sort by coarse
-    bucket (about m buckets), then insertion."""
+    bucket (m to 2m buckets), then insertion."""
     shift = _MIN_SHIFT
-    while (span >> shift) > m:
+    while (span >> shift) > 2 * m:
         shift += 1
     n_buckets = min((span >> shift) + 1, counts.shape[0] - 1)
     counts[: n_buckets + 1] = 0
