@@ -32,7 +32,6 @@ from hubsense.analytics.kernels.intervals import (
 )
 from hubsense.analytics.kernels.measures import desk_measures
 from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
-from hubsense.analytics.kernels.peaks import site_peaks
 from hubsense.analytics.kernels.percentile import nearest_rank
 from hubsense.analytics.kernels.stream import stream_sets
 
@@ -193,7 +192,17 @@ def compute(
     k_tog, k_off = booked_sets(by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
-    observed, occupied, booked, booked_observed, booked_occupied, pieces, p_off = desk_measures(
+    # The peaks come from the same sweep, one site at a time (see measures.py).
+    (
+        observed,
+        occupied,
+        booked,
+        booked_observed,
+        booked_occupied,
+        peak,
+        peak_at,
+        copresence,
+    ) = desk_measures(
         layout.desk_site,
         layout.desk_node,
         row_off,
@@ -208,6 +217,9 @@ def compute(
         o_end,
         k_tog,
         k_off,
+        layout.site_desk_off,
+        calendars.d_bounds,
+        calendars.d_off,
     )
     b_observed, b_occupied, outcome = booking_measures(
         by_desk,
@@ -221,9 +233,6 @@ def compute(
         o_start,
         o_end,
         noshow_min_s * _MS_PER_S,
-    )
-    peak, peak_at, copresence = site_peaks(
-        layout.site_desk_off, pieces, p_off, calendars.d_bounds, calendars.d_off
     )
     days_open, needed = [], []
     for s in range(len(layout.sites)):
