@@ -149,11 +149,14 @@ def compute(
     increasing, ordered, counts = scan_events(
         events.kind, events.desk, events.node, events.ts, events.seq, n_desks, n_nodes
     )
-    keep = (
-        first_reads(events.node, events.seq, n_nodes)
-        if deduplicate and not increasing
-        else np.ones(len(events), dtype=np.bool_)
-    )
+    all_kept = not (deduplicate and not increasing)
+    if not all_kept:
+        keep = first_reads(events.node, events.seq, n_nodes)
+    elif ordered:
+        # stream_sets never reads it then; a mask per event would cost a page fault per 4 KiB.
+        keep = np.ones(0, dtype=np.bool_)
+    else:
+        keep = np.ones(len(events), dtype=np.bool_)
     if ordered:
         # As ingest stores events (by time) or grouped per desk: no sort, no regrouping.
         o_tog, o_start, o_end, c_tog, c_off = stream_sets(
@@ -163,7 +166,7 @@ def compute(
             events.ts,
             events.state,
             keep,
-            not (deduplicate and not increasing),
+            all_kept,
             counts,
             layout.node_heartbeat_ms,
             n_desks,
