@@ -1,7 +1,9 @@
-"""GPIO adapter: PIR sensors through gpiozero's `MotionSensor`.
+"""GPIO adapter: PIR sensors through gpiozero's edge-triggered `DigitalInputDevice`.
 
 Each PIR pin's rise and fall become `Signal.MOTION_START` / `MOTION_END`
-for the desk state machine. Tests and the simulator pass gpiozero's
+for the desk state machine, called back by the pin factory's edge detection
+(lgpio: one callback thread for all pins). The pin is pulled down, so a
+disconnected PIR reads "no motion". Tests and the simulator pass gpiozero's
 `MockFactory` and drive the pins (`factory.pin(17).drive_high()`); on a Pi
 the default factory (lgpio) reads the real pins. gpiozero types never leave
 this module. It must not decide desk states.
@@ -21,10 +23,10 @@ from hubsense.logs import get_logger
 
 log = get_logger(__name__)
 
-# gpiozero polls a smoothed input in a thread per sensor. A PIR's output pulse
-# lasts seconds (HC-SR501: at least 2.5 s), so 4 samples/s miss nothing and keep
-# 30 sensors cheap on a Pi.
-SAMPLE_RATE_HZ = 2
+# Not `MotionSensor`: it polls each pin from a thread of its own (20 PIRs: 20
+# threads waking 2 times a second, ~0.5 MB RSS), while a PIR's output is a clean
+# digital level (HC-SR501: high for at least 2.5 s) whose edges the pin factory
+# reports anyway. `probe_pins` (doctor) only opens and reads each pin once.
 
 
 class PirInputs:
@@ -44,25 +46,20 @@ class PirInputs:
 
     def start(self) -> dict[str, bool]:
         """Open the pins; return each sensor's level now (True: motion right now)."""
-        from gpiozero import GPIOZeroError, MotionSensor
+        from gpiozero import DigitalInputDevice, GPIOZeroError
 
         levels: dict[str, bool] = {}
         for sensor in self._sensors:
             try:
-                device = MotionSensor(
-                    sensor.pin,
-                    queue_len=1,
-                    sample_rate=SAMPLE_RATE_HZ,
-                    pin_factory=self._factory,
-                )
+                device = DigitalInputDevice(sensor.pin, pull_up=False, pin_factory=self._factory)
             except (GPIOZeroError, OSError, RuntimeError) as error:
                 self.close()
                 raise ServiceError(f"GPIO pin {sensor.pin}: cannot open: {error}") from error
             key = sensor.key
-            device.when_motion = lambda _d, key=key: self._changed(key, Signal.MOTION_START)
-            device.when_no_motion = lambda _d, key=key: self._changed(key, Signal.MOTION_END)
+            device.when_activated = lambda _d, key=key: self._changed(key, Signal.MOTION_START)
+            device.when_deactivated = lambda _d, key=key: self._changed(key, Signal.MOTION_END)
             self._devices[key] = device
-            levels[key] = bool(device.motion_detected)
+            levels[key] = bool(device.is_active)
             self.last_change_s[key] = time.monotonic()
         log.info("gpio_opened", pins=[s.pin for s in self._sensors])
         return levels
@@ -72,7 +69,7 @@ class PirInputs:
         self._on_signal(key, signal)
 
     def levels(self) -> dict[str, bool]:
-        return {key: bool(d.motion_detected) for key, d in self._devices.items()}
+        return {key: bool(d.is_active) for key, d in self._devices.items()}
 
     def close(self) -> None:
         for device in self._devices.values():
@@ -82,12 +79,12 @@ class PirInputs:
 
 def probe_pins(sensors: list[GpioPirSensor]) -> dict[int, str | None]:
     """For `doctor`: open each pin once; None when readable, else why not."""
-    from gpiozero import GPIOZeroError, MotionSensor
+    from gpiozero import DigitalInputDevice, GPIOZeroError
 
     result: dict[int, str | None] = {}
     for sensor in sensors:
         try:
-            device = MotionSensor(sensor.pin, queue_len=1, sample_rate=SAMPLE_RATE_HZ)
+            device = DigitalInputDevice(sensor.pin, pull_up=False)
             _ = device.value
             device.close()
             result[sensor.pin] = None

@@ -178,7 +178,7 @@ def test_clean_restart_resumes_seq_and_resends_the_state(
     wait_for(lambda: "occupied" in desk_events(collector.events, "pi-e4-d0"), what="occupied")
     agent.stop()
     first_run = collector.seqs()
-    # gpiozero's MotionSensor pulls the pin down when it opens it (a disconnected PIR reads
+    # The PIR input is pulled down when it is opened (a disconnected PIR reads
     # "no motion"), so after the restart the desk's state is re-sent as vacant.
     agent = AgentThread(config, pin_factory=agent.pin_factory).start()
     wait_for(lambda: len(collector.seqs()) >= len(first_run) + 2, what="restart events")

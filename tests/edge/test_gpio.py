@@ -1,4 +1,4 @@
-"""PIR pins through gpiozero's MotionSensor, driven with gpiozero's mock pin factory."""
+"""PIR pins through gpiozero's edge-triggered DigitalInputDevice, driven by its MockFactory."""
 
 from __future__ import annotations
 
