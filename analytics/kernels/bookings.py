@@ -52,6 +52,10 @@ def booking_measures(  # type: ignore[no-untyped-def]
         k = desk_node[d]
         t = b_start[b]
         end = b_end[b]
+        # Sums in registers: stores to observed[b] inside the loop would be kept in memory
+        # (numba cannot tell that they do not alias the toggles being read).
+        seen = 0
+        used = 0
         if k >= 0:
             c_lo = c_off[k]
             c_hi = c_off[k + 1]
@@ -70,18 +74,20 @@ def booking_measures(  # type: ignore[no-untyped-def]
                 no = o_tog[io] if io < o_hi else FOREVER_MS
                 nxt = min(nc, no, end)
                 if (ic - c_lo) & 1:
-                    observed[b] += nxt - t
+                    seen += nxt - t
                     if (io - o_lo) & 1:
-                        occupied[b] += nxt - t
+                        used += nxt - t
                 if nc == nxt:
                     ic += 1
                 if no == nxt:
                     io += 1
                 t = nxt
+        observed[b] = seen
+        occupied[b] = used
         duration = end - b_start[b]
-        if 2 * observed[b] < duration:
+        if 2 * seen < duration:
             outcome[b] = OUTCOME_UNKNOWN
-        elif occupied[b] < noshow_min_ms and 2 * occupied[b] < duration:
+        elif used < noshow_min_ms and 2 * used < duration:
             outcome[b] = OUTCOME_NO_SHOW
         else:
             outcome[b] = OUTCOME_ATTENDED
