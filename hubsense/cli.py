@@ -94,10 +94,10 @@ def schema(
 
 
 def _register() -> None:
-    """Attach each component's sub-app; a missing module means that part is not installed."""
-    from hubsense.cli_registry import register_all
+    """Attach the invoked component's sub-app (all of them for help or an unknown name)."""
+    from hubsense.cli_registry import invoked_command, register_all
 
-    register_all(app)
+    register_all(app, only=invoked_command(sys.argv[1:]))
 
 
 def main() -> None:

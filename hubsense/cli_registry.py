@@ -29,8 +29,16 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
 ]
 
 
-def register_all(app: typer.Typer) -> None:
+def register_all(app: typer.Typer, only: str | None = None) -> None:
+    """Attach the sub-apps; with `only` (a known name) just that one.
+
+    Importing one component instead of all keeps `hubsense edge run` on a Pi small
+    (every module imported stays in the agent's memory for its lifetime).
+    """
+    names = {name for name, _, _ in SUBCOMMANDS}
     for name, module_name, attribute in SUBCOMMANDS:
+        if only in names and name != only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -42,3 +50,14 @@ def register_all(app: typer.Typer) -> None:
             app.add_typer(target, name=name)
         else:
             app.command(name=name)(target)
+
+
+def invoked_command(argv: list[str]) -> str | None:
+    """The subcommand named on a `hubsense` command line, after the root options."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--log-format":
+            next(args, None)  # its value
+        elif not arg.startswith("-"):
+            return arg
+    return None

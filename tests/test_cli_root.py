@@ -92,3 +92,41 @@ def test_schema_prints_valid_json_schemas() -> None:
     assert set(schema["properties"]) == {"node", "events"}
     bad = run("schema", "nonsense")
     assert bad.returncode == 2
+
+
+def test_a_component_command_imports_only_that_component() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from hubsense import cli
+        sys.argv = ["hubsense", "--log-format", "json", "edge", "--help"]
+        try:
+            cli.main()
+        except SystemExit as done:
+            assert done.code == 0, done.code
+        loaded = sorted(m for m in sys.modules if m.startswith("hubsense."))
+        print(" ".join(loaded))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split()[-1000:])
+    assert "hubsense.edge.cli" in loaded
+    for other in (
+        "hubsense.api.cli",
+        "hubsense.ingest.cli",
+        "hubsense.analytics.cli",
+        "hubsense.demo",
+    ):
+        assert other not in loaded, other
+
+
+def test_invoked_command_skips_root_options() -> None:
+    from hubsense.cli_registry import invoked_command
+
+    assert invoked_command(["--debug", "--log-format", "json", "edge", "run"]) == "edge"
+    assert invoked_command(["--log-format=json", "ingest"]) == "ingest"
+    assert invoked_command(["--help"]) is None
+    assert invoked_command([]) is None
