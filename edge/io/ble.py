@@ -23,6 +23,7 @@ from typing import Any
 
 from hubsense.edge.core.machine import Signal
 
+from hubsense.errors import ServiceError
 from hubsense.inventory import BthomeSensor
 from hubsense.logs import get_logger
 
@@ -35,6 +36,10 @@ _SIGNALS: dict[str, Signal] = {
     "occupancy": Signal.OCCUPANCY,
     "presence": Signal.PRESENCE,
 }
+
+
+class BleUnavailableError(ServiceError):
+    """The node's Bluetooth stack cannot scan (not our bug: BlueZ, adapter or permissions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +213,19 @@ class BleScanner:
 
         bluez = {"adapter": self._adapter} if self._adapter else {}
         self._scanner = BleakScanner(detection_callback=self.detection_callback, bluez=bluez)  # type: ignore[arg-type]
-        await self._scanner.start()
+        try:
+            await self._scanner.start()
+        except Exception as error:
+            # No BlueZ/D-Bus (FileNotFoundError on its socket), no adapter, or no permission:
+            # the installer's problem to fix, said in one line. We do not run on without BLE:
+            # alives would then claim its desks were observed (and vacant).
+            self._scanner = None
+            raise BleUnavailableError(
+                f"BLE adapter {self._adapter or 'default'}: cannot scan "
+                f"({type(error).__name__}: {error}); is bluetoothd running "
+                "(systemctl status bluetooth) and is the agent in group bluetooth? "
+                "`hubsense edge doctor` checks it"
+            ) from error
         log.info("ble_scanning", adapter=self._adapter or "default")
 
     async def stop(self) -> None:
