@@ -24,6 +24,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ START_TIMEOUT_S = 15.0
 # SIGTERM makes the broker write its persistence file; a large queue takes a while.
 STOP_TIMEOUT_S = 60.0
 PORT_ATTEMPTS = 3
+# How long the daemon must stay alive after its port answered to count as started.
+STILL_ALIVE_CHECK_S = 0.05
 # Largest MQTT packet the broker accepts (whole packet: header, topic, payload); a
 # client sending a larger one is disconnected (mosquitto.conf(5), 2.0.11; MQTT 5
 # clients learn the limit from CONNACK and get DISCONNECT 0x95 "packet too large").
@@ -154,6 +157,12 @@ class MosquittoServer:
 
     def _start_once(self) -> None:
         binary = require_binary(self.bin_path, "mosquitto")
+        if not port_is_free(self.port):
+            # Checked first: a foreign listener on the port would also answer the readiness
+            # probe below in the moment before our daemon fails to bind and exits.
+            raise ServiceError(
+                f"Mosquitto on port {self.port}: failed to start: Address already in use"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         account = service_account(ACCOUNT)
         self.config_file.write_text(
@@ -186,7 +195,7 @@ class MosquittoServer:
                 f"Mosquitto on port {self.port}: failed to start: {detail or self._log_tail()}"
             )
         wait_until(lambda: self._started_or_died(log_offset), START_TIMEOUT_S)
-        if not (self._pid() is not None and accepts(self.port)):
+        if not (self._pid() is not None and accepts(self.port) and self._still_alive()):
             # Never leave a half-started daemon behind: a retry would orphan it.
             pid = self._pid_in_file()
             if pid is not None and self._alive(pid) and self._is_ours(pid):
@@ -195,6 +204,12 @@ class MosquittoServer:
                 f"Mosquitto on port {self.port}: failed to start: {self._log_tail()}"
             )
         log.info("mosquitto_started", port=self.port, pid=self._pid())
+
+    def _still_alive(self) -> bool:
+        """The daemon survives a moment after the port answered (a failed bind exits it)."""
+        time.sleep(STILL_ALIVE_CHECK_S)
+        pid = self._pid_in_file()
+        return pid is not None and self._alive(pid)
 
     def _started_or_died(self, log_offset: int) -> bool:
         """True once the broker accepts connections, or once it logged an error or died."""
