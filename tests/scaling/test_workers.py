@@ -8,14 +8,15 @@ is the stored events over the span of their commits (`received_at`), so the publ
 do not compete for the cores while ingest is timed. Runs alternate 1, 2, 1, 2, 1, 2
 workers (load changes hit both sides alike) and medians are compared.
 
-What it asserts, and what it does not: every event stored exactly once; with two
-workers the broker really splits the backlog (each worker stores at least a fifth);
-and the second worker does not make the drain collapse (median >= 0.5x). It does NOT
-assert that throughput grows: measured here (docs/scaling.md) one worker drains ~20,000
-single-event messages/s using ~30% of a core, so on these 2 shared cores (load
-average 6-10 from other people's work) ingest is not the limit and two workers came
-out between 0.7x and 1.2x of one, run to run. A bar above 1.0x would fail on noise;
-the growth has to be shown on a machine where one worker is the limit.
+What it asserts: every event stored exactly once; with two workers the broker really
+splits the backlog (each worker stores at least a fifth); and throughput grows with
+the second worker (median >= 1.05x) when the machine was quiet before the measurement
+(1-minute load average below 3 on 2 cores, as in CI, which runs alone). Measured on a
+quiet machine: 1.21x, 1.27x, 1.20x (every two-worker run above every one-worker run).
+When other work already loads the cores (load average 6-10 was seen while several
+people shared this machine), two workers came out between 0.7x and 1.2x of one: ingest
+is not the limit then, the cores are, so only "no collapse" (>= 0.5x) is asserted and
+the test prints that it did so.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ EVENTS = 40_000
 PUBLISHERS = 2
 NODES = 10
 ROUNDS = 3
-# The second worker must not make the drain collapse (see the module docstring).
+# On a quiet machine (1-minute load average before the test, 2 cores) the second
+# worker must raise throughput; on a busy one it must at least not collapse it.
+QUIET_LOAD = 3.0
+GROWTH = 1.05
 NO_COLLAPSE = 0.5
 MIN_SHARE = 0.2
 
@@ -155,6 +159,7 @@ def drain_rate(dsn: str, url: str, workdir: Path, workers: int, broker_pid: int 
 def test_a_second_worker_takes_half_the_backlog_without_slowing_the_drain(
     db_dsn: str, make_broker: Any, tmp_path: Path
 ) -> None:
+    load_before = os.getloadavg()[0]
     broker = make_broker()
     ib.insert_inventory(db_dsn, PUBLISHERS, NODES)
     rates: dict[int, list[float]] = {1: [], 2: []}
@@ -172,4 +177,9 @@ def test_a_second_worker_takes_half_the_backlog_without_slowing_the_drain(
     assert len(two_worker_shares) == ROUNDS
     assert all(min(shares) >= MIN_SHARE for shares in two_worker_shares), two_worker_shares
     assert all(abs(sum(shares) - 1) < 1e-9 for shares in SHARES), SHARES
-    assert two >= NO_COLLAPSE * one, (rates, two / one)
+    if load_before < QUIET_LOAD:
+        assert two >= GROWTH * one, (rates, two / one, load_before)
+    else:
+        print(f"load average {load_before:.1f} before the test: other work holds the cores, "
+              f"so only no collapse (>= {NO_COLLAPSE}x) is asserted")
+        assert two >= NO_COLLAPSE * one, (rates, two / one)
