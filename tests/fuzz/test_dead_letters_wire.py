@@ -1,8 +1,9 @@
 """Bad input end to end: real Mosquitto, real ingest, real PostgreSQL.
 
-1. A table of named malformed kinds (32, every dead-letter reason ingest can see over the
-   wire; `db_rejected` is tested in tests/ingest), each published between valid messages: each lands in
-   `dead_letters` with its expected reason, the valid ones around it are stored.
+1. A table of named malformed kinds (34, every dead-letter reason ingest can see over
+   the wire; `db_rejected` is tested in tests/ingest), each published between valid
+   messages: each lands in `dead_letters` with its expected reason, the valid ones
+   around it are stored.
    tests/ingest covers 16 kinds over the wire; this adds the byte-level ones (BOM,
    trailing garbage, 100,000-deep nesting, NaN), the range edges, retired nodes,
    foreign-looking topics that still match the subscription, status faults, and a value
