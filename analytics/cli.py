@@ -45,6 +45,27 @@ Dsn = Annotated[
 ]
 
 
+# Options several commands share, declared once.
+FromDate = Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")]
+ToDate = Annotated[
+    str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
+]
+Sites = Annotated[
+    list[str] | None,
+    typer.Option("--site", help="Only this site (repeat for more); default: all."),
+]
+NoshowMinS = Annotated[
+    int,
+    typer.Option(
+        min=0, help="A booking occupied less than this (or half its length) is a no-show."
+    ),
+]
+Percentile = Annotated[
+    str,
+    typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
+]
+
+
 def _dsn(dsn: str | None) -> str:
     from hubsense.db.connect import resolve_dsn
     from hubsense.settings import load_settings
@@ -82,10 +103,8 @@ def _date(option: str, text: str) -> dt.date:
 def compute(
     inventory: Annotated[Path, typer.Option(help="Inventory YAML file (SPEC §5).")],
     events: Annotated[Path, typer.Option(help="events.csv: node,seq,ts,type,desk,source,state.")],
-    from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[
-        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
-    ],
+    from_date: FromDate,
+    to_date: ToDate,
     out: Annotated[
         Path, typer.Option(help="Folder for the four CSV outputs (created; files replaced whole).")
     ],
@@ -96,16 +115,8 @@ def compute(
     bucket: Annotated[
         BucketOption, typer.Option(help="Bucket of desk_metrics.csv, in site-local time.")
     ] = (BucketOption.DAY),
-    noshow_min_s: Annotated[
-        int,
-        typer.Option(
-            min=0, help="A booking occupied less than this (or half its length) is a no-show."
-        ),
-    ] = 900,
-    percentile: Annotated[
-        str,
-        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
-    ] = "95",
+    noshow_min_s: NoshowMinS = 900,
+    percentile: Percentile = "95",
 ) -> None:
     """Compute SPEC §6 from an inventory, events.csv and bookings.csv into four CSV files.
 
@@ -157,24 +168,11 @@ def compute(
 
 @app.command()
 def run(
-    from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[
-        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
-    ],
-    site: Annotated[
-        list[str] | None,
-        typer.Option("--site", help="Only this site (repeat for more); default: all."),
-    ] = None,
-    noshow_min_s: Annotated[
-        int,
-        typer.Option(
-            min=0, help="A booking occupied less than this (or half its length) is a no-show."
-        ),
-    ] = 900,
-    percentile: Annotated[
-        str,
-        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
-    ] = "95",
+    from_date: FromDate,
+    to_date: ToDate,
+    site: Sites = None,
+    noshow_min_s: NoshowMinS = 900,
+    percentile: Percentile = "95",
     dsn: Dsn = None,
 ) -> None:
     """Compute SPEC §6 from the database into the rollup tables, replacing the period's rows.
@@ -194,18 +192,10 @@ def run(
 
 @app.command()
 def summary(
-    from_date: Annotated[str, typer.Option("--from", help="First site-local date, YYYY-MM-DD.")],
-    to_date: Annotated[
-        str, typer.Option("--to", help="Site-local date after the last one (exclusive).")
-    ],
-    site: Annotated[
-        list[str] | None,
-        typer.Option("--site", help="Only this site (repeat for more); default: all."),
-    ] = None,
-    percentile: Annotated[
-        str,
-        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
-    ] = "95",
+    from_date: FromDate,
+    to_date: ToDate,
+    site: Sites = None,
+    percentile: Percentile = "95",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     dsn: Dsn = None,
 ) -> None:
@@ -277,16 +267,8 @@ def scheduler(
     once: Annotated[
         bool, typer.Option("--once", help="Scan and recompute once, then exit.")
     ] = False,
-    noshow_min_s: Annotated[
-        int,
-        typer.Option(
-            min=0, help="A booking occupied less than this (or half its length) is a no-show."
-        ),
-    ] = 900,
-    percentile: Annotated[
-        str,
-        typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
-    ] = "95",
+    noshow_min_s: NoshowMinS = 900,
+    percentile: Percentile = "95",
     dsn: Dsn = None,
 ) -> None:
     """Keep the rollups current: recompute only the days new events and bookings touch.

@@ -23,16 +23,25 @@ app = typer.Typer(
 )
 
 
+# Options both commands share, declared once.
+Dsn = Annotated[
+    str | None,
+    typer.Option("--dsn", help="PostgreSQL DSN (default: settings, then `hubsense services`)."),
+]
+MqttUrlOption = Annotated[
+    str | None,
+    typer.Option("--mqtt-url", help="Broker URL mqtt://[user[:pass]@]host[:port] or mqtts://…"),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="Settings YAML file (also HUBSENSE_CONFIG)."),
+]
+
+
 @app.command()
 def run(
-    dsn: Annotated[
-        str | None,
-        typer.Option("--dsn", help="PostgreSQL DSN (default: settings, then `hubsense services`)."),
-    ] = None,
-    mqtt_url: Annotated[
-        str | None,
-        typer.Option("--mqtt-url", help="Broker URL mqtt://[user[:pass]@]host[:port] or mqtts://…"),
-    ] = None,
+    dsn: Dsn = None,
+    mqtt_url: MqttUrlOption = None,
     worker_id: Annotated[
         str | None,
         typer.Option(
@@ -40,10 +49,7 @@ def run(
             help="Stable id of this worker; client id hubsense-ingest-ID resumes its own session.",
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Settings YAML file (also HUBSENSE_CONFIG)."),
-    ] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C; it commits and acks before exiting.
 
@@ -72,21 +78,12 @@ def retire(
     worker_id: Annotated[
         str, typer.Option("--worker-id", help="The worker id to retire for good.")
     ],
-    dsn: Annotated[
-        str | None,
-        typer.Option("--dsn", help="PostgreSQL DSN (default: settings, then `hubsense services`)."),
-    ] = None,
-    mqtt_url: Annotated[
-        str | None,
-        typer.Option("--mqtt-url", help="Broker URL mqtt://[user[:pass]@]host[:port] or mqtts://…"),
-    ] = None,
+    dsn: Dsn = None,
+    mqtt_url: MqttUrlOption = None,
     idle_s: Annotated[
         float, typer.Option("--idle-s", min=0.5, help="Finish after this many quiet seconds.")
     ] = 5.0,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Settings YAML file (also HUBSENSE_CONFIG)."),
-    ] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Retire a worker id: store what its broker session still holds, then end the session.
 

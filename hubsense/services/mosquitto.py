@@ -31,7 +31,14 @@ from typing import Any
 from hubsense.errors import ServiceError
 from hubsense.logs import get_logger
 from hubsense.services.packages import require_binary
-from hubsense.services.ports import LOOPBACK, accepts, free_port, port_is_free, wait_until
+from hubsense.services.ports import (
+    LOOPBACK,
+    accepts,
+    free_port,
+    port_is_free,
+    start_retrying_taken_port,
+    wait_until,
+)
 from hubsense.services.privileges import hand_over, service_account
 
 log = get_logger(__name__)
@@ -41,7 +48,6 @@ ACCOUNT = "mosquitto"
 START_TIMEOUT_S = 15.0
 # SIGTERM makes the broker write its persistence file; a large queue takes a while.
 STOP_TIMEOUT_S = 60.0
-PORT_ATTEMPTS = 3
 # How long the daemon must stay alive after its port answered to count as started.
 STILL_ALIVE_CHECK_S = 0.05
 # Largest MQTT packet the broker accepts (whole packet: header, topic, payload); a
@@ -142,18 +148,7 @@ class MosquittoServer:
                     f"not {self._requested_port}; stop it first to change the port"
                 )
             return
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once()
-                return
-            except ServiceError:
-                # Another process may take a free port between our check and the bind.
-                if self._requested_port is not None or port_is_free(self.port):
-                    raise
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                log.warning("mosquitto_port_taken", port=self.port, attempt=attempt)
-                self._port = free_port()
+        start_retrying_taken_port(self, "mosquitto")
 
     def _start_once(self) -> None:
         binary = require_binary(self.bin_path, "mosquitto")

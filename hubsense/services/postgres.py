@@ -23,7 +23,7 @@ from typing import Any
 from hubsense.errors import ServiceError
 from hubsense.logs import get_logger
 from hubsense.services.packages import require_binary
-from hubsense.services.ports import LOOPBACK, free_port, port_is_free
+from hubsense.services.ports import LOOPBACK, free_port, port_is_free, start_retrying_taken_port
 from hubsense.services.privileges import command_as, hand_over, service_account
 
 log = get_logger(__name__)
@@ -32,7 +32,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
 CONF_NAME = "hubsense.conf"
-PORT_ATTEMPTS = 3
 
 
 class PostgresServer:
@@ -85,18 +84,7 @@ class PostgresServer:
             self._port = running or self._port
             return
         self._init_if_needed()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once()
-                return
-            except ServiceError:
-                # Another process may take a free port between our check and the bind.
-                if self._requested_port is not None or port_is_free(self.port):
-                    raise
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                log.warning("postgres_port_taken", port=self.port, attempt=attempt)
-                self._port = free_port()
+        start_retrying_taken_port(self, "postgres")
 
     def _start_once(self) -> None:
         self._write_settings()

@@ -59,15 +59,16 @@ def services_up(
     postgres.create_database(DATABASE)
     dsn = postgres.dsn(DATABASE)
     applied = migrate(dsn, default_params(settings.timescale))
-    state = {
+    broker: dict[str, Any] = {"port": mosquitto.port, "dir": str(mosquitto.directory)}
+    state: dict[str, Any] = {
         "dsn": dsn,
         "mqtt_url": mosquitto.url,
         "postgres": {"port": postgres.port, "dir": str(postgres.directory)},
-        "mosquitto": {"port": mosquitto.port, "dir": str(mosquitto.directory)},
+        "mosquitto": broker,
     }
     if secured is not None:
         state["mqtt_tls_url"] = f"mqtts://{mosquitto.host}:{secured[1]}"
-        state["mosquitto"]["tls_port"] = secured[1]
+        broker["tls_port"] = secured[1]
     path = write_state(state_dir, state)
     log.info("services_up", dsn=dsn, mqtt_url=mosquitto.url, state_file=str(path), migrated=applied)
     report = _report(postgres, mosquitto, known=True)
