@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.pgcopy import decode
+from psycopg.types.json import Jsonb
 
 from hubsense.inventory import Node, Site
 
@@ -28,30 +29,17 @@ EVENT_COLUMNS = [
     ("state", np.int16),
 ]
 
-# A desk's state carries into the period from its last event before it; most desks have
-# one in the last week, so only the others make the query look further back.
-CARRY_WINDOW_MS = 7 * 86_400_000
-
 # Rows of the site's events as the kernels want them; %(…)s are bound client-side by psycopg.
+# Each desk's state carries in from its last event before the period: one probe of
+# events_desk_ts per desk (migration 0006), however long ago that event was.
 EVENTS_SQL = """
 COPY (
-    WITH n(id, idx) AS (SELECT * FROM unnest(%(nodes)s::text[]) WITH ORDINALITY),
-         d(id, idx) AS (SELECT * FROM unnest(%(desks)s::text[]) WITH ORDINALITY),
-         recent AS (
-             SELECT DISTINCT ON (desk_id) node_id, seq, ts, type, desk_id, state
-               FROM events WHERE site_id = %(site)s AND type = 'desk'
-                AND ts >= %(recent)s AND ts < %(from)s
-              ORDER BY desk_id, ts DESC, seq DESC
-         ),
-         e AS (
-             SELECT * FROM recent
-             UNION ALL
-             -- Only desks without an event in the recent window look further back.
-             (SELECT DISTINCT ON (desk_id) node_id, seq, ts, type, desk_id, state
-                FROM events WHERE site_id = %(site)s AND type = 'desk' AND ts < %(recent)s
-                 AND desk_id = ANY(%(desks)s::text[])
-                 AND desk_id NOT IN (SELECT desk_id FROM recent)
-               ORDER BY desk_id, ts DESC, seq DESC)
+    WITH e AS (
+             SELECT c.* FROM unnest(%(desks)s::text[]) d(id) CROSS JOIN LATERAL (
+                 SELECT node_id, seq, ts, type, desk_id, state
+                   FROM events WHERE desk_id = d.id AND type = 'desk'
+                    AND site_id = %(site)s AND ts < %(from)s
+                  ORDER BY ts DESC, seq DESC LIMIT 1) c
              UNION ALL
              -- An alive older than 3 heartbeats before the period cannot cover any of it.
              (SELECT DISTINCT ON (node_id) node_id, seq, ts, type, desk_id, state
@@ -62,12 +50,14 @@ COPY (
              SELECT node_id, seq, ts, type, desk_id, state
                FROM events WHERE site_id = %(site)s AND ts >= %(from)s AND ts < %(to)s
          )
-    SELECT (n.idx - 1)::int4, e.seq::int8, floor(extract(epoch FROM e.ts) * 1000)::int8,
+    SELECT (%(node_index)s::jsonb ->> e.node_id)::int4, e.seq::int8,
+           floor(extract(epoch FROM e.ts) * 1000)::int8,
            (CASE e.type WHEN 'desk' THEN 0 WHEN 'alive' THEN 1 ELSE 2 END)::int2,
-           coalesce(d.idx - 1, -1)::int4,
+           coalesce((%(desk_index)s::jsonb ->> e.desk_id)::int4, -1),
            (CASE WHEN e.state = 'occupied' THEN 1 ELSE 0 END)::int2
-      FROM e JOIN n ON n.id = e.node_id LEFT JOIN d ON d.id = e.desk_id
-     WHERE e.type <> 'desk' OR d.idx IS NOT NULL
+      FROM e
+     WHERE %(node_index)s::jsonb ? e.node_id
+       AND (e.type <> 'desk' OR %(desk_index)s::jsonb ? e.desk_id)
      ORDER BY e.ts, e.seq
 ) TO STDOUT (FORMAT binary)
 """
@@ -152,9 +142,10 @@ def copy_events(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> EventArr
         "site": layout.sites[0].id,
         "nodes": layout.node_ids,
         "desks": layout.desk_ids,
+        "node_index": Jsonb(layout.node_index),
+        "desk_index": Jsonb(layout.desk_index),
         "from": _utc(from_ms),
         "to": _utc(to_ms),
-        "recent": _utc(from_ms - CARRY_WINDOW_MS),
         "beats": _utc(from_ms - longest_cover_ms),
     }
     payload = bytearray()
