@@ -8,10 +8,12 @@ Must not parse options or print.
 
 from __future__ import annotations
 
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hubsense.analytics.arrays import Layout
@@ -27,7 +29,7 @@ from hubsense.logs import get_logger
 
 log = get_logger(__name__)
 
-# Sites computed at once, each on its own connection.
+# Sites computed at once, each worker on its own connection.
 DEFAULT_WORKERS = 4
 
 
@@ -46,7 +48,7 @@ class SiteRun:
 
 
 def _run_site(
-    dsn: str,
+    conn: Any,
     site: Site,
     node_of_desk: dict[str, str],
     period: Period,
@@ -54,25 +56,22 @@ def _run_site(
     percentile: Fraction,
     write: bool,
 ) -> SiteRun:
-    """Read, compute and write one site on its own connection (sites run side by side)."""
-    with connect(dsn, autocommit=True) as conn:
-        started = time.perf_counter()
-        layout = Layout.from_sites([site], node_of_desk)
-        zone = ZoneInfo(site.timezone)
-        from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
-        bookings = read_bookings(conn, layout, from_ms, to_ms)
-        # Events after the period still count for its bookings (SPEC §6).
-        events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-        events = copy_events(conn, layout, from_ms, events_to)
-        read_done = time.perf_counter()
-        results = compute(layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
-        computed = time.perf_counter()
-        counts = (
-            write_site(conn, results, bookings, period, str(percentile))
-            if write
-            else {"desk_hours": 0}
-        )
-        written = time.perf_counter()
+    """Read, compute and write one site on the calling worker's connection."""
+    started = time.perf_counter()
+    layout = Layout.from_sites([site], node_of_desk)
+    zone = ZoneInfo(site.timezone)
+    from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
+    bookings = read_bookings(conn, layout, from_ms, to_ms)
+    # Events after the period still count for its bookings (SPEC §6).
+    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
+    events = copy_events(conn, layout, from_ms, events_to)
+    read_done = time.perf_counter()
+    results = compute(layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
+    computed = time.perf_counter()
+    counts = (
+        write_site(conn, results, bookings, period, str(percentile)) if write else {"desk_hours": 0}
+    )
+    written = time.perf_counter()
     run = SiteRun(
         site=site.id,
         events=len(events),
@@ -107,17 +106,34 @@ def run_period(
     """Compute and store the rollups of every (or the named) active site for the period.
 
     Sites are independent (their own rows, their own transaction), so `workers` of them
-    run at once, each on its own connection: most of a small run is waiting for the
-    server, and the kernels release the GIL.
+    run at once: most of a small run is waiting for the server, and the kernels release
+    the GIL. Each worker opens one connection and takes sites from a shared queue until
+    none is left; a connection a site would cost a backend start and the temporary
+    tables' catalog rows again, which for a one-day run is as much as the work itself.
     """
     with connect(dsn, autocommit=True) as conn:
         sites, node_of_desk = load_sites(conn, site_ids)
     missing = sorted(set(site_ids or []) - {site.id for site in sites})
     if missing:
         raise ConfigError(f"--site: unknown or retired site(s) {', '.join(missing)}")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [
-            pool.submit(_run_site, dsn, site, node_of_desk, period, noshow_min_s, percentile, write)
-            for site in sites
-        ]
-        return [future.result() for future in futures]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(sites)):
+        todo.put(i)
+    runs: dict[int, SiteRun] = {}
+
+    def work() -> None:
+        with connect(dsn, autocommit=True) as conn:
+            while True:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                runs[i] = _run_site(
+                    conn, sites[i], node_of_desk, period, noshow_min_s, percentile, write
+                )
+
+    n_workers = max(1, min(workers, len(sites)))
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for future in [pool.submit(work) for _ in range(n_workers)]:
+            future.result()
+    return [runs[i] for i in range(len(sites))]

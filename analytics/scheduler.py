@@ -6,13 +6,26 @@ recompute: a desk event reaches until that desk's next event (its state holds un
 then), an alive for three heartbeats, a booking over its span. Those days, as one
 range per site, go through `run_period`; then the watermark moves to the instant the
 scan looked up to (a little behind now, so rows of transactions still committing are
-picked up next time). Must not parse options or print.
+picked up next time).
+
+One scheduler per database: a tick holds a PostgreSQL session advisory lock, and
+`run_forever` holds it for as long as it runs. A second `run_forever` waits as a standby
+(one `analytics_scheduler_waiting` log line) and takes over when the first stops or
+dies, since PostgreSQL drops the lock with the holder's session; a one-off `tick`
+(`--once`) finds it taken and fails with `SchedulerBusyError`, one line naming the
+holder. Two schedulers at once would not corrupt rollups (each site is one
+transaction) but would compute everything twice and race on the watermarks.
+Must not parse options or print.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -23,9 +36,24 @@ from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE
 from hubsense.analytics.run import run_period
 
 from hubsense.db.connect import connect
+from hubsense.errors import ServiceError
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
+
+# pg_advisory_lock key: the first 8 bytes of sha256("hubsense.analytics.scheduler"), signed.
+LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"hubsense.analytics.scheduler").digest()[:8], "big", signed=True
+)
+# How often a waiting standby asks for the lock again.
+STANDBY_POLL_S = 5.0
+
+HOLDER_SQL = """
+SELECT a.pid, coalesce(host(a.client_addr), 'local socket'), a.backend_start
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+   AND l.classid = %(high)s::oid AND l.objid = %(low)s::oid
+"""
 
 # Rows committed this long after their received_at are still seen by the next scan.
 COMMIT_SLACK = dt.timedelta(seconds=5)
@@ -61,6 +89,52 @@ SELECT r.site_id, m.timezone, min(r.first_at), max(r.last_at)
 """
 
 
+class SchedulerBusyError(ServiceError):
+    """Another analytics scheduler holds this database's scheduler lock."""
+
+
+def _try_lock(conn: Any) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def _holder(conn: Any) -> str:
+    """Who holds the lock, for the operator: backend pid, client address, since when."""
+    key = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
+    row = conn.execute(HOLDER_SQL, {"high": key >> 32, "low": key & 0xFFFF_FFFF}).fetchone()
+    if row is None:  # released between our try and this look
+        return "a scheduler that has just stopped"
+    return f"PostgreSQL backend pid {row[0]} from {row[1]}, since {row[2]:%Y-%m-%d %H:%M:%S%z}"
+
+
+@contextmanager
+def scheduler_lock(
+    dsn: str, wait: bool, stop: threading.Event | None = None
+) -> Iterator[Any | None]:
+    """Hold the scheduler lock on a connection of its own while the body runs.
+
+    `wait=False` raises `SchedulerBusyError` when it is taken; `wait=True` polls until it
+    is free, or yields None when `stop` is set first. Yields the lock's connection.
+    """
+    with connect(dsn, autocommit=True, application_name="hubsense-analytics-scheduler") as conn:
+        if not _try_lock(conn):
+            holder = _holder(conn)
+            if not wait:
+                raise SchedulerBusyError(
+                    f"analytics scheduler: another scheduler is running on this database "
+                    f"({holder}); stop it first, or leave this one to it"
+                )
+            log.warning("analytics_scheduler_waiting", holder=holder, poll_s=STANDBY_POLL_S)
+            while not _try_lock(conn):
+                if stop is not None and stop.wait(STANDBY_POLL_S):
+                    yield None
+                    return
+                if stop is None:
+                    time.sleep(STANDBY_POLL_S)
+            log.info("analytics_scheduler_lock_taken")
+        yield conn  # closing the connection releases the lock
+
+
 @dataclass(frozen=True)
 class Recompute:
     site: str
@@ -86,7 +160,15 @@ def tick(
     percentile: Fraction = DEFAULT_PERCENTILE,
     now: dt.datetime | None = None,
 ) -> list[Recompute]:
-    """One scheduler step: recompute what new data touched, then move the watermarks."""
+    """One scheduler step under the scheduler lock (`SchedulerBusyError` when it is taken)."""
+    with scheduler_lock(dsn, wait=False):
+        return _tick(dsn, noshow_min_s, percentile, now)
+
+
+def _tick(
+    dsn: str, noshow_min_s: int, percentile: Fraction, now: dt.datetime | None = None
+) -> list[Recompute]:
+    """Recompute what new data touched, then move the watermarks (the caller holds the lock)."""
     with connect(dsn, autocommit=True) as conn:
         row = conn.execute("SELECT now()").fetchone()
         assert row is not None  # SELECT now() always returns a row
@@ -113,10 +195,22 @@ def tick(
     return plans
 
 
-def run_forever(dsn: str, interval_s: float, noshow_min_s: int, percentile: Fraction) -> None:
-    """Tick every `interval_s` seconds until interrupted."""
-    while True:
-        started = time.monotonic()
-        plans = tick(dsn, noshow_min_s, percentile)
-        log.info("analytics_tick", sites=len(plans), took_s=round(time.monotonic() - started, 3))
-        time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+def run_forever(
+    dsn: str,
+    interval_s: float,
+    noshow_min_s: int,
+    percentile: Fraction,
+    stop: threading.Event | None = None,
+) -> None:
+    """Tick every `interval_s` seconds, holding the scheduler lock, until interrupted or `stop`."""
+    stop = stop or threading.Event()
+    with scheduler_lock(dsn, wait=True, stop=stop) as lock_conn:
+        while lock_conn is not None and not stop.is_set():
+            # The lock lives as long as its session: a lost connection must end this
+            # scheduler (psycopg raises here) before a standby takes over.
+            lock_conn.execute("SELECT 1")
+            started = time.monotonic()
+            plans = _tick(dsn, noshow_min_s, percentile)
+            took_s = time.monotonic() - started
+            log.info("analytics_tick", sites=len(plans), took_s=round(took_s, 3))
+            stop.wait(max(0.0, interval_s - took_s))

@@ -1,14 +1,19 @@
-"""The scheduler recomputes exactly the days that newly arrived (and late) events touch."""
+"""The scheduler recomputes exactly the days new (and late) events touch; one runs at a time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
 
 import psycopg
 import pytest
 from harness import inventory, ms, site
+from hubsense.analytics import scheduler
 from hubsense.analytics.calendar import Period
-from hubsense.analytics.scheduler import tick
+from hubsense.analytics.scheduler import LOCK_KEY, SchedulerBusyError, tick
 
 from hubsense.db.inventory_sync import apply_inventory
 
@@ -100,3 +105,74 @@ def test_scheduler_recomputes_the_days_new_and_late_events_touch(db_dsn: str) ->
             "2026-03-04": 43200,
             "2026-03-05": -1,
         }
+
+
+def lock_waiters(conn: psycopg.Connection) -> list[tuple[int, bool]]:
+    """(backend pid, granted) of the sessions holding or polling for the scheduler lock."""
+    key = LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
+    return [
+        (pid, granted)
+        for pid, granted in conn.execute(
+            "SELECT a.pid, l.granted FROM pg_stat_activity a LEFT JOIN pg_locks l "
+            "ON l.pid = a.pid AND l.locktype = 'advisory' AND l.classid = %s::oid "
+            "AND l.objid = %s::oid AND l.objsubid = 1 "
+            "WHERE a.application_name = 'hubsense-analytics-scheduler' ORDER BY a.backend_start",
+            (key >> 32, key & 0xFFFF_FFFF),
+        )
+    ]
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_second_scheduler_waits_as_a_standby_and_once_refuses(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_inventory(db_dsn, inventory(site("hq", {"n1": ["d1"]}, ALWAYS, heartbeat_s=86_400)))
+    monkeypatch.setattr(scheduler, "STANDBY_POLL_S", 0.1)
+    first_stop, second_stop = threading.Event(), threading.Event()
+    first = threading.Thread(
+        target=scheduler.run_forever, args=(db_dsn, 0.2, 900, Fraction(95), first_stop)
+    )
+    second = threading.Thread(
+        target=scheduler.run_forever, args=(db_dsn, 0.2, 900, Fraction(95), second_stop)
+    )
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE analytics_watermark")
+
+        def ticks() -> int:
+            row = conn.execute("SELECT count(*) FROM analytics_watermark").fetchone()
+            return int(row[0]) if row else 0
+
+        try:
+            first.start()
+            wait_for(lambda: ticks() == 1)
+            holder = lock_waiters(conn)
+            assert [granted for _, granted in holder] == [True]
+            second.start()
+            # The second scheduler's session exists but holds nothing: it polls as a standby.
+            wait_for(lambda: len(lock_waiters(conn)) == 2)
+            time.sleep(0.5)
+            waiters = lock_waiters(conn)
+            assert waiters[0] == holder[0] and waiters[1][1] is None and ticks() == 1
+            # A one-off tick (`scheduler --once`) refuses with one line naming the holder.
+            with pytest.raises(SchedulerBusyError, match=f"backend pid {holder[0][0]} from"):
+                tick(db_dsn)
+            conn.execute("DELETE FROM analytics_watermark")
+            first_stop.set()
+            first.join(10)
+            assert not first.is_alive()
+            # The standby takes over and ticks (it writes the watermark row again).
+            wait_for(lambda: ticks() == 1)
+            taken = lock_waiters(conn)
+            assert len(taken) == 1 and taken[0][0] != holder[0][0] and taken[0][1] is True
+        finally:
+            first_stop.set()
+            second_stop.set()
+            first.join(10)
+            second.join(10)
+    assert not second.is_alive()
