@@ -9,11 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hubsense.inventory import Inventory
 from hubsense.inventory_file import load_inventory
@@ -96,19 +93,6 @@ def start_secured_broker(basetemp: Path, nodes: list[str]) -> SecuredBroker:
     # From now on node/rotate/revoke rewrite the files and SIGHUP this broker.
     save_plan(provision_dir, dataclasses.replace(plan, pid_file=str(broker.pid_file)))
     return SecuredBroker(base, provision_dir, inventory, broker, tls_port, secrets)
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s} s waiting for {what}; last: {value!r}"
-            )
-        time.sleep(0.05)
 
 
 def refused(ack: tuple[int, str] | None, client: ProbeClient) -> bool:

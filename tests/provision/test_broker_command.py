@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from provision_helpers import INVENTORY_FILE, wait_for
+from provision_helpers import INVENTORY_FILE
+from support.waiting import wait_for
 
 from hubsense.mqtt_url import MqttUrl
 from hubsense.provision.acl import INGEST_USER

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from hubsense.ingest.service import IngestStats, run
-from provision_helpers import SecuredBroker, start_secured_broker, wait_for
+from provision_helpers import SecuredBroker, start_secured_broker
+from support.waiting import wait_for
 
 from hubsense.db.inventory_sync import apply_inventory
 from hubsense.provision.acl import INGEST_USER
