@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,115 +23,53 @@ import psycopg
 
 HERE = Path(__file__).parent
 CHILD = HERE / "chaos_agent.py"
-HUBSENSE = str(Path(sys.executable).parent / "hubsense")
 SITE = "chaos-site"
 
 
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}: {value!r}")
-        time.sleep(0.1)
-
-
-def node_config(node: str, index: int, desks: int, broker_url: str, state_dir: Path,
-                heartbeat_s: int) -> dict[str, Any]:
-    sensors = [{"type": "bthome", "address": f"A4:C1:38:{index:02X}:00:{d:02X}",
-                "desk": f"{node}-d{d:02d}"} for d in range(desks)]
-    return {"node": node, "site": SITE, "broker": {"url": broker_url, "reconnect_max_s": 2},
-            "state_dir": str(state_dir), "heartbeat_s": heartbeat_s, "debounce_ms": 0,
-            "tick_s": 0.05, "sensors": sensors}
+def node_config(
+    node: str, index: int, desks: int, broker_url: str, state_dir: Path, heartbeat_s: int
+) -> dict[str, Any]:
+    sensors = [
+        {
+            "type": "bthome",
+            "address": f"A4:C1:38:{index:02X}:00:{d:02X}",
+            "desk": f"{node}-d{d:02d}",
+        }
+        for d in range(desks)
+    ]
+    return {
+        "node": node,
+        "site": SITE,
+        "broker": {"url": broker_url, "reconnect_max_s": 2},
+        "state_dir": str(state_dir),
+        "heartbeat_s": heartbeat_s,
+        "debounce_ms": 0,
+        "tick_s": 0.05,
+        "sensors": sensors,
+    }
 
 
 def inventory_for(configs: list[dict[str, Any]]) -> Any:
     from hubsense.inventory import Inventory
 
-    return Inventory.model_validate({
-        "organisation": "Chaos",
-        "sites": [{
-            "id": SITE, "name": "Chaos site", "kind": "office", "timezone": "Europe/Stockholm",
-            "desks": [{"id": s["desk"]} for c in configs for s in c["sensors"]],
-            "nodes": [{"id": c["node"], "heartbeat_s": c["heartbeat_s"], "sensors": c["sensors"]}
-                      for c in configs],
-        }],
-    })
-
-
-class TcpCutter:
-    """A TCP relay in front of the broker for one node; `cut()` is a network cable pulled out.
-
-    While cut, connections are refused; open ones are closed at once.
-    """
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self._lock = threading.Lock()
-        self._conns: list[socket.socket] = []
-        self._server: socket.socket | None = None
-        self.restore()
-
-    def restore(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(16)
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def cut(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            _close(conn)
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=2)
-                upstream.settimeout(None)
-            except OSError:
-                _close(client)  # the broker is down: so is this link
-                continue
-            with self._lock:
-                if self._server is not server:
-                    _close(client), _close(upstream)
-                    return
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        _close(src), _close(dst)
-
-    def close(self) -> None:
-        self.cut()
-
-
-def _close(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
+    return Inventory.model_validate(
+        {
+            "organisation": "Chaos",
+            "sites": [
+                {
+                    "id": SITE,
+                    "name": "Chaos site",
+                    "kind": "office",
+                    "timezone": "Europe/Stockholm",
+                    "desks": [{"id": s["desk"]} for c in configs for s in c["sensors"]],
+                    "nodes": [
+                        {"id": c["node"], "heartbeat_s": c["heartbeat_s"], "sensors": c["sensors"]}
+                        for c in configs
+                    ],
+                }
+            ],
+        }
+    )
 
 
 class AgentProcess:
@@ -154,9 +89,16 @@ class AgentProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, str(CHILD), str(self.config_path), str(self.rate),
-                 str(self.offset_ms)],
-                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    str(CHILD),
+                    str(self.config_path),
+                    str(self.rate),
+                    str(self.offset_ms),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         self.starts += 1
 
@@ -200,8 +142,11 @@ def read_outbox(path: Path) -> dict[str, int]:
         depth = db.execute("SELECT count(*) FROM events").fetchone()[0]
     finally:
         db.close()
-    return {"next_seq": int(meta["next_seq"]), "depth": int(depth),
-            "evicted_total": int(meta["evicted_total"])}
+    return {
+        "next_seq": int(meta["next_seq"]),
+        "depth": int(depth),
+        "evicted_total": int(meta["evicted_total"]),
+    }
 
 
 def create_outbox(state_dir: Path, node: str, offset_ms: int) -> int:
@@ -212,57 +157,6 @@ def create_outbox(state_dir: Path, node: str, offset_ms: int) -> int:
     first = box.next_seq
     box.close()
     return first
-
-
-class IngestProcess:
-    """`hubsense ingest run` as its own process, so SIGKILL is real."""
-
-    def __init__(self, dsn: str, url: str, worker_id: str, group: str, workdir: Path) -> None:
-        self.args = [HUBSENSE, "--log-format", "json", "ingest", "run", "--dsn", dsn,
-                     "--mqtt-url", url, "--worker-id", worker_id]
-        self.env = {**os.environ, "HUBSENSE_INGEST__SHARE_GROUP": group}
-        self.worker_id = worker_id
-        self.workdir = workdir
-        self.runs: list[Path] = []
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log_path = self.workdir / f"{self.worker_id}-{len(self.runs)}.log"
-        self.runs.append(log_path)
-        with log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(self.args, env=self.env, stdout=log_file,
-                                            stderr=subprocess.STDOUT)
-
-    def wait_subscribed(self, timeout_s: float = 60) -> None:
-        wait_for(lambda: b"mqtt_subscribed" in self.runs[-1].read_bytes(), timeout_s,
-                 f"{self.worker_id} subscribed")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(30)
-
-    def terminate(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(90)
-
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(30)
-
-    def last_stats(self) -> list[dict[str, Any]]:
-        """Per run, the last counters it logged (a killed run's are up to 10 s old)."""
-        out = []
-        for path in self.runs:
-            last: dict[str, Any] = {}
-            for line in path.read_text(errors="replace").splitlines():
-                if line.startswith("{") and ('"ingest_stats"' in line
-                                             or '"ingest_stopped"' in line):
-                    last = json.loads(line)
-            out.append(last)
-        return out
 
 
 @dataclass

@@ -28,15 +28,15 @@ import pytest
 from chaos_helpers import (
     AgentProcess,
     Fault,
-    IngestProcess,
     RecoveryClock,
-    TcpCutter,
     create_outbox,
     inventory_for,
     node_config,
     read_outbox,
-    wait_for,
 )
+from support.ingest_runs import IngestProcess
+from support.tcp_relay import TcpRelay
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.chaos, pytest.mark.slow]
 
@@ -58,10 +58,18 @@ CUT_OFFSET_MS = -(DAY_MS + 3_600_000)
 
 def schedule(stream_s: float) -> list[tuple[float, str]]:
     """(second of the stream, fault) — the order of a bad night, scaled to the stream."""
-    plan = [(0.08, "kill_agent:0"), (0.13, "cut_node"), (0.20, "restart_broker"),
-            (0.33, "kill_ingest:0"), (0.43, "restart_postgres"), (0.53, "kill_agents:1,2"),
-            (0.63, "restart_broker"), (0.73, "kill_ingest:1"), (0.83, "restart_postgres"),
-            (0.93, "kill_agent:0")]
+    plan = [
+        (0.08, "kill_agent:0"),
+        (0.13, "cut_node"),
+        (0.20, "restart_broker"),
+        (0.33, "kill_ingest:0"),
+        (0.43, "restart_postgres"),
+        (0.53, "kill_agents:1,2"),
+        (0.63, "restart_broker"),
+        (0.73, "kill_ingest:1"),
+        (0.83, "restart_postgres"),
+        (0.93, "kill_agent:0"),
+    ]
     return [(round(fraction * stream_s, 1), name) for fraction, name in plan]
 
 
@@ -79,22 +87,31 @@ class Chaos:
     def __init__(self, dsn: str, broker: Any, pg: Any, workdir: Path, logdir: Path) -> None:
         self.dsn, self.broker, self.pg, self.workdir = dsn, broker, pg, workdir
         self.t0 = time.monotonic()
-        self.cutter = TcpCutter(broker.port)
+        self.cutter = TcpRelay("127.0.0.1", broker.port)
+        self.cutter.start()
         self.configs, self.agents, self.first_seq = [], [], {}
         rate = TARGET_EVENTS_PER_S / NODES
         for i in range(NODES):
             node = f"pi-chaos-{i}"
             cut = i == CUT_NODE
             port = self.cutter.port if cut else broker.port
-            config = node_config(node, i, DESKS_PER_NODE, f"mqtt://127.0.0.1:{port}",
-                                 workdir / node, CUT_HEARTBEAT_S if cut else HEARTBEAT_S)
+            config = node_config(
+                node,
+                i,
+                DESKS_PER_NODE,
+                f"mqtt://127.0.0.1:{port}",
+                workdir / node,
+                CUT_HEARTBEAT_S if cut else HEARTBEAT_S,
+            )
             offset = CUT_OFFSET_MS if cut else 0
             self.first_seq[node] = create_outbox(workdir / node, node, offset)
             self.configs.append(config)
             self.agents.append(AgentProcess(config, logdir, rate, offset))
         tag = uuid.uuid4().hex[:6]
-        self.ingest = [IngestProcess(dsn, broker.url, f"chaos-{k}-{tag}", f"chaos-{tag}", logdir)
-                       for k in range(2)]
+        self.ingest = [
+            IngestProcess(dsn, broker.url, f"chaos-{k}-{tag}", f"chaos-{tag}", logdir)
+            for k in range(2)
+        ]
         self.recovery = RecoveryClock(dsn)
         self.faults: list[Fault] = []
         self.cut_window_ms: tuple[int, int] | None = None
@@ -113,10 +130,12 @@ class Chaos:
             out[agent.node] = (self.first_seq[agent.node], last)
         return out
 
-    def record(self, name: str, owed: dict[str, tuple[int, int]] | None = None,
-               **extra: Any) -> Fault:
-        fault = Fault(name, round(self.now_s(), 1), time.monotonic(), owed or self.owed(),
-                      extra=extra)
+    def record(
+        self, name: str, owed: dict[str, tuple[int, int]] | None = None, **extra: Any
+    ) -> Fault:
+        fault = Fault(
+            name, round(self.now_s(), 1), time.monotonic(), owed or self.owed(), extra=extra
+        )
         self.faults.append(fault)
         self.recovery.add(fault)
         return fault
@@ -159,7 +178,7 @@ class Chaos:
     def cut_node(self) -> None:
         agent = self.agents[CUT_NODE]
         self.record("cut_node")  # everything the node sent before the cut must arrive
-        self.cutter.cut()
+        self.cutter.stop()
         self.cut_active = True
         agent.send(f"fast {DAY_MS} {CUT_SPEED}")
         self._cut_started = time.monotonic()
@@ -169,7 +188,7 @@ class Chaos:
             return
         agent = self.agents[CUT_NODE]
         box = read_outbox(agent.outbox_path)
-        self.cutter.restore()
+        self.cutter.start()
         self.cut_active = False
         backlog = (self.first_seq[agent.node], box["next_seq"] - 1)
         self.record("node_back_after_a_day", {agent.node: backlog}, backlog_events=box["depth"])
@@ -195,14 +214,17 @@ class Chaos:
     def drain_and_stop(self) -> dict[str, dict[str, int]]:
         for agent in self.agents:
             agent.send("quiet")
-        wait_for(lambda: all(read_outbox(a.outbox_path)["depth"] <= 2 for a in self.agents), 180,
-                 "every outbox drained")
+        wait_for(
+            lambda: all(read_outbox(a.outbox_path)["depth"] <= 2 for a in self.agents),
+            180,
+            "every outbox drained",
+        )
         for agent in self.agents:
             assert agent.stop() == 0, f"{agent.node} did not stop cleanly"
         return {a.node: read_outbox(a.outbox_path) for a in self.agents}
 
     def close(self) -> None:
-        self.cutter.close()
+        self.cutter.stop()
         for agent in self.agents:
             agent.close()
         for worker in self.ingest:
@@ -218,16 +240,22 @@ def reconcile(dsn: str, first_seq: dict[str, int], boxes: dict[str, dict[str, in
         rows = conn.execute(
             "SELECT node_id, count(*), count(DISTINCT seq), min(seq), max(seq),"
             " count(*) FILTER (WHERE type = 'alive'), count(*) FILTER (WHERE type = 'desk')"
-            " FROM events GROUP BY node_id ORDER BY node_id").fetchall()
+            " FROM events GROUP BY node_id ORDER BY node_id"
+        ).fetchall()
         out_of_order = conn.execute(
             "SELECT count(*) FROM (SELECT ts < lag(ts) OVER (PARTITION BY node_id ORDER BY seq)"
-            " AS back FROM events) AS x WHERE back").fetchone()[0]
-        last_types = dict(conn.execute(
-            "SELECT DISTINCT ON (node_id) node_id, type::text FROM events"
-            " ORDER BY node_id, seq DESC").fetchall())
+            " AS back FROM events) AS x WHERE back"
+        ).fetchone()[0]
+        last_types = dict(
+            conn.execute(
+                "SELECT DISTINCT ON (node_id) node_id, type::text FROM events"
+                " ORDER BY node_id, seq DESC"
+            ).fetchall()
+        )
         dead = conn.execute("SELECT reason, count(*) FROM dead_letters GROUP BY reason").fetchall()
         dead_samples = conn.execute(
-            "SELECT topic, reason, detail FROM dead_letters ORDER BY id LIMIT 5").fetchall()
+            "SELECT topic, reason, detail FROM dead_letters ORDER BY id LIMIT 5"
+        ).fetchall()
         # Missing seq ranges per node (first 5), from each outbox's range of seqs.
         gaps = {}
         for node, first in first_seq.items():
@@ -236,17 +264,33 @@ def reconcile(dsn: str, first_seq: dict[str, int], boxes: dict[str, dict[str, in
                 "SELECT min(s), max(s), count(*) FROM (SELECT s, s - row_number() OVER"
                 " (ORDER BY s) AS g FROM generate_series(%s::bigint, %s::bigint) AS s"
                 " WHERE NOT EXISTS (SELECT 1 FROM events WHERE node_id = %s AND seq = s)) AS x"
-                " GROUP BY g ORDER BY 1 LIMIT 5", (first, last, node)).fetchall()
+                " GROUP BY g ORDER BY 1 LIMIT 5",
+                (first, last, node),
+            ).fetchall()
             if missing:
                 gaps[node] = [[lo - first, hi - first, n] for lo, hi, n in missing]
     per_node = {}
     for node, count, distinct, lo, hi, alives, desks in rows:
         sent = boxes[node]["next_seq"] - first_seq[node]
-        per_node[node] = {"sent": sent, "stored": count, "distinct": distinct, "min": lo,
-                          "max": hi, "first": first_seq[node], "last": boxes[node]["next_seq"] - 1,
-                          "alive": alives, "desk": desks}
-    return {"nodes": per_node, "out_of_order": out_of_order, "last_types": last_types,
-            "dead_letters": dict(dead), "dead_samples": dead_samples, "gaps": gaps}
+        per_node[node] = {
+            "sent": sent,
+            "stored": count,
+            "distinct": distinct,
+            "min": lo,
+            "max": hi,
+            "first": first_seq[node],
+            "last": boxes[node]["next_seq"] - 1,
+            "alive": alives,
+            "desk": desks,
+        }
+    return {
+        "nodes": per_node,
+        "out_of_order": out_of_order,
+        "last_types": last_types,
+        "dead_letters": dict(dead),
+        "dead_samples": dead_samples,
+        "gaps": gaps,
+    }
 
 
 def test_a_bad_night_loses_and_duplicates_nothing(
@@ -288,15 +332,26 @@ def test_a_bad_night_loses_and_duplicates_nothing(
         got = result["nodes"][node]
         assert box["depth"] == 0 and box["evicted_total"] == 0, (node, box)
         assert (got["stored"], got["distinct"], got["min"], got["max"]) == (
-            got["sent"], got["sent"], got["first"], got["last"]), (node, got)
+            got["sent"],
+            got["sent"],
+            got["first"],
+            got["last"],
+        ), (node, got)
         assert result["last_types"][node] == "stop", node
     assert result["out_of_order"] == 0
     assert result["dead_letters"] == {}
     assert all(f.recovery_s is not None for f in chaos.faults), "a fault never recovered"
     # The run was the run it claims to be.
     kinds = {f.name.split(":")[0] for f in chaos.faults}
-    assert {"kill_agent", "kill_agents", "kill_ingest", "restart_broker", "restart_postgres",
-            "cut_node", "node_back_after_a_day"} <= kinds
+    assert {
+        "kill_agent",
+        "kill_agents",
+        "kill_ingest",
+        "restart_broker",
+        "restart_postgres",
+        "cut_node",
+        "node_back_after_a_day",
+    } <= kinds
     assert figures["events_per_s"] >= TARGET_EVENTS_PER_S * 0.5, figures["events_per_s"]
     cut = result["nodes"][chaos.agents[CUT_NODE].node]
     assert cut["alive"] >= DAY_MS / (CUT_HEARTBEAT_S * 1000) * 0.7, cut  # a day of heartbeats
@@ -321,13 +376,22 @@ def report(chaos: Chaos, boxes: dict, result: dict, ingest_stats: list) -> dict[
         "dead_samples": [[t, r, d[:200]] for t, r, d in result["dead_samples"]],
         "missing_seq_ranges_from_first": result["gaps"],
         # The node's return after its day offline is measured like a fault but is not one.
-        "faults_injected": len([f for f in chaos.faults
-                                if f.name not in ("end_of_stream_drain", "node_back_after_a_day")]),
+        "faults_injected": len(
+            [
+                f
+                for f in chaos.faults
+                if f.name not in ("end_of_stream_drain", "node_back_after_a_day")
+            ]
+        ),
         "agent_starts": {a.node: a.starts for a in chaos.agents},
         "ingest_runs": {w.worker_id: len(w.runs) for w in chaos.ingest},
         "faults": [
-            {"fault": f.name, "at_s": f.at_s,
-             "recovery_s": None if f.recovery_s is None else round(f.recovery_s, 1), **f.extra}
+            {
+                "fault": f.name,
+                "at_s": f.at_s,
+                "recovery_s": None if f.recovery_s is None else round(f.recovery_s, 1),
+                **f.extra,
+            }
             for f in chaos.faults
         ],
         "nodes": result["nodes"],

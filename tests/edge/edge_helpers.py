@@ -6,18 +6,19 @@ collides with another folder's conftest.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubsense.edge.config import NodeConfig
 
 from hubsense.mqtt_url import parse_mqtt_url
+
+if TYPE_CHECKING:  # ingest (psycopg) is loaded only by the tests that run it
+    from support.ingest_runs import IngestThread
 
 SITE = "edge-site"
 
@@ -134,51 +135,16 @@ class Collector:
         self.client.loop_stop()
 
 
-def wait_for(
-    check: Callable[[], Any], timeout_s: float = 30.0, what: str | Callable[[], str] = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s} s waiting for {what() if callable(what) else what}"
-            )
-        time.sleep(0.05)
+def start_ingest(dsn: str, url: str, worker: str) -> IngestThread:
+    """Ingest in a thread, subscribed, with `worker` as its worker id and share group."""
+    from support.ingest_runs import IngestThread
 
+    from hubsense.settings import Settings
 
-class Ingest:
-    """`hubsense.ingest` running in a thread against a real database."""
-
-    def __init__(self, dsn: str, url: str, worker: str) -> None:
-        from hubsense.ingest.service import run
-
-        from hubsense.settings import Settings
-
-        settings = Settings.model_validate({"ingest": {"worker_id": worker, "share_group": worker}})
-        self.stop_event = threading.Event()
-        ready = threading.Event()
-        self.thread = threading.Thread(
-            target=run,
-            args=(settings, self.stop_event),
-            kwargs={"dsn": dsn, "mqtt_url": url, "ready": ready},
-            daemon=True,
-        )
-        self.thread.start()
-        assert ready.wait(30), "ingest did not subscribe"
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(30)
-
-
-def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()
+    settings = Settings.model_validate({"ingest": {"worker_id": worker, "share_group": worker}})
+    runner = IngestThread(settings, dsn, url)
+    runner.wait_ready(30)
+    return runner
 
 
 def load_inventory(dsn: str, *configs: NodeConfig) -> None:
@@ -212,74 +178,3 @@ class SimClock:
         self()
         with self._lock:
             self.speed = speed
-
-
-class TcpProxy:
-    """A TCP relay to the broker: `stop()` cuts the node off (lost Wi-Fi, broker unreachable)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        import socket
-
-        self._target = (host, port)
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self._listener: Any = None
-        self._conns: list[Any] = []
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import socket
-
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: Any) -> None:
-        import socket
-
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self._target)
-            with self._lock:
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: Any, dst: Any) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.close()
-
-    def stop(self) -> None:
-        import socket
-
-        if self._listener is not None:
-            # shutdown wakes the thread blocked in accept(); close alone keeps it listening.
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for s in conns:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_helpers import Collector, Ingest, load_inventory, node_config, query, wait_for
+from edge_helpers import Collector, load_inventory, node_config, start_ingest
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.io.bthome_adverts import build_advert
+from support.database import query
+from support.waiting import wait_for
 
 from hubsense.wire import EVENTS_ADAPTER, ConfigMessage, SensorConfig, StatusMessage, encode
 
@@ -30,7 +32,7 @@ def test_sensors_to_database_exactly_once(
     ble = [{"type": "bthome", "address": MAC, "desk": "pi-e1-ble", "bindkey": KEY.hex()}]
     config = node_config(tmp_path, mqtt_broker.url, "pi-e1", pins=2, ble=ble)
     load_inventory(db_dsn, config)
-    ingest = Ingest(db_dsn, mqtt_broker.url, "edge-e2e")
+    ingest = start_ingest(db_dsn, mqtt_broker.url, "edge-e2e")
     try:
         agent = AgentThread(config).start()
         wait_for(lambda: len(collector.seqs()) >= 4, what="start events")
@@ -66,7 +68,7 @@ def test_sensors_to_database_exactly_once(
             what="rows in the database",
         )
     finally:
-        ingest.stop()
+        ingest.close()
     seqs = [r[0] for r in rows]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps, each once (PK)
     assert sorted(collector.seqs()) == seqs

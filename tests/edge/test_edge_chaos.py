@@ -14,19 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_helpers import (
-    Collector,
-    Ingest,
-    SimClock,
-    TcpProxy,
-    load_inventory,
-    node_config,
-    query,
-    wait_for,
-)
+from edge_helpers import Collector, SimClock, load_inventory, node_config, start_ingest
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.io.bthome_adverts import build_advert
 from hubsense.edge.io.outbox import open_outbox
+from support.database import query
+from support.tcp_relay import TcpRelay
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.chaos, pytest.mark.slow]
 
@@ -50,7 +44,7 @@ def test_sigkill_20_times_while_publishing_loses_and_duplicates_nothing(
     config_file.write_text(config.model_dump_json())
     load_inventory(db_dsn, config)
     collector = Collector(broker.url)
-    ingest = Ingest(db_dsn, broker.url, "edge-kill")
+    ingest = start_ingest(db_dsn, broker.url, "edge-kill")
     rng = random.Random(20)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     try:
@@ -101,7 +95,7 @@ def test_sigkill_20_times_while_publishing_loses_and_duplicates_nothing(
             what="every event in the database",
         )
     finally:
-        ingest.stop()
+        ingest.close()
         collector.close()
     seqs = [r[0] for r in rows]
     assert seqs == list(range(seqs[0], last_seq + 1)), "a gap or a duplicate in the database"
@@ -128,7 +122,7 @@ def test_broker_away_24_simulated_hours_then_backlog_in_order(
     # The node reaches the broker through a relay; cutting the relay makes the broker
     # unreachable for the node only (lost uplink), while ingest keeps its session.
     broker = make_broker()
-    relay = TcpProxy(broker.host, broker.port)
+    relay = TcpRelay(broker.host, broker.port)
     relay.start()
     hour_ms = 3_600_000
     clock = SimClock(int(time.time() * 1000) - 26 * hour_ms)  # ends before "now": ingest accepts it
@@ -145,7 +139,7 @@ def test_broker_away_24_simulated_hours_then_backlog_in_order(
     )
     load_inventory(db_dsn, config)
     collector = Collector(broker.url)
-    ingest = Ingest(db_dsn, broker.url, "edge-outage")
+    ingest = start_ingest(db_dsn, broker.url, "edge-outage")
     agent = AgentThread(config, clock_ms=clock).start()
     try:
         wait_for(lambda: len(collector.seqs()) >= 5, what="start events")
@@ -198,7 +192,7 @@ def test_broker_away_24_simulated_hours_then_backlog_in_order(
     finally:
         if agent._thread.is_alive():
             agent.stop()
-        ingest.stop()
+        ingest.close()
         collector.close()
         relay.stop()
     # Complete and in order: the backlog arrived oldest first with no gap.

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_helpers import Ingest, load_inventory, node_config, query, wait_for
+from edge_helpers import load_inventory, node_config, start_ingest
 from hubsense.edge.embed import AgentThread
+from support.database import query
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.service
 
@@ -34,7 +36,7 @@ def test_events_published_with_no_subscriber_stay_queued_until_ingest_is_back(
         wait_for(lambda: agent.agent.outbox.depth >= 3, what="start events queued")
         time.sleep(1.0)
         assert agent.agent.outbox.depth >= 3, "events acknowledged with 0x10 were dropped"
-        ingest = Ingest(db_dsn, broker.url, "ns-worker")
+        ingest = start_ingest(db_dsn, broker.url, "ns-worker")
         wait_for(lambda: agent.agent.outbox.depth == 0, timeout_s=30, what="outbox drained")
     finally:
         agent.stop()
@@ -45,7 +47,7 @@ def test_events_published_with_no_subscriber_stay_queued_until_ingest_is_back(
                 ),
                 what="stop event stored",
             )
-            ingest.stop()
+            ingest.close()
     rows = query(db_dsn, "SELECT seq, type::text FROM events WHERE node_id = 'pi-ns1' ORDER BY seq")
     seqs = [seq for seq, _ in rows]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a gap: an event was lost"

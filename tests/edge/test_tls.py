@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_helpers import Collector, node_config, wait_for
+from edge_helpers import Collector, node_config
 from gpiozero.pins.mock import MockFactory
 from hubsense.edge.doctor import Status, run_checks
 from hubsense.edge.embed import AgentThread
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.service
 

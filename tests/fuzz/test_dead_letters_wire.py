@@ -23,7 +23,11 @@ from typing import Any
 import pytest
 from fuzz_cases import INVENTORY, mutate_bytes, mutate_tree, valid_message
 from hubsense.ingest.decode import MAX_DEAD_PAYLOAD_BYTES, decode_message
-from wire_helpers import IngestThread, Publisher, insert_inventory, query, wait_for
+from support.database import query
+from support.ingest_runs import IngestThread, ingest_settings
+from support.mqtt_clients import Publisher
+from support.waiting import wait_for
+from wire_helpers import insert_inventory
 
 pytestmark = pytest.mark.service
 
@@ -37,8 +41,15 @@ def _events(*events: bytes, node: bytes = b"pi-a") -> bytes:
 
 
 def _desk(desk: bytes, source: bytes = b"pir", state: bytes = b"occupied") -> bytes:
-    return (b'{"seq":1,"ts":1764000000000,"type":"desk","desk":"' + desk + b'","source":"'
-            + source + b'","state":"' + state + b'"}')
+    return (
+        b'{"seq":1,"ts":1764000000000,"type":"desk","desk":"'
+        + desk
+        + b'","source":"'
+        + source
+        + b'","state":"'
+        + state
+        + b'"}'
+    )
 
 
 def malformed() -> list[tuple[str, str, bytes, str]]:
@@ -57,45 +68,101 @@ def malformed() -> list[tuple[str, str, bytes, str]]:
         ("ts as a float", A, _events(b'{"seq":1,"ts":1.0,"type":"alive"}'), "invalid_schema"),
         ("ts NaN", A, _events(b'{"seq":1,"ts":NaN,"type":"alive"}'), "invalid_schema"),
         ("seq negative", A, _events(b'{"seq":-1,"ts":1,"type":"alive"}'), "invalid_schema"),
-        ("seq above 2^62", A, _events(b'{"seq":%d,"ts":1,"type":"alive"}' % (2**62 + 1)),
-         "invalid_schema"),
+        (
+            "seq above 2^62",
+            A,
+            _events(b'{"seq":%d,"ts":1,"type":"alive"}' % (2**62 + 1)),
+            "invalid_schema",
+        ),
         ("seq a boolean", A, _events(b'{"seq":true,"ts":1,"type":"alive"}'), "invalid_schema"),
         ("events an object", A, b'{"node":"pi-a","events":' + GOOD + b"}", "invalid_schema"),
         ("desk id with a slash", A, _events(_desk(b"d/1")), "invalid_schema"),
         ("unknown source", A, _events(_desk(b"d-1", source=b"camera")), "invalid_schema"),
-        ("unknown event type", A, _events(b'{"seq":1,"ts":1,"type":"reboot"}'),
-         "unknown_event_type"),
-        ("upper-case site in the topic", "hubsense/v1/HQ/pi-a/events", _events(GOOD),
-         "topic_not_ours"),
-        ("payload node is not the topic node", "hubsense/v1/hq/pi-b/events", _events(GOOD),
-         "node_mismatch"),
-        ("node not in the inventory", "hubsense/v1/hq/pi-zz/events",
-         _events(GOOD, node=b"pi-zz"), "unknown_node"),
-        ("retired node", "hubsense/v1/hq/pi-old/events", _events(GOOD, node=b"pi-old"),
-         "retired_node"),
-        ("node under another site", "hubsense/v1/hub-1/pi-a/events", _events(GOOD),
-         "site_mismatch"),
+        (
+            "unknown event type",
+            A,
+            _events(b'{"seq":1,"ts":1,"type":"reboot"}'),
+            "unknown_event_type",
+        ),
+        (
+            "upper-case site in the topic",
+            "hubsense/v1/HQ/pi-a/events",
+            _events(GOOD),
+            "topic_not_ours",
+        ),
+        (
+            "payload node is not the topic node",
+            "hubsense/v1/hq/pi-b/events",
+            _events(GOOD),
+            "node_mismatch",
+        ),
+        (
+            "node not in the inventory",
+            "hubsense/v1/hq/pi-zz/events",
+            _events(GOOD, node=b"pi-zz"),
+            "unknown_node",
+        ),
+        (
+            "retired node",
+            "hubsense/v1/hq/pi-old/events",
+            _events(GOOD, node=b"pi-old"),
+            "retired_node",
+        ),
+        (
+            "node under another site",
+            "hubsense/v1/hub-1/pi-a/events",
+            _events(GOOD),
+            "site_mismatch",
+        ),
         ("desk not in the inventory", A, _events(_desk(b"d-404")), "unknown_desk"),
         ("desk of another node", A, _events(_desk(b"d-3")), "desk_not_on_node"),
-        ("event an hour in the future", A,
-         _events(b'{"seq":1,"ts":%d,"type":"alive"}' % future), "ts_in_future"),
-        ("one seq twice, different content", A,
-         _events(GOOD, b'{"seq":1,"ts":1764000000001,"type":"alive"}'), "conflicting_duplicate"),
+        (
+            "event an hour in the future",
+            A,
+            _events(b'{"seq":1,"ts":%d,"type":"alive"}' % future),
+            "ts_in_future",
+        ),
+        (
+            "one seq twice, different content",
+            A,
+            _events(GOOD, b'{"seq":1,"ts":1764000000001,"type":"alive"}'),
+            "conflicting_duplicate",
+        ),
         ("status online as a string", S, b'{"node":"pi-a","online":"yes"}', "invalid_schema"),
-        ("status version with NUL", S, b'{"node":"pi-a","online":true,"version":"1\\u0000"}',
-         "invalid_schema"),
-        ("status from the future", S, b'{"node":"pi-a","online":true,"ts":%d}' % future,
-         "ts_in_future"),
+        (
+            "status version with NUL",
+            S,
+            b'{"node":"pi-a","online":true,"version":"1\\u0000"}',
+            "invalid_schema",
+        ),
+        (
+            "status from the future",
+            S,
+            b'{"node":"pi-a","online":true,"ts":%d}' % future,
+            "ts_in_future",
+        ),
         ("status of another node", S, b'{"node":"pi-b","online":true}', "node_mismatch"),
         # NaN and infinity are refused by the contract (the schema), not left to the database.
-        ("status reading age NaN", S,
-         b'{"node":"pi-a","online":true,"last_reading_age_s":{"gpio:17":NaN}}', "invalid_schema"),
-        ("status CPU temperature Infinity", S,
-         b'{"node":"pi-a","online":true,"cpu_temp_c":Infinity}', "invalid_schema"),
+        (
+            "status reading age NaN",
+            S,
+            b'{"node":"pi-a","online":true,"last_reading_age_s":{"gpio:17":NaN}}',
+            "invalid_schema",
+        ),
+        (
+            "status CPU temperature Infinity",
+            S,
+            b'{"node":"pi-a","online":true,"cpu_temp_c":Infinity}',
+            "invalid_schema",
+        ),
         # PostgreSQL text cannot hold NUL: caught by the decoder, before the database.
         # (db_rejected itself is covered by tests/ingest/test_ingest.py with a refusing trigger.)
-        ("status version with a NUL character", S,
-         b'{"node":"pi-a","online":true,"version":"0.1\\u0000"}', "invalid_schema"),
+        (
+            "status version with a NUL character",
+            S,
+            b'{"node":"pi-a","online":true,"version":"0.1\\u0000"}',
+            "invalid_schema",
+        ),
     ]
 
 
@@ -113,7 +180,9 @@ def clean_db(fuzz_db: str) -> str:
 
 @pytest.fixture
 def ingest(clean_db: str, mqtt_broker: Any) -> Iterator[IngestThread]:
-    runner = IngestThread(clean_db, mqtt_broker.url)
+    settings = ingest_settings("fz", batch_max_ms=100, session_expiry_s=0)
+    runner = IngestThread(settings, clean_db, mqtt_broker.url)
+    runner.wait_ready(30)
     yield runner
     if runner.thread.is_alive():
         runner.close()
@@ -121,7 +190,7 @@ def ingest(clean_db: str, mqtt_broker: Any) -> Iterator[IngestThread]:
 
 @pytest.fixture
 def publisher(mqtt_broker: Any) -> Iterator[Publisher]:
-    pub = Publisher(mqtt_broker.url)
+    pub = Publisher(mqtt_broker.url, "fuzz")
     yield pub
     pub.close()
 
@@ -135,8 +204,12 @@ def test_every_named_malformed_kind_is_dead_lettered_with_its_reason(
     assert len({reason for *_, reason in cases}) == 14
     messages = []
     for seq, (_, topic, payload, _) in enumerate(cases):
-        messages.append(("hubsense/v1/hq/pi-b/events", _events(
-            b'{"seq":%d,"ts":1764000000000,"type":"alive"}' % seq, node=b"pi-b")))
+        messages.append(
+            (
+                "hubsense/v1/hq/pi-b/events",
+                _events(b'{"seq":%d,"ts":1764000000000,"type":"alive"}' % seq, node=b"pi-b"),
+            )
+        )
         messages.append((topic, payload))
     publisher.publish_many(messages, window=20)
     wait_for(lambda: ingest.acked() == len(messages), 60, "every message acked")
@@ -168,20 +241,29 @@ def test_two_thousand_mutated_messages_through_the_broker_match_the_decoder(
             payload = mutate_bytes(rng, payload)
         # Only what the shared subscription carries reaches ingest (events and status).
         parts = topic.split("/")
-        if (len(parts) == 5 and parts[:2] == ["hubsense", "v1"] and all(parts)
-                and parts[4] in ("events", "status") and not {"+", "#"} & set(topic)):
+        if (
+            len(parts) == 5
+            and parts[:2] == ["hubsense", "v1"]
+            and all(parts)
+            and parts[4] in ("events", "status")
+            and not {"+", "#"} & set(topic)
+        ):
             messages.append((topic, payload))
     messages.append((A, _events(b'{"seq":999999999999999,"ts":1764000000000,"type":"stop"}')))
     now_ms = int(time.time() * 1000)
     predicted = [decode_message(t, p, INVENTORY, now_ms, 300_000) for t, p in messages]
-    publisher.publish_many(messages)
+    publisher.publish_many(messages, window=200, timeout_s=120)
     wait_for(lambda: ingest.acked() == len(messages), 120, "every message acked")
     dead = query(clean_db, "SELECT topic, payload, reason FROM dead_letters")
-    want_dead = sorted((d.dead.topic, d.dead.payload, d.dead.reason.value)
-                       for d in predicted if d.dead is not None)
+    want_dead = sorted(
+        (d.dead.topic, d.dead.payload, d.dead.reason.value) for d in predicted if d.dead is not None
+    )
     assert sorted((t, bytes(p), r) for t, p, r in dead) == want_dead
-    rows = query(clean_db, "SELECT node_id, seq, (extract(epoch FROM ts) * 1000)::bigint,"
-                 " site_id, type::text, desk_id, source::text, state::text FROM events")
+    rows = query(
+        clean_db,
+        "SELECT node_id, seq, (extract(epoch FROM ts) * 1000)::bigint,"
+        " site_id, type::text, desk_id, source::text, state::text FROM events",
+    )
     by_key: dict[tuple[str, int], set[tuple[Any, ...]]] = {}
     for decoded in predicted:
         for row in decoded.events:
@@ -190,6 +272,8 @@ def test_two_thousand_mutated_messages_through_the_broker_match_the_decoder(
     for row in rows:  # the first message to bring a (node, seq) wins; it was one of these
         assert tuple(row) in by_key[(row[0], row[1])], row
     stats = ingest.close()
-    print(f"\n{len(messages)} messages: {len(rows)} rows stored, {len(dead)} dead letters, "
-          f"{sum(d.status is not None for d in predicted)} statuses")
+    print(
+        f"\n{len(messages)} messages: {len(rows)} rows stored, {len(dead)} dead letters, "
+        f"{sum(d.status is not None for d in predicted)} statuses"
+    )
     assert stats.messages_acked == len(messages) and len(dead) >= 500 and len(rows) >= 1_000

@@ -7,7 +7,7 @@ import pytest
 from hubsense.ingest.batch import Batch
 from hubsense.ingest.copy_writer import BatchWriter, DatabaseDownError, DatabaseRejectedError
 from hubsense.ingest.decode import DeadLetter, Decoded, Reason
-from ingest_helpers import query
+from support.database import query
 
 pytestmark = pytest.mark.service
 

@@ -9,15 +9,10 @@ import time
 import psycopg
 import pytest
 from hubsense.ingest.decode import MAX_DEAD_PAYLOAD_BYTES
-from ingest_helpers import (
-    SITE,
-    alive_message,
-    desk_message,
-    events_topic,
-    query,
-    release_sockets,
-    wait_for,
-)
+from ingest_helpers import SITE, alive_message, desk_message, events_topic
+from support.database import query
+from support.mqtt_clients import release_sockets
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -11,15 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import (
-    IngestProcess,
-    Publisher,
-    alive_message,
-    events_topic,
-    forget_session,
-    query,
-    wait_for,
-)
+from ingest_helpers import alive_message, events_topic
+from support.database import query
+from support.ingest_runs import IngestProcess
+from support.mqtt_clients import Publisher, forget_session
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -100,12 +96,13 @@ def start_process(dsn: str, url: str, tmp_path: Path, worker: str, group: str) -
         url,
         worker,
         group,
-        tmp_path / f"{worker}.log",
+        tmp_path,
         batch_max_events=2_000,
         batch_max_ms=100,
         receive_maximum=500,
     )
-    process.wait_started()
+    process.start()
+    process.wait_subscribed(30)
     return process
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ingest_helpers import HUBSENSE
+from support.ingest_runs import HUBSENSE
 
 
 def run_cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from hubsense.ingest.mqtt_consumer import ConsumerOptions, Delivery, MqttConsumer
-from ingest_helpers import Publisher
+from support.mqtt_clients import Publisher
 
 from hubsense.mqtt_url import parse_mqtt_url
 

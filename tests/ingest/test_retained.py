@@ -12,7 +12,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from ingest_helpers import alive_message, events_topic, query, wait_for
+from ingest_helpers import alive_message, events_topic
+from support.database import query
+from support.waiting import wait_for
 
 from hubsense.mqtt_url import parse_mqtt_url
 
@@ -39,7 +41,7 @@ def test_retained_statuses_are_not_replayed_to_a_new_ingest(
     _publish_retained(broker.url, stranger, b'{"node":"pi-stranger","online":false}')
     _publish_retained(broker.url, "hubsense/v1/hq/pi-a/status", b'{"node":"pi-a","online":true}')
     ingest = start_ingest(dsn, url=broker.url)
-    from ingest_helpers import Publisher
+    from support.mqtt_clients import Publisher
 
     own = Publisher(broker.url, "retained")
     try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 from hubsense.ingest.decode import MAX_DEAD_PAYLOAD_BYTES, KnownInventory, Reason, decode_message
-from ingest_helpers import alive_message, events_topic, query, wait_for
+from ingest_helpers import alive_message, events_topic
+from support.database import query
+from support.waiting import wait_for
 
 from hubsense import wire
 from hubsense.services.mosquitto import MAX_PACKET_BYTES

@@ -119,7 +119,9 @@ def test_via_edge_is_real_time_only() -> None:
 def test_people_drive_real_agents_into_the_database(
     tmp_path: Path, mqtt_broker: Any, db_dsn: str
 ) -> None:
-    from edge_helpers import Ingest, query, wait_for
+    from edge_helpers import start_ingest
+    from support.database import query
+    from support.waiting import wait_for
 
     from hubsense.db.inventory_sync import apply_inventory
 
@@ -141,7 +143,7 @@ def test_people_drive_real_agents_into_the_database(
         timing=Timing(pulse_ms=1_000, motion_every_ms=(1_500, 2_000), advert_every_ms=2_000),
         config_extra={"debounce_ms": 100, "tick_s": 0.05},
     )
-    ingest = Ingest(db_dsn, mqtt_broker.url, "via-edge")
+    ingest = start_ingest(db_dsn, mqtt_broker.url, "via-edge")
     try:
         fleet.start()
         end = fleet.run(threading.Event(), until_ms=leave + PIR_HOLD_S * 1000 + 3_000)
@@ -158,7 +160,7 @@ def test_people_drive_real_agents_into_the_database(
             for node in ("pi-vs-1", "pi-vs-2")
         }
     finally:
-        ingest.stop()
+        ingest.close()
 
     next_seqs = fleet.next_seqs()
     for node, node_rows in rows.items():
