@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -184,58 +185,48 @@ def _node_json(result: Any) -> dict[str, Any]:
     }
 
 
-@app.command()
-def node(
-    node_id: NodeArg,
-    inventory: InventoryOpt = None,
-    out: OutOpt = Path("bundles"),
-    broker_url: BrokerUrlOpt = None,
-    etc_dir: EtcOpt = Path("/etc/hubsense"),
-    node_state_dir: NodeStateOpt = Path("/var/lib/hubsense"),
-    pip_spec: PipOpt = None,
-    provision_dir: ProvisionDirOpt = None,
-    state_dir: StateDirOpt = None,
-    as_json: JsonOut = False,
-) -> None:
-    """Create a node's broker credentials and write its installer bundle.
+def _bundle_command(action: str, verb: str) -> Callable[..., None]:
+    """One command body for `node` and `rotate`: the same options, the same bundle and
+    output; only the fleet function (`action`) and the word printed (`verb`) differ."""
 
-    Only a hash of the secret is kept here; the bundle holds the secret. A node that has
-    credentials already needs `rotate`; a revoked node gets new ones (a replacement Pi).
-    Example: `hubsense provision node pi-hq-3a -i inventory.yaml --out bundles/`
-    """
-    from hubsense.provision.fleet import load_inventory_for, provision_node
+    def command(
+        node_id: NodeArg,
+        inventory: InventoryOpt = None,
+        out: OutOpt = Path("bundles"),
+        broker_url: BrokerUrlOpt = None,
+        etc_dir: EtcOpt = Path("/etc/hubsense"),
+        node_state_dir: NodeStateOpt = Path("/var/lib/hubsense"),
+        pip_spec: PipOpt = None,
+        provision_dir: ProvisionDirOpt = None,
+        state_dir: StateDirOpt = None,
+        as_json: JsonOut = False,
+    ) -> None:
+        from hubsense.provision import fleet
 
-    directory = _provision_dir(provision_dir, state_dir)
-    inv, _ = load_inventory_for(directory, inventory)
-    options = _bundle_options(out, broker_url, etc_dir, node_state_dir, pip_spec)
-    result = provision_node(directory, inv, node_id, options, _now())
-    _emit(_node_json(result), as_json, _node_text("provisioned", result))
+        directory = _provision_dir(provision_dir, state_dir)
+        inv, _ = fleet.load_inventory_for(directory, inventory)
+        options = _bundle_options(out, broker_url, etc_dir, node_state_dir, pip_spec)
+        result = getattr(fleet, action)(directory, inv, node_id, options, _now())
+        _emit(_node_json(result), as_json, _node_text(verb, result))
+
+    return command
 
 
-@app.command()
-def rotate(
-    node_id: NodeArg,
-    inventory: InventoryOpt = None,
-    out: OutOpt = Path("bundles"),
-    broker_url: BrokerUrlOpt = None,
-    etc_dir: EtcOpt = Path("/etc/hubsense"),
-    node_state_dir: NodeStateOpt = Path("/var/lib/hubsense"),
-    pip_spec: PipOpt = None,
-    provision_dir: ProvisionDirOpt = None,
-    state_dir: StateDirOpt = None,
-    as_json: JsonOut = False,
-) -> None:
-    """Give a node a new secret (and a new bundle); the old secret stops working at once.
+node = app.command(
+    "node",
+    help="""Create a node's broker credentials and write its installer bundle.
 
-    Example: `hubsense provision rotate pi-hq-3a --out bundles/`
-    """
-    from hubsense.provision.fleet import load_inventory_for, rotate_node
+Only a hash of the secret is kept here; the bundle holds the secret. A node that has
+credentials already needs `rotate`; a revoked node gets new ones (a replacement Pi).
+Example: `hubsense provision node pi-hq-3a -i inventory.yaml --out bundles/`""",
+)(_bundle_command("provision_node", "provisioned"))
 
-    directory = _provision_dir(provision_dir, state_dir)
-    inv, _ = load_inventory_for(directory, inventory)
-    options = _bundle_options(out, broker_url, etc_dir, node_state_dir, pip_spec)
-    result = rotate_node(directory, inv, node_id, options, _now())
-    _emit(_node_json(result), as_json, _node_text("rotated", result))
+rotate = app.command(
+    "rotate",
+    help="""Give a node a new secret (and a new bundle); the old secret stops working at once.
+
+Example: `hubsense provision rotate pi-hq-3a --out bundles/`""",
+)(_bundle_command("rotate_node", "rotated"))
 
 
 @app.command()
