@@ -10,19 +10,18 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
+from support.database import insert_node
 
 from hubsense.api.app import run_api
 from hubsense.services.ports import free_port
 from hubsense.settings import (
     ApiSettings,
     BookingSettings,
-    IngestSettings,
     PrivacySettings,
     Settings,
 )
@@ -42,6 +41,7 @@ SALT = "test-salt"
 
 
 def insert_inventory(dsn: str) -> None:
+    """Both test sites, open all day, with their nodes, desks, zones and PIR sensors."""
     import json
 
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -53,19 +53,7 @@ def insert_inventory(dsn: str) -> None:
                 (site, f"{site.upper()} place", kind, json.dumps(ALL_DAY), 120.0, 250.0),
             )
             for node, desks in nodes.items():
-                conn.execute(
-                    "INSERT INTO nodes (id, site_id, heartbeat_s) VALUES (%s, %s, 60)", (node, site)
-                )
-                for pin, (desk, zone) in enumerate(desks, start=17):
-                    conn.execute(
-                        "INSERT INTO desks (id, site_id, zone) VALUES (%s, %s, %s)",
-                        (desk, site, zone),
-                    )
-                    conn.execute(
-                        "INSERT INTO sensors (node_id, key, type, desk_id)"
-                        " VALUES (%s, %s, 'gpio_pir', %s)",
-                        (node, f"gpio:{pin}", desk),
-                    )
+                insert_node(conn, site, node, dict(desks))
 
 
 @dataclass(frozen=True)
@@ -129,62 +117,12 @@ class ApiServer:
         assert not self.thread.is_alive(), "the API did not stop"
 
 
-def query(dsn: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {timeout_s} s waiting for {what}; last: {value!r}"
-            )
-        time.sleep(0.05)
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 def utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
-def ingest_settings() -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    return Settings(
-        ingest=IngestSettings(worker_id=f"api-{tag}", share_group=f"api-{tag}", batch_max_ms=50)
-    )
-
-
-class IngestThread:
-    """Real ingest (`hubsense.ingest.service.run`) in a thread."""
-
-    def __init__(self, dsn: str, url: str) -> None:
-        from hubsense.ingest.service import run
-
-        self.stop = threading.Event()
-        self.ready = threading.Event()
-        self.settings = ingest_settings()
-        self.url = url
-        self.thread = threading.Thread(
-            target=run,
-            args=(self.settings, self.stop),
-            kwargs={"dsn": dsn, "mqtt_url": url, "ready": self.ready},
-            daemon=True,
-        )
-        self.thread.start()
-        assert self.ready.wait(30), "ingest did not subscribe"
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(60)
-        assert not self.thread.is_alive()
 
 
 class Subscriber:
@@ -247,33 +185,3 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class Publisher:
-    """A real paho MQTT 5 publisher at QoS 1 that waits for each PUBACK."""
-
-    def __init__(self, url: str) -> None:
-        import paho.mqtt.client as mqtt
-
-        from hubsense.mqtt_url import parse_mqtt_url
-
-        parsed = parse_mqtt_url(url)
-        self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"test-pub-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.connect(parsed.host, parsed.port, keepalive=30)
-        self.client.loop_start()
-
-    def events(self, site: str, node: str, events: list[dict[str, Any]]) -> None:
-        import json
-
-        payload = json.dumps({"node": node, "events": events}).encode()
-        info = self.client.publish(f"hubsense/v1/{site}/{node}/events", payload, qos=1)
-        info.wait_for_publish(10)
-        assert info.is_published()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()

@@ -7,7 +7,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from api_helpers import HUB, ApiServer, IngestThread, Keys, api_settings, insert_inventory
+from api_helpers import HUB, ApiServer, Keys, api_settings, insert_inventory
+from support.ingest_runs import IngestThread, ingest_settings
 
 from hubsense.api.keys import Role, create_key
 from hubsense.settings import Settings
@@ -54,6 +55,7 @@ def start_api() -> Iterator[Callable[..., ApiServer]]:
 
 @pytest.fixture
 def ingest(mqtt_broker: Any, api_dsn: str) -> Iterator[IngestThread]:
-    runner = IngestThread(api_dsn, mqtt_broker.url)
+    runner = IngestThread(ingest_settings("api"), api_dsn, mqtt_broker.url)
+    runner.wait_ready(30)
     yield runner
     runner.close()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from api_helpers import HUB, SITE, ApiServer, Keys, query
+from api_helpers import HUB, SITE, ApiServer, Keys
+from support.database import query
 
 from hubsense.api.keys import Role, create_key, hash_secret, lookup, revoke_key, split_key
 from hubsense.errors import ConfigError, InputError

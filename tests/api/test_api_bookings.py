@@ -8,7 +8,8 @@ import datetime as dt
 
 import psycopg
 import pytest
-from api_helpers import HUB, SALT, SITE, ApiServer, Keys, query
+from api_helpers import HUB, SALT, SITE, ApiServer, Keys
+from support.database import query
 
 from hubsense.privacy import hash_booker
 

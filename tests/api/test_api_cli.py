@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import SITE, Keys, wait_for
+from api_helpers import SITE, Keys
+from support.waiting import wait_for
 
 from hubsense.services.ports import free_port
 

@@ -19,10 +19,11 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from api_helpers import HUB, SALT, SITE, ApiServer, Keys, wait_for
+from api_helpers import HUB, SALT, SITE, ApiServer, Keys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+from support.waiting import wait_for
 
 from hubsense.services.ports import free_port
 

@@ -14,17 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from api_helpers import (
-    HUB,
-    ApiServer,
-    IngestThread,
-    Keys,
-    Publisher,
-    api_settings,
-    now_ms,
-    query,
-    wait_for,
-)
+from api_helpers import HUB, ApiServer, Keys, api_settings, now_ms
+from support.database import query
+from support.ingest_runs import IngestThread
+from support.mqtt_clients import Publisher
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -77,7 +71,7 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         events: list[dict[str, Any]] = [{"seq": 1, "ts": t - 1000, "type": "alive"}]
         for seq, name in enumerate(("h-1", "h-2", "h-3"), start=2):
             desk(events, seq, name, "vacant", t - 1000)
-        publisher.events(HUB, "pi-h", events)
+        publisher.publish_events(HUB, "pi-h", events)
         wait_for(
             lambda: query(api_dsn, "SELECT count(*) FROM events WHERE node_id = 'pi-h'")[0][0] == 4,
             10,
@@ -99,7 +93,7 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         sent = time.monotonic()
         flip: list[dict[str, Any]] = []
         desk(flip, 5, "h-1", "occupied", now_ms())
-        publisher.events(HUB, "pi-h", flip)
+        publisher.publish_events(HUB, "pi-h", flip)
         page.wait_for_selector('li[data-desk="h-1"][data-status="occupied"]', timeout=10_000)
         shown_after_s = time.monotonic() - sent
         assert shown_after_s < 5.0, f"the page showed the change after {shown_after_s:.1f} s"

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from api_helpers import ApiServer, Keys, api_settings, query
+from api_helpers import ApiServer, Keys, api_settings
+from support.database import query
 
 from hubsense.settings import ApiSettings
 

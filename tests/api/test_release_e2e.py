@@ -15,17 +15,17 @@ import pytest
 from api_helpers import (
     SITE,
     ApiServer,
-    IngestThread,
     Keys,
-    Publisher,
     Subscriber,
     WebhookReceiver,
     api_settings,
     now_ms,
-    query,
     utc,
-    wait_for,
 )
+from support.database import query
+from support.ingest_runs import IngestThread
+from support.mqtt_clients import Publisher
+from support.waiting import wait_for
 
 from hubsense.bookings.announce import signature
 from hubsense.settings import BookingSettings
@@ -59,7 +59,7 @@ def test_vacant_observed_desk_is_released_published_and_posted(
     try:
         t0 = now_ms()
         # pi-a senses: alive (heartbeat 60 s: observed for 3 min), d-1 vacant, d-2 occupied.
-        publisher.events(
+        publisher.publish_events(
             SITE,
             "pi-a",
             [
