@@ -31,6 +31,7 @@ class Layout:
     site_index: dict[str, int]
     desk_site: npt.NDArray[np.int32]
     desk_node: npt.NDArray[np.int32]
+    node_site: npt.NDArray[np.int32]
     node_heartbeat_ms: npt.NDArray[np.int64]
     site_desk_off: npt.NDArray[np.int64]
 
@@ -57,6 +58,9 @@ class Layout:
             desk_node=np.asarray(
                 [node_index.get(node_of_desk.get(desk, ""), -1) for desk in desk_ids],
                 dtype=np.int32,
+            ),
+            node_site=np.asarray(
+                [s for s, site in enumerate(sites) for _ in site.nodes], dtype=np.int32
             ),
             node_heartbeat_ms=np.asarray(
                 [node.heartbeat_s * _MS_PER_S for node in nodes], dtype=np.int64

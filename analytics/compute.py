@@ -23,7 +23,7 @@ from hubsense.analytics.calendar import (
     is_open,
     opening_toggles,
 )
-from hubsense.analytics.kernels.bookings import booking_measures
+from hubsense.analytics.kernels.bookings import booking_measures, booking_outcomes
 from hubsense.analytics.kernels.intervals import (
     booked_sets,
     booking_order,
@@ -33,7 +33,7 @@ from hubsense.analytics.kernels.intervals import (
 from hubsense.analytics.kernels.measures import desk_measures
 from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
 from hubsense.analytics.kernels.percentile import nearest_rank
-from hubsense.analytics.kernels.stream import stream_sets
+from hubsense.analytics.kernels.sweep import sweep
 
 from hubsense.inventory import Site
 
@@ -127,9 +127,78 @@ class Results:
     days_open: list[int]
     capacity: list[int]
     desks_needed: list[int]
+    path: str  # "sweep" (events in time order) or "grouped" (any order)
 
     def surplus(self, s: int) -> int:
         return self.capacity[s] - self.desks_needed[s]
+
+
+def _grouped(
+    layout: Layout,
+    events: EventArrays,
+    bookings: BookingArrays,
+    calendars: Calendars,
+    row_off: I64,
+    deduplicate: bool,
+) -> list[npt.NDArray[np.int64]]:
+    """The measures of `sweep` from events in any order: the one sort, then per desk and node."""
+    n_desks = len(layout.desk_ids)
+    n_nodes = len(layout.node_ids)
+    increasing, ordered = scan_events(
+        events.kind, events.desk, events.node, events.ts, events.seq, n_desks, n_nodes
+    )
+    if deduplicate and not increasing:
+        keep = first_reads(events.node, events.seq, n_nodes)
+    else:
+        keep = np.ones(len(events), dtype=np.bool_)
+    g_ts, g_flag, offsets = group_events(
+        events.kind,
+        events.desk,
+        events.node,
+        events.ts,
+        events.seq,
+        events.state,
+        keep,
+        ordered,
+        n_desks,
+        n_nodes,
+    )
+    o_tog, o_off = occupied_sets(g_ts, g_flag, offsets, n_desks)
+    c_tog, c_off = observed_sets(g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes)
+    by_desk = booking_order(bookings.desk, bookings.start_ms, n_desks)
+    k_tog, k_off = booked_sets(by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
+    desk_sums = desk_measures(
+        layout.desk_site,
+        layout.desk_node,
+        row_off,
+        calendars.b_bounds,
+        calendars.b_off,
+        calendars.h_tog,
+        calendars.h_off,
+        c_tog,
+        c_off,
+        o_tog,
+        o_off[:-1],
+        o_off[1:],
+        k_tog,
+        k_off,
+        layout.site_desk_off,
+        calendars.d_bounds,
+        calendars.d_off,
+    )
+    booking_sums = booking_measures(
+        by_desk,
+        bookings.desk,
+        bookings.start_ms,
+        bookings.end_ms,
+        layout.desk_node,
+        c_tog,
+        c_off,
+        o_tog,
+        o_off[:-1],
+        o_off[1:],
+    )
+    return [*desk_sums, *booking_sums]
 
 
 def compute(
@@ -144,58 +213,35 @@ def compute(
 ) -> Results:
     """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique."""
     calendars = build_calendars(layout.sites, period, bucket)
-    n_desks = len(layout.desk_ids)
-    n_nodes = len(layout.node_ids)
-    increasing, ordered, counts = scan_events(
-        events.kind, events.desk, events.node, events.ts, events.seq, n_desks, n_nodes
-    )
-    all_kept = not (deduplicate and not increasing)
-    if not all_kept:
-        keep = first_reads(events.node, events.seq, n_nodes)
-    elif ordered:
-        # stream_sets never reads it then; a mask per event would cost a page fault per 4 KiB.
-        keep = np.ones(0, dtype=np.bool_)
-    else:
-        keep = np.ones(len(events), dtype=np.bool_)
-    if ordered:
-        # As ingest stores events (by time) or grouped per desk: no sort, no regrouping.
-        o_tog, o_start, o_end, c_tog, c_off = stream_sets(
-            events.kind,
-            events.desk,
-            events.node,
-            events.ts,
-            events.state,
-            keep,
-            all_kept,
-            counts,
-            layout.node_heartbeat_ms,
-            n_desks,
-            n_nodes,
-        )
-    else:
-        # Unsorted, late input: the one sort, a counting sort per desk and node.
-        g_ts, g_flag, offsets = group_events(
-            events.kind,
-            events.desk,
-            events.node,
-            events.ts,
-            events.seq,
-            events.state,
-            keep,
-            ordered,
-            n_desks,
-            n_nodes,
-        )
-        o_tog, o_off = occupied_sets(g_ts, g_flag, offsets, n_desks)
-        o_start, o_end = o_off[:-1], o_off[1:]
-        c_tog, c_off = observed_sets(
-            g_ts, g_flag, offsets, layout.node_heartbeat_ms, n_desks, n_nodes
-        )
-    by_desk = booking_order(bookings.desk, bookings.start_ms, n_desks)
-    k_tog, k_off = booked_sets(by_desk, bookings.desk, bookings.start_ms, bookings.end_ms, n_desks)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
-    # The peaks come from the same sweep, one site at a time (see measures.py).
+    # As ingest stores events (by time): one pass, nothing per event kept (see sweep.py).
+    ok, *measures = sweep(
+        events.kind,
+        events.desk,
+        events.node,
+        events.ts,
+        events.seq,
+        events.state,
+        layout.desk_site,
+        layout.desk_node,
+        layout.node_site,
+        layout.node_heartbeat_ms,
+        row_off,
+        layout.site_desk_off,
+        calendars.b_bounds,
+        calendars.b_off,
+        calendars.h_tog,
+        calendars.h_off,
+        calendars.d_bounds,
+        calendars.d_off,
+        bookings.desk,
+        bookings.start_ms,
+        bookings.end_ms,
+    )
+    if not ok:
+        # Unsorted, late input or repeated (node, seq): deduplicate, group, sweep per desk.
+        measures = _grouped(layout, events, bookings, calendars, row_off, deduplicate)
     (
         observed,
         occupied,
@@ -205,37 +251,11 @@ def compute(
         peak,
         peak_at,
         copresence,
-    ) = desk_measures(
-        layout.desk_site,
-        layout.desk_node,
-        row_off,
-        calendars.b_bounds,
-        calendars.b_off,
-        calendars.h_tog,
-        calendars.h_off,
-        c_tog,
-        c_off,
-        o_tog,
-        o_start,
-        o_end,
-        k_tog,
-        k_off,
-        layout.site_desk_off,
-        calendars.d_bounds,
-        calendars.d_off,
-    )
-    b_observed, b_occupied, outcome = booking_measures(
-        by_desk,
-        bookings.desk,
-        bookings.start_ms,
-        bookings.end_ms,
-        layout.desk_node,
-        c_tog,
-        c_off,
-        o_tog,
-        o_start,
-        o_end,
-        noshow_min_s * _MS_PER_S,
+        b_observed,
+        b_occupied,
+    ) = measures
+    outcome = booking_outcomes(
+        bookings.start_ms, bookings.end_ms, b_observed, b_occupied, noshow_min_s * _MS_PER_S
     )
     days_open, needed = [], []
     for s in range(len(layout.sites)):
@@ -261,4 +281,5 @@ def compute(
         days_open=days_open,
         capacity=[len(site.desks) for site in layout.sites],
         desks_needed=needed,
+        path="sweep" if ok else "grouped",
     )

@@ -1,4 +1,4 @@
-"""Per booking: observed and occupied milliseconds and the SPEC §6 outcome.
+"""Per booking: observed and occupied milliseconds (grouping path) and the SPEC §6 outcome.
 
 observed = |booking ∩ C|, occupied = |booking ∩ C ∩ O| (opening hours do not apply).
 Outcome: unknown when observed < half the duration; else no_show when occupied <
@@ -32,16 +32,14 @@ def booking_measures(  # type: ignore[no-untyped-def]
     o_tog,
     o_start,
     o_end,
-    noshow_min_ms,
 ):
-    """Return (observed_ms, occupied_ms, outcome) per booking, in input order.
+    """Return (observed_ms, occupied_ms) per booking, in input order.
 
     `order` lists the bookings by (desk, start) (`booking_order`).
     """
     m = b_desk.shape[0]
     observed = np.zeros(m, dtype=np.int64)
     occupied = np.zeros(m, dtype=np.int64)
-    outcome = np.zeros(m, dtype=np.int8)
     # Visit bookings in `order`, by (desk, start): each desk's sets are then read forward,
     # from memory already in cache, and the search for a start resumes from the last one.
     last_desk = -1
@@ -84,11 +82,20 @@ def booking_measures(  # type: ignore[no-untyped-def]
                 t = nxt
         observed[b] = seen
         occupied[b] = used
-        duration = end - b_start[b]
-        if 2 * seen < duration:
+    return observed, occupied
+
+
+@kernel
+def booking_outcomes(b_start, b_end, observed, occupied, noshow_min_ms):  # type: ignore[no-untyped-def]
+    """The SPEC §6 outcome of every booking from its observed and occupied milliseconds."""
+    m = b_start.shape[0]
+    outcome = np.zeros(m, dtype=np.int8)
+    for b in range(m):
+        duration = b_end[b] - b_start[b]
+        if 2 * observed[b] < duration:
             outcome[b] = OUTCOME_UNKNOWN
-        elif used < noshow_min_ms and 2 * used < duration:
+        elif occupied[b] < noshow_min_ms and 2 * occupied[b] < duration:
             outcome[b] = OUTCOME_NO_SHOW
         else:
             outcome[b] = OUTCOME_ATTENDED
-    return observed, occupied, outcome
+    return outcome

@@ -82,15 +82,15 @@ def first_reads(
 @kernel
 def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no-untyped-def]
     """One pass: (seq strictly increasing per node in reading order, every entity already in
-    (ts, seq) order, desk events per desk).
+    (ts, seq) order).
 
     The first means no (node, seq) can repeat, so deduplication is skipped; the second
     means grouping needs no sort. Entities: desk d, then node k at n_desks + k (alive/stop).
     """
     n = kind.shape[0]
     last_seq = np.full(n_nodes, -1, dtype=np.int64)
-    # Per entity: last ts, last seq, desk event count side by side (one cache line per event).
-    entity = np.zeros((n_desks + n_nodes, 4), dtype=np.int64)
+    # Per entity: last ts and last seq side by side (one cache line per event).
+    entity = np.zeros((n_desks + n_nodes, 2), dtype=np.int64)
     entity[:, 0] = -1
     entity[:, 1] = -1
     increasing = True
@@ -101,18 +101,13 @@ def scan_events(kind, desk, node, ts, seq, n_desks, n_nodes):  # type: ignore[no
         if s <= last_seq[k]:
             increasing = False
         last_seq[k] = s
-        if kind[i] == KIND_DESK:
-            e = desk[i]
-            entity[e, 2] += 1
-        else:
-            e = n_desks + k
+        e = desk[i] if kind[i] == KIND_DESK else n_desks + k
         t = ts[i]
         if t < entity[e, 0] or (t == entity[e, 0] and s < entity[e, 1]):
             ordered = False
         entity[e, 0] = t
         entity[e, 1] = s
-    counts = entity[:n_desks, 2].copy()
-    return increasing, ordered, counts
+    return increasing, ordered
 
 
 @kernel
