@@ -31,8 +31,9 @@ def kernel(function: F) -> F:
 def step(function: F) -> F:
     """A small helper called per event or boundary: the same policy, inlined into its callers.
 
-    Inlining at numba's IR level also removes the array reference counting a call would
-    do on every event, which otherwise costs more than the arithmetic.
+    Inlining at numba's IR level removes the call. It does not remove the reference counts
+    of array arguments when the helper branches (measured: about 20 ns per call); hot
+    loops that need that use `loop` and `loop_step`.
     """
     return numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(function)  # type: ignore[return-value]
 

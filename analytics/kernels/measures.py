@@ -175,7 +175,13 @@ def desk_measures(  # type: ignore[no-untyped-def]
                     nb = b_bounds[ib]
             p_off[d - first + 1] = n_p
         site_days(
-            s, pieces, p_off[: site_desk_off[s + 1] - first + 1], d_bounds, d_off, peak, peak_at,
-            copresence
+            s,
+            pieces,
+            p_off[: site_desk_off[s + 1] - first + 1],
+            d_bounds,
+            d_off,
+            peak,
+            peak_at,
+            copresence,
         )
     return observed, occupied, booked, booked_observed, booked_occupied, peak, peak_at, copresence

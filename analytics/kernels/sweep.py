@@ -44,7 +44,8 @@ N_IB = 7  # next bucket bound (index into b_bounds)
 N_NEXT = 8  # min of those two: before it, the clocks run at a constant rate
 N_OCC = 9  # the node's desks now in O
 N_SEQ = 10  # last seq read
-N_COLS = 11
+N_LO_B = 11  # its site's first bucket bound (index into b_bounds)
+N_COLS = 12
 # Site table columns: the desks-in-O-∩-C count, the day's peak sweep and the G clock.
 S_COUNT = 0  # desks in O ∩ C (opening hours not applied)
 S_HELD = 1  # count inside opening hours, held since S_SINCE
@@ -62,16 +63,13 @@ S_NEXT = 12
 S_COLS = 13
 # Desk table columns (one cache line): O, and where its current O and O ∧ K stretches began.
 D_IN_O = 0
-D_O_A = 1  # A at the start of the O stretch
-D_O_J = 2  # bucket at that start (-1 before the period)
-D_O_A2 = 3  # A' there
-D_Q = 4  # |O ∩ C| of the closed O stretches
-D_BOOKED = 5  # bookings in force now
-D_OK_A = 6
-D_OK_J = 7
-D_T = 8  # its last event's ts and seq: (ts, seq) order per desk
-D_SEQ = 9
-D_COLS = 10
+D_O_J = 1  # bucket where the O stretch began (-1 before the period)
+D_Q = 2  # -A' at each entry into O, +A' at each exit: |O ∩ C| so far is D_Q + D_IN_O * A'
+D_BOOKED = 3  # bookings in force now
+D_OK_J = 4  # bucket where the O ∧ K stretch began
+D_T = 5  # its last event's ts and seq: (ts, seq) order per desk
+D_SEQ = 6
+D_COLS = 8  # one cache line per desk
 # Desk K columns: where the current K stretch began.
 K_G = 0
 K_A = 1
@@ -135,6 +133,17 @@ def _bucket_share(out, cell, stride, n_buckets, clock, at, j0, v0, j1, v1):  # t
         out[cell + j1 * stride] += v1 - clock[at + j1]
 
 
+@loop_step
+def _cross(out, cell0, stride, clock, at, j0, j1):  # type: ignore[no-untyped-def]
+    """A signed stretch from bucket j0 to bucket j1 crossed bounds j0 + 1 .. j1: the clock
+    there closes one bucket's share and opens the next one's. Cells -1 and n_buckets are
+    padding (before and after the period), so no bound needs a test."""
+    for bound in range(j0 + 1, j1 + 1):
+        v = clock[at + bound]
+        out[cell0 + (bound - 1) * stride] += v
+        out[cell0 + bound * stride] -= v
+
+
 @loop
 def _node_advance(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row):  # type: ignore[no-untyped-def]
     """Run node k's clocks over the calendar changes up to t, storing A at each bucket bound."""
@@ -164,16 +173,18 @@ def _node_advance(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row)
 
 
 @loop_step
-def _node_sync(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row):  # type: ignore[no-untyped-def]
-    """Bring node k's clocks to t; returns its bucket at t."""
+def _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off):  # type: ignore[no-untyped-def]
+    """Bring node k (of site s) to t; returns its bucket at t. The calendar is read only
+    when t passed its next change: per event, the node's row is all that is touched."""
     if t >= nd[k, N_NEXT]:
-        _node_advance(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row)
-    if nd[k, N_COVERED]:
-        if nd[k, N_OPEN]:
-            nd[k, N_A] += t - nd[k, N_T]
-        nd[k, N_A2] += t - nd[k, N_T]
+        _node_advance(
+            nd, k, t, b_off[s], b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
+        )
+    span = (t - nd[k, N_T]) * nd[k, N_COVERED]
+    nd[k, N_A] += span * nd[k, N_OPEN]
+    nd[k, N_A2] += span
     nd[k, N_T] = t
-    return nd[k, N_IB] - lo_b - 1
+    return nd[k, N_IB] - nd[k, N_LO_B] - 1
 
 
 @loop_step
@@ -182,11 +193,11 @@ def _site_close(st, s, x):  # type: ignore[no-untyped-def]
     since = st[s, S_SINCE]
     if x > since:
         held = st[s, S_HELD]
-        if held > st[s, S_BEST]:
-            st[s, S_BEST] = held
-            st[s, S_BEST_AT] = since
-        if held >= 2:
-            st[s, S_TOGETHER] += x - since
+        best = st[s, S_BEST]
+        better = held > best
+        st[s, S_BEST] = held if better else best
+        st[s, S_BEST_AT] = since if better else st[s, S_BEST_AT]
+        st[s, S_TOGETHER] += (x - since) if held >= 2 else 0
         st[s, S_SINCE] = x
 
 
@@ -272,8 +283,7 @@ def _site_change(  # type: ignore[no-untyped-def]
         )
     _site_close(st, s, t)
     st[s, S_COUNT] += delta
-    if st[s, S_OPEN]:
-        st[s, S_HELD] = st[s, S_COUNT]
+    st[s, S_HELD] = st[s, S_COUNT] * st[s, S_OPEN]
 
 
 @kernel
@@ -289,6 +299,7 @@ def _tables(  # type: ignore[no-untyped-def]
         s = node_site[k]
         nd[k, N_IH] = h_off[s]
         nd[k, N_IB] = b_off[s]
+        nd[k, N_LO_B] = b_off[s]
         nxt = FOREVER_MS
         if h_off[s] < h_off[s + 1]:
             nxt = h_tog[h_off[s]]
@@ -353,12 +364,6 @@ def sweep(  # type: ignore[no-untyped-def]
     n_desks = desk_site.shape[0]
     n_nodes = node_site.shape[0]
     n_sites = b_off.shape[0] - 1
-    n_rows = row_off[n_desks]
-    observed = np.zeros(n_rows, dtype=np.int64)
-    occupied = np.zeros(n_rows, dtype=np.int64)
-    booked = np.zeros(n_rows, dtype=np.int64)
-    booked_observed = np.zeros(n_rows, dtype=np.int64)
-    booked_occupied = np.zeros(n_rows, dtype=np.int64)
     n_days = d_off[n_sites] - n_sites
     peak = np.zeros(n_days, dtype=np.int64)
     peak_at = np.full(n_days, -1, dtype=np.int64)
@@ -374,12 +379,21 @@ def sweep(  # type: ignore[no-untyped-def]
     cover_ms = HEARTBEATS_COVERED * heartbeat_ms
     k_order = booking_toggles(b_start, b_end)
     # While sweeping, a site's cells are time-major (bucket, desk): the desks written at one
-    # time share a few cache lines and pages, not one page each. Transposed at the end.
+    # time share a few cache lines and pages, not one page each. Each site's block has a
+    # padding bucket before and after the period (see `_cross`). Gathered at the end.
     site_size = site_desk_off[1:] - site_desk_off[:-1]
     cell0 = np.empty(n_desks, dtype=np.int64)
+    n_cells = 0
     for site in range(n_sites):
+        size = site_size[site]
         for d in range(site_desk_off[site], site_desk_off[site + 1]):
-            cell0[d] = row_off[site_desk_off[site]] + d - site_desk_off[site]
+            cell0[d] = n_cells + size + d - site_desk_off[site]  # bucket 0
+        n_cells += (b_off[site + 1] - b_off[site] + 1) * size
+    observed = np.zeros(n_cells, dtype=np.int64)
+    occupied = np.zeros(n_cells, dtype=np.int64)
+    booked = np.zeros(n_cells, dtype=np.int64)
+    booked_observed = np.zeros(n_cells, dtype=np.int64)
+    booked_occupied = np.zeros(n_cells, dtype=np.int64)
     ok = _walk(
         kind,
         desk,
@@ -421,16 +435,13 @@ def sweep(  # type: ignore[no-untyped-def]
         b_observed,
         b_occupied,
     )
-    if ok:
-        for out in (observed, occupied, booked, booked_observed, booked_occupied):
-            _desk_major(out, row_off, site_desk_off)
     return (
         ok,
-        observed,
-        occupied,
-        booked,
-        booked_observed,
-        booked_occupied,
+        _desk_major(observed, row_off, desk_site, cell0, site_size),
+        _desk_major(occupied, row_off, desk_site, cell0, site_size),
+        _desk_major(booked, row_off, desk_site, cell0, site_size),
+        _desk_major(booked_observed, row_off, desk_site, cell0, site_size),
+        _desk_major(booked_occupied, row_off, desk_site, cell0, site_size),
         peak,
         peak_at,
         together,
@@ -440,20 +451,15 @@ def sweep(  # type: ignore[no-untyped-def]
 
 
 @kernel
-def _desk_major(out, row_off, site_desk_off):  # type: ignore[no-untyped-def]
-    """Each site's block from (bucket, desk) order to (desk, bucket), in place."""
-    for site in range(site_desk_off.shape[0] - 1):
-        first = site_desk_off[site]
-        size = site_desk_off[site + 1] - first
-        if size == 0:
-            continue
-        lo = row_off[first]
-        hi = row_off[site_desk_off[site + 1]]
-        n_buckets = (hi - lo) // size
-        block = out[lo:hi].copy()
-        for j in range(n_buckets):
-            for x in range(size):
-                out[lo + x * n_buckets + j] = block[j * size + x]
+def _desk_major(cells, row_off, desk_site, cell0, site_size):  # type: ignore[no-untyped-def]
+    """The rows of `desk_measures` (desk, bucket) from the sweep's time-major cells."""
+    n_desks = desk_site.shape[0]
+    out = np.empty(row_off[n_desks], dtype=np.int64)
+    for d in range(n_desks):
+        stride = site_size[desk_site[d]]
+        for r in range(row_off[d], row_off[d + 1]):
+            out[r] = cells[cell0[d] + (r - row_off[d]) * stride]
+    return out
 
 
 @loop
@@ -599,7 +605,11 @@ def _walk(  # type: ignore[no-untyped-def]
         nd[k, N_SEQ] = sq
         last_t = t
         what = kind[i]
-        if what == KIND_DESK:
+        if what == KIND_ALIVE and nd[k, N_COVERED]:
+            # Still covered: only where the cover ends moves (never below next_lapse). The
+            # clocks run on unchanged; whoever reads them next brings them to its time.
+            nd[k, N_END] = t + cover_ms[k]
+        elif what == KIND_DESK:
             d = desk[i]
             if t == dk[d, D_T] and sq < dk[d, D_SEQ]:
                 # Same instant, two nodes naming one desk, seq not in order.
@@ -637,10 +647,7 @@ def _walk(  # type: ignore[no-untyped-def]
                 )
         else:
             s = node_site[k]
-            lo_b = b_off[s]
-            _node_sync(
-                nd, k, t, lo_b, b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
-            )
+            _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
             if what == KIND_ALIVE:
                 if not nd[k, N_COVERED]:
                     nd[k, N_COVERED] = 1
@@ -705,19 +712,7 @@ def _walk(  # type: ignore[no-untyped-def]
     )
     for k in range(n_nodes):
         s = node_site[k]
-        _node_sync(
-            nd,
-            k,
-            FOREVER_MS,
-            b_off[s],
-            b_off[s + 1],
-            b_bounds,
-            h_off[s],
-            h_off[s + 1],
-            h_tog,
-            na,
-            na_off[k],
-        )
+        _node_sync(nd, k, FOREVER_MS, s, b_off, b_bounds, h_off, h_tog, na, na_off)
     for s in range(n_sites):
         _site_advance(
             st,
@@ -749,18 +744,8 @@ def _walk(  # type: ignore[no-untyped-def]
         for j in range(n_buckets):
             observed[cell + j * stride] = na[at + j + 1] - na[at + j]
         if dk[d, D_IN_O]:
-            _bucket_share(
-                occupied,
-                cell,
-                stride,
-                n_buckets,
-                na,
-                at,
-                dk[d, D_O_J],
-                dk[d, D_O_A],
-                n_buckets,
-                na[at + n_buckets],
-            )
+            # Open to the end: the stretch closes in the padding cell after the period.
+            _cross(occupied, cell, stride, na, at, dk[d, D_O_J], n_buckets)
     return True
 
 
@@ -797,19 +782,7 @@ def _lapse(  # type: ignore[no-untyped-def]
             return soonest
         k = first
         s = node_site[k]
-        _node_sync(
-            nd,
-            k,
-            soonest,
-            b_off[s],
-            b_off[s + 1],
-            b_bounds,
-            h_off[s],
-            h_off[s + 1],
-            h_tog,
-            na,
-            na_off[k],
-        )
+        _node_sync(nd, k, soonest, s, b_off, b_bounds, h_off, h_tog, na, na_off)
         nd[k, N_COVERED] = 0
         _site_change(
             st,
@@ -856,43 +829,40 @@ def _desk_toggle(  # type: ignore[no-untyped-def]
     occupied,
     booked_occupied,
 ):
-    """Desk d enters (now_in = 1) or leaves O at t."""
+    """Desk d enters (now_in = 1) or leaves O at t.
+
+    Signed accumulation: a stretch of O adds -A at its start and +A at its end to the cell
+    of each one's bucket; `_cross` moves the shares when it spans bucket bounds. Few
+    branches: which way a desk toggles cannot be predicted.
+    """
     dk[d, D_IN_O] = now_in
     if k < 0:
         return  # never observed: nothing of O counts
-    lo_b = b_off[s]
-    j = _node_sync(
-        nd, k, t, lo_b, b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
-    )
+    j = _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
     a = nd[k, N_A]
-    if now_in:
-        dk[d, D_O_A] = a
-        dk[d, D_O_J] = j
-        dk[d, D_O_A2] = nd[k, N_A2]
-        if dk[d, D_BOOKED] > 0:
-            dk[d, D_OK_A] = a
-            dk[d, D_OK_J] = j
-        nd[k, N_OCC] += 1
-        delta = 1
-    else:
-        n_buckets = b_off[s + 1] - lo_b - 1
-        at = na_off[k]
-        cell = cell0[d]
-        stride = site_size[s]
-        _bucket_share(occupied, cell, stride, n_buckets, na, at, dk[d, D_O_J], dk[d, D_O_A], j, a)
-        dk[d, D_Q] += nd[k, N_A2] - dk[d, D_O_A2]
-        if dk[d, D_BOOKED] > 0:
-            _bucket_share(
-                booked_occupied, cell, stride, n_buckets, na, at, dk[d, D_OK_J], dk[d, D_OK_A], j, a
-            )
-        nd[k, N_OCC] -= 1
-        delta = -1
+    sign = 2 * now_in - 1
+    stride = site_size[s]
+    cell = cell0[d] + j * stride
+    booked_now = 1 if dk[d, D_BOOKED] > 0 else 0
+    occupied[cell] -= sign * a
+    booked_occupied[cell] -= sign * booked_now * a
+    dk[d, D_Q] -= sign * nd[k, N_A2]
+    o_j = dk[d, D_O_J]
+    ok_j = dk[d, D_OK_J]
+    # Where the stretches of O (and of O ∧ K, when booked) began.
+    dk[d, D_O_J] = j if now_in else o_j
+    dk[d, D_OK_J] = j if now_in else ok_j
+    if not now_in and (o_j != j or (booked_now and ok_j != j)):
+        _cross(occupied, cell0[d], stride, na, na_off[k], o_j, j)
+        if booked_now:
+            _cross(booked_occupied, cell0[d], stride, na, na_off[k], ok_j, j)
+    nd[k, N_OCC] += sign
     if nd[k, N_COVERED]:
         _site_change(
             st,
             s,
             t,
-            delta,
+            sign,
             b_off,
             b_bounds,
             h_off,
@@ -966,12 +936,10 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
     a2 = 0
     used = 0
     if k >= 0:
-        _node_sync(
-            nd, k, t, lo_b, b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
-        )
+        _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
         a = nd[k, N_A]
         a2 = nd[k, N_A2]
-        used = dk[d, D_Q] + (a2 - dk[d, D_O_A2] if dk[d, D_IN_O] else 0)
+        used = dk[d, D_Q] + dk[d, D_IN_O] * a2
     if is_end == 0:
         # Until the booking ends, its cells hold A' and |O ∩ C| at its start.
         b_observed[b] = a2
@@ -981,8 +949,8 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
             kk[d, K_G] = g
             kk[d, K_A] = a
             kk[d, K_J] = j
-            if dk[d, D_IN_O]:
-                dk[d, D_OK_A] = a
+            if dk[d, D_IN_O] and k >= 0:
+                booked_occupied[cell0[d] + j * site_size[s]] -= a
                 dk[d, D_OK_J] = j
         return
     b_observed[b] = a2 - b_observed[b]
@@ -999,6 +967,5 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
             booked_observed, cell, stride, n_buckets, na, at, kk[d, K_J], kk[d, K_A], j, a
         )
         if dk[d, D_IN_O]:
-            _bucket_share(
-                booked_occupied, cell, stride, n_buckets, na, at, dk[d, D_OK_J], dk[d, D_OK_A], j, a
-            )
+            booked_occupied[cell + j * stride] += a
+            _cross(booked_occupied, cell, stride, na, at, dk[d, D_OK_J], j)
