@@ -22,7 +22,9 @@ possible end over all covered nodes is kept as a bound, and only when time passe
 the nodes looked at, so the ends are applied in time order before anything later.
 
 State per desk, node and site sits in small tables that stay in cache; events are read
-once, front to back. Pure: arrays in, arrays out; no I/O.
+once, front to back. Indices are trusted (the readers validate every node and desk), and
+the hot ones are read unsigned (`_u`), which spares numba's negative-index wraparound.
+Pure: arrays in, arrays out; no I/O.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ K_A = 1
 K_J = 2
 K_COLS = 3
 _RADIX_BITS = 11
+
+
+@loop_step
+def _u(i):  # type: ignore[no-untyped-def]
+    """An index known not to be negative, as unsigned: numba then skips the wraparound."""
+    return np.uint64(i)
 
 
 @kernel
@@ -147,58 +155,58 @@ def _cross(out, cell0, stride, clock, at, j0, j1):  # type: ignore[no-untyped-de
 @loop
 def _node_advance(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row):  # type: ignore[no-untyped-def]
     """Run node k's clocks over the calendar changes up to t, storing A at each bucket bound."""
-    while nd[k, N_NEXT] <= t and nd[k, N_NEXT] < FOREVER_MS:
-        x = nd[k, N_NEXT]
-        if nd[k, N_COVERED]:
-            if nd[k, N_OPEN]:
-                nd[k, N_A] += x - nd[k, N_T]
-            nd[k, N_A2] += x - nd[k, N_T]
-        nd[k, N_T] = x
-        ih = nd[k, N_IH]
+    while nd[_u(k), N_NEXT] <= t and nd[_u(k), N_NEXT] < FOREVER_MS:
+        x = nd[_u(k), N_NEXT]
+        if nd[_u(k), N_COVERED]:
+            if nd[_u(k), N_OPEN]:
+                nd[_u(k), N_A] += x - nd[_u(k), N_T]
+            nd[_u(k), N_A2] += x - nd[_u(k), N_T]
+        nd[_u(k), N_T] = x
+        ih = nd[_u(k), N_IH]
         if ih < hi_h and h_tog[ih] == x:
-            nd[k, N_OPEN] ^= 1
-            nd[k, N_IH] = ih + 1
-        ib = nd[k, N_IB]
+            nd[_u(k), N_OPEN] ^= 1
+            nd[_u(k), N_IH] = ih + 1
+        ib = nd[_u(k), N_IB]
         if ib < hi_b and b_bounds[ib] == x:
-            na[na_row + ib - lo_b] = nd[k, N_A]
-            nd[k, N_IB] = ib + 1
-        ih = nd[k, N_IH]
-        ib = nd[k, N_IB]
+            na[na_row + ib - lo_b] = nd[_u(k), N_A]
+            nd[_u(k), N_IB] = ib + 1
+        ih = nd[_u(k), N_IH]
+        ib = nd[_u(k), N_IB]
         nxt = FOREVER_MS
         if ih < hi_h:
             nxt = h_tog[ih]
         if ib < hi_b:
             nxt = min(nxt, b_bounds[ib])
-        nd[k, N_NEXT] = nxt
+        nd[_u(k), N_NEXT] = nxt
 
 
 @loop_step
 def _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off):  # type: ignore[no-untyped-def]
     """Bring node k (of site s) to t; returns its bucket at t. The calendar is read only
     when t passed its next change: per event, the node's row is all that is touched."""
-    if t >= nd[k, N_NEXT]:
+    if t >= nd[_u(k), N_NEXT]:
         _node_advance(
             nd, k, t, b_off[s], b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
         )
-    span = (t - nd[k, N_T]) * nd[k, N_COVERED]
-    nd[k, N_A] += span * nd[k, N_OPEN]
-    nd[k, N_A2] += span
-    nd[k, N_T] = t
-    return nd[k, N_IB] - nd[k, N_LO_B] - 1
+    span = (t - nd[_u(k), N_T]) * nd[_u(k), N_COVERED]
+    nd[_u(k), N_A] += span * nd[_u(k), N_OPEN]
+    nd[_u(k), N_A2] += span
+    nd[_u(k), N_T] = t
+    return nd[_u(k), N_IB] - nd[_u(k), N_LO_B] - 1
 
 
 @loop_step
 def _site_close(st, s, x):  # type: ignore[no-untyped-def]
     """The held count lasted [S_SINCE, x): the day's peak and co-presence learn of it."""
-    since = st[s, S_SINCE]
+    since = st[_u(s), S_SINCE]
     if x > since:
-        held = st[s, S_HELD]
-        best = st[s, S_BEST]
+        held = st[_u(s), S_HELD]
+        best = st[_u(s), S_BEST]
         better = held > best
-        st[s, S_BEST] = held if better else best
-        st[s, S_BEST_AT] = since if better else st[s, S_BEST_AT]
-        st[s, S_TOGETHER] += (x - since) if held >= 2 else 0
-        st[s, S_SINCE] = x
+        st[_u(s), S_BEST] = held if better else best
+        st[_u(s), S_BEST_AT] = since if better else st[_u(s), S_BEST_AT]
+        st[_u(s), S_TOGETHER] += (x - since) if held >= 2 else 0
+        st[_u(s), S_SINCE] = x
 
 
 @loop
@@ -221,40 +229,40 @@ def _site_advance(  # type: ignore[no-untyped-def]
     together,
 ):
     """Run site s over its calendar changes up to t: opening hours, midnights, bucket bounds."""
-    while st[s, S_NEXT] <= t and st[s, S_NEXT] < FOREVER_MS:
-        x = st[s, S_NEXT]
+    while st[_u(s), S_NEXT] <= t and st[_u(s), S_NEXT] < FOREVER_MS:
+        x = st[_u(s), S_NEXT]
         _site_close(st, s, x)
-        if st[s, S_OPEN]:
-            st[s, S_G] += x - st[s, S_T]
-        st[s, S_T] = x
-        i = st[s, S_ID]
+        if st[_u(s), S_OPEN]:
+            st[_u(s), S_G] += x - st[_u(s), S_T]
+        st[_u(s), S_T] = x
+        i = st[_u(s), S_ID]
         if i < hi_d and d_bounds[i] == x:
             if i > lo_d:
                 row = i - s - 1
-                peak[row] = st[s, S_BEST]
-                peak_at[row] = st[s, S_BEST_AT]
-                together[row] = st[s, S_TOGETHER]
-            st[s, S_BEST] = 0
-            st[s, S_BEST_AT] = -1
-            st[s, S_TOGETHER] = 0
-            st[s, S_ID] = i + 1
-        i = st[s, S_IH]
+                peak[row] = st[_u(s), S_BEST]
+                peak_at[row] = st[_u(s), S_BEST_AT]
+                together[row] = st[_u(s), S_TOGETHER]
+            st[_u(s), S_BEST] = 0
+            st[_u(s), S_BEST_AT] = -1
+            st[_u(s), S_TOGETHER] = 0
+            st[_u(s), S_ID] = i + 1
+        i = st[_u(s), S_IH]
         if i < hi_h and h_tog[i] == x:
-            st[s, S_OPEN] ^= 1
-            st[s, S_HELD] = st[s, S_COUNT] if st[s, S_OPEN] else 0
-            st[s, S_IH] = i + 1
-        i = st[s, S_IB]
+            st[_u(s), S_OPEN] ^= 1
+            st[_u(s), S_HELD] = st[_u(s), S_COUNT] if st[_u(s), S_OPEN] else 0
+            st[_u(s), S_IH] = i + 1
+        i = st[_u(s), S_IB]
         if i < hi_b and b_bounds[i] == x:
-            ng[i] = st[s, S_G]
-            st[s, S_IB] = i + 1
+            ng[i] = st[_u(s), S_G]
+            st[_u(s), S_IB] = i + 1
         nxt = FOREVER_MS
-        if st[s, S_ID] < hi_d:
-            nxt = d_bounds[st[s, S_ID]]
-        if st[s, S_IH] < hi_h:
-            nxt = min(nxt, h_tog[st[s, S_IH]])
-        if st[s, S_IB] < hi_b:
-            nxt = min(nxt, b_bounds[st[s, S_IB]])
-        st[s, S_NEXT] = nxt
+        if st[_u(s), S_ID] < hi_d:
+            nxt = d_bounds[st[_u(s), S_ID]]
+        if st[_u(s), S_IH] < hi_h:
+            nxt = min(nxt, h_tog[st[_u(s), S_IH]])
+        if st[_u(s), S_IB] < hi_b:
+            nxt = min(nxt, b_bounds[st[_u(s), S_IB]])
+        st[_u(s), S_NEXT] = nxt
 
 
 @loop_step
@@ -262,7 +270,7 @@ def _site_change(  # type: ignore[no-untyped-def]
     st, s, t, delta, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together
 ):
     """At t, delta more (or fewer) of site s's desks are in O ∩ C."""
-    if t >= st[s, S_NEXT]:
+    if t >= st[_u(s), S_NEXT]:
         _site_advance(
             st,
             s,
@@ -282,8 +290,8 @@ def _site_change(  # type: ignore[no-untyped-def]
             together,
         )
     _site_close(st, s, t)
-    st[s, S_COUNT] += delta
-    st[s, S_HELD] = st[s, S_COUNT] * st[s, S_OPEN]
+    st[_u(s), S_COUNT] += delta
+    st[_u(s), S_HELD] = st[_u(s), S_COUNT] * st[_u(s), S_OPEN]
 
 
 @kernel
@@ -297,26 +305,26 @@ def _tables(  # type: ignore[no-untyped-def]
     na_off = np.zeros(n_nodes + 1, dtype=np.int64)
     for k in range(n_nodes):
         s = node_site[k]
-        nd[k, N_IH] = h_off[s]
-        nd[k, N_IB] = b_off[s]
-        nd[k, N_LO_B] = b_off[s]
+        nd[_u(k), N_IH] = h_off[s]
+        nd[_u(k), N_IB] = b_off[s]
+        nd[_u(k), N_LO_B] = b_off[s]
         nxt = FOREVER_MS
         if h_off[s] < h_off[s + 1]:
             nxt = h_tog[h_off[s]]
         if b_off[s] < b_off[s + 1]:
             nxt = min(nxt, b_bounds[b_off[s]])
-        nd[k, N_NEXT] = nxt
-        nd[k, N_T] = -FOREVER_MS
-        nd[k, N_SEQ] = -FOREVER_MS
+        nd[_u(k), N_NEXT] = nxt
+        nd[_u(k), N_T] = -FOREVER_MS
+        nd[_u(k), N_SEQ] = -FOREVER_MS
         na_off[k + 1] = na_off[k] + b_off[s + 1] - b_off[s]
     st = np.zeros((n_sites, S_COLS), dtype=np.int64)
     for s in range(n_sites):
-        st[s, S_BEST_AT] = -1
-        st[s, S_SINCE] = -FOREVER_MS
-        st[s, S_T] = -FOREVER_MS
-        st[s, S_IH] = h_off[s]
-        st[s, S_ID] = d_off[s]
-        st[s, S_IB] = b_off[s]
+        st[_u(s), S_BEST_AT] = -1
+        st[_u(s), S_SINCE] = -FOREVER_MS
+        st[_u(s), S_T] = -FOREVER_MS
+        st[_u(s), S_IH] = h_off[s]
+        st[_u(s), S_ID] = d_off[s]
+        st[_u(s), S_IB] = b_off[s]
         nxt = FOREVER_MS
         if d_off[s] < d_off[s + 1]:
             nxt = d_bounds[d_off[s]]
@@ -324,7 +332,7 @@ def _tables(  # type: ignore[no-untyped-def]
             nxt = min(nxt, h_tog[h_off[s]])
         if b_off[s] < b_off[s + 1]:
             nxt = min(nxt, b_bounds[b_off[s]])
-        st[s, S_NEXT] = nxt
+        st[_u(s), S_NEXT] = nxt
     dk = np.zeros((n_desks, D_COLS), dtype=np.int64)
     kk = np.zeros((n_desks, K_COLS), dtype=np.int64)
     return nd, na_off, st, dk, kk
@@ -524,7 +532,7 @@ def _walk(  # type: ignore[no-untyped-def]
     while True:
         # The next thing in time: an event, or a booking's start or end (those first at a tie).
         if i < n:
-            t = ts[i]
+            t = ts[_u(i)]
             if t < last_t:
                 ordered = False
                 break
@@ -596,29 +604,29 @@ def _walk(  # type: ignore[no-untyped-def]
                 code = k_order[ik]
                 next_k = b_start[code >> 1] if (code & 1) == 0 else b_end[code >> 1]
             continue
-        k = node[i]
-        sq = seq[i]
-        if sq <= nd[k, N_SEQ]:
+        k = node[_u(i)]
+        sq = seq[_u(i)]
+        if sq <= nd[_u(k), N_SEQ]:
             # A node's seq went back: (node, seq) may repeat, first_reads must decide.
             ordered = False
             break
-        nd[k, N_SEQ] = sq
+        nd[_u(k), N_SEQ] = sq
         last_t = t
-        what = kind[i]
-        if what == KIND_ALIVE and nd[k, N_COVERED]:
+        what = kind[_u(i)]
+        if what == KIND_ALIVE and nd[_u(k), N_COVERED]:
             # Still covered: only where the cover ends moves (never below next_lapse). The
             # clocks run on unchanged; whoever reads them next brings them to its time.
-            nd[k, N_END] = t + cover_ms[k]
+            nd[_u(k), N_END] = t + cover_ms[k]
         elif what == KIND_DESK:
-            d = desk[i]
-            if t == dk[d, D_T] and sq < dk[d, D_SEQ]:
+            d = desk[_u(i)]
+            if t == dk[_u(d), D_T] and sq < dk[_u(d), D_SEQ]:
                 # Same instant, two nodes naming one desk, seq not in order.
                 ordered = False
                 break
-            dk[d, D_T] = t
-            dk[d, D_SEQ] = sq
-            now_in = 1 if state[i] == STATE_OCCUPIED else 0
-            if now_in != dk[d, D_IN_O]:
+            dk[_u(d), D_T] = t
+            dk[_u(d), D_SEQ] = sq
+            now_in = 1 if state[_u(i)] == STATE_OCCUPIED else 0
+            if now_in != dk[_u(d), D_IN_O]:
                 _desk_toggle(
                     d,
                     now_in,
@@ -649,13 +657,13 @@ def _walk(  # type: ignore[no-untyped-def]
             s = node_site[k]
             _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
             if what == KIND_ALIVE:
-                if not nd[k, N_COVERED]:
-                    nd[k, N_COVERED] = 1
+                if not nd[_u(k), N_COVERED]:
+                    nd[_u(k), N_COVERED] = 1
                     _site_change(
                         st,
                         s,
                         t,
-                        nd[k, N_OCC],
+                        nd[_u(k), N_OCC],
                         b_off,
                         b_bounds,
                         h_off,
@@ -667,15 +675,15 @@ def _walk(  # type: ignore[no-untyped-def]
                         peak_at,
                         together,
                     )
-                nd[k, N_END] = t + cover_ms[k]
-                next_lapse = min(next_lapse, nd[k, N_END])
-            elif nd[k, N_COVERED]:
-                nd[k, N_COVERED] = 0
+                nd[_u(k), N_END] = t + cover_ms[k]
+                next_lapse = min(next_lapse, nd[_u(k), N_END])
+            elif nd[_u(k), N_COVERED]:
+                nd[_u(k), N_COVERED] = 0
                 _site_change(
                     st,
                     s,
                     t,
-                    -nd[k, N_OCC],
+                    -nd[_u(k), N_OCC],
                     b_off,
                     b_bounds,
                     h_off,
@@ -743,9 +751,9 @@ def _walk(  # type: ignore[no-untyped-def]
         stride = site_size[s]
         for j in range(n_buckets):
             observed[cell + j * stride] = na[at + j + 1] - na[at + j]
-        if dk[d, D_IN_O]:
+        if dk[_u(d), D_IN_O]:
             # Open to the end: the stretch closes in the padding cell after the period.
-            _cross(occupied, cell, stride, na, at, dk[d, D_O_J], n_buckets)
+            _cross(occupied, cell, stride, na, at, dk[_u(d), D_O_J], n_buckets)
     return True
 
 
@@ -775,20 +783,20 @@ def _lapse(  # type: ignore[no-untyped-def]
         first = -1
         soonest = FOREVER_MS
         for k in range(n_nodes):
-            if nd[k, N_COVERED] and nd[k, N_END] < soonest:
-                soonest = nd[k, N_END]
+            if nd[_u(k), N_COVERED] and nd[_u(k), N_END] < soonest:
+                soonest = nd[_u(k), N_END]
                 first = k
         if first < 0 or soonest > t:
             return soonest
         k = first
         s = node_site[k]
         _node_sync(nd, k, soonest, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-        nd[k, N_COVERED] = 0
+        nd[_u(k), N_COVERED] = 0
         _site_change(
             st,
             s,
             soonest,
-            -nd[k, N_OCC],
+            -nd[_u(k), N_OCC],
             b_off,
             b_bounds,
             h_off,
@@ -835,29 +843,29 @@ def _desk_toggle(  # type: ignore[no-untyped-def]
     of each one's bucket; `_cross` moves the shares when it spans bucket bounds. Few
     branches: which way a desk toggles cannot be predicted.
     """
-    dk[d, D_IN_O] = now_in
+    dk[_u(d), D_IN_O] = now_in
     if k < 0:
         return  # never observed: nothing of O counts
     j = _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-    a = nd[k, N_A]
+    a = nd[_u(k), N_A]
     sign = 2 * now_in - 1
-    stride = site_size[s]
-    cell = cell0[d] + j * stride
-    booked_now = 1 if dk[d, D_BOOKED] > 0 else 0
-    occupied[cell] -= sign * a
-    booked_occupied[cell] -= sign * booked_now * a
-    dk[d, D_Q] -= sign * nd[k, N_A2]
-    o_j = dk[d, D_O_J]
-    ok_j = dk[d, D_OK_J]
+    stride = site_size[_u(s)]
+    cell = cell0[_u(d)] + j * stride
+    booked_now = 1 if dk[_u(d), D_BOOKED] > 0 else 0
+    occupied[_u(cell)] -= sign * a
+    booked_occupied[_u(cell)] -= sign * booked_now * a
+    dk[_u(d), D_Q] -= sign * nd[_u(k), N_A2]
+    o_j = dk[_u(d), D_O_J]
+    ok_j = dk[_u(d), D_OK_J]
     # Where the stretches of O (and of O ∧ K, when booked) began.
-    dk[d, D_O_J] = j if now_in else o_j
-    dk[d, D_OK_J] = j if now_in else ok_j
+    dk[_u(d), D_O_J] = j if now_in else o_j
+    dk[_u(d), D_OK_J] = j if now_in else ok_j
     if not now_in and (o_j != j or (booked_now and ok_j != j)):
         _cross(occupied, cell0[d], stride, na, na_off[k], o_j, j)
         if booked_now:
             _cross(booked_occupied, cell0[d], stride, na, na_off[k], ok_j, j)
-    nd[k, N_OCC] += sign
-    if nd[k, N_COVERED]:
+    nd[_u(k), N_OCC] += sign
+    if nd[_u(k), N_COVERED]:
         _site_change(
             st,
             s,
@@ -911,7 +919,7 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
     """Booking b of desk d starts (is_end = 0) or ends at t."""
     lo_b = b_off[s]
     n_buckets = b_off[s + 1] - lo_b - 1
-    if t >= st[s, S_NEXT]:
+    if t >= st[_u(s), S_NEXT]:
         _site_advance(
             st,
             s,
@@ -930,42 +938,42 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
             peak_at,
             together,
         )
-    g = st[s, S_G] + (t - st[s, S_T] if st[s, S_OPEN] else 0)
-    j = st[s, S_IB] - lo_b - 1
+    g = st[_u(s), S_G] + (t - st[_u(s), S_T] if st[_u(s), S_OPEN] else 0)
+    j = st[_u(s), S_IB] - lo_b - 1
     a = 0
     a2 = 0
     used = 0
     if k >= 0:
         _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-        a = nd[k, N_A]
-        a2 = nd[k, N_A2]
-        used = dk[d, D_Q] + dk[d, D_IN_O] * a2
+        a = nd[_u(k), N_A]
+        a2 = nd[_u(k), N_A2]
+        used = dk[_u(d), D_Q] + dk[_u(d), D_IN_O] * a2
     if is_end == 0:
         # Until the booking ends, its cells hold A' and |O ∩ C| at its start.
         b_observed[b] = a2
         b_occupied[b] = used
-        dk[d, D_BOOKED] += 1
-        if dk[d, D_BOOKED] == 1:
-            kk[d, K_G] = g
-            kk[d, K_A] = a
-            kk[d, K_J] = j
-            if dk[d, D_IN_O] and k >= 0:
+        dk[_u(d), D_BOOKED] += 1
+        if dk[_u(d), D_BOOKED] == 1:
+            kk[_u(d), K_G] = g
+            kk[_u(d), K_A] = a
+            kk[_u(d), K_J] = j
+            if dk[_u(d), D_IN_O] and k >= 0:
                 booked_occupied[cell0[d] + j * site_size[s]] -= a
-                dk[d, D_OK_J] = j
+                dk[_u(d), D_OK_J] = j
         return
     b_observed[b] = a2 - b_observed[b]
     b_occupied[b] = used - b_occupied[b]
-    dk[d, D_BOOKED] -= 1
-    if dk[d, D_BOOKED] > 0:
+    dk[_u(d), D_BOOKED] -= 1
+    if dk[_u(d), D_BOOKED] > 0:
         return
     cell = cell0[d]
     stride = site_size[s]
-    _bucket_share(booked, cell, stride, n_buckets, ng, lo_b, kk[d, K_J], kk[d, K_G], j, g)
+    _bucket_share(booked, cell, stride, n_buckets, ng, lo_b, kk[_u(d), K_J], kk[_u(d), K_G], j, g)
     if k >= 0:
         at = na_off[k]
         _bucket_share(
-            booked_observed, cell, stride, n_buckets, na, at, kk[d, K_J], kk[d, K_A], j, a
+            booked_observed, cell, stride, n_buckets, na, at, kk[_u(d), K_J], kk[_u(d), K_A], j, a
         )
-        if dk[d, D_IN_O]:
+        if dk[_u(d), D_IN_O]:
             booked_occupied[cell + j * stride] += a
-            _cross(booked_occupied, cell, stride, na, at, dk[d, D_OK_J], j)
+            _cross(booked_occupied, cell, stride, na, at, dk[_u(d), D_OK_J], j)
