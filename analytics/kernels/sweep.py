@@ -530,23 +530,123 @@ def _walk(  # type: ignore[no-untyped-def]
     ordered = True
     i = 0
     while True:
-        # The next thing in time: an event, or a booking's start or end (those first at a tie).
-        if i < n:
+        # Events before the next booking start or end and the next possible lapse need
+        # neither: the inner loop takes them with one comparison each.
+        limit = min(next_k, next_lapse)
+        while i < n:
             t = ts[_u(i)]
+            if t >= limit:
+                break
             if t < last_t:
                 ordered = False
                 break
-        elif ik < n_k:
-            t = FOREVER_MS
-        else:
+            k = node[_u(i)]
+            sq = seq[_u(i)]
+            if sq <= nd[_u(k), N_SEQ]:
+                # A node's seq went back: (node, seq) may repeat, first_reads must decide.
+                ordered = False
+                break
+            nd[_u(k), N_SEQ] = sq
+            last_t = t
+            what = kind[_u(i)]
+            if what == KIND_ALIVE and nd[_u(k), N_COVERED]:
+                # Still covered: only where the cover ends moves (never below next_lapse). The
+                # clocks run on unchanged; whoever reads them next brings them to its time.
+                nd[_u(k), N_END] = t + cover_ms[k]
+            elif what == KIND_DESK:
+                d = desk[_u(i)]
+                if t == dk[_u(d), D_T] and sq < dk[_u(d), D_SEQ]:
+                    # Same instant, two nodes naming one desk, seq not in order.
+                    ordered = False
+                    break
+                dk[_u(d), D_T] = t
+                dk[_u(d), D_SEQ] = sq
+                now_in = 1 if state[_u(i)] == STATE_OCCUPIED else 0
+                if now_in != dk[_u(d), D_IN_O]:
+                    _desk_toggle(
+                        d,
+                        now_in,
+                        t,
+                        desk_site[d],
+                        desk_node[d],
+                        nd,
+                        dk,
+                        st,
+                        cell0,
+                        site_size,
+                        b_bounds,
+                        b_off,
+                        h_tog,
+                        h_off,
+                        d_bounds,
+                        d_off,
+                        na,
+                        na_off,
+                        ng,
+                        peak,
+                        peak_at,
+                        together,
+                        occupied,
+                        booked_occupied,
+                    )
+            else:
+                s = node_site[k]
+                _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
+                if what == KIND_ALIVE:
+                    if not nd[_u(k), N_COVERED]:
+                        nd[_u(k), N_COVERED] = 1
+                        _site_change(
+                            st,
+                            s,
+                            t,
+                            nd[_u(k), N_OCC],
+                            b_off,
+                            b_bounds,
+                            h_off,
+                            h_tog,
+                            d_off,
+                            d_bounds,
+                            ng,
+                            peak,
+                            peak_at,
+                            together,
+                        )
+                    nd[_u(k), N_END] = t + cover_ms[k]
+                    next_lapse = min(next_lapse, nd[_u(k), N_END])
+                    limit = min(limit, next_lapse)
+                elif nd[_u(k), N_COVERED]:
+                    nd[_u(k), N_COVERED] = 0
+                    _site_change(
+                        st,
+                        s,
+                        t,
+                        -nd[_u(k), N_OCC],
+                        b_off,
+                        b_bounds,
+                        h_off,
+                        h_tog,
+                        d_off,
+                        d_bounds,
+                        ng,
+                        peak,
+                        peak_at,
+                        together,
+                    )
+            i += 1
+        if not ordered:
             break
-        from_event = next_k > t
-        if not from_event:
-            t = next_k
-        if t >= next_lapse:
+        # The next thing in time: a lapse, a booking's start or end (first at a tie), an event.
+        t = ts[_u(i)] if i < n else FOREVER_MS
+        if i < n and t < last_t:
+            ordered = False
+            break
+        x = min(t, next_k)
+        if x >= FOREVER_MS:
+            break
+        if x >= next_lapse:
             next_lapse = _lapse(
                 nd,
-                t,
+                x,
                 cover_ms,
                 node_site,
                 b_off,
@@ -563,7 +663,8 @@ def _walk(  # type: ignore[no-untyped-def]
                 peak_at,
                 together,
             )
-        if not from_event:
+        if next_k <= t:
+            t = next_k
             code = k_order[ik]
             b = code >> 1
             d = b_desk[b]
@@ -603,99 +704,6 @@ def _walk(  # type: ignore[no-untyped-def]
             if ik < n_k:
                 code = k_order[ik]
                 next_k = b_start[code >> 1] if (code & 1) == 0 else b_end[code >> 1]
-            continue
-        k = node[_u(i)]
-        sq = seq[_u(i)]
-        if sq <= nd[_u(k), N_SEQ]:
-            # A node's seq went back: (node, seq) may repeat, first_reads must decide.
-            ordered = False
-            break
-        nd[_u(k), N_SEQ] = sq
-        last_t = t
-        what = kind[_u(i)]
-        if what == KIND_ALIVE and nd[_u(k), N_COVERED]:
-            # Still covered: only where the cover ends moves (never below next_lapse). The
-            # clocks run on unchanged; whoever reads them next brings them to its time.
-            nd[_u(k), N_END] = t + cover_ms[k]
-        elif what == KIND_DESK:
-            d = desk[_u(i)]
-            if t == dk[_u(d), D_T] and sq < dk[_u(d), D_SEQ]:
-                # Same instant, two nodes naming one desk, seq not in order.
-                ordered = False
-                break
-            dk[_u(d), D_T] = t
-            dk[_u(d), D_SEQ] = sq
-            now_in = 1 if state[_u(i)] == STATE_OCCUPIED else 0
-            if now_in != dk[_u(d), D_IN_O]:
-                _desk_toggle(
-                    d,
-                    now_in,
-                    t,
-                    desk_site[d],
-                    desk_node[d],
-                    nd,
-                    dk,
-                    st,
-                    cell0,
-                    site_size,
-                    b_bounds,
-                    b_off,
-                    h_tog,
-                    h_off,
-                    d_bounds,
-                    d_off,
-                    na,
-                    na_off,
-                    ng,
-                    peak,
-                    peak_at,
-                    together,
-                    occupied,
-                    booked_occupied,
-                )
-        else:
-            s = node_site[k]
-            _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-            if what == KIND_ALIVE:
-                if not nd[_u(k), N_COVERED]:
-                    nd[_u(k), N_COVERED] = 1
-                    _site_change(
-                        st,
-                        s,
-                        t,
-                        nd[_u(k), N_OCC],
-                        b_off,
-                        b_bounds,
-                        h_off,
-                        h_tog,
-                        d_off,
-                        d_bounds,
-                        ng,
-                        peak,
-                        peak_at,
-                        together,
-                    )
-                nd[_u(k), N_END] = t + cover_ms[k]
-                next_lapse = min(next_lapse, nd[_u(k), N_END])
-            elif nd[_u(k), N_COVERED]:
-                nd[_u(k), N_COVERED] = 0
-                _site_change(
-                    st,
-                    s,
-                    t,
-                    -nd[_u(k), N_OCC],
-                    b_off,
-                    b_bounds,
-                    h_off,
-                    h_tog,
-                    d_off,
-                    d_bounds,
-                    ng,
-                    peak,
-                    peak_at,
-                    together,
-                )
-        i += 1
     if not ordered:
         return False
     # Every cover runs out; then the calendars run to their ends.
