@@ -210,9 +210,15 @@ def compute(
     noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
     percentile: Fraction = DEFAULT_PERCENTILE,
     deduplicate: bool = True,
+    calendars: Calendars | None = None,
 ) -> Results:
-    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique."""
-    calendars = build_calendars(layout.sites, period, bucket)
+    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique.
+
+    `calendars` may come from an earlier `build_calendars` of the same sites, period and
+    bucket (they depend on nothing else), to recompute without rebuilding them.
+    """
+    if calendars is None:
+        calendars = build_calendars(layout.sites, period, bucket)
     n_buckets = np.diff(calendars.b_off) - 1
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
     # As ingest stores events (by time): one pass, nothing per event kept (see sweep.py).
