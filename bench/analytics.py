@@ -1,7 +1,7 @@
 """Benchmark the analytics (SPEC §8): kernels vs pandas, DuckDB and PostgreSQL SQL, a year, the database path.
 
-    /work/venv/bin/python bench/analytics.py              # everything (minutes)
-    /work/venv/bin/python bench/analytics.py --skip-year --skip-db
+    .venv/bin/python bench/analytics.py              # everything (minutes)
+    .venv/bin/python bench/analytics.py --skip-year --skip-db
 
 Prints, in one run: numba compile time; events/s of the kernels on one core for the whole
 SPEC §6 metric set (sorted and unsorted input); the same metrics with idiomatic pandas,

@@ -1,6 +1,6 @@
 """Benchmark the edge agent: 30 desks at a busy office's event rate, CPU and RSS.
 
-    /work/venv/bin/python bench/edge.py --duration-s 180
+    .venv/bin/python bench/edge.py --duration-s 180
 
 The agent runs in its own process (the same `AgentThread` the simulator uses:
 gpiozero's MockFactory pins, BTHome adverts fed through the scanner's hook)

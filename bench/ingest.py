@@ -16,7 +16,7 @@ broker and publishers (independent of how busy the shared machine is) and the lo
 average. Targets (SPEC §8): batched ≥ 100,000 events/s and ≥ 50% of the ceiling;
 single ≥ 15,000 events/s; p99 < 1 s.
 
-Run: /work/venv/bin/python bench/ingest.py [--batched-events 600000] [--json]
+Run: .venv/bin/python bench/ingest.py [--batched-events 600000] [--json]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ cores are busy and no single process is pegged.
 
 Reuses bench/ingest.py (servers, inventory, ingest process, CPU counters).
 
-Run: /work/venv/bin/python bench/load.py [--workers 2] [--rates 2000,5000,...]
+Run: .venv/bin/python bench/load.py [--workers 2] [--rates 2000,5000,...]
      [--step-s 8] [--no-analytics] [--no-api] [--json]
 """
 

@@ -83,7 +83,13 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
             err, r"[1-9][\d,]* events stored · 0 dead letters · 17/17 nodes online", proc, 120
         )
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(180) == 0, "".join(err[-30:])
+        try:
+            code = proc.wait(180)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                "demo still running 180 s after SIGINT:\n" + "".join(err[-40:])
+            ) from None
+        assert code == 0, "".join(err[-30:])
     finally:
         if proc.poll() is None:
             proc.kill()

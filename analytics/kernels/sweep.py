@@ -1,14 +1,17 @@
 """Every SPEC §6 measure in one pass over events in time order, as ingest stores them.
 
-The fast path of `compute`: events sorted by (ts, seq), with seq rising per node (so no
-(node, seq) can repeat), merged with the bookings' starts and ends in time order. Nothing
+The fast path of `compute`: events in time order, seq rising per node (so no (node, seq)
+can repeat) and (ts, seq) order per desk, as the database returns them (ORDER BY ts, seq),
+merged with the bookings' starts and ends in time order. At the first event out of that
+order it gives up and `compute` takes the grouping path. Nothing
 per event is stored: no occupied set O, no pieces. Instead, measures are differences of
 running clocks that only change where the calendar or a node's coverage changes:
 
 - per node k, A_k(t) = |(-∞, t) ∩ C_k ∩ H| and A'_k(t) = |(-∞, t) ∩ C_k|;
 - per site s, G_s(t) = |(-∞, t) ∩ H|;
 - each clock's value at every bucket bound of its site is kept (NA, NG), so a stretch
-  [x, y) that crosses bounds is split exactly into its buckets.
+  [x, y) that crosses bounds is split exactly into its buckets (the clocks live in
+  `clocks.py`).
 
 A desk's occupied time in a bucket is then A(end) - A(start) summed over its O stretches,
 split at bucket bounds; booked, booked-observed and booked-occupied use the stretches of
@@ -23,46 +26,38 @@ the nodes looked at, so the ends are applied in time order before anything later
 
 State per desk, node and site sits in small tables that stay in cache; events are read
 once, front to back. Indices are trusted (the readers validate every node and desk), and
-the hot ones are read unsigned (`_u`), which spares numba's negative-index wraparound.
+the hot ones are read `unsigned`, which spares numba's negative-index wraparound.
 Pure: arrays in, arrays out; no I/O.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from hubsense.analytics.kernels.clocks import (
+    N_A,
+    N_A2,
+    N_COVERED,
+    N_END,
+    N_OCC,
+    N_SEQ,
+    S_G,
+    S_IB,
+    S_NEXT,
+    S_OPEN,
+    S_T,
+    bucket_share,
+    clock_tables,
+    cross,
+    lapse,
+    node_sync,
+    site_advance,
+    site_change,
+    unsigned,
+)
 from hubsense.analytics.kernels.intervals import HEARTBEATS_COVERED, STATE_OCCUPIED
 from hubsense.analytics.kernels.jit import FOREVER_MS, kernel, loop, loop_step
 from hubsense.analytics.kernels.order import KIND_ALIVE, KIND_DESK
 
-# Node table columns: its clocks, coverage and cursors over its site's calendar.
-N_COVERED = 0  # 1 while the last alive covers now
-N_END = 1  # when the last alive's cover runs out (if no alive or stop comes first)
-N_A = 2  # A_k (|C ∩ H|) at N_T
-N_A2 = 3  # A'_k (|C|) at N_T
-N_T = 4
-N_OPEN = 5  # the site is open at N_T
-N_IH = 6  # next opening-hours toggle (index into h_tog)
-N_IB = 7  # next bucket bound (index into b_bounds)
-N_NEXT = 8  # min of those two: before it, the clocks run at a constant rate
-N_OCC = 9  # the node's desks now in O
-N_SEQ = 10  # last seq read
-N_LO_B = 11  # its site's first bucket bound (index into b_bounds)
-N_COLS = 12
-# Site table columns: the desks-in-O-∩-C count, the day's peak sweep and the G clock.
-S_COUNT = 0  # desks in O ∩ C (opening hours not applied)
-S_HELD = 1  # count inside opening hours, held since S_SINCE
-S_SINCE = 2
-S_BEST = 3
-S_BEST_AT = 4
-S_TOGETHER = 5
-S_OPEN = 6
-S_G = 7  # G_s at S_T
-S_T = 8
-S_IH = 9
-S_ID = 10  # next day bound (index into d_bounds)
-S_IB = 11
-S_NEXT = 12
-S_COLS = 13
 # Desk table columns (one cache line): O, and where its current O and O ∧ K stretches began.
 D_IN_O = 0
 D_O_J = 1  # bucket where the O stretch began (-1 before the period)
@@ -78,12 +73,6 @@ K_A = 1
 K_J = 2
 K_COLS = 3
 _RADIX_BITS = 11
-
-
-@loop_step
-def _u(i):  # type: ignore[no-untyped-def]
-    """An index known not to be negative, as unsigned: numba then skips the wraparound."""
-    return np.uint64(i)
 
 
 @kernel
@@ -121,221 +110,6 @@ def booking_toggles(b_start, b_end):  # type: ignore[no-untyped-def]
         codes, codes_to = codes_to, codes
         shift += _RADIX_BITS
     return codes
-
-
-@loop_step
-def _bucket_share(out, cell, stride, n_buckets, clock, at, j0, v0, j1, v1):  # type: ignore[no-untyped-def]
-    """Add a clock's growth from (bucket j0, value v0) to (bucket j1, value v1) to a desk's
-    cells of those buckets (bucket j at out[cell + j * stride]: time-major, see `sweep`);
-    clock[at + i] is its value at bucket bound i. Bucket -1 is before the period,
-    n_buckets after it (neither has a cell)."""
-    if j0 == j1:
-        if 0 <= j0 < n_buckets:
-            out[cell + j0 * stride] += v1 - v0
-        return
-    if 0 <= j0 < n_buckets:
-        out[cell + j0 * stride] += clock[at + j0 + 1] - v0
-    for j in range(max(j0 + 1, 0), min(j1, n_buckets)):
-        out[cell + j * stride] += clock[at + j + 1] - clock[at + j]
-    if 0 <= j1 < n_buckets:
-        out[cell + j1 * stride] += v1 - clock[at + j1]
-
-
-@loop_step
-def _cross(out, cell0, stride, clock, at, j0, j1):  # type: ignore[no-untyped-def]
-    """A signed stretch from bucket j0 to bucket j1 crossed bounds j0 + 1 .. j1: the clock
-    there closes one bucket's share and opens the next one's. Cells -1 and n_buckets are
-    padding (before and after the period), so no bound needs a test."""
-    for bound in range(j0 + 1, j1 + 1):
-        v = clock[at + bound]
-        out[cell0 + (bound - 1) * stride] += v
-        out[cell0 + bound * stride] -= v
-
-
-@loop
-def _node_advance(nd, k, t, lo_b, hi_b, b_bounds, lo_h, hi_h, h_tog, na, na_row):  # type: ignore[no-untyped-def]
-    """Run node k's clocks over the calendar changes up to t, storing A at each bucket bound."""
-    while nd[_u(k), N_NEXT] <= t and nd[_u(k), N_NEXT] < FOREVER_MS:
-        x = nd[_u(k), N_NEXT]
-        if nd[_u(k), N_COVERED]:
-            if nd[_u(k), N_OPEN]:
-                nd[_u(k), N_A] += x - nd[_u(k), N_T]
-            nd[_u(k), N_A2] += x - nd[_u(k), N_T]
-        nd[_u(k), N_T] = x
-        ih = nd[_u(k), N_IH]
-        if ih < hi_h and h_tog[ih] == x:
-            nd[_u(k), N_OPEN] ^= 1
-            nd[_u(k), N_IH] = ih + 1
-        ib = nd[_u(k), N_IB]
-        if ib < hi_b and b_bounds[ib] == x:
-            na[na_row + ib - lo_b] = nd[_u(k), N_A]
-            nd[_u(k), N_IB] = ib + 1
-        ih = nd[_u(k), N_IH]
-        ib = nd[_u(k), N_IB]
-        nxt = FOREVER_MS
-        if ih < hi_h:
-            nxt = h_tog[ih]
-        if ib < hi_b:
-            nxt = min(nxt, b_bounds[ib])
-        nd[_u(k), N_NEXT] = nxt
-
-
-@loop_step
-def _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off):  # type: ignore[no-untyped-def]
-    """Bring node k (of site s) to t; returns its bucket at t. The calendar is read only
-    when t passed its next change: per event, the node's row is all that is touched."""
-    if t >= nd[_u(k), N_NEXT]:
-        _node_advance(
-            nd, k, t, b_off[s], b_off[s + 1], b_bounds, h_off[s], h_off[s + 1], h_tog, na, na_off[k]
-        )
-    span = (t - nd[_u(k), N_T]) * nd[_u(k), N_COVERED]
-    nd[_u(k), N_A] += span * nd[_u(k), N_OPEN]
-    nd[_u(k), N_A2] += span
-    nd[_u(k), N_T] = t
-    return nd[_u(k), N_IB] - nd[_u(k), N_LO_B] - 1
-
-
-@loop_step
-def _site_close(st, s, x):  # type: ignore[no-untyped-def]
-    """The held count lasted [S_SINCE, x): the day's peak and co-presence learn of it."""
-    since = st[_u(s), S_SINCE]
-    if x > since:
-        held = st[_u(s), S_HELD]
-        best = st[_u(s), S_BEST]
-        better = held > best
-        st[_u(s), S_BEST] = held if better else best
-        st[_u(s), S_BEST_AT] = since if better else st[_u(s), S_BEST_AT]
-        st[_u(s), S_TOGETHER] += (x - since) if held >= 2 else 0
-        st[_u(s), S_SINCE] = x
-
-
-@loop
-def _site_advance(  # type: ignore[no-untyped-def]
-    st,
-    s,
-    t,
-    lo_b,
-    hi_b,
-    b_bounds,
-    lo_h,
-    hi_h,
-    h_tog,
-    lo_d,
-    hi_d,
-    d_bounds,
-    ng,
-    peak,
-    peak_at,
-    together,
-):
-    """Run site s over its calendar changes up to t: opening hours, midnights, bucket bounds."""
-    while st[_u(s), S_NEXT] <= t and st[_u(s), S_NEXT] < FOREVER_MS:
-        x = st[_u(s), S_NEXT]
-        _site_close(st, s, x)
-        if st[_u(s), S_OPEN]:
-            st[_u(s), S_G] += x - st[_u(s), S_T]
-        st[_u(s), S_T] = x
-        i = st[_u(s), S_ID]
-        if i < hi_d and d_bounds[i] == x:
-            if i > lo_d:
-                row = i - s - 1
-                peak[row] = st[_u(s), S_BEST]
-                peak_at[row] = st[_u(s), S_BEST_AT]
-                together[row] = st[_u(s), S_TOGETHER]
-            st[_u(s), S_BEST] = 0
-            st[_u(s), S_BEST_AT] = -1
-            st[_u(s), S_TOGETHER] = 0
-            st[_u(s), S_ID] = i + 1
-        i = st[_u(s), S_IH]
-        if i < hi_h and h_tog[i] == x:
-            st[_u(s), S_OPEN] ^= 1
-            st[_u(s), S_HELD] = st[_u(s), S_COUNT] if st[_u(s), S_OPEN] else 0
-            st[_u(s), S_IH] = i + 1
-        i = st[_u(s), S_IB]
-        if i < hi_b and b_bounds[i] == x:
-            ng[i] = st[_u(s), S_G]
-            st[_u(s), S_IB] = i + 1
-        nxt = FOREVER_MS
-        if st[_u(s), S_ID] < hi_d:
-            nxt = d_bounds[st[_u(s), S_ID]]
-        if st[_u(s), S_IH] < hi_h:
-            nxt = min(nxt, h_tog[st[_u(s), S_IH]])
-        if st[_u(s), S_IB] < hi_b:
-            nxt = min(nxt, b_bounds[st[_u(s), S_IB]])
-        st[_u(s), S_NEXT] = nxt
-
-
-@loop_step
-def _site_change(  # type: ignore[no-untyped-def]
-    st, s, t, delta, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together
-):
-    """At t, delta more (or fewer) of site s's desks are in O ∩ C."""
-    if t >= st[_u(s), S_NEXT]:
-        _site_advance(
-            st,
-            s,
-            t,
-            b_off[s],
-            b_off[s + 1],
-            b_bounds,
-            h_off[s],
-            h_off[s + 1],
-            h_tog,
-            d_off[s],
-            d_off[s + 1],
-            d_bounds,
-            ng,
-            peak,
-            peak_at,
-            together,
-        )
-    _site_close(st, s, t)
-    st[_u(s), S_COUNT] += delta
-    st[_u(s), S_HELD] = st[_u(s), S_COUNT] * st[_u(s), S_OPEN]
-
-
-@kernel
-def _tables(  # type: ignore[no-untyped-def]
-    n_desks, node_site, b_off, b_bounds, h_off, h_tog, d_off, d_bounds
-):
-    """Fresh node, site and desk tables, every cursor at the start of its calendar."""
-    n_nodes = node_site.shape[0]
-    n_sites = b_off.shape[0] - 1
-    nd = np.zeros((n_nodes, N_COLS), dtype=np.int64)
-    na_off = np.zeros(n_nodes + 1, dtype=np.int64)
-    for k in range(n_nodes):
-        s = node_site[k]
-        nd[_u(k), N_IH] = h_off[s]
-        nd[_u(k), N_IB] = b_off[s]
-        nd[_u(k), N_LO_B] = b_off[s]
-        nxt = FOREVER_MS
-        if h_off[s] < h_off[s + 1]:
-            nxt = h_tog[h_off[s]]
-        if b_off[s] < b_off[s + 1]:
-            nxt = min(nxt, b_bounds[b_off[s]])
-        nd[_u(k), N_NEXT] = nxt
-        nd[_u(k), N_T] = -FOREVER_MS
-        nd[_u(k), N_SEQ] = -FOREVER_MS
-        na_off[k + 1] = na_off[k] + b_off[s + 1] - b_off[s]
-    st = np.zeros((n_sites, S_COLS), dtype=np.int64)
-    for s in range(n_sites):
-        st[_u(s), S_BEST_AT] = -1
-        st[_u(s), S_SINCE] = -FOREVER_MS
-        st[_u(s), S_T] = -FOREVER_MS
-        st[_u(s), S_IH] = h_off[s]
-        st[_u(s), S_ID] = d_off[s]
-        st[_u(s), S_IB] = b_off[s]
-        nxt = FOREVER_MS
-        if d_off[s] < d_off[s + 1]:
-            nxt = d_bounds[d_off[s]]
-        if h_off[s] < h_off[s + 1]:
-            nxt = min(nxt, h_tog[h_off[s]])
-        if b_off[s] < b_off[s + 1]:
-            nxt = min(nxt, b_bounds[b_off[s]])
-        st[_u(s), S_NEXT] = nxt
-    dk = np.zeros((n_desks, D_COLS), dtype=np.int64)
-    kk = np.zeros((n_desks, K_COLS), dtype=np.int64)
-    return nd, na_off, st, dk, kk
 
 
 @kernel
@@ -379,9 +153,9 @@ def sweep(  # type: ignore[no-untyped-def]
     m = b_desk.shape[0]
     b_observed = np.zeros(m, dtype=np.int64)
     b_occupied = np.zeros(m, dtype=np.int64)
-    nd, na_off, st, dk, kk = _tables(
-        n_desks, node_site, b_off, b_bounds, h_off, h_tog, d_off, d_bounds
-    )
+    nd, na_off, st = clock_tables(node_site, b_off, b_bounds, h_off, h_tog, d_off, d_bounds)
+    dk = np.zeros((n_desks, D_COLS), dtype=np.int64)
+    kk = np.zeros((n_desks, K_COLS), dtype=np.int64)
     na = np.zeros(na_off[n_nodes], dtype=np.int64)
     ng = np.zeros(b_bounds.shape[0], dtype=np.int64)
     cover_ms = HEARTBEATS_COVERED * heartbeat_ms
@@ -534,35 +308,35 @@ def _walk(  # type: ignore[no-untyped-def]
         # neither: the inner loop takes them with one comparison each.
         limit = min(next_k, next_lapse)
         while i < n:
-            t = ts[_u(i)]
+            t = ts[unsigned(i)]
             if t >= limit:
                 break
             if t < last_t:
                 ordered = False
                 break
-            k = node[_u(i)]
-            sq = seq[_u(i)]
-            if sq <= nd[_u(k), N_SEQ]:
+            k = node[unsigned(i)]
+            sq = seq[unsigned(i)]
+            if sq <= nd[unsigned(k), N_SEQ]:
                 # A node's seq went back: (node, seq) may repeat, first_reads must decide.
                 ordered = False
                 break
-            nd[_u(k), N_SEQ] = sq
+            nd[unsigned(k), N_SEQ] = sq
             last_t = t
-            what = kind[_u(i)]
-            if what == KIND_ALIVE and nd[_u(k), N_COVERED]:
+            what = kind[unsigned(i)]
+            if what == KIND_ALIVE and nd[unsigned(k), N_COVERED]:
                 # Still covered: only where the cover ends moves (never below next_lapse). The
                 # clocks run on unchanged; whoever reads them next brings them to its time.
-                nd[_u(k), N_END] = t + cover_ms[k]
+                nd[unsigned(k), N_END] = t + cover_ms[k]
             elif what == KIND_DESK:
-                d = desk[_u(i)]
-                if t == dk[_u(d), D_T] and sq < dk[_u(d), D_SEQ]:
+                d = desk[unsigned(i)]
+                if t == dk[unsigned(d), D_T] and sq < dk[unsigned(d), D_SEQ]:
                     # Same instant, two nodes naming one desk, seq not in order.
                     ordered = False
                     break
-                dk[_u(d), D_T] = t
-                dk[_u(d), D_SEQ] = sq
-                now_in = 1 if state[_u(i)] == STATE_OCCUPIED else 0
-                if now_in != dk[_u(d), D_IN_O]:
+                dk[unsigned(d), D_T] = t
+                dk[unsigned(d), D_SEQ] = sq
+                now_in = 1 if state[unsigned(i)] == STATE_OCCUPIED else 0
+                if now_in != dk[unsigned(d), D_IN_O]:
                     _desk_toggle(
                         d,
                         now_in,
@@ -591,15 +365,15 @@ def _walk(  # type: ignore[no-untyped-def]
                     )
             else:
                 s = node_site[k]
-                _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
+                node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
                 if what == KIND_ALIVE:
-                    if not nd[_u(k), N_COVERED]:
-                        nd[_u(k), N_COVERED] = 1
-                        _site_change(
+                    if not nd[unsigned(k), N_COVERED]:
+                        nd[unsigned(k), N_COVERED] = 1
+                        site_change(
                             st,
                             s,
                             t,
-                            nd[_u(k), N_OCC],
+                            nd[unsigned(k), N_OCC],
                             b_off,
                             b_bounds,
                             h_off,
@@ -611,16 +385,16 @@ def _walk(  # type: ignore[no-untyped-def]
                             peak_at,
                             together,
                         )
-                    nd[_u(k), N_END] = t + cover_ms[k]
-                    next_lapse = min(next_lapse, nd[_u(k), N_END])
+                    nd[unsigned(k), N_END] = t + cover_ms[k]
+                    next_lapse = min(next_lapse, nd[unsigned(k), N_END])
                     limit = min(limit, next_lapse)
-                elif nd[_u(k), N_COVERED]:
-                    nd[_u(k), N_COVERED] = 0
-                    _site_change(
+                elif nd[unsigned(k), N_COVERED]:
+                    nd[unsigned(k), N_COVERED] = 0
+                    site_change(
                         st,
                         s,
                         t,
-                        -nd[_u(k), N_OCC],
+                        -nd[unsigned(k), N_OCC],
                         b_off,
                         b_bounds,
                         h_off,
@@ -636,7 +410,7 @@ def _walk(  # type: ignore[no-untyped-def]
         if not ordered:
             break
         # The next thing in time: a lapse, a booking's start or end (first at a tie), an event.
-        t = ts[_u(i)] if i < n else FOREVER_MS
+        t = ts[unsigned(i)] if i < n else FOREVER_MS
         if i < n and t < last_t:
             ordered = False
             break
@@ -644,7 +418,7 @@ def _walk(  # type: ignore[no-untyped-def]
         if x >= FOREVER_MS:
             break
         if x >= next_lapse:
-            next_lapse = _lapse(
+            next_lapse = lapse(
                 nd,
                 x,
                 cover_ms,
@@ -707,7 +481,7 @@ def _walk(  # type: ignore[no-untyped-def]
     if not ordered:
         return False
     # Every cover runs out; then the calendars run to their ends.
-    _lapse(
+    lapse(
         nd,
         FOREVER_MS,
         cover_ms,
@@ -728,9 +502,9 @@ def _walk(  # type: ignore[no-untyped-def]
     )
     for k in range(n_nodes):
         s = node_site[k]
-        _node_sync(nd, k, FOREVER_MS, s, b_off, b_bounds, h_off, h_tog, na, na_off)
+        node_sync(nd, k, FOREVER_MS, s, b_off, b_bounds, h_off, h_tog, na, na_off)
     for s in range(n_sites):
-        _site_advance(
+        site_advance(
             st,
             s,
             FOREVER_MS,
@@ -759,63 +533,10 @@ def _walk(  # type: ignore[no-untyped-def]
         stride = site_size[s]
         for j in range(n_buckets):
             observed[cell + j * stride] = na[at + j + 1] - na[at + j]
-        if dk[_u(d), D_IN_O]:
+        if dk[unsigned(d), D_IN_O]:
             # Open to the end: the stretch closes in the padding cell after the period.
-            _cross(occupied, cell, stride, na, at, dk[_u(d), D_O_J], n_buckets)
+            cross(occupied, cell, stride, na, at, dk[unsigned(d), D_O_J], n_buckets)
     return True
-
-
-@loop
-def _lapse(  # type: ignore[no-untyped-def]
-    nd,
-    t,
-    cover_ms,
-    node_site,
-    b_off,
-    b_bounds,
-    h_off,
-    h_tog,
-    na,
-    na_off,
-    st,
-    d_off,
-    d_bounds,
-    ng,
-    peak,
-    peak_at,
-    together,
-):
-    """End, in time order, every cover that ran out by t; returns the next bound."""
-    n_nodes = nd.shape[0]
-    while True:
-        first = -1
-        soonest = FOREVER_MS
-        for k in range(n_nodes):
-            if nd[_u(k), N_COVERED] and nd[_u(k), N_END] < soonest:
-                soonest = nd[_u(k), N_END]
-                first = k
-        if first < 0 or soonest > t:
-            return soonest
-        k = first
-        s = node_site[k]
-        _node_sync(nd, k, soonest, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-        nd[_u(k), N_COVERED] = 0
-        _site_change(
-            st,
-            s,
-            soonest,
-            -nd[_u(k), N_OCC],
-            b_off,
-            b_bounds,
-            h_off,
-            h_tog,
-            d_off,
-            d_bounds,
-            ng,
-            peak,
-            peak_at,
-            together,
-        )
 
 
 @loop_step
@@ -851,30 +572,30 @@ def _desk_toggle(  # type: ignore[no-untyped-def]
     of each one's bucket; `_cross` moves the shares when it spans bucket bounds. Few
     branches: which way a desk toggles cannot be predicted.
     """
-    dk[_u(d), D_IN_O] = now_in
+    dk[unsigned(d), D_IN_O] = now_in
     if k < 0:
         return  # never observed: nothing of O counts
-    j = _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-    a = nd[_u(k), N_A]
+    j = node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
+    a = nd[unsigned(k), N_A]
     sign = 2 * now_in - 1
-    stride = site_size[_u(s)]
-    cell = cell0[_u(d)] + j * stride
-    booked_now = 1 if dk[_u(d), D_BOOKED] > 0 else 0
-    occupied[_u(cell)] -= sign * a
-    booked_occupied[_u(cell)] -= sign * booked_now * a
-    dk[_u(d), D_Q] -= sign * nd[_u(k), N_A2]
-    o_j = dk[_u(d), D_O_J]
-    ok_j = dk[_u(d), D_OK_J]
+    stride = site_size[unsigned(s)]
+    cell = cell0[unsigned(d)] + j * stride
+    booked_now = 1 if dk[unsigned(d), D_BOOKED] > 0 else 0
+    occupied[unsigned(cell)] -= sign * a
+    booked_occupied[unsigned(cell)] -= sign * booked_now * a
+    dk[unsigned(d), D_Q] -= sign * nd[unsigned(k), N_A2]
+    o_j = dk[unsigned(d), D_O_J]
+    ok_j = dk[unsigned(d), D_OK_J]
     # Where the stretches of O (and of O ∧ K, when booked) began.
-    dk[_u(d), D_O_J] = j if now_in else o_j
-    dk[_u(d), D_OK_J] = j if now_in else ok_j
+    dk[unsigned(d), D_O_J] = j if now_in else o_j
+    dk[unsigned(d), D_OK_J] = j if now_in else ok_j
     if not now_in and (o_j != j or (booked_now and ok_j != j)):
-        _cross(occupied, cell0[d], stride, na, na_off[k], o_j, j)
+        cross(occupied, cell0[d], stride, na, na_off[k], o_j, j)
         if booked_now:
-            _cross(booked_occupied, cell0[d], stride, na, na_off[k], ok_j, j)
-    nd[_u(k), N_OCC] += sign
-    if nd[_u(k), N_COVERED]:
-        _site_change(
+            cross(booked_occupied, cell0[d], stride, na, na_off[k], ok_j, j)
+    nd[unsigned(k), N_OCC] += sign
+    if nd[unsigned(k), N_COVERED]:
+        site_change(
             st,
             s,
             t,
@@ -927,8 +648,8 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
     """Booking b of desk d starts (is_end = 0) or ends at t."""
     lo_b = b_off[s]
     n_buckets = b_off[s + 1] - lo_b - 1
-    if t >= st[_u(s), S_NEXT]:
-        _site_advance(
+    if t >= st[unsigned(s), S_NEXT]:
+        site_advance(
             st,
             s,
             t,
@@ -946,42 +667,53 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
             peak_at,
             together,
         )
-    g = st[_u(s), S_G] + (t - st[_u(s), S_T] if st[_u(s), S_OPEN] else 0)
-    j = st[_u(s), S_IB] - lo_b - 1
+    g = st[unsigned(s), S_G] + (t - st[unsigned(s), S_T] if st[unsigned(s), S_OPEN] else 0)
+    j = st[unsigned(s), S_IB] - lo_b - 1
     a = 0
     a2 = 0
     used = 0
     if k >= 0:
-        _node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
-        a = nd[_u(k), N_A]
-        a2 = nd[_u(k), N_A2]
-        used = dk[_u(d), D_Q] + dk[_u(d), D_IN_O] * a2
+        node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off)
+        a = nd[unsigned(k), N_A]
+        a2 = nd[unsigned(k), N_A2]
+        used = dk[unsigned(d), D_Q] + dk[unsigned(d), D_IN_O] * a2
     if is_end == 0:
         # Until the booking ends, its cells hold A' and |O ∩ C| at its start.
         b_observed[b] = a2
         b_occupied[b] = used
-        dk[_u(d), D_BOOKED] += 1
-        if dk[_u(d), D_BOOKED] == 1:
-            kk[_u(d), K_G] = g
-            kk[_u(d), K_A] = a
-            kk[_u(d), K_J] = j
-            if dk[_u(d), D_IN_O] and k >= 0:
+        dk[unsigned(d), D_BOOKED] += 1
+        if dk[unsigned(d), D_BOOKED] == 1:
+            kk[unsigned(d), K_G] = g
+            kk[unsigned(d), K_A] = a
+            kk[unsigned(d), K_J] = j
+            if dk[unsigned(d), D_IN_O] and k >= 0:
                 booked_occupied[cell0[d] + j * site_size[s]] -= a
-                dk[_u(d), D_OK_J] = j
+                dk[unsigned(d), D_OK_J] = j
         return
     b_observed[b] = a2 - b_observed[b]
     b_occupied[b] = used - b_occupied[b]
-    dk[_u(d), D_BOOKED] -= 1
-    if dk[_u(d), D_BOOKED] > 0:
+    dk[unsigned(d), D_BOOKED] -= 1
+    if dk[unsigned(d), D_BOOKED] > 0:
         return
     cell = cell0[d]
     stride = site_size[s]
-    _bucket_share(booked, cell, stride, n_buckets, ng, lo_b, kk[_u(d), K_J], kk[_u(d), K_G], j, g)
+    bucket_share(
+        booked, cell, stride, n_buckets, ng, lo_b, kk[unsigned(d), K_J], kk[unsigned(d), K_G], j, g
+    )
     if k >= 0:
         at = na_off[k]
-        _bucket_share(
-            booked_observed, cell, stride, n_buckets, na, at, kk[_u(d), K_J], kk[_u(d), K_A], j, a
+        bucket_share(
+            booked_observed,
+            cell,
+            stride,
+            n_buckets,
+            na,
+            at,
+            kk[unsigned(d), K_J],
+            kk[unsigned(d), K_A],
+            j,
+            a,
         )
-        if dk[_u(d), D_IN_O]:
+        if dk[unsigned(d), D_IN_O]:
             booked_occupied[cell + j * stride] += a
-            _cross(booked_occupied, cell, stride, na, at, dk[_u(d), D_OK_J], j)
+            cross(booked_occupied, cell, stride, na, at, dk[unsigned(d), D_OK_J], j)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from hubsense.services.ports import free_port
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
-HUBSENSE = "/work/venv/bin/hubsense"
+HUBSENSE = str(Path(sys.executable).parent / "hubsense")
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Measure bytes per event of `events` on the TimescaleDB lane, uncompressed and compressed.
 
-    /work/venv/bin/python tests/timescale/measure_compression.py --events 100000 [--postgres]
+    .venv/bin/python tests/timescale/measure_compression.py --events 100000 [--postgres]
 
 Starts its own lane (and, with --postgres, a private PostgreSQL 15 for the plain-table
 figure), applies the migrations with their defaults, loads synthetic events shaped like
