@@ -12,6 +12,7 @@ Orchestration only: each step is a component's own programmatic entry.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ def command(
     from hubsense.settings import load_settings
     from hubsense.simulators.cli import parse_duration
 
+    # Ctrl-C (SIGINT) stops the demo even when it was started with SIGINT ignored, as a
+    # non-interactive shell starts background jobs: Python then installs no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console = Console(stderr=True, soft_wrap=True)
     path = inventory or EXAMPLE_INVENTORY
     if not path.exists():

@@ -48,8 +48,12 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
 ) -> None:
     state_dir = service_tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUBSENSE_")}
+    # Started as a shell starts a background job, with SIGINT ignored: Ctrl-C must still work.
     proc = subprocess.Popen(
         [
+            "sh",
+            "-c",
+            'trap "" INT; exec "$0" "$@"',
             HUBSENSE,
             "--log-format",
             "json",
