@@ -10,6 +10,7 @@ Pure data: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +83,10 @@ class EventArrays:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+    def columns(self) -> tuple[npt.NDArray[Any], ...]:
+        """(kind, desk, node, ts, seq, state): the order in which the kernels take them."""
+        return self.kind, self.desk, self.node, self.ts, self.seq, self.state
 
 
 @dataclass(frozen=True)

@@ -152,12 +152,7 @@ def _grouped(
     else:
         keep = np.ones(len(events), dtype=np.bool_)
     g_ts, g_flag, offsets = group_events(
-        events.kind,
-        events.desk,
-        events.node,
-        events.ts,
-        events.seq,
-        events.state,
+        *events.columns(),
         keep,
         ordered,
         n_desks,
@@ -223,12 +218,7 @@ def compute(
     row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
     # As ingest stores events (by time): one pass, nothing per event kept (see sweep.py).
     ok, *measures = sweep(
-        events.kind,
-        events.desk,
-        events.node,
-        events.ts,
-        events.seq,
-        events.state,
+        *events.columns(),
         layout.desk_site,
         layout.desk_node,
         layout.node_site,
