@@ -23,7 +23,8 @@ import numpy.typing as npt
 
 from hubsense.inventory import Site, Weekday
 
-_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_DAY_S = 86_400
 _UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
 HOUR_MS = 3_600_000
@@ -62,10 +63,12 @@ def local_ms(day: dt.date, minute: int, zone: ZoneInfo) -> int:
     """UTC ms of `minute` minutes after local midnight of `day` (1440 = next midnight), fold=0."""
     if minute == DAY_MINUTES:
         day, minute = day + dt.timedelta(days=1), 0
-    naive = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60)
-    offset = naive.replace(tzinfo=zone).utcoffset()
+    local = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+    offset = local.utcoffset()
     assert offset is not None  # a ZoneInfo always has an offset
-    return (naive - offset - _EPOCH) // _ONE_MS
+    # Integer arithmetic, no timedelta objects: this runs for every day of every calendar.
+    local_s = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_S + minute * 60
+    return (local_s - offset.days * _DAY_S - offset.seconds) * 1000
 
 
 def is_open(site: Site, day: dt.date) -> bool:
@@ -108,9 +111,14 @@ def day_bounds(zone: ZoneInfo, period: Period) -> Int64Array:
     return np.asarray([local_ms(day, 0, zone) for day in days], dtype=np.int64)
 
 
-def bucket_bounds(zone: ZoneInfo, period: Period, bucket: Bucket) -> Int64Array:
-    """Bucket boundaries [b0 = from, b1, …, bn = to]; bucket k is [b_k, b_{k+1})."""
-    days = day_bounds(zone, period)
+def bucket_bounds(
+    zone: ZoneInfo, period: Period, bucket: Bucket, days: Int64Array | None = None
+) -> Int64Array:
+    """Bucket boundaries [b0 = from, b1, …, bn = to]; bucket k is [b_k, b_{k+1}).
+
+    `days` may be the period's `day_bounds` in the zone, already computed."""
+    if days is None:
+        days = day_bounds(zone, period)
     if bucket is Bucket.DAY:
         return days
     if bucket is Bucket.HOUR:

@@ -77,14 +77,18 @@ def build_calendars(sites: list[Site], period: Period, bucket: Bucket) -> Calend
         # Many sites share a time zone and hours; their calendars are then identical.
         key = (
             site.timezone,
-            tuple((day, tuple(spans)) for day, spans in sorted(site.opening_hours.items())),
+            tuple(
+                (day, tuple((span.start_min, span.end_min) for span in spans))
+                for day, spans in sorted(site.opening_hours.items())
+            ),
             tuple(site.closed_dates),
         )
         if key not in cache:
+            days = day_bounds(zone, period)
             cache[key] = (
-                bucket_bounds(zone, period, bucket),
+                bucket_bounds(zone, period, bucket, days),
                 opening_toggles(site, period),
-                day_bounds(zone, period),
+                days,
                 [is_open(site, day) for day in period.days()],
             )
         b, h, d, o = cache[key]
@@ -256,9 +260,9 @@ def compute(
     days_open, needed = [], []
     for s in range(len(layout.sites)):
         rows = calendars.day_rows(s)
-        open_rows = [r for r in rows if calendars.open_day[r]]
-        days_open.append(len(open_rows))
-        needed.append(nearest_rank((int(peak[r]) for r in open_rows), percentile))
+        open_peaks = peak[rows.start : rows.stop][calendars.open_day[rows.start : rows.stop]]
+        days_open.append(len(open_peaks))
+        needed.append(nearest_rank(open_peaks.tolist(), percentile))
     return Results(
         layout=layout,
         calendars=calendars,
