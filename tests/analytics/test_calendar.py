@@ -11,10 +11,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import reference
+from hubsense.analytics.calendar import DAY_MINUTES, local_ms
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from hubsense.analytics.calendar import DAY_MINUTES, local_ms
 
 ZONES = [
     "Europe/Stockholm",
