@@ -171,7 +171,8 @@ def sweep(  # type: ignore[no-untyped-def]
         for d in range(site_desk_off[site], site_desk_off[site + 1]):
             cell0[d] = n_cells + size + d - site_desk_off[site]  # bucket 0
         n_cells += (b_off[site + 1] - b_off[site] + 1) * size
-    observed = np.zeros(n_cells, dtype=np.int64)
+    # Observed is known only at the end (a node's A' at bucket bounds): written desk-major.
+    observed = np.zeros(row_off[n_desks], dtype=np.int64)
     occupied = np.zeros(n_cells, dtype=np.int64)
     booked = np.zeros(n_cells, dtype=np.int64)
     booked_observed = np.zeros(n_cells, dtype=np.int64)
@@ -186,6 +187,7 @@ def sweep(  # type: ignore[no-untyped-def]
         desk_site,
         desk_node,
         node_site,
+        row_off,
         cell0,
         site_size,
         b_bounds,
@@ -219,7 +221,7 @@ def sweep(  # type: ignore[no-untyped-def]
     )
     return (
         ok,
-        _desk_major(observed, row_off, desk_site, cell0, site_size),
+        observed,
         _desk_major(occupied, row_off, desk_site, cell0, site_size),
         _desk_major(booked, row_off, desk_site, cell0, site_size),
         _desk_major(booked_observed, row_off, desk_site, cell0, site_size),
@@ -255,6 +257,7 @@ def _walk(  # type: ignore[no-untyped-def]
     desk_site,
     desk_node,
     node_site,
+    row_off,
     cell0,
     site_size,
     b_bounds,
@@ -531,8 +534,9 @@ def _walk(  # type: ignore[no-untyped-def]
         at = na_off[k]
         cell = cell0[d]
         stride = site_size[s]
+        row = row_off[d]
         for j in range(n_buckets):
-            observed[cell + j * stride] = na[at + j + 1] - na[at + j]
+            observed[row + j] = na[at + j + 1] - na[at + j]
         if dk[unsigned(d), D_IN_O]:
             # Open to the end: the stretch closes in the padding cell after the period.
             cross(occupied, cell, stride, na, at, dk[unsigned(d), D_O_J], n_buckets)
