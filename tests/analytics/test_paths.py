@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import numpy as np
 import pytest
 import reference
 from harness import inventory, ms, run, site
+from hubsense.analytics.kernels.sweep import booking_toggles
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference import Booking, Event
 
 START = dt.date(2026, 3, 2)  # a Monday
@@ -120,3 +124,26 @@ def test_desk_named_by_two_nodes_at_one_instant() -> None:
     path, again = tables_of(sorted(events, key=lambda e: (e.ts, e.seq)), "day")
     assert path == "sweep"
     assert again == got
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spans=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 30)), max_size=40),
+    by_start=st.booleans(),
+    ends_sorted=st.booleans(),
+)
+def test_booking_toggles_in_time_order_either_way(
+    spans: list[tuple[int, int]], by_start: bool, ends_sorted: bool
+) -> None:
+    # The merge (starts and ends each ascending) and the radix sort (anything else) must
+    # both give (time, start before end, booking) order: a stable sort of 2t + is_end.
+    if by_start:
+        spans.sort()
+    start = np.asarray([s for s, _ in spans], dtype=np.int64)
+    end = start + np.asarray([d for _, d in spans], dtype=np.int64)
+    if ends_sorted:
+        end = np.sort(end)
+        start = np.minimum(start, end)
+    keys = np.empty(2 * len(spans), dtype=np.int64)
+    keys[0::2], keys[1::2] = 2 * start, 2 * end + 1
+    assert booking_toggles(start, end).tolist() == np.argsort(keys, kind="stable").tolist()
