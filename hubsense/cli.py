@@ -75,9 +75,11 @@ def schema(
 
     Example: `hubsense schema events > events.schema.json`
     """
+    from pydantic import BaseModel
+
     from hubsense import inventory, wire
 
-    models = {
+    models: dict[str, type[BaseModel]] = {
         "events": wire.EventsMessage,
         "status": wire.StatusMessage,
         "config": wire.ConfigMessage,

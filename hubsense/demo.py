@@ -163,7 +163,8 @@ class _Worker:
 
 def _start(name: str, target: Any, *args: Any, **kwargs: Any) -> _Worker:
     """Start `target(*args, stop_event, **kwargs)` in a thread that keeps its exception."""
-    stop, errors = threading.Event(), []
+    stop = threading.Event()
+    errors: list[BaseException] = []
     thread = threading.Thread(
         target=_guard(target, errors), args=(*args, stop), kwargs=kwargs, name=name
     )

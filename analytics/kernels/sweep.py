@@ -77,7 +77,8 @@ _RADIX_BITS = 11
 
 @kernel
 def _ascending(values):  # type: ignore[no-untyped-def]
-    for i in range(1, values.shape[0]):
+    # A loop, not all() over a generator: numba compiles no generator expressions.
+    for i in range(1, values.shape[0]):  # noqa: SIM110
         if values[i] < values[i - 1]:
             return False
     return True

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from hubsense.analytics.calendar import local_ms
 from hubsense.bookings.release import (
     DeskChange,
     NodeBeat,
@@ -42,13 +43,9 @@ class Today:
 
 
 def _local_ms(day: dt.date, hhmm: str, zone: ZoneInfo) -> int:
+    """UTC ms of a wall time "HH:MM" (24:00 is the next midnight) on `day`, fold=0."""
     hours, minutes = (int(part) for part in hhmm.split(":"))
-    base = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
-    if hours == 24:
-        moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-    else:
-        moment = base.replace(hour=hours, minute=minutes, fold=0)
-    return int(moment.timestamp() * _MS)
+    return int(local_ms(day, hours * 60 + minutes, zone))
 
 
 def opening_spans(
