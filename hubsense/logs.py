@@ -92,9 +92,7 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processor=renderer, foreign_pre_chain=shared
-        )
+        structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared)
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

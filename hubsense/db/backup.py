@@ -82,17 +82,29 @@ def backup(dsn: str, path: Path, *, bin_dir: Path = PG_BIN) -> BackupResult:
     started = time.monotonic()
     try:
         _run(
-            [find_tool("pg_dump", bin_dir), "--format=custom", "--no-owner", "--no-privileges",
-             f"--file={partial}", f"--dbname={conninfo}"],
-            env, f"backup of {redact_dsn(dsn)}",
+            [
+                find_tool("pg_dump", bin_dir),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={partial}",
+                f"--dbname={conninfo}",
+            ],
+            env,
+            f"backup of {redact_dsn(dsn)}",
         )
         entries = _count_entries(partial, bin_dir)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
     result = BackupResult(path, path.stat().st_size, time.monotonic() - started, entries)
-    log.info("db_backup_written", path=str(path), size_bytes=result.size_bytes,
-             entries=entries, seconds=round(result.seconds, 2))
+    log.info(
+        "db_backup_written",
+        path=str(path),
+        size_bytes=result.size_bytes,
+        entries=entries,
+        seconds=round(result.seconds, 2),
+    )
     return result
 
 
@@ -112,16 +124,23 @@ def restore(dsn: str, path: Path, *, clean: bool = False, bin_dir: Path = PG_BIN
             "restore into a new empty database, or pass --clean to replace its contents"
         )
     conninfo, env = _split_password(dsn)
-    args = [find_tool("pg_restore", bin_dir), "--no-owner", "--no-privileges",
-            "--single-transaction", "--exit-on-error", f"--dbname={conninfo}"]
+    args = [
+        find_tool("pg_restore", bin_dir),
+        "--no-owner",
+        "--no-privileges",
+        "--single-transaction",
+        "--exit-on-error",
+        f"--dbname={conninfo}",
+    ]
     if clean:
         args += ["--clean", "--if-exists"]
     started = time.monotonic()
     _run([*args, str(path)], env, f"restore into {redact_dsn(dsn)}")
     tables, rows = _count_rows(dsn)
     result = RestoreResult(path, time.monotonic() - started, tables, rows)
-    log.info("db_restored", path=str(path), tables=tables, rows=rows,
-             seconds=round(result.seconds, 2))
+    log.info(
+        "db_restored", path=str(path), tables=tables, rows=rows, seconds=round(result.seconds, 2)
+    )
     return result
 
 
@@ -142,8 +161,9 @@ def _split_password(dsn: str) -> tuple[str, dict[str, str]]:
 
 def _run(args: list[str], env: dict[str, str], what: str) -> None:
     try:
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              check=False)
+        done = subprocess.run(
+            args, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired as error:
         raise BackupError(f"{what}: {Path(args[0]).name} took longer than {TIMEOUT_S} s") from error
     if done.returncode != 0:
@@ -167,15 +187,22 @@ def _count_entries(path: Path, bin_dir: Path) -> int:
     /dev/null as SQL also reads all the data blocks and catches that.
     """
     tool = find_tool("pg_restore", bin_dir)
-    listed = subprocess.run([tool, "--list", str(path)], capture_output=True, text=True,
-                            timeout=TIMEOUT_S, check=False)
+    listed = subprocess.run(
+        [tool, "--list", str(path)], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
     if listed.returncode == 0:
-        read = subprocess.run([tool, f"--file={os.devnull}", str(path)], capture_output=True,
-                              text=True, timeout=TIMEOUT_S, check=False)
+        read = subprocess.run(
+            [tool, f"--file={os.devnull}", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
     for done in (listed, read) if listed.returncode == 0 else (listed,):
         if done.returncode != 0:
-            raise BackupError(f"backup {path}: not a readable pg_dump archive: "
-                              f"{_first_error(done.stderr)}")
+            raise BackupError(
+                f"backup {path}: not a readable pg_dump archive: {_first_error(done.stderr)}"
+            )
     return sum(1 for line in listed.stdout.splitlines() if line and not line.startswith(";"))
 
 
@@ -192,9 +219,12 @@ def _count_rows(dsn: str) -> tuple[int, int]:
     from psycopg import sql
 
     with connect(dsn, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            ).fetchall()
+        ]
         rows = 0
         for table in tables:
             query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))

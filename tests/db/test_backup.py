@@ -42,8 +42,9 @@ def new_db(pg_server: PostgresServer) -> Iterator[Callable[[], str]]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HUBSENSE, *args], capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [HUBSENSE, *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_backup_then_restore_into_a_fresh_database_keeps_every_row(
@@ -77,8 +78,10 @@ def test_backup_then_restore_into_a_fresh_database_keeps_every_row(
         assert a.execute(nxt).fetchone() == b.execute(nxt).fetchone() == (21,)
     # Constraints came back too: the idempotency key still refuses a duplicate (node, seq).
     with psycopg.connect(target) as conn, pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute("INSERT INTO events (node_id, seq, ts, site_id, type)"
-                     " VALUES ('pi-ost-0', 0, now(), 'ostersund-hq', 'alive')")
+        conn.execute(
+            "INSERT INTO events (node_id, seq, ts, site_id, type)"
+            " VALUES ('pi-ost-0', 0, now(), 'ostersund-hq', 'alive')"
+        )
 
 
 def test_restore_refuses_a_database_with_a_schema_unless_clean(
@@ -92,8 +95,9 @@ def test_restore_refuses_a_database_with_a_schema_unless_clean(
     target = new_db()
     migrate(target)
     with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute("INSERT INTO sites (id, name, kind, timezone)"
-                     " VALUES ('stale', 'Stale', 'hub', 'UTC')")
+        conn.execute(
+            "INSERT INTO sites (id, name, kind, timezone) VALUES ('stale', 'Stale', 'hub', 'UTC')"
+        )
     with pytest.raises(ConfigError, match=r"already holds a hubsense schema.*--clean"):
         restore(target, dump)
     assert [row[0] for row in snapshot(target)["sites"]] == ["stale"]
@@ -150,8 +154,12 @@ def test_password_goes_in_the_environment_not_the_command_line(tmp_path: Path) -
     conninfo, env = _split_password("postgresql://ops:s3cret@db.example:5433/hubsense")
     assert "s3cret" not in conninfo
     assert env["PGPASSWORD"] == "s3cret"
-    assert sorted(conninfo.split()) == ["dbname=hubsense", "host=db.example", "port=5433",
-                                        "user=ops"]
+    assert sorted(conninfo.split()) == [
+        "dbname=hubsense",
+        "host=db.example",
+        "port=5433",
+        "user=ops",
+    ]
 
 
 def test_migrating_a_populated_database_keeps_every_row(

@@ -19,8 +19,12 @@ with atheris.instrument_imports():
 
 from fuzz_cases import INVENTORY, MAX_FUTURE_MS, NOW_MS
 
-TOPICS = ["hubsense/v1/hq/pi-a/events", "hubsense/v1/hq/pi-a/status",
-          "hubsense/v1/hub-1/pi-h/events", "hubsense/v1/hq/pi-old/events"]
+TOPICS = [
+    "hubsense/v1/hq/pi-a/events",
+    "hubsense/v1/hq/pi-a/status",
+    "hubsense/v1/hub-1/pi-h/events",
+    "hubsense/v1/hq/pi-old/events",
+]
 
 
 def one_input(data: bytes) -> None:

@@ -23,16 +23,38 @@ MAX_BYTES = 256 * 1024
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 INVENTORY = KnownInventory(
     node_site={"pi-a": "hq", "pi-b": "hq", "pi-h": "hub-1"},
-    node_desks={"pi-a": frozenset({"d-1", "d-2"}), "pi-b": frozenset({"d-3"}),
-                "pi-h": frozenset({"h-1"})},
+    node_desks={
+        "pi-a": frozenset({"d-1", "d-2"}),
+        "pi-b": frozenset({"d-3"}),
+        "pi-h": frozenset({"h-1"}),
+    },
     desks=frozenset({"d-1", "d-2", "d-3", "h-1"}),
     retired_nodes=frozenset({"pi-old"}),
 )
 NODES = ["pi-a", "pi-b", "pi-h", "pi-old", "pi-z"]
 SITES = ["hq", "hub-1", "HQ", "x"]
 DESKS = ["d-1", "d-2", "d-3", "h-1", "d-404", "D-1", ""]
-JUNK: list[Any] = [None, True, False, 0, -1, 1.5, 2**63, -(2**63), 1e308, "", "x", "1", [], {},
-                   "\u0000", "pi-a", "occupied", "alive", 10**30]
+JUNK: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    2**63,
+    -(2**63),
+    1e308,
+    "",
+    "x",
+    "1",
+    [],
+    {},
+    "\u0000",
+    "pi-a",
+    "occupied",
+    "alive",
+    10**30,
+]
 
 EVENT_KEYS = ("seq", "ts", "type", "desk", "source", "state")
 SOURCES = ("pir", "ble", "fused")
@@ -43,8 +65,11 @@ def random_event(rng: random.Random, seq: int) -> dict[str, Any]:
     kind = rng.choice(["desk", "desk", "alive", "stop"])
     event: dict[str, Any] = {"seq": seq, "ts": NOW_MS - rng.randrange(10**9), "type": kind}
     if kind == "desk":
-        event |= {"desk": rng.choice(["d-1", "d-2"]), "source": rng.choice(SOURCES),
-                  "state": rng.choice(STATES)}
+        event |= {
+            "desk": rng.choice(["d-1", "d-2"]),
+            "source": rng.choice(SOURCES),
+            "state": rng.choice(STATES),
+        }
     return event
 
 
@@ -110,12 +135,14 @@ def mutate_bytes(rng: random.Random, payload: bytes) -> bytes:
         elif op == 3:
             data = data[:pos]
         else:
-            data[pos:pos] = rng.choice([b'"', b"{", b"]", b",", b"\\u0000", b"\xff", b"NaN",
-                                        b"1e400", b"\xef\xbb\xbf"])
+            data[pos:pos] = rng.choice(
+                [b'"', b"{", b"]", b",", b"\\u0000", b"\xff", b"NaN", b"1e400", b"\xef\xbb\xbf"]
+            )
     return bytes(data)
 
 
 # -- the reference verdict ------------------------------------------------------------
+
 
 def _is_id(value: Any) -> bool:
     return isinstance(value, str) and ID.fullmatch(value) is not None
@@ -130,8 +157,13 @@ def reference(topic: str, payload: bytes) -> tuple[str, Any]:
     if len(payload) > MAX_BYTES:
         return "dead", {"too_large"}
     parts = topic.split("/")
-    if (len(parts) != 5 or parts[:2] != ["hubsense", "v1"] or not _is_id(parts[2])
-            or not _is_id(parts[3]) or parts[4] not in ("events", "status", "config")):
+    if (
+        len(parts) != 5
+        or parts[:2] != ["hubsense", "v1"]
+        or not _is_id(parts[2])
+        or not _is_id(parts[3])
+        or parts[4] not in ("events", "status", "config")
+    ):
         return "dead", {"topic_not_ours"}
     site, node, kind = parts[2], parts[3], parts[4]
     if kind == "config":
@@ -173,8 +205,11 @@ def _events_schema_reasons(message: Any) -> set[str]:
     if not isinstance(message, dict) or set(message) != {"node", "events"}:
         return {"invalid_schema"}
     events = message["events"]
-    if (not _is_id(message["node"]) or not isinstance(events, list)
-            or not 1 <= len(events) <= 10_000):
+    if (
+        not _is_id(message["node"])
+        or not isinstance(events, list)
+        or not 1 <= len(events) <= 10_000
+    ):
         return {"invalid_schema", *({"unknown_event_type"} if isinstance(events, list) else ())}
     reasons: set[str] = set()
     for event in events:
@@ -185,14 +220,28 @@ def _events_schema_reasons(message: Any) -> set[str]:
         if kind not in ("desk", "alive", "stop"):
             # A type that is none of ours (a string or not): unknown_event_type, or
             # invalid_schema when the validator names another field first.
-            reasons |= {"unknown_event_type", "invalid_schema"} if "type" in event else {
-                "invalid_schema"}
+            reasons |= (
+                {"unknown_event_type", "invalid_schema"} if "type" in event else {"invalid_schema"}
+            )
             continue
-        keys = {"seq", "ts", "type", "desk", "source", "state"} if kind == "desk" else {
-            "seq", "ts", "type"}
-        ok = (set(event) == keys and _is_int(event["seq"], 2**62) and _is_int(event["ts"], 2**53)
-              and (kind != "desk" or (_is_id(event["desk"]) and event["source"] in SOURCES
-                                      and event["state"] in STATES)))
+        keys = (
+            {"seq", "ts", "type", "desk", "source", "state"}
+            if kind == "desk"
+            else {"seq", "ts", "type"}
+        )
+        ok = (
+            set(event) == keys
+            and _is_int(event["seq"], 2**62)
+            and _is_int(event["ts"], 2**53)
+            and (
+                kind != "desk"
+                or (
+                    _is_id(event["desk"])
+                    and event["source"] in SOURCES
+                    and event["state"] in STATES
+                )
+            )
+        )
         if not ok:
             reasons.add("invalid_schema")
     return reasons
@@ -215,8 +264,16 @@ def _inventory_verdict(message: dict[str, Any], site: str, node: str) -> tuple[s
             desk = event["desk"]
             if desk not in INVENTORY.node_desks[node]:
                 return "dead", {"desk_not_on_node" if desk in INVENTORY.desks else "unknown_desk"}
-            row = (node, event["seq"], event["ts"], site, "desk", desk, event["source"],
-                   event["state"])
+            row = (
+                node,
+                event["seq"],
+                event["ts"],
+                site,
+                "desk",
+                desk,
+                event["source"],
+                event["state"],
+            )
         else:
             row = (node, event["seq"], event["ts"], site, event["type"], None, None, None)
         if rows.setdefault(event["seq"], row) != row:
@@ -225,8 +282,11 @@ def _inventory_verdict(message: dict[str, Any], site: str, node: str) -> tuple[s
 
 
 def _reference_status(message: Any, site: str, node: str) -> tuple[str, Any]:
-    if not isinstance(message, dict) or not _is_id(message.get("node")) or type(
-            message.get("online")) is not bool:
+    if (
+        not isinstance(message, dict)
+        or not _is_id(message.get("node"))
+        or type(message.get("online")) is not bool
+    ):
         return "dead", {"invalid_schema"}
     if message["node"] != node:
         return "dead", {"node_mismatch", "invalid_schema"}

@@ -38,14 +38,27 @@ def test_atheris_finds_no_crash_in_the_decoder(tmp_path: Path) -> None:
         (corpus / f"seed-{i}").write_bytes(seed)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     done = subprocess.run(
-        [sys.executable, str(HERE / "atheris_decode.py"), f"-max_total_time={SECONDS}",
-         "-max_len=4096", "-rss_limit_mb=1024", f"-artifact_prefix={tmp_path}/", str(corpus)],
-        capture_output=True, text=True, timeout=SECONDS + 120, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            str(HERE / "atheris_decode.py"),
+            f"-max_total_time={SECONDS}",
+            "-max_len=4096",
+            "-rss_limit_mb=1024",
+            f"-artifact_prefix={tmp_path}/",
+            str(corpus),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=SECONDS + 120,
+        env=env,
+        cwd=tmp_path,
     )
     tail = done.stderr[-3000:]
     assert done.returncode == 0, tail
     runs = re.findall(r"Done (\d+) runs", done.stderr)
     assert runs and int(runs[-1]) >= 10_000, tail
     coverage = re.findall(r"cov: (\d+)", done.stderr)
-    print(f"\natheris: {runs[-1]} runs in {SECONDS} s, coverage {coverage[-1]} edges, "
-          f"corpus {len(list(corpus.iterdir()))} inputs")
+    print(
+        f"\natheris: {runs[-1]} runs in {SECONDS} s, coverage {coverage[-1]} edges, "
+        f"corpus {len(list(corpus.iterdir()))} inputs"
+    )

@@ -54,7 +54,10 @@ def check_against_reference(topic: str, payload: bytes) -> str:
         assert result.events == expected, label
     elif verdict == "dead":
         assert result.dead is not None and result.dead.reason.value in expected, (
-            label, result.dead, expected)
+            label,
+            result.dead,
+            expected,
+        )
     else:  # status: the reference only checks the fields every status must have
         assert result.events == [], label
     return outcome if outcome != "dead" else f"dead:{result.dead.reason.value}"  # type: ignore[union-attr]
@@ -68,29 +71,40 @@ def test_random_bytes_never_raise(payload: bytes) -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
     max_leaves=30,
 )
 EVENT = st.fixed_dictionaries(
-    {"seq": st.integers(-5, 2**63) | st.sampled_from([0, 1, 2**62]), "ts": st.integers(-5, 2**54),
-     "type": st.sampled_from(["desk", "alive", "stop", "reboot"])},
-    optional={"desk": st.sampled_from(["d-1", "d-2", "d-3", "nope", "D-1"]) | st.text(max_size=5),
-              "source": st.sampled_from(["pir", "ble", "fused", "x"]),
-              "state": st.sampled_from(["occupied", "vacant", "busy"]), "x": JSON},
+    {
+        "seq": st.integers(-5, 2**63) | st.sampled_from([0, 1, 2**62]),
+        "ts": st.integers(-5, 2**54),
+        "type": st.sampled_from(["desk", "alive", "stop", "reboot"]),
+    },
+    optional={
+        "desk": st.sampled_from(["d-1", "d-2", "d-3", "nope", "D-1"]) | st.text(max_size=5),
+        "source": st.sampled_from(["pir", "ble", "fused", "x"]),
+        "state": st.sampled_from(["occupied", "vacant", "busy"]),
+        "x": JSON,
+    },
 )
 
 
 @settings(max_examples=1_500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=JSON, topic=st.sampled_from([TOPIC, "hubsense/v1/hq/pi-a/status",
-                                          "hubsense/v1/hub-1/pi-h/events"]))
+@given(
+    value=JSON,
+    topic=st.sampled_from([TOPIC, "hubsense/v1/hq/pi-a/status", "hubsense/v1/hub-1/pi-h/events"]),
+)
 def test_random_json_values_never_raise(value: object, topic: str) -> None:
     check_against_reference(topic, json.dumps(value).encode())
 
 
 @settings(max_examples=2_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(node=st.sampled_from(["pi-a", "pi-b", "pi-old", "pi-z", "PI-A"]),
-       events=st.lists(EVENT, min_size=0, max_size=6))
+@given(
+    node=st.sampled_from(["pi-a", "pi-b", "pi-old", "pi-z", "PI-A"]),
+    events=st.lists(EVENT, min_size=0, max_size=6),
+)
 def test_structured_messages_match_the_reference(node: str, events: list[dict]) -> None:
     payload = json.dumps({"node": node, "events": events}).encode()
     check_against_reference(f"hubsense/v1/hq/{node.lower()}/events", payload)
@@ -115,9 +129,18 @@ def test_thousands_of_mutated_messages_match_the_reference() -> None:
     dead_reasons = {key.split(":", 1)[1] for key in outcomes if key.startswith("dead:")}
     # The mutations reach (nearly) every way a message can be wrong.
     assert len(dead_reasons) >= 14, dead_reasons
-    assert {"too_large", "invalid_utf8", "invalid_json", "invalid_schema", "topic_not_ours",
-            "node_mismatch", "unknown_desk", "desk_not_on_node", "ts_in_future",
-            "conflicting_duplicate"} <= dead_reasons
+    assert {
+        "too_large",
+        "invalid_utf8",
+        "invalid_json",
+        "invalid_schema",
+        "topic_not_ours",
+        "node_mismatch",
+        "unknown_desk",
+        "desk_not_on_node",
+        "ts_in_future",
+        "conflicting_duplicate",
+    } <= dead_reasons
 
 
 def test_payload_exactly_at_the_size_limit_is_parsed_one_byte_more_is_not() -> None:

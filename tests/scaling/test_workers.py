@@ -59,8 +59,23 @@ def start_worker(dsn: str, url: str, workdir: Path, worker: str, group: str) -> 
     env = {**os.environ, "HUBSENSE_INGEST__SHARE_GROUP": group}
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [ib.HUBSENSE, "--log-format", "json", "ingest", "run", "--dsn", dsn, "--mqtt-url",
-             url, "--worker-id", worker], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                ib.HUBSENSE,
+                "--log-format",
+                "json",
+                "ingest",
+                "run",
+                "--dsn",
+                dsn,
+                "--mqtt-url",
+                url,
+                "--worker-id",
+                worker,
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     process.log_path = log_path  # type: ignore[attr-defined]
     return process
 
@@ -68,8 +83,9 @@ def start_worker(dsn: str, url: str, workdir: Path, worker: str, group: str) -> 
 def wait_subscribed(process: Any, runs: int) -> None:
     deadline = time.monotonic() + 60
     while process.log_path.read_bytes().count(b"mqtt_subscribed") < runs:
-        assert process.poll() is None and time.monotonic() < deadline, (
-            process.log_path.read_text()[-2000:])
+        assert process.poll() is None and time.monotonic() < deadline, process.log_path.read_text()[
+            -2000:
+        ]
         time.sleep(0.05)
 
 
@@ -80,8 +96,11 @@ def forget_session(url: str, worker: str) -> None:
     from paho.mqtt.properties import Properties
 
     host, port = url.removeprefix("mqtt://").rsplit(":", 1)
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                         client_id=f"hubsense-ingest-{worker}", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"hubsense-ingest-{worker}",
+        protocol=mqtt.MQTTv5,
+    )
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
     client.connect(host, int(port), clean_start=True, properties=props)
@@ -95,8 +114,9 @@ def stored_span(dsn: str) -> tuple[int, float]:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*), extract(epoch FROM max(received_at)"
-                           " - min(received_at)) FROM events").fetchone()
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(received_at) - min(received_at)) FROM events"
+        ).fetchone()
     assert row is not None
     return int(row[0]), float(row[1] or 0.0)
 
@@ -138,8 +158,13 @@ def drain_rate(dsn: str, url: str, workdir: Path, workers: int, broker_pid: int 
         broker_before = ib.cpu_s(broker_pid) if broker_pid else 0.0
         processes = [start_worker(dsn, url, workdir, name, group) for name in names]
         ib.wait_rows(dsn, EVENTS, 300)
-        CPU.append({"workers": workers, "broker_s": ib.cpu_s(broker_pid) - broker_before
-                    if broker_pid else 0.0, "ingest_s": [ib.cpu_s(p.pid) for p in processes]})
+        CPU.append(
+            {
+                "workers": workers,
+                "broker_s": ib.cpu_s(broker_pid) - broker_before if broker_pid else 0.0,
+                "ingest_s": [ib.cpu_s(p.pid) for p in processes],
+            }
+        )
         assert ib.count(dsn) == (EVENTS, EVENTS, 0)
         stored, span_s = stored_span(dsn)
         for process in processes:
@@ -165,14 +190,15 @@ def test_a_second_worker_takes_half_the_backlog_without_slowing_the_drain(
     rates: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(ROUNDS):
         for workers in (1, 2):
-            rates[workers].append(drain_rate(db_dsn, broker.url, tmp_path, workers,
-                                             broker._pid()))
+            rates[workers].append(drain_rate(db_dsn, broker.url, tmp_path, workers, broker._pid()))
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"\n1 worker: {[round(r) for r in rates[1]]} events/s, median {one:,.0f}"
-          f"\n2 workers: {[round(r) for r in rates[2]]} events/s, median {two:,.0f}"
-          f"\nratio {two / one:.2f} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()}"
-          f" cpus, python {sys.version_info.major}.{sys.version_info.minor})"
-          f"\ncpu seconds per run: {CPU}\nshares of the backlog per run: {SHARES}")
+    print(
+        f"\n1 worker: {[round(r) for r in rates[1]]} events/s, median {one:,.0f}"
+        f"\n2 workers: {[round(r) for r in rates[2]]} events/s, median {two:,.0f}"
+        f"\nratio {two / one:.2f} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()}"
+        f" cpus, python {sys.version_info.major}.{sys.version_info.minor})"
+        f"\ncpu seconds per run: {CPU}\nshares of the backlog per run: {SHARES}"
+    )
     two_worker_shares = [shares for shares in SHARES if len(shares) == 2]
     assert len(two_worker_shares) == ROUNDS
     assert all(min(shares) >= MIN_SHARE for shares in two_worker_shares), two_worker_shares
@@ -180,6 +206,8 @@ def test_a_second_worker_takes_half_the_backlog_without_slowing_the_drain(
     if load_before < QUIET_LOAD:
         assert two >= GROWTH * one, (rates, two / one, load_before)
     else:
-        print(f"load average {load_before:.1f} before the test: other work holds the cores, "
-              f"so only no collapse (>= {NO_COLLAPSE}x) is asserted")
+        print(
+            f"load average {load_before:.1f} before the test: other work holds the cores, "
+            f"so only no collapse (>= {NO_COLLAPSE}x) is asserted"
+        )
         assert two >= NO_COLLAPSE * one, (rates, two / one)
