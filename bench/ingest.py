@@ -198,22 +198,27 @@ def insert_inventory(dsn: str, publishers: int, nodes: int) -> None:
                     )
 
 
+def ingest_argv(dsn: str, url: str, worker: str) -> list[str]:
+    """The command line of one ingest worker, logging JSON (its log is read for progress)."""
+    return [
+        HUBSENSE,
+        "--log-format",
+        "json",
+        "ingest",
+        "run",
+        "--dsn",
+        dsn,
+        "--mqtt-url",
+        url,
+        "--worker-id",
+        worker,
+    ]
+
+
 def start_ingest(dsn: str, url: str, workdir: Path, worker: str) -> subprocess.Popen[bytes]:
     log_path = workdir / f"ingest-{worker}.log"
     process = subprocess.Popen(
-        [
-            HUBSENSE,
-            "--log-format",
-            "json",
-            "ingest",
-            "run",
-            "--dsn",
-            dsn,
-            "--mqtt-url",
-            url,
-            "--worker-id",
-            worker,
-        ],
+        ingest_argv(dsn, url, worker),
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
     )

@@ -59,19 +59,7 @@ def start_worker(dsn: str, url: str, workdir: Path, worker: str, group: str) -> 
     env = {**os.environ, "HUBSENSE_INGEST__SHARE_GROUP": group}
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [
-                ib.HUBSENSE,
-                "--log-format",
-                "json",
-                "ingest",
-                "run",
-                "--dsn",
-                dsn,
-                "--mqtt-url",
-                url,
-                "--worker-id",
-                worker,
-            ],
+            ib.ingest_argv(dsn, url, worker),
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
