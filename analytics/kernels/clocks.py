@@ -193,10 +193,10 @@ def site_advance(  # type: ignore[no-untyped-def]
 
 
 @loop_step
-def site_change(  # type: ignore[no-untyped-def]
-    st, s, t, delta, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together
+def site_sync(  # type: ignore[no-untyped-def]
+    st, s, t, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together
 ):
-    """At t, delta more (or fewer) of site s's desks are in O ∩ C."""
+    """Bring site s to t. The calendar is read only when t passed its next change."""
     if t >= st[unsigned(s), S_NEXT]:
         site_advance(
             st,
@@ -216,6 +216,14 @@ def site_change(  # type: ignore[no-untyped-def]
             peak_at,
             together,
         )
+
+
+@loop_step
+def site_change(  # type: ignore[no-untyped-def]
+    st, s, t, delta, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together
+):
+    """At t, delta more (or fewer) of site s's desks are in O ∩ C."""
+    site_sync(st, s, t, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together)
     _site_close(st, s, t)
     st[unsigned(s), S_COUNT] += delta
     st[unsigned(s), S_HELD] = st[unsigned(s), S_COUNT] * st[unsigned(s), S_OPEN]

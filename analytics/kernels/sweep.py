@@ -42,7 +42,6 @@ from hubsense.analytics.kernels.clocks import (
     N_SEQ,
     S_G,
     S_IB,
-    S_NEXT,
     S_OPEN,
     S_T,
     bucket_share,
@@ -50,8 +49,8 @@ from hubsense.analytics.kernels.clocks import (
     cross,
     lapse,
     node_sync,
-    site_advance,
     site_change,
+    site_sync,
     unsigned,
 )
 from hubsense.analytics.kernels.intervals import HEARTBEATS_COVERED, STATE_OCCUPIED
@@ -532,18 +531,15 @@ def _walk(  # type: ignore[no-untyped-def]
         s = node_site[k]
         node_sync(nd, k, FOREVER_MS, s, b_off, b_bounds, h_off, h_tog, na, na_off)
     for s in range(n_sites):
-        site_advance(
+        site_sync(
             st,
             s,
             FOREVER_MS,
-            b_off[s],
-            b_off[s + 1],
+            b_off,
             b_bounds,
-            h_off[s],
-            h_off[s + 1],
+            h_off,
             h_tog,
-            d_off[s],
-            d_off[s + 1],
+            d_off,
             d_bounds,
             ng,
             peak,
@@ -677,25 +673,7 @@ def _booking_toggle(  # type: ignore[no-untyped-def]
     """Booking b of desk d starts (is_end = 0) or ends at t."""
     lo_b = b_off[s]
     n_buckets = b_off[s + 1] - lo_b - 1
-    if t >= st[unsigned(s), S_NEXT]:
-        site_advance(
-            st,
-            s,
-            t,
-            lo_b,
-            b_off[s + 1],
-            b_bounds,
-            h_off[s],
-            h_off[s + 1],
-            h_tog,
-            d_off[s],
-            d_off[s + 1],
-            d_bounds,
-            ng,
-            peak,
-            peak_at,
-            together,
-        )
+    site_sync(st, s, t, b_off, b_bounds, h_off, h_tog, d_off, d_bounds, ng, peak, peak_at, together)
     g = st[unsigned(s), S_G] + (t - st[unsigned(s), S_T] if st[unsigned(s), S_OPEN] else 0)
     j = st[unsigned(s), S_IB] - lo_b - 1
     a = 0
