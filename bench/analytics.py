@@ -41,13 +41,24 @@ START = dt.date(2026, 1, 5)
 
 def timed(fn: Any, runs: int) -> tuple[float, float, Any]:
     """Median wall and CPU seconds of `runs` calls, and the last result."""
-    walls, cpus, result = [], [], None
+    return timed_alternating([fn], runs)[0]
+
+
+def timed_alternating(fns: list[Any], runs: int) -> list[tuple[float, float, Any]]:
+    """`timed` for several functions called in turn, so each sees the same machine load."""
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
+    results: list[Any] = [None for _ in fns]
     for _ in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        result = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus), result
+        for i, fn in enumerate(fns):
+            w, c = time.perf_counter(), time.process_time()
+            results[i] = fn()
+            walls[i].append(time.perf_counter() - w)
+            cpus[i].append(time.process_time() - c)
+    return [
+        (statistics.median(walls[i]), statistics.median(cpus[i]), results[i])
+        for i in range(len(fns))
+    ]
 
 
 def tables(s: synth.Synthetic, results: Results) -> dict[str, dict[str, np.ndarray]]:
@@ -213,23 +224,6 @@ def pg_setup(dsn: str, t: dict[str, dict[str, np.ndarray]]) -> None:
                         f"UPDATE {name} SET {c} = (day = ANY(%s))", (np.flatnonzero(v).tolist(),)
                     )
             cur.execute(f"ANALYZE {name}")
-
-
-def timed_alternating(fns: list[Any], runs: int) -> list[tuple[float, float, Any]]:
-    """`timed` for several functions called in turn, so each sees the same machine load."""
-    walls: list[list[float]] = [[] for _ in fns]
-    cpus: list[list[float]] = [[] for _ in fns]
-    results: list[Any] = [None for _ in fns]
-    for _ in range(runs):
-        for i, fn in enumerate(fns):
-            w, c = time.perf_counter(), time.process_time()
-            results[i] = fn()
-            walls[i].append(time.perf_counter() - w)
-            cpus[i].append(time.process_time() - c)
-    return [
-        (statistics.median(walls[i]), statistics.median(cpus[i]), results[i])
-        for i in range(len(fns))
-    ]
 
 
 def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
