@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hubsense.inventory import Inventory, Site
+from hubsense.inventory.model import Inventory, Site
 
 _MS_PER_S = 1000
 

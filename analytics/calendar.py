@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from hubsense.inventory import Site, Weekday
+from hubsense.inventory.model import Site, Weekday
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DAY_S = 86_400

@@ -67,7 +67,7 @@ Percentile = Annotated[
 
 
 def _dsn(dsn: str | None) -> str:
-    from hubsense.db.connect import resolve_dsn
+    from hubsense.addresses import resolve_dsn
     from hubsense.settings import load_settings
 
     overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
@@ -126,10 +126,10 @@ def compute(
     from hubsense.analytics.arrays import Layout, empty_bookings
     from hubsense.analytics.calendar import Bucket
     from hubsense.analytics.compute import compute as compute_metrics
-    from hubsense.analytics.files import read_bookings, read_events
-    from hubsense.analytics.outputs import write_outputs
+    from hubsense.analytics.io.csv_read import read_bookings, read_events
+    from hubsense.analytics.io.csv_write import write_outputs
 
-    from hubsense.inventory_file import load_inventory
+    from hubsense.inventory.file import load_inventory
     from hubsense.logs import get_logger
 
     log = get_logger(__name__)

@@ -35,7 +35,7 @@ from hubsense.analytics.kernels.order import first_reads, group_events, scan_eve
 from hubsense.analytics.kernels.percentile import nearest_rank
 from hubsense.analytics.kernels.sweep import sweep
 
-from hubsense.inventory import Site
+from hubsense.inventory.model import Site
 
 I64 = npt.NDArray[np.int64]
 DEFAULT_NOSHOW_MIN_S = 900

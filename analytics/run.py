@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Bucket, Period, local_ms
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
-from hubsense.analytics.db_read import copy_events, load_sites, read_bookings
-from hubsense.analytics.rollups import write_site
+from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
+from hubsense.analytics.io.rollups_write import write_site
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
-from hubsense.inventory import Site
+from hubsense.inventory.model import Site
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)

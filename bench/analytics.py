@@ -205,7 +205,7 @@ def run_sql(execute: Any, queries: dict[str, str]) -> dict[str, np.ndarray]:
 
 def pg_setup(dsn: str, t: dict[str, dict[str, np.ndarray]]) -> None:
     import psycopg
-    from hubsense.analytics.pgcopy import encode
+    from hubsense.analytics.io.pgcopy import encode
 
     types = {np.dtype(np.int16): "int2", np.dtype(np.int32): "int4", np.dtype(np.int64): "int8"}
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
@@ -379,7 +379,7 @@ def main() -> None:
     out: dict[str, Any] = {}
     server = None
     if not args.skip_db and not args.dsn:
-        from hubsense.services.postgres import PostgresServer
+        from hubsense.devstack.postgres import PostgresServer
 
         server = PostgresServer(
             Path(tempfile.mkdtemp(prefix="hubsense-bench-")) / "pg", durable=False

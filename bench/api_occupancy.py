@@ -1,6 +1,6 @@
 """Benchmark the hub page's two reads on a big site: desks now and today's summary.
 
-Starts its own private PostgreSQL (hubsense.services), fills one office of 300 desks on
+Starts its own private PostgreSQL (hubsense.devstack), fills one office of 300 desks on
 10 nodes with a week of events (an alive a minute per node, ~20 state changes a day per
 desk, one desk per node untouched for the whole week: ~141,000 events), and prints the
 median of five runs of `read_desks_now` and `read_today` (what the live feed reads per
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
 from hubsense.api.occupancy import read_desks_now
 from hubsense.api.today import read_today
+from hubsense.devstack.postgres import PostgresServer
+
 from hubsense.db.migrate import migrate
-from hubsense.services.postgres import PostgresServer
 
 NODES, DESKS_PER_NODE, DAYS = 10, 30, 7
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]

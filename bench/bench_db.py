@@ -23,7 +23,7 @@ import psycopg
 import synth
 from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Period, local_ms
-from hubsense.analytics.db_read import copy_events
+from hubsense.analytics.io.db_read import copy_events
 from hubsense.analytics.run import run_period
 
 from hubsense.db.inventory_sync import apply_inventory

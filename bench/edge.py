@@ -125,10 +125,10 @@ def rss_mb() -> tuple[float, float]:
 
 
 def child(config_file: Path, duration_s: float, warmup_s: float, n_ble: int) -> None:
-    from hubsense.edge.config import NodeConfig
     from hubsense.edge.embed import AgentThread
 
     from hubsense.logs import configure_logging
+    from hubsense.node_config import NodeConfig
 
     configure_logging("warning", "json")
     handle = AgentThread(NodeConfig.model_validate_json(config_file.read_text())).start()
@@ -187,7 +187,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.duration_s, args.warmup_s, args.ble_desks)
         return
-    from hubsense.services.mosquitto import MosquittoServer
+    from hubsense.devstack.mosquitto import MosquittoServer
 
     work = Path(tempfile.mkdtemp(prefix="edge-bench-"))
     broker = MosquittoServer(work / "broker")

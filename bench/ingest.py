@@ -1,6 +1,6 @@
 """Benchmark ingest on this machine: MQTT publishers → Mosquitto → ingest → PostgreSQL.
 
-Starts its own private PostgreSQL and Mosquitto (hubsense.services), then measures in
+Starts its own private PostgreSQL and Mosquitto (hubsense.devstack), then measures in
 one run:
   1. the ceiling: the same rows written by psycopg binary COPY through ingest's own
      staging + `INSERT … ON CONFLICT DO NOTHING` path (BatchWriter), without MQTT,
@@ -150,8 +150,8 @@ def publish_main(args: argparse.Namespace) -> None:
 
 class Stack:
     def __init__(self, workdir: Path) -> None:
-        from hubsense.services.mosquitto import MosquittoServer
-        from hubsense.services.postgres import PostgresServer
+        from hubsense.devstack.mosquitto import MosquittoServer
+        from hubsense.devstack.postgres import PostgresServer
 
         self.pg = PostgresServer(
             workdir / "postgres", extra_settings={"track_commit_timestamp": "on"}

@@ -359,7 +359,7 @@ def analytics_once(dsn: str) -> None:
 
 
 def start_api(dsn: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from hubsense.services.ports import free_port
+    from hubsense.devstack.ports import free_port
 
     port = free_port()
     log = (workdir / "api.log").open("ab")

@@ -17,7 +17,7 @@ import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Period, day_bounds
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 HEARTBEAT_S = 300
 CHANGES_PER_DAY = 16

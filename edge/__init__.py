@@ -1,6 +1,6 @@
 """The edge agent that runs on each Raspberry Pi: sensors, desk state machine, durable outbox, MQTT.
 
-Imports only the contract (`hubsense.wire`, `hubsense.inventory`); never ingest, analytics,
+Imports only the contract (`hubsense.wire`, `hubsense.inventory.model`); never ingest, analytics,
 psycopg or numba (SPEC §3). paho, gpiozero, bleak and bthome-ble are imported only when an
 agent starts, so importing this package is cheap.
 
@@ -31,7 +31,7 @@ def __getattr__(name: str) -> Any:
 
         return EdgeAgent
     if name in ("NodeConfig", "load_node_config"):
-        from hubsense.edge import config
+        from hubsense import node_config
 
-        return getattr(config, name)
+        return getattr(node_config, name)
     raise AttributeError(name)

@@ -18,17 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hubsense.edge.config import NodeConfig
 from hubsense.edge.core.machine import Change, DeskMachine, SensorSpec, Signal, SourceKind
 from hubsense.edge.core.outbox_rules import InFlight, OutboxLimits, TokenBucket, events_that_fit
 from hubsense.edge.io import mqtt as link_events
 from hubsense.edge.io.ble import BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.gpio import PirInputs
 from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, OutboxFullError, open_outbox
-from hubsense.edge.report import live_view, status_message, write_live_view
+from hubsense.edge.status import live_view, status_message, write_live_view
 
-from hubsense.inventory import GpioPirSensor
+from hubsense.inventory.model import GpioPirSensor
 from hubsense.logs import get_logger
+from hubsense.node_config import NodeConfig
 from hubsense.wire import CONFIG_ADAPTER, StatusMessage, encode
 
 log = get_logger(__name__)

@@ -39,7 +39,8 @@ def run(config: ConfigOption = _DEFAULT_CONFIG) -> None:
     import signal
 
     from hubsense.edge.agent import EdgeAgent
-    from hubsense.edge.config import load_node_config
+
+    from hubsense.node_config import load_node_config
 
     agent = EdgeAgent(load_node_config(config))
 
@@ -93,7 +94,8 @@ def watch(
     service is running it also shows the node's status and events from the broker.
     Example: `hubsense edge watch --config node.yaml`
     """
-    from hubsense.edge.config import load_node_config
     from hubsense.edge.watch import watch_node
+
+    from hubsense.node_config import load_node_config
 
     watch_node(load_node_config(config), duration_s)

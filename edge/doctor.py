@@ -23,11 +23,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from hubsense.edge.config import NodeConfig, load_node_config
 from hubsense.edge.io import system
 
 from hubsense.errors import HubsenseError
 from hubsense.mqtt_url import parse_mqtt_url
+from hubsense.node_config import NodeConfig, load_node_config
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
 
 _MIN_FREE_BYTES = 100 * 1024 * 1024  # a day's backlog is kilobytes; logs and updates need more

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hubsense.edge.agent import EdgeAgent, wall_clock_ms
-from hubsense.edge.config import NodeConfig
 
 from hubsense.errors import ServiceError
+from hubsense.node_config import NodeConfig
 
 
 class AgentThread:

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from hubsense.edge.config import NodeConfig
+from hubsense.node_config import NodeConfig
 
 
 def _read_live(config: NodeConfig) -> dict[str, Any] | None:

@@ -77,7 +77,8 @@ def schema(
     """
     from pydantic import BaseModel
 
-    from hubsense import inventory, wire
+    from hubsense import wire
+    from hubsense.inventory import model as inventory
 
     models: dict[str, type[BaseModel]] = {
         "events": wire.EventsMessage,

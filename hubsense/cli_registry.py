@@ -13,10 +13,10 @@ import typer
 
 # (cli name, module, attribute). Order is the order of `hubsense --help`.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
-    ("demo", "hubsense.demo", "command"),
-    ("services", "hubsense.services.cli", "app"),
+    ("demo", "hubsense.devstack.demo", "command"),
+    ("services", "hubsense.devstack.cli", "app"),
     ("db", "hubsense.db.cli", "app"),
-    ("inventory", "hubsense.inventory_cli", "app"),
+    ("inventory", "hubsense.inventory.cli", "app"),
     ("provision", "hubsense.provision.cli", "app"),
     ("privacy", "hubsense.privacy_cli", "app"),
     ("ingest", "hubsense.ingest.cli", "app"),

@@ -58,7 +58,8 @@ def bookings(dsn: Dsn = None) -> None:
 
     Example: `echo anna.berg@region.se | hubsense privacy bookings > answer.json`
     """
-    from hubsense.db.connect import connect, resolve_dsn
+    from hubsense.addresses import resolve_dsn
+    from hubsense.db.connect import connect
     from hubsense.db.subject_requests import find_bookings
 
     settings = _settings(dsn)
@@ -74,7 +75,8 @@ def erase(dsn: Dsn = None) -> None:
 
     Example: `echo anna.berg@region.se | hubsense privacy erase`
     """
-    from hubsense.db.connect import connect, resolve_dsn
+    from hubsense.addresses import resolve_dsn
+    from hubsense.db.connect import connect
     from hubsense.db.subject_requests import erase_booker
 
     settings = _settings(dsn)

@@ -5,7 +5,7 @@ options, `HUBSENSE_…` environment variables (`HUBSENSE_DB__DSN`,
 `HUBSENSE_MQTT__URL`, `HUBSENSE_INGEST__BATCH_MAX_EVENTS`…), a YAML file
 named by `--config` or `HUBSENSE_CONFIG`, then defaults. Never built at import
 time: the CLI loads it once and passes it down. The edge agent has its own
-node config file (`hubsense.edge.config`).
+node config file (`hubsense.node_config`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ API_VERSION = "v1"
 TOPIC_ROOT = f"hubsense/{API_VERSION}"
 # SPEC §4: a message larger than this is never written as data.
 MAX_MESSAGE_BYTES = 256 * 1024
+# Largest MQTT packet the broker accepts (whole packet: header, topic, payload); a
+# client sending a larger one is disconnected (mosquitto.conf(5), 2.0.11; MQTT 5
+# clients learn the limit from CONNACK and get DISCONNECT 0x95 "packet too large").
+# 1 MiB: above the contract's 256 KiB (MAX_MESSAGE_BYTES), so ingest still sees
+# and dead-letters 256 KiB..1 MiB messages as `too_large`; far below what costs the
+# broker memory (it buffers a whole packet before routing it).
+MAX_PACKET_BYTES = 1024 * 1024
 # Ids travel in topics, so they must not contain MQTT wildcards or separators.
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # fullmatch, not match: with `$`, re.match would accept an id ending in "\n".

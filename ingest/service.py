@@ -93,8 +93,7 @@ def run(
     assigns it no new share), stores what its session still holds, returns once nothing
     arrived for that long, and ends its session.
     """
-    from hubsense.db.connect import resolve_dsn
-    from hubsense.services import resolve_mqtt_url
+    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
 
     dsn = dsn or resolve_dsn(settings)
     url = parse_mqtt_url(mqtt_url or resolve_mqtt_url(settings))

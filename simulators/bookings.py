@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hubsense.simulators.people import DayPlan
 from hubsense.simulators.site_hours import local_ms, open_spans_s
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 SLOT_MS = 30 * 60 * 1000
 

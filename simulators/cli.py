@@ -223,7 +223,7 @@ def command(
 
     from hubsense.simulators import run
 
-    from hubsense.inventory_file import load_inventory
+    from hubsense.inventory.file import load_inventory
     from hubsense.settings import load_settings
 
     chosen_seed = seed if seed is not None else secrets.randbelow(2**31)

@@ -20,7 +20,7 @@ from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.node import SimEvent
 from hubsense.simulators.site_hours import iso_local
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")

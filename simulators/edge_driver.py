@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from hubsense.simulators.world import World, merge
 
-from hubsense.inventory import BthomeSensor, GpioPirSensor, Inventory, Node, Sensor
+from hubsense.inventory.model import BthomeSensor, GpioPirSensor, Inventory, Node, Sensor
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
@@ -178,7 +178,7 @@ def node_config(
     inventory: Inventory, node: Node, mqtt_url: str, state_dir: Path, **extra: Any
 ) -> Any:
     """The node.yaml a Pi of this inventory node would have, with its own state dir."""
-    from hubsense.edge.config import NodeConfig
+    from hubsense.node_config import NodeConfig
 
     return NodeConfig.model_validate(
         {

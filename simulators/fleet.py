@@ -24,7 +24,7 @@ from hubsense.simulators.node import SimEvent, VirtualNode
 from hubsense.simulators.publisher import NodeLink
 from hubsense.simulators.world import Faults, World
 
-from hubsense.inventory import Inventory, Node
+from hubsense.inventory.model import Inventory, Node
 from hubsense.logs import get_logger
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.wire import EventType

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from hubsense.simulators.site_hours import clip_to_spans, is_open, local_ms, open_spans_s
 
-from hubsense.inventory import Inventory, Site, SiteKind
+from hubsense.inventory.model import Inventory, Site, SiteKind
 
 # Local wall-clock windows in seconds since midnight (issue text: arrivals ~07:30-09:30,
 # lunch ~11:30-13:00 for 30-60 min, leaving ~15:30-17:30).

@@ -25,7 +25,7 @@ from hubsense.simulators.site_hours import local_dates, local_ms
 from hubsense.simulators.world import NO_FAULTS, Faults, World
 
 from hubsense.errors import ConfigError
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 from hubsense.logs import get_logger
 from hubsense.settings import Settings
 
@@ -120,7 +120,7 @@ def publish(
     With `via_edge` the live part runs real edge agents (`edge_driver`); the
     backfill stays on the virtual nodes.
     """
-    from hubsense.services import resolve_mqtt_url
+    from hubsense.addresses import resolve_mqtt_url
 
     if via_edge and not backfill_only and speed != 1:
         raise ConfigError(
@@ -236,8 +236,10 @@ def _periodic_saver(fleet: Fleet, path: Path) -> Any:
 
 
 def _bookings_sink(settings: Settings, dsn: str | None) -> tuple[BookingSink, Any]:
-    from hubsense.db.bookings import upsert_bookings
-    from hubsense.db.connect import connect, resolve_dsn
+    from hubsense.bookings.store import upsert_bookings
+
+    from hubsense.addresses import resolve_dsn
+    from hubsense.db.connect import connect
 
     conn = connect(dsn or resolve_dsn(settings), autocommit=True)
 
@@ -248,8 +250,8 @@ def _bookings_sink(settings: Settings, dsn: str | None) -> tuple[BookingSink, An
 
 
 def booking_rows(bookings: list[SimBooking]) -> list[Any]:
-    """SimBookings as `hubsense.db.bookings.BookingRow`s (UTC instants)."""
-    from hubsense.db.bookings import BookingRow
+    """SimBookings as `hubsense.bookings.store.BookingRow`s (UTC instants)."""
+    from hubsense.bookings.store import BookingRow
 
     utc = dt.UTC
     return [

@@ -12,7 +12,7 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from hubsense.inventory import Site, Weekday
+from hubsense.inventory.model import Site, Weekday
 
 DAY_S = 24 * 3600
 _WEEKDAYS = list(Weekday)

@@ -17,7 +17,7 @@ from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
 from hubsense.simulators.people import Behaviour, DayPlan, Person, plan_day, population
 from hubsense.simulators.site_hours import DAY_S, local_dates, local_ms
 
-from hubsense.inventory import GpioPirSensor, Inventory, Node, Site
+from hubsense.inventory.model import GpioPirSensor, Inventory, Node, Site
 from hubsense.wire import DeskState, Source
 
 

@@ -118,7 +118,7 @@ def test_a_component_command_imports_only_that_component() -> None:
         "hubsense.api.cli",
         "hubsense.ingest.cli",
         "hubsense.analytics.cli",
-        "hubsense.demo",
+        "hubsense.devstack.demo",
     ):
         assert other not in loaded, other
 

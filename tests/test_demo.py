@@ -19,8 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from hubsense.services.ports import free_port
+from hubsense.devstack.ports import free_port
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 

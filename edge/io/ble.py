@@ -24,7 +24,7 @@ from typing import Any
 from hubsense.edge.core.machine import Signal
 
 from hubsense.errors import ServiceError
-from hubsense.inventory import BthomeSensor
+from hubsense.inventory.model import BthomeSensor
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)

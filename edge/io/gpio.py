@@ -18,7 +18,7 @@ from typing import Any
 from hubsense.edge.core.machine import Signal
 
 from hubsense.errors import ServiceError
-from hubsense.inventory import GpioPirSensor
+from hubsense.inventory.model import GpioPirSensor
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)

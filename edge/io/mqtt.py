@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hubsense.edge.config import NodeConfig
-
 from hubsense.logs import get_logger
 from hubsense.mqtt_url import parse_mqtt_url
+from hubsense.node_config import NodeConfig
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
 
 log = get_logger(__name__)

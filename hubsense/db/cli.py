@@ -37,7 +37,7 @@ def migrate(dsn: Dsn = None) -> None:
 
     Example: `hubsense db migrate --dsn postgresql://postgres@127.0.0.1:5432/hubsense`
     """
-    from hubsense.db.connect import resolve_dsn
+    from hubsense.addresses import resolve_dsn
     from hubsense.db.migrate import default_params
     from hubsense.db.migrate import migrate as run_migrations
 
@@ -55,7 +55,7 @@ def status(dsn: Dsn = None) -> None:
 
     Example: `hubsense db status`
     """
-    from hubsense.db.connect import resolve_dsn
+    from hubsense.addresses import resolve_dsn
     from hubsense.db.migrate import status as migration_status
 
     for item in migration_status(resolve_dsn(_settings(dsn))):
@@ -72,8 +72,8 @@ def backup(
 
     Example: `hubsense db backup /var/backups/hubsense-$(date +%F).dump`
     """
+    from hubsense.addresses import resolve_dsn
     from hubsense.db.backup import backup as run_backup
-    from hubsense.db.connect import resolve_dsn
 
     result = run_backup(resolve_dsn(_settings(dsn)), file)
     typer.echo(
@@ -99,8 +99,8 @@ def restore(
     Example: `createdb hubsense_restored && hubsense db restore backup.dump --dsn postgresql://…/hubsense_restored`
     Run `hubsense db migrate` afterwards when the backup is older than this version.
     """
+    from hubsense.addresses import resolve_dsn
     from hubsense.db.backup import restore as run_restore
-    from hubsense.db.connect import resolve_dsn
 
     result = run_restore(resolve_dsn(_settings(dsn)), file, clean=clean)
     typer.echo(

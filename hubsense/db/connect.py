@@ -1,9 +1,8 @@
-"""Find the database and connect to it.
+"""Connect to the database.
 
-`resolve_dsn` picks the DSN (settings, else the private server's
-`services.json`); `connect` opens a psycopg connection and turns a failure into
-a one-line ServiceError with the password redacted. Must not create schema or
-start servers. psycopg is imported inside functions so `hubsense --help` stays fast.
+`connect` opens a psycopg connection and turns a failure into a one-line ServiceError with
+the password redacted. Must not create schema or start servers. psycopg is imported inside
+functions so `hubsense --help` stays fast.
 """
 
 from __future__ import annotations
@@ -12,25 +11,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hubsense.errors import ConfigError, ServiceError
-from hubsense.services.state import read_state, state_path
 
 if TYPE_CHECKING:
     import psycopg
-
-    from hubsense.settings import Settings
-
-NO_DATABASE = "no database: pass --dsn, set HUBSENSE_DB__DSN, or run `hubsense services up`"
-
-
-def resolve_dsn(settings: Settings) -> str:
-    """The DSN to use: settings.db.dsn, else the one `hubsense services up` saved."""
-    if settings.db.dsn is not None:
-        return settings.db.dsn.get_secret_value()
-    state = read_state(settings.services.state_dir)
-    if state and state.get("dsn"):
-        return str(state["dsn"])
-    where = state_path(settings.services.state_dir)
-    raise ConfigError(f"{NO_DATABASE} (no DSN in {where})")
 
 
 def redact_dsn(dsn: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubsense.errors import ServiceError
-from hubsense.inventory import BthomeSensor, GpioPirSensor, Inventory
+from hubsense.inventory.model import BthomeSensor, GpioPirSensor, Inventory
 from hubsense.logs import get_logger
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import Results, compute
-from hubsense.analytics.outputs import (
+from hubsense.analytics.io.csv_write import (
     booking_rows,
     desk_metric_rows,
     site_daily_rows,
@@ -18,7 +18,7 @@ from hubsense.analytics.outputs import (
 )
 from reference import Booking, Event
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 KINDS = {"desk": 0, "alive": 1, "stop": 2}
 

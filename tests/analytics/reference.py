@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from hubsense.inventory import Inventory, Site
+from hubsense.inventory.model import Inventory, Site
 
 UTC = dt.UTC
 INFINITY = 2**63

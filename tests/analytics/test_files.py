@@ -12,10 +12,15 @@ import pytest
 import reference
 from harness import ms
 from hubsense.analytics.arrays import Layout
-from hubsense.analytics.files import _fast_events, read_bookings, read_events, read_events_by_row
+from hubsense.analytics.io.csv_read import (
+    _fast_events,
+    read_bookings,
+    read_events,
+    read_events_by_row,
+)
 
 from hubsense.errors import InputError
-from hubsense.inventory_file import load_inventory
+from hubsense.inventory.file import load_inventory
 
 # The installed console script, beside the interpreter running the tests.
 HUBSENSE = [str(Path(sys.executable).parent / "hubsense")]

@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import psycopg
+from hubsense.api.app import run_api
+from hubsense.devstack.ports import free_port
 from support.database import insert_node
 
-from hubsense.api.app import run_api
-from hubsense.services.ports import free_port
 from hubsense.settings import (
     ApiSettings,
     BookingSettings,

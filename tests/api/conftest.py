@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 from api_helpers import HUB, ApiServer, Keys, api_settings, insert_inventory
+from hubsense.api.keys import Role, create_key
 from support.ingest_runs import IngestThread, ingest_settings
 
-from hubsense.api.keys import Role, create_key
 from hubsense.settings import Settings
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from api_helpers import HUB, SITE, ApiServer, Keys
+from hubsense.api.keys import Role, create_key, hash_secret, lookup, revoke_key, split_key
 from support.database import query
 
-from hubsense.api.keys import Role, create_key, hash_secret, lookup, revoke_key, split_key
 from hubsense.errors import ConfigError, InputError
 
 pytestmark = pytest.mark.service

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import SITE, Keys
+from hubsense.devstack.ports import free_port
 from support.waiting import wait_for
-
-from hubsense.services.ports import free_port
 
 pytestmark = pytest.mark.service
 HUBSENSE = str(Path(sys.executable).parent / "hubsense")
@@ -93,8 +92,8 @@ def test_run_api_says_in_one_line_when_it_cannot_start(api_dsn: str) -> None:
     import threading
 
     from api_helpers import api_settings
-
     from hubsense.api.app import run_api
+
     from hubsense.errors import ServiceError
 
     with socket.socket() as taken:

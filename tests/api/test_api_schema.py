@@ -20,12 +20,11 @@ import httpx
 import pytest
 import schemathesis
 from api_helpers import HUB, SALT, SITE, ApiServer, Keys
+from hubsense.devstack.ports import free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 from support.waiting import wait_for
-
-from hubsense.services.ports import free_port
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 HUBSENSE = str(Path(sys.executable).parent / "hubsense")

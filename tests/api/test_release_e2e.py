@@ -22,12 +22,12 @@ from api_helpers import (
     now_ms,
     utc,
 )
+from hubsense.bookings.announce import signature
 from support.database import query
 from support.ingest_runs import IngestThread
 from support.mqtt_clients import Publisher
 from support.waiting import wait_for
 
-from hubsense.bookings.announce import signature
 from hubsense.settings import BookingSettings
 from hubsense.wire import BookingReleaseMessage
 

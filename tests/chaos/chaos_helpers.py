@@ -50,7 +50,7 @@ def node_config(
 
 
 def inventory_for(configs: list[dict[str, Any]]) -> Any:
-    from hubsense.inventory import Inventory
+    from hubsense.inventory.model import Inventory
 
     return Inventory.model_validate(
         {

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from hubsense.db.inventory_sync import apply_inventory
-from hubsense.inventory import Inventory
-from hubsense.inventory_file import load_inventory
+from hubsense.inventory.file import load_inventory
+from hubsense.inventory.model import Inventory
 
 HERE = Path(__file__).parent
 HUBSENSE = Path(sys.executable).parent / "hubsense"

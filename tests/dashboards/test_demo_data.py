@@ -15,7 +15,7 @@ import pytest
 from board_data import HUBSENSE, fill_rollups, load_raw
 from board_sql import context, panel_sql, run_sql, targets
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from db_fill import fill, schema_columns, snapshot
+from hubsense.devstack.postgres import PostgresServer
 
 from hubsense.db.backup import BackupError, backup, restore
 from hubsense.db.migrate import load_migrations, migrate
 from hubsense.errors import ConfigError
-from hubsense.services.postgres import PostgresServer
 
 pytestmark = pytest.mark.service
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hubsense.devstack.postgres import PostgresServer
 
 from hubsense.db.migrate import (
     MIGRATIONS_DIR,
@@ -20,7 +21,6 @@ from hubsense.db.migrate import (
     status,
 )
 from hubsense.db.sql_split import split_statements
-from hubsense.services.postgres import PostgresServer
 from hubsense.settings import TimescaleSettings
 
 _names = itertools.count(1)

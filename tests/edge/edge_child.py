@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from hubsense.edge.config import NodeConfig
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.io.bthome_adverts import build_advert
 
 from hubsense.logs import configure_logging
+from hubsense.node_config import NodeConfig
 
 
 def main() -> None:

@@ -13,9 +13,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubsense.edge.config import NodeConfig
-
 from hubsense.mqtt_url import parse_mqtt_url
+from hubsense.node_config import NodeConfig
 
 if TYPE_CHECKING:  # ingest (psycopg) is loaded only by the tests that run it
     from support.ingest_runs import IngestThread
@@ -52,7 +51,7 @@ def node_config(
 
 def inventory_for(*configs: NodeConfig) -> Any:
     """The organisation the nodes belong to, so ingest accepts their desks."""
-    from hubsense.inventory import Inventory
+    from hubsense.inventory.model import Inventory
 
     desks = sorted({s.desk for c in configs for s in c.sensors})
     return Inventory.model_validate(

@@ -11,7 +11,7 @@ from hubsense.edge.core.machine import Signal
 from hubsense.edge.io.ble import BTHOME_UUID, BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.bthome_adverts import build_advert
 
-from hubsense.inventory import BthomeSensor
+from hubsense.inventory.model import BthomeSensor
 
 PLAIN = "A4:C1:38:00:00:01"
 SECRET = "A4:C1:38:00:00:02"

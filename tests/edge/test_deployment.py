@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hubsense.edge.config import load_node_config
+
+from hubsense.node_config import load_node_config
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "firmware-config" / "node"
 

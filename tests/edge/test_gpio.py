@@ -8,7 +8,7 @@ from gpiozero.pins.mock import MockFactory
 from hubsense.edge.core.machine import Signal
 from hubsense.edge.io.gpio import PirInputs
 
-from hubsense.inventory import GpioPirSensor
+from hubsense.inventory.model import GpioPirSensor
 
 
 def test_pin_edges_become_motion_start_and_end() -> None:

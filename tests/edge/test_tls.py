@@ -70,7 +70,7 @@ def write_config(tmp_path: Path, tls_port: int, pki: Path, node: str, password: 
 
 
 def test_agent_over_tls_with_its_own_credentials(tmp_path: Path, secure_broker: Any) -> None:
-    from hubsense.edge.config import load_node_config
+    from hubsense.node_config import load_node_config
 
     broker, tls_port, pki = secure_broker
     collector = Collector(broker.url, "collector", "c0llect")

@@ -13,7 +13,7 @@ from support.database import query
 from support.waiting import wait_for
 
 from hubsense import wire
-from hubsense.services.mosquitto import MAX_PACKET_BYTES
+from hubsense.wire import MAX_PACKET_BYTES
 
 NOW_MS = 1_764_000_000_000
 INVENTORY = KnownInventory(node_site={"pi-a": "hq"}, node_desks={"pi-a": frozenset()})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from dateutil.easter import easter
 
-from hubsense.inventory import Inventory, SiteKind
-from hubsense.inventory_file import load_inventory
+from hubsense.inventory.file import load_inventory
+from hubsense.inventory.model import Inventory, SiteKind
 
 EXAMPLE = Path(__file__).parents[2] / "firmware-config" / "examples" / "inventory.yaml"
 HUB_PLACES = {

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hubsense.inventory import (
+from hubsense.inventory.model import (
     BthomeSensor,
     Inventory,
     OpeningSpan,
@@ -16,7 +16,7 @@ from hubsense.inventory import (
     format_span,
     parse_span,
 )
-from hubsense.inventory_rules import find_issues, format_loc
+from hubsense.inventory.rules import find_issues, format_loc
 
 
 def site(**overrides: Any) -> dict[str, Any]:

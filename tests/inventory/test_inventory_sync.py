@@ -19,8 +19,8 @@ from hubsense.db.inventory_sync import (
     sync_inventory,
 )
 from hubsense.errors import ServiceError
-from hubsense.inventory import Inventory
-from hubsense.inventory_file import parse_inventory
+from hubsense.inventory.file import parse_inventory
+from hubsense.inventory.model import Inventory
 
 TEXT = """\
 organisation: Test Region

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hubsense.bookings.store import BookingRow, upsert_bookings
 
-from hubsense.db.bookings import BookingRow, upsert_bookings
 from hubsense.privacy import hash_booker
 
 pytestmark = pytest.mark.service

@@ -12,9 +12,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubsense.inventory import Inventory
-from hubsense.inventory_file import load_inventory
-from hubsense.mqtt_url import MqttUrl
+from hubsense.devstack.mosquitto import MosquittoServer
+from hubsense.devstack.ports import LOOPBACK, free_port
 from hubsense.provision.acl import API_USER, INGEST_USER, Role
 from hubsense.provision.broker import (
     BrokerPlan,
@@ -25,8 +24,10 @@ from hubsense.provision.broker import (
 )
 from hubsense.provision.store import CredentialStore
 from hubsense.provision.verify import Login, ProbeClient
-from hubsense.services.mosquitto import MosquittoServer
-from hubsense.services.ports import LOOPBACK, free_port
+
+from hubsense.inventory.file import load_inventory
+from hubsense.inventory.model import Inventory
+from hubsense.mqtt_url import MqttUrl
 
 INVENTORY_FILE = Path(__file__).parent / "inventory.yaml"
 NOT_AUTHORIZED = 0x87

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hubsense.inventory_file import load_inventory
 from hubsense.provision.acl import (
     API_USER,
     INGEST_USER,
@@ -14,6 +13,8 @@ from hubsense.provision.acl import (
     acl_file_text,
     acl_grants,
 )
+
+from hubsense.inventory.file import load_inventory
 from hubsense.wire import ID_PATTERN
 
 INVENTORY = Path(__file__).parent / "inventory.yaml"

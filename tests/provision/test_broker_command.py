@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hubsense.devstack.ports import accepts, free_port
+from hubsense.provision.acl import INGEST_USER
+from hubsense.provision.broker import service_password
+from hubsense.provision.verify import Login, ProbeClient
 from provision_helpers import INVENTORY_FILE
 from support.waiting import wait_for
 
 from hubsense.mqtt_url import MqttUrl
-from hubsense.provision.acl import INGEST_USER
-from hubsense.provision.broker import service_password
-from hubsense.provision.verify import Login, ProbeClient
-from hubsense.services.ports import accepts, free_port
 
 pytestmark = pytest.mark.service
 

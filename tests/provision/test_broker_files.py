@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from hubsense.inventory import Inventory
-from hubsense.inventory_file import load_inventory
 from hubsense.provision import pki
 from hubsense.provision.acl import Role
 from hubsense.provision.broker import (
@@ -18,6 +16,9 @@ from hubsense.provision.broker import (
 )
 from hubsense.provision.passwords import matches
 from hubsense.provision.store import CredentialStore
+
+from hubsense.inventory.file import load_inventory
+from hubsense.inventory.model import Inventory
 
 INVENTORY = Path(__file__).parent / "inventory.yaml"
 NOW = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)

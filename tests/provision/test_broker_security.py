@@ -15,14 +15,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from provision_helpers import INVENTORY_FILE, SecuredBroker, now, refused
-
-from hubsense.mqtt_url import MqttUrl
+from hubsense.devstack.ports import free_port
 from hubsense.provision import pki
 from hubsense.provision.acl import API_USER, INGEST_USER
 from hubsense.provision.fleet import BundleOptions, revoke_node, rotate_node
 from hubsense.provision.verify import Login, ProbeClient, VerifyTarget, verify
-from hubsense.services.ports import free_port
+from provision_helpers import INVENTORY_FILE, SecuredBroker, now, refused
+
+from hubsense.mqtt_url import MqttUrl
 
 pytestmark = pytest.mark.service
 

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubsense.edge.config import load_node_config
-from provision_helpers import SecuredBroker, now, start_secured_broker
-
-from hubsense.errors import ConfigError
-from hubsense.inventory import BthomeSensor, GpioPirSensor
 from hubsense.provision import pki
 from hubsense.provision.acl import INGEST_USER
 from hubsense.provision.bundle import UNIT_SOURCE
 from hubsense.provision.fleet import BundleOptions, provision_node
 from hubsense.provision.passwords import matches
 from hubsense.provision.store import CredentialError, CredentialStore
+from provision_helpers import SecuredBroker, now, start_secured_broker
+
+from hubsense.errors import ConfigError
+from hubsense.inventory.model import BthomeSensor, GpioPirSensor
+from hubsense.node_config import load_node_config
 
 pytestmark = pytest.mark.service
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from hubsense.ingest.service import IngestStats, run
+from hubsense.provision.acl import INGEST_USER
 from provision_helpers import SecuredBroker, start_secured_broker
 from support.waiting import wait_for
 
 from hubsense.db.inventory_sync import apply_inventory
-from hubsense.provision.acl import INGEST_USER
 from hubsense.settings import IngestSettings, MqttSettings, Settings
 
 pytestmark = pytest.mark.service

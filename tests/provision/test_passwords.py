@@ -6,7 +6,6 @@ import base64
 import subprocess
 
 import pytest
-
 from hubsense.provision.passwords import (
     ITERATIONS,
     check_username,

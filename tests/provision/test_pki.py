@@ -6,7 +6,6 @@ import datetime as dt
 import ipaddress
 
 from cryptography import x509
-
 from hubsense.provision import pki
 
 NOW = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hubsense.provision.verify import Login, ProbeClient
 from provision_helpers import INVENTORY_FILE
 
 from hubsense.mqtt_url import parse_mqtt_url
-from hubsense.provision.verify import Login, ProbeClient
 
 pytestmark = pytest.mark.service
 

@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from hubsense.provision.acl import Role
 from hubsense.provision.passwords import matches
 from hubsense.provision.store import CredentialError, CredentialStore

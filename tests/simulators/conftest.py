@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 
 def _hours(*spans: str) -> list[dict[str, int]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hubsense.simulators.world import NO_FAULTS, World
 
-from hubsense.inventory_file import load_inventory
+from hubsense.inventory.file import load_inventory
 
 EXAMPLE = Path(__file__).parents[2] / "firmware-config" / "examples" / "inventory.yaml"
 HUBSENSE = Path(sys.executable).parent / "hubsense"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hubsense.bookings.store import BookingRow, upsert_bookings
 from hubsense.simulators.run import booking_rows
 from hubsense.simulators.world import World
 
-from hubsense.db.bookings import BookingRow, upsert_bookings
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 pytestmark = pytest.mark.service
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hubsense.inventory_file import load_inventory
+from hubsense.inventory.file import load_inventory
 from hubsense.wire import EVENTS_ADAPTER
 
 EXAMPLE = Path(__file__).parents[2] / "firmware-config" / "examples" / "inventory.yaml"

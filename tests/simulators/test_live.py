@@ -12,7 +12,7 @@ from hubsense.simulators.fleet import Fleet, backfill, run_live
 from hubsense.simulators.node import Outage
 from hubsense.simulators.world import NO_FAULTS, Faults, World
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 from hubsense.wire import EVENTS_ADAPTER, STATUS_ADAPTER, EventType, parse_topic
 
 pytestmark = pytest.mark.service

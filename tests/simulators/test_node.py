@@ -10,7 +10,7 @@ from hubsense.simulators.messages import event_batches, offline_payload, status_
 from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
 from hubsense.simulators.world import NO_FAULTS, Faults, World, merge
 
-from hubsense.inventory import GpioPirSensor, Inventory
+from hubsense.inventory.model import GpioPirSensor, Inventory
 from hubsense.wire import EVENTS_ADAPTER, STATUS_ADAPTER, DeskState, EventType, Source
 
 OCC, VAC = DeskState.OCCUPIED, DeskState.VACANT
@@ -132,7 +132,7 @@ def test_pir_hold_and_ble_direct(inventory: Inventory) -> None:
 
 
 def test_fused_desk_has_one_stream(inventory: Inventory) -> None:
-    from hubsense.inventory import Inventory as Inv
+    from hubsense.inventory.model import Inventory as Inv
 
     data = inventory.model_dump()
     node = data["sites"][1]["nodes"][0]

@@ -9,7 +9,7 @@ from hubsense.simulators.bookings import bookings_of
 from hubsense.simulators.people import DayKind, plan_day, population, subtract
 from hubsense.simulators.site_hours import local_ms, zone
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 MONDAY = dt.date(2026, 3, 2)
 DAYS = [MONDAY + dt.timedelta(days=i) for i in range(28)]

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 pytestmark = [pytest.mark.service, pytest.mark.chaos, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from hubsense.simulators.site_hours import (
     open_spans_s,
 )
 
-from hubsense.inventory import Inventory
+from hubsense.inventory.model import Inventory
 
 
 def _utc_ms(*args: int) -> int:

@@ -26,7 +26,7 @@ from hubsense.simulators.edge_driver import (
 from hubsense.simulators.run import publish
 
 from hubsense.errors import ConfigError
-from hubsense.inventory import Inventory, Node
+from hubsense.inventory.model import Inventory, Node
 from hubsense.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "edge"))

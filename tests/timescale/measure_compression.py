@@ -121,7 +121,7 @@ def measure_lane(rows: list[Any], base_dir: Path) -> None:
 
 
 def measure_postgres(rows: list[Any], base_dir: Path) -> None:
-    from hubsense.services.postgres import PostgresServer
+    from hubsense.devstack.postgres import PostgresServer
 
     server = PostgresServer(base_dir / "postgres", durable=False)
     server.start()

@@ -1,0 +1,1 @@
+"""The analytics' media: CSV files in and out, the database in (binary COPY), rollups out."""

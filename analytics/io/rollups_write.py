@@ -1,0 +1,199 @@
+"""Write one site's results into the rollup tables, replacing exactly the rows of its period.
+
+Per-row data (desk-hours, desk-days, booking outcomes) goes up as one binary COPY of
+integer columns into a temporary table, then into the rollup with an INSERT … SELECT
+that maps index numbers back to ids: no Python object per row. Everything of a site
+is one transaction, so readers see the old rows or the new ones, never a mix.
+Must not compute metrics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from hubsense.analytics.arrays import BookingArrays
+from hubsense.analytics.calendar import Period
+from hubsense.analytics.compute import Results
+from hubsense.analytics.io.pgcopy import encode
+from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
+
+_MS_PER_S = 1000
+MEASURES = ("observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked_occupied_s")
+
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS _rollup_desk (
+    desk int4, slot int8, observed_s int8, occupied_s int8, booked_s int8,
+    booked_observed_s int8, booked_occupied_s int8
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _rollup_booking (
+    booking int4, observed_s int8, occupied_s int8, outcome int2
+) ON COMMIT DELETE ROWS;
+"""
+_INSERT_HOURS = """
+INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s, occupied_s, booked_s,
+                                 booked_observed_s, booked_occupied_s, unbooked_occupied_s)
+SELECT %(site)s, d.id, timestamptz 'epoch' + r.slot * interval '1 millisecond', r.observed_s,
+       r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
+       r.occupied_s - r.booked_occupied_s
+  FROM _rollup_desk r
+  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
+"""
+_INSERT_DAYS = """
+INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s,
+                                booked_s, booked_observed_s, booked_occupied_s,
+                                unbooked_occupied_s)
+SELECT %(site)s, d.id, %(start)s::date + r.slot::int4,
+       timestamptz 'epoch' + (%(midnights)s::int8[])[r.slot + 1] * interval '1 millisecond',
+       r.observed_s, r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
+       r.occupied_s - r.booked_occupied_s
+  FROM _rollup_desk r
+  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
+"""
+_UPSERT_BOOKINGS = """
+INSERT INTO analytics_booking_outcome (booking_id, site_id, desk_id, start_at, observed_s,
+                                       occupied_s, outcome)
+SELECT b.booking_id, b.site_id, b.desk_id, b.start_at, r.observed_s, r.occupied_s,
+       (%(names)s::text[])[r.outcome + 1]
+  FROM _rollup_booking r
+  JOIN unnest(%(ids)s::text[]) WITH ORDINALITY i(id, idx) ON i.idx - 1 = r.booking
+  JOIN bookings b ON b.booking_id = i.id
+ON CONFLICT (booking_id) DO UPDATE SET
+    site_id = EXCLUDED.site_id, desk_id = EXCLUDED.desk_id, start_at = EXCLUDED.start_at,
+    observed_s = EXCLUDED.observed_s, occupied_s = EXCLUDED.occupied_s,
+    outcome = EXCLUDED.outcome, computed_at = now()
+"""
+
+
+def _copy(cur: Any, table: str, columns: dict[str, np.ndarray]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(encode(columns))
+
+
+def day_sums(
+    results: Results, hours: np.ndarray, midnights: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """Per desk and local day, the sum of its hour buckets' milliseconds (hours nest in days)."""
+    n_desks = len(results.layout.desk_ids)
+    starts = np.searchsorted(hours, midnights[:-1])
+    return np.add.reduceat(values.reshape(n_desks, len(hours)), starts, axis=1)
+
+
+def write_site(
+    conn: Any, results: Results, bookings: BookingArrays, period: Period, percentile: str
+) -> dict[str, int]:
+    """Replace the site's rollups for the period with `results` (computed with hour buckets)."""
+    layout, cal = results.layout, results.calendars
+    site = layout.sites[0].id
+    hours = cal.buckets(0)
+    midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
+    n_desks, n_hours, n_days = len(layout.desk_ids), len(hours), period.n_days
+    ms = {
+        "observed_s": results.observed_ms,
+        "occupied_s": results.occupied_ms,
+        "booked_s": results.booked_ms,
+        "booked_observed_s": results.booked_observed_ms,
+        "booked_occupied_s": results.booked_occupied_ms,
+    }
+    from_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[0]))
+    to_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[-1]))
+    common = {"site": site, "desks": layout.desk_ids, "start": period.start, "end": period.end}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_TEMP)
+        cur.execute(
+            "DELETE FROM analytics_desk_hour WHERE site_id = %(site)s "
+            "AND bucket_start >= %(f)s AND bucket_start < %(t)s",
+            {"site": site, "f": from_utc, "t": to_utc},
+        )
+        _copy(
+            cur,
+            "_rollup_desk",
+            {
+                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_hours),
+                "slot": np.tile(hours, n_desks).astype(np.int64),
+                **{name: values // _MS_PER_S for name, values in ms.items()},
+            },
+        )
+        cur.execute(_INSERT_HOURS, common)
+        cur.execute("TRUNCATE _rollup_desk")
+        cur.execute(
+            "DELETE FROM analytics_desk_day WHERE site_id = %(site)s "
+            "AND day >= %(start)s AND day < %(end)s",
+            common,
+        )
+        _copy(
+            cur,
+            "_rollup_desk",
+            {
+                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_days),
+                "slot": np.tile(np.arange(n_days, dtype=np.int64), n_desks),
+                **{
+                    name: day_sums(results, hours, midnights, values).ravel() // _MS_PER_S
+                    for name, values in ms.items()
+                },
+            },
+        )
+        cur.execute(_INSERT_DAYS, {**common, "midnights": midnights.tolist()})
+        if len(bookings):
+            _copy(
+                cur,
+                "_rollup_booking",
+                {
+                    "booking": np.arange(len(bookings), dtype=np.int32),
+                    "observed_s": results.booking_observed_ms // _MS_PER_S,
+                    "occupied_s": results.booking_occupied_ms // _MS_PER_S,
+                    "outcome": results.booking_outcome.astype(np.int16),
+                },
+            )
+            cur.execute(
+                _UPSERT_BOOKINGS, {"ids": bookings.booking_id, "names": list(OUTCOME_NAMES)}
+            )
+        cur.execute(
+            "DELETE FROM analytics_site_day WHERE site_id = %(site)s "
+            "AND day >= %(start)s AND day < %(end)s",
+            common,
+        )
+        rows = cal.day_rows(0)
+        cur.executemany(
+            "INSERT INTO analytics_site_day (site_id, day, open, peak, peak_at, copresence_s) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    site,
+                    period.start + dt.timedelta(days=i),
+                    bool(cal.open_day[r]),
+                    int(results.peak[r]),
+                    None
+                    if results.peak_at_ms[r] < 0
+                    else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+                    + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
+                    int(results.copresence_ms[r]) // _MS_PER_S,
+                )
+                for i, r in enumerate(rows)
+            ],
+        )
+        cur.execute(
+            "INSERT INTO analytics_site_summary (site_id, period_from, period_to, percentile, "
+            "days_open, "
+            "capacity, desks_needed, surplus) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (site_id, period_from, period_to) DO UPDATE SET "
+            "percentile = EXCLUDED.percentile, days_open = EXCLUDED.days_open, "
+            "capacity = EXCLUDED.capacity, desks_needed = EXCLUDED.desks_needed, "
+            "surplus = EXCLUDED.surplus, computed_at = now()",
+            (
+                site,
+                period.start,
+                period.end,
+                percentile,
+                results.days_open[0],
+                results.capacity[0],
+                results.desks_needed[0],
+                results.surplus(0),
+            ),
+        )
+    return {
+        "desk_hours": n_desks * n_hours,
+        "desk_days": n_desks * n_days,
+        "bookings": len(bookings),
+    }

@@ -1,0 +1,273 @@
+"""SPEC §6 numbers of one site and period for the API: from the rollups when they cover it,
+else computed from the events on request.
+
+The rollups (migration 0005, written by `hubsense analytics run` and its scheduler) cover
+a period when every day of it has an `analytics_site_day` row and every live desk its
+desk rows (the analytics writes a site's period in one transaction). Otherwise the
+site's events and bookings are read and computed here with the analytics' own database
+reader and kernels, so both ways give the same numbers. Each answer says which way it
+came (`source`). Desk rows carry seconds floored per desk and bucket, as stored; zone and
+site rows are their sums. Must not write anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from hubsense.analytics.arrays import Layout
+from hubsense.analytics.calendar import Bucket, Period, local_ms
+from hubsense.analytics.compute import Results, compute
+from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
+from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
+from hubsense.analytics.kernels.percentile import nearest_rank
+
+if TYPE_CHECKING:
+    import psycopg
+
+Source = Literal["rollups", "events"]
+_MS = 1000
+_MEASURES = "observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s"
+
+
+@dataclass(frozen=True)
+class DeskRow:
+    desk: str
+    bucket_start: dt.datetime
+    seconds: tuple[
+        int, int, int, int, int
+    ]  # observed, occupied, booked, booked_observed, booked_occupied
+
+
+@dataclass(frozen=True)
+class Outcome:
+    booking_id: str
+    desk: str
+    observed_s: int
+    occupied_s: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class DayRow:
+    day: dt.date
+    open: bool
+    peak: int
+    peak_at: dt.datetime | None
+    copresence_s: int
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    layout: Layout
+    zone: ZoneInfo
+    area_m2: float | None
+    cost_per_desk_month: float | None
+
+    @property
+    def site_id(self) -> str:
+        return str(self.layout.sites[0].id)
+
+
+def read_layout(conn: psycopg.Connection[Any], site_id: str) -> SiteLayout | None:
+    sites, node_of_desk = load_sites(conn, [site_id])
+    if not sites:
+        return None
+    area, cost = conn.execute(
+        "SELECT area_m2, cost_per_desk_month FROM sites WHERE id = %s", (site_id,)
+    ).fetchone() or (None, None)
+    return SiteLayout(
+        Layout.from_sites(sites, node_of_desk), ZoneInfo(sites[0].timezone), area, cost
+    )
+
+
+def _bounds(site: SiteLayout, period: Period) -> tuple[int, int]:
+    return local_ms(period.start, 0, site.zone), local_ms(period.end, 0, site.zone)
+
+
+def _utc(ms: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+
+
+def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+
+
+# -- computed from the events ---------------------------------------------------------
+
+
+def compute_site(
+    conn: psycopg.Connection[Any],
+    site: SiteLayout,
+    period: Period,
+    bucket: Bucket,
+    percentile: Fraction = Fraction(95),
+) -> tuple[Results, list[str]]:
+    """The analytics' database path for one site, without writing; also the booking ids."""
+    from_ms, to_ms = _bounds(site, period)
+    bookings = read_bookings(conn, site.layout, from_ms, to_ms)
+    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
+    events = copy_events(conn, site.layout, from_ms, events_to)
+    results = compute(site.layout, events, bookings, period, bucket, percentile=percentile)
+    return results, list(bookings.booking_id)
+
+
+def _computed_desk_rows(results: Results) -> list[DeskRow]:
+    layout, starts = results.layout, results.calendars.buckets(0).tolist()
+    columns = [
+        (column // _MS).tolist()
+        for column in (
+            results.observed_ms,
+            results.occupied_ms,
+            results.booked_ms,
+            results.booked_observed_ms,
+            results.booked_occupied_ms,
+        )
+    ]
+    rows = []
+    for d, desk in enumerate(layout.desk_ids):
+        row0 = int(results.row_off[d])
+        for j, start in enumerate(starts):
+            r = row0 + j
+            seconds = (columns[0][r], columns[1][r], columns[2][r], columns[3][r], columns[4][r])
+            rows.append(DeskRow(desk, _utc(start), seconds))
+    return rows
+
+
+# -- read from the rollups ------------------------------------------------------------
+
+
+def _covered(conn: Any, site: SiteLayout, period: Period) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM analytics_site_day WHERE site_id = %s AND day >= %s AND day < %s",
+        (site.site_id, period.start, period.end),
+    ).fetchone()
+    return bool(row and row[0] == period.n_days)
+
+
+def _rollup_desk_rows(
+    conn: Any, site: SiteLayout, period: Period, bucket: Bucket
+) -> list[DeskRow] | None:
+    desks = set(site.layout.desk_ids)
+    if bucket is Bucket.HOUR:
+        from_ms, to_ms = _bounds(site, period)
+        found = conn.execute(
+            f"""SELECT desk_id, bucket_start, {_MEASURES} FROM analytics_desk_hour
+                WHERE site_id = %s AND bucket_start >= %s AND bucket_start < %s""",
+            (site.site_id, _utc(from_ms), _utc(to_ms)),
+        ).fetchall()
+        rows = [DeskRow(r[0], r[1], tuple(r[2:7])) for r in found if r[0] in desks]
+        expected = len(desks) * round((to_ms - from_ms) / 3_600_000)
+        return (
+            sorted(rows, key=lambda r: (r.desk, r.bucket_start)) if len(rows) == expected else None
+        )
+    found = conn.execute(
+        f"""SELECT desk_id, day, {_MEASURES} FROM analytics_desk_day
+            WHERE site_id = %s AND day >= %s AND day < %s""",
+        (site.site_id, period.start, period.end),
+    ).fetchall()
+    days = [r for r in found if r[0] in desks]
+    if len(days) != len(desks) * period.n_days:
+        return None
+    sums: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0] * 5)
+    for desk, day, *seconds in days:
+        acc = sums[(desk, _bucket_day(day, bucket, period))]
+        for i, value in enumerate(seconds):
+            acc[i] += int(value)
+    return [
+        DeskRow(desk, _midnight(day, site.zone).astimezone(dt.UTC), tuple(acc))  # type: ignore[arg-type]
+        for (desk, day), acc in sorted(sums.items())
+    ]
+
+
+def _bucket_day(day: dt.date, bucket: Bucket, period: Period) -> dt.date:
+    """The first day of the day's bucket, cut to the period (SPEC §6: labelled by `from`)."""
+    if bucket is Bucket.WEEK:
+        first = day - dt.timedelta(days=day.weekday())
+    elif bucket is Bucket.MONTH:
+        first = day.replace(day=1)
+    else:
+        first = day
+    start: dt.date = period.start
+    return max(first, start)
+
+
+# -- what the routes call ---------------------------------------------------------------
+
+
+def desk_rows(
+    conn: Any, site: SiteLayout, period: Period, bucket: Bucket
+) -> tuple[Source, list[DeskRow]]:
+    if _covered(conn, site, period):
+        rows = _rollup_desk_rows(conn, site, period, bucket)
+        if rows is not None:
+            return "rollups", rows
+    results, _ = compute_site(conn, site, period, bucket)
+    return "events", _computed_desk_rows(results)
+
+
+def outcomes(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[Outcome]]:
+    """Every booking of the site overlapping the period, with its outcome."""
+    from_ms, to_ms = _bounds(site, period)
+    if _covered(conn, site, period):
+        found = conn.execute(
+            """SELECT b.booking_id, b.desk_id, o.observed_s, o.occupied_s, o.outcome
+               FROM bookings b LEFT JOIN analytics_booking_outcome o USING (booking_id)
+               WHERE b.site_id = %s AND b.start_at < %s AND b.end_at > %s
+               ORDER BY b.start_at, b.booking_id""",
+            (site.site_id, _utc(to_ms), _utc(from_ms)),
+        ).fetchall()
+        mine = [r for r in found if r[1] in site.layout.desk_index]
+        if all(r[4] is not None for r in mine):
+            return "rollups", [Outcome(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in mine]
+    results, ids = compute_site(conn, site, period, Bucket.DAY)
+    order = conn.execute(
+        "SELECT booking_id, desk_id FROM bookings WHERE booking_id = ANY(%s)"
+        " ORDER BY start_at, booking_id",
+        (ids,),
+    ).fetchall()
+    index = {booking_id: b for b, booking_id in enumerate(ids)}
+    return "events", [
+        Outcome(
+            booking_id,
+            desk,
+            int(results.booking_observed_ms[index[booking_id]]) // _MS,
+            int(results.booking_occupied_ms[index[booking_id]]) // _MS,
+            OUTCOME_NAMES[int(results.booking_outcome[index[booking_id]])],
+        )
+        for booking_id, desk in order
+    ]
+
+
+def days(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[DayRow]]:
+    if _covered(conn, site, period):
+        found = conn.execute(
+            """SELECT day, open, peak, peak_at, copresence_s FROM analytics_site_day
+               WHERE site_id = %s AND day >= %s AND day < %s ORDER BY day""",
+            (site.site_id, period.start, period.end),
+        ).fetchall()
+        return "rollups", [DayRow(r[0], r[1], r[2], r[3], int(r[4])) for r in found]
+    results, _ = compute_site(conn, site, period, Bucket.DAY)
+    cal, rows = results.calendars, []
+    for i, r in enumerate(cal.day_rows(0)):
+        at = int(results.peak_at_ms[r])
+        rows.append(
+            DayRow(
+                period.start + dt.timedelta(days=i),
+                bool(cal.open_day[r]),
+                int(results.peak[r]),
+                _utc(at) if at >= 0 else None,
+                int(results.copresence_ms[r]) // _MS,
+            )
+        )
+    return "events", rows
+
+
+def desks_needed(day_rows: list[DayRow], percentile: Fraction) -> tuple[int, int]:
+    """(days open, desks needed): the nearest-rank percentile of the open days' peaks."""
+    peaks = [d.peak for d in day_rows if d.open]
+    return len(peaks), nearest_rank(peaks, percentile)

@@ -1,0 +1,6 @@
+"""The inventory: what exists (organisation, sites, desks, nodes, sensors) — SPEC §5.
+
+`model` holds the pydantic models and their checks, `file` reads a YAML file with errors that
+name file, line and field, `rules` the checks across the whole file, `cli` is
+`hubsense inventory`.
+"""

@@ -1,0 +1,400 @@
+"""The inventory model of SPEC §5: what exists (sites, desks, nodes, sensors).
+
+Pure: no I/O. Every validation rule lives here, in the model, so the CLI, the
+database loader and the offline analytics agree on what a valid inventory is.
+Rules that compare items (unique ids, a sensor's desk, pins) live in
+`hubsense.inventory.rules` and are raised by `Inventory` with the path of the
+offending item, together with every field error, so a user sees all at once.
+Reading YAML with line marks and turning validation errors into
+`FILE:LINE: field: message` lives in `hubsense.inventory.file`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import zoneinfo
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from hubsense.inventory.rules import Issue, find_issues
+from hubsense.wire import Id
+
+# Raspberry Pi header GPIOs in BCM numbering.
+GPIO_PINS = range(0, 28)
+MINUTES_PER_DAY = 24 * 60
+_BLE_ADDRESS_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
+_SPAN_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class SiteKind(StrEnum):
+    OFFICE = "office"
+    HUB = "hub"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:  # type: ignore[override]  # shadows str.index on purpose
+        """Monday is 0, as in `datetime.date.weekday()`."""
+        return list(Weekday).index(self)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveSeconds = Annotated[StrictInt, Field(gt=0)]
+
+
+class GpioPirSensor(_Model):
+    """A PIR motion sensor on a Raspberry Pi GPIO pin (BCM numbering)."""
+
+    type: Literal["gpio_pir"]
+    pin: StrictInt
+    desk: Id
+    # Seconds without motion before the desk counts as vacant.
+    hold_s: PositiveSeconds = 600
+
+    @field_validator("pin")
+    @classmethod
+    def _pin_on_header(cls, pin: int) -> int:
+        if pin not in GPIO_PINS:
+            raise PydanticCustomError("gpio_pin", "pin {pin} is out of range 0..27", {"pin": pin})
+        return pin
+
+    @property
+    def key(self) -> str:
+        return f"gpio:{self.pin}"
+
+
+class BthomeSensor(_Model):
+    """A BLE sensor sending BTHome v2 advertisements (motion, occupancy or presence)."""
+
+    type: Literal["bthome"]
+    address: str
+    desk: Id
+    # 32 hex digits when the sensor encrypts its advertisements.
+    bindkey: str | None = None
+    # Used for motion objects; occupancy and presence map directly.
+    hold_s: PositiveSeconds = 600
+
+    @field_validator("address")
+    @classmethod
+    def _ble_address(cls, address: str) -> str:
+        if not _BLE_ADDRESS_RE.match(address):
+            raise PydanticCustomError(
+                "ble_address",
+                f"{address!r} is not a BLE address "
+                "(6 hex octets with colons, e.g. A4:C1:38:00:00:01)",
+            )
+        # One spelling, so the sensor key and duplicate checks do not depend on case.
+        return address.upper()
+
+    @field_validator("bindkey")
+    @classmethod
+    def _bindkey(cls, bindkey: str | None) -> str | None:
+        if bindkey is not None and not _BINDKEY_RE.match(bindkey):
+            raise PydanticCustomError(
+                "bindkey", f"bindkey must be 32 hex digits (got {len(bindkey)} characters)"
+            )
+        return bindkey
+
+    @property
+    def key(self) -> str:
+        return f"ble:{self.address.upper()}"
+
+
+Sensor = Annotated[GpioPirSensor | BthomeSensor, Field(discriminator="type")]
+SENSOR_TYPES = ("gpio_pir", "bthome")
+
+
+class Node(_Model):
+    """A Raspberry Pi edge agent."""
+
+    id: Id
+    heartbeat_s: PositiveSeconds = 60
+    sensors: list[Sensor] = Field(default_factory=list)
+
+    @property
+    def desk_ids(self) -> list[str]:
+        """The desks this node observes, each once, in file order."""
+        return list(dict.fromkeys(sensor.desk for sensor in self.sensors))
+
+
+class Desk(_Model):
+    id: Id
+    zone: str | None = None
+
+
+class OpeningSpan(_Model):
+    """One span of opening hours in site-local wall time, minutes since midnight (1440 = 24:00)."""
+
+    start_min: StrictInt
+    end_min: StrictInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningSpan:
+        if not 0 <= self.start_min < MINUTES_PER_DAY:
+            raise PydanticCustomError("opening_span", "a span must start between 00:00 and 23:59")
+        if self.end_min > MINUTES_PER_DAY:
+            raise PydanticCustomError("opening_span", "a span must end by 24:00")
+        if self.end_min <= self.start_min:
+            raise PydanticCustomError(
+                "opening_span",
+                f"span {format_span(self)} ends before it starts (no overnight spans)",
+            )
+        return self
+
+    def __str__(self) -> str:
+        return format_span(self)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_span(span: OpeningSpan) -> str:
+    """`OpeningSpan(420, 1080)` -> "07:00-18:00" (the YAML and database form)."""
+    return f"{_clock(span.start_min)}-{_clock(span.end_min)}"
+
+
+def parse_span(text: str) -> OpeningSpan:
+    """ "07:00-18:00" -> `OpeningSpan(420, 1080)`; 24:00 is allowed only as an end."""
+    match = _SPAN_RE.match(text.strip())
+    if not match:
+        raise PydanticCustomError("opening_span", f"{text!r} is not a span of the form HH:MM-HH:MM")
+    start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
+    if start_h > 23 or start_m > 59:
+        raise PydanticCustomError("opening_span", f"{text!r}: start must be 00:00..23:59")
+    if end_m > 59 or end_h > 24 or (end_h == 24 and end_m != 0):
+        raise PydanticCustomError("opening_span", f"{text!r}: end must be 00:01..24:00")
+    start_min, end_min = start_h * 60 + start_m, end_h * 60 + end_m
+    if end_min <= start_min:
+        raise PydanticCustomError(
+            "opening_span", f"span {text!r} ends before it starts (no overnight spans)"
+        )
+    return OpeningSpan(start_min=start_min, end_min=end_min)
+
+
+def _span_before(value: Any) -> Any:
+    return parse_span(value) if isinstance(value, str) else value
+
+
+def _weekday_before(value: Any) -> Any:
+    if isinstance(value, Weekday):
+        return value
+    if not isinstance(value, str) or value not in Weekday.__members__.values():
+        raise PydanticCustomError(
+            "weekday", f"unknown weekday {value!r}; use mon, tue, wed, thu, fri, sat or sun"
+        )
+    return Weekday(value)
+
+
+def _sorted_disjoint(spans: list[OpeningSpan]) -> list[OpeningSpan]:
+    ordered = sorted(spans, key=lambda span: span.start_min)
+    for before, after in itertools.pairwise(ordered):
+        if after.start_min < before.end_min:
+            raise PydanticCustomError("opening_overlap", f"spans {before} and {after} overlap")
+    return ordered
+
+
+def _date_before(value: Any) -> Any:
+    # Only a plain calendar date: "2026-12-24", not a datetime or a number of days.
+    if isinstance(value, dt.datetime | int | float):
+        raise PydanticCustomError("closed_date", f"{value!r} is not a date (YYYY-MM-DD)")
+    if isinstance(value, str):
+        if not _DATE_RE.match(value):
+            raise PydanticCustomError("closed_date", f"{value!r} is not a date (YYYY-MM-DD)")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as error:
+            raise PydanticCustomError("closed_date", f"{value!r} is not a date: {error}") from None
+    return value
+
+
+# YAML and JSON carry a span as "HH:MM-HH:MM"; Python code gets an OpeningSpan.
+Span = Annotated[
+    OpeningSpan,
+    BeforeValidator(_span_before),
+    PlainSerializer(format_span, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _SPAN_RE.pattern, "examples": ["07:00-18:00"]}),
+]
+DayKey = Annotated[Weekday, BeforeValidator(_weekday_before)]
+DaySpans = Annotated[list[Span], AfterValidator(_sorted_disjoint)]
+ClosedDate = Annotated[dt.date, BeforeValidator(_date_before)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Site(_Model):
+    id: Id
+    name: NonEmpty
+    kind: SiteKind
+    municipality: str | None = None
+    timezone: str
+    # Weekday -> spans; a missing day is closed. Written in YAML as ["07:00-18:00", …].
+    opening_hours: dict[DayKey, DaySpans] = Field(default_factory=dict)
+    closed_dates: list[ClosedDate] = Field(default_factory=list)
+    area_m2: Annotated[float, Field(gt=0)] | None = None
+    cost_per_desk_month: Annotated[float, Field(ge=0)] | None = None
+    desks: list[Desk] = Field(default_factory=list)
+    nodes: list[Node] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_timezone(cls, name: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "timezone", f"{name!r} is not an IANA time zone (e.g. Europe/Stockholm)"
+            ) from None
+        return name
+
+    @property
+    def capacity(self) -> int:
+        """Desks in the inventory (SPEC §6 `capacity`)."""
+        return len(self.desks)
+
+    @cached_property
+    def closed_date_set(self) -> frozenset[dt.date]:
+        return frozenset(self.closed_dates)
+
+    @property
+    def zoneinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def spans_on(self, day: dt.date) -> list[OpeningSpan]:
+        """Opening spans of a local date, sorted; empty on a closed date or a closed weekday."""
+        if day in self.closed_date_set:
+            return []
+        return self.opening_hours.get(list(Weekday)[day.weekday()], [])
+
+    def is_open_on(self, day: dt.date) -> bool:
+        """SPEC §6 `open`: the day has opening hours and is not a closed date."""
+        return bool(self.spans_on(day))
+
+    def opening_hours_summary(self) -> str:
+        """One line, consecutive equal days grouped: "mon-fri 07:00-18:00; sat 10:00-14:00"."""
+        groups: list[tuple[list[Weekday], str]] = []
+        for day in Weekday:
+            spans = self.opening_hours.get(day)
+            text = ", ".join(format_span(span) for span in spans) if spans else ""
+            if groups and groups[-1][1] == text:
+                groups[-1][0].append(day)
+            else:
+                groups.append(([day], text))
+        parts = [
+            (days[0].value if len(days) == 1 else f"{days[0].value}-{days[-1].value}") + f" {text}"
+            for days, text in groups
+            if text
+        ]
+        return "; ".join(parts) if parts else "closed"
+
+
+class Inventory(_Model):
+    """The whole organisation. Lookups are computed once per (frozen) instance."""
+
+    organisation: NonEmpty
+    sites: list[Site]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cross_checked(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Inventory:
+        # Comparisons between items run on the raw input too, so they are reported
+        # together with field errors instead of only after every field is fixed.
+        issues = find_issues(data)
+        try:
+            inventory: Inventory = handler(data)
+        except ValidationError as error:
+            if not issues:
+                raise
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*_as_details(error), *_issue_details(issues)]
+            ) from None
+        if issues:
+            raise ValidationError.from_exception_data(cls.__name__, _issue_details(issues))
+        return inventory
+
+    @cached_property
+    def site_by_id(self) -> dict[str, Site]:
+        return {site.id: site for site in self.sites}
+
+    @cached_property
+    def site_of_desk(self) -> dict[str, str]:
+        return {desk.id: site.id for site in self.sites for desk in site.desks}
+
+    @cached_property
+    def site_of_node(self) -> dict[str, str]:
+        return {node.id: site.id for site in self.sites for node in site.nodes}
+
+    @cached_property
+    def node_by_id(self) -> dict[str, Node]:
+        return {node.id: node for site in self.sites for node in site.nodes}
+
+    @cached_property
+    def node_of_desk(self) -> dict[str, str]:
+        """The one node whose sensors name each desk (SPEC §6: one node observes a desk)."""
+        return {
+            sensor.desk: node.id
+            for site in self.sites
+            for node in site.nodes
+            for sensor in node.sensors
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of sites, desks, nodes and sensors."""
+        return {
+            "sites": len(self.sites),
+            "desks": sum(len(site.desks) for site in self.sites),
+            "nodes": sum(len(site.nodes) for site in self.sites),
+            "sensors": sum(len(node.sensors) for site in self.sites for node in site.nodes),
+        }
+
+
+def _as_details(error: ValidationError) -> list[InitErrorDetails]:
+    # Re-raise pydantic's own errors unchanged in meaning: same type name, loc and text.
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError(detail["type"], detail["msg"], detail.get("ctx")),
+            loc=detail["loc"],
+            input=detail["input"],
+        )
+        for detail in error.errors()
+    ]
+
+
+def _issue_details(issues: list[Issue]) -> list[InitErrorDetails]:
+    return [
+        InitErrorDetails(
+            type=PydanticCustomError(issue.code, issue.message), loc=issue.loc, input=issue.value
+        )
+        for issue in issues
+    ]
