@@ -84,7 +84,16 @@ class EventArrays:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
-    def columns(self) -> tuple[npt.NDArray[Any], ...]:
+    def columns(
+        self,
+    ) -> tuple[
+        npt.NDArray[Any],
+        npt.NDArray[Any],
+        npt.NDArray[Any],
+        npt.NDArray[Any],
+        npt.NDArray[Any],
+        npt.NDArray[Any],
+    ]:
         """(kind, desk, node, ts, seq, state): the order in which the kernels take them."""
         return self.kind, self.desk, self.node, self.ts, self.seq, self.state
 
