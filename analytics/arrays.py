@@ -72,7 +72,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class EventArrays:
-    """Wire events as columns: kind 0 desk, 1 alive, 2 stop; state 1 occupied, 0 vacant."""
+    """Wire events as columns: kind 0 desk, 1 alive, 2 stop; state 1 occupied, 0 vacant,
+    2 unknown (`kernels.intervals.STATE_*`)."""
 
     node: npt.NDArray[np.int32]
     seq: npt.NDArray[np.int64]

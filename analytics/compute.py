@@ -8,7 +8,7 @@ by `analytics compute` (files) and the database path. Must not read or write fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,8 @@ from hubsense.analytics.calendar import (
 )
 from hubsense.analytics.kernels.bookings import booking_measures, booking_outcomes
 from hubsense.analytics.kernels.intervals import (
+    STATE_OCCUPIED,
+    STATE_UNKNOWN,
     booked_sets,
     booking_order,
     observed_sets,
@@ -200,26 +202,15 @@ def _grouped(
     return [*desk_sums, *booking_sums]
 
 
-def compute(
+def _measures(
     layout: Layout,
     events: EventArrays,
     bookings: BookingArrays,
-    period: Period,
-    bucket: Bucket,
-    noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
-    percentile: Fraction = DEFAULT_PERCENTILE,
-    deduplicate: bool = True,
-    calendars: Calendars | None = None,
-) -> Results:
-    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique.
-
-    `calendars` may come from an earlier `build_calendars` of the same sites, period and
-    bucket (they depend on nothing else), to recompute without rebuilding them.
-    """
-    if calendars is None:
-        calendars = build_calendars(layout.sites, period, bucket)
-    n_buckets = np.diff(calendars.b_off) - 1
-    row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
+    calendars: Calendars,
+    row_off: I64,
+    deduplicate: bool,
+) -> tuple[bool, list[npt.NDArray[np.int64]]]:
+    """(took the sweep path, the kernels' measures in `sweep`'s order)."""
     # As ingest stores events (by time): one pass, nothing per event kept (see sweep.py).
     ok, *measures = sweep(
         *events.columns(),
@@ -242,6 +233,68 @@ def compute(
     if not ok:
         # Unsorted, late input or repeated (node, seq): deduplicate, group, sweep per desk.
         measures = _grouped(layout, events, bookings, calendars, row_off, deduplicate)
+    return bool(ok), list(measures)
+
+
+# Where `_measures` puts what C = N - U changes (the booking pair comes last).
+_OBSERVED, _OCCUPIED, _BOOKED_OBSERVED, _BOOKED_OCCUPIED = 0, 1, 3, 4
+_BOOKING_OBSERVED, _BOOKING_OCCUPIED = -2, -1
+
+
+def _take_out_unknown(
+    layout: Layout,
+    events: EventArrays,
+    unknown: npt.NDArray[np.bool_],
+    bookings: BookingArrays,
+    calendars: Calendars,
+    row_off: I64,
+    deduplicate: bool,
+    measures: list[npt.NDArray[np.int64]],
+) -> None:
+    """Turn the observed measures from N into C = N - U (SPEC §6), in place.
+
+    The kernels count a desk's unknown stretches as not occupied, so O and everything
+    built on O ∩ C (occupied, booked-occupied, peaks, co-presence) is already right: O and
+    U are disjoint, so O ∩ C = O ∩ N. What is left is |… ∩ N ∩ U|, which is exactly what
+    the same kernels give as "occupied" for the events with unknown read as occupied and
+    every other state as vacant; it is subtracted from observed and booked-observed. Input
+    without unknown events never comes here, so it costs nothing there.
+    """
+    as_occupied = np.where(unknown, STATE_OCCUPIED, 0).astype(np.int8)
+    _, in_u = _measures(
+        layout, replace(events, state=as_occupied), bookings, calendars, row_off, deduplicate
+    )
+    measures[_OBSERVED] = measures[_OBSERVED] - in_u[_OCCUPIED]
+    measures[_BOOKED_OBSERVED] = measures[_BOOKED_OBSERVED] - in_u[_BOOKED_OCCUPIED]
+    measures[_BOOKING_OBSERVED] = measures[_BOOKING_OBSERVED] - in_u[_BOOKING_OCCUPIED]
+
+
+def compute(
+    layout: Layout,
+    events: EventArrays,
+    bookings: BookingArrays,
+    period: Period,
+    bucket: Bucket,
+    noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
+    percentile: Fraction = DEFAULT_PERCENTILE,
+    deduplicate: bool = True,
+    calendars: Calendars | None = None,
+) -> Results:
+    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique.
+
+    `calendars` may come from an earlier `build_calendars` of the same sites, period and
+    bucket (they depend on nothing else), to recompute without rebuilding them.
+    """
+    if calendars is None:
+        calendars = build_calendars(layout.sites, period, bucket)
+    n_buckets = np.diff(calendars.b_off) - 1
+    row_off = np.concatenate([[0], np.cumsum(n_buckets[layout.desk_site])]).astype(np.int64)
+    ok, measures = _measures(layout, events, bookings, calendars, row_off, deduplicate)
+    unknown = events.state == STATE_UNKNOWN
+    if unknown.any():
+        _take_out_unknown(
+            layout, events, unknown, bookings, calendars, row_off, deduplicate, measures
+        )
     (
         observed,
         occupied,

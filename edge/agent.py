@@ -26,7 +26,7 @@ from hubsense.edge.io.gpio import PirInputs
 from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, OutboxFullError, open_outbox
 from hubsense.edge.status import live_view, status_message, write_live_view
 
-from hubsense.inventory.model import GpioPirSensor
+from hubsense.inventory.model import BthomeSensor, GpioPirSensor
 from hubsense.logs import get_logger
 from hubsense.node_config import NodeConfig
 from hubsense.wire import CONFIG_ADAPTER, StatusMessage, encode
@@ -58,6 +58,9 @@ def sensor_specs(config: NodeConfig) -> list[SensorSpec]:
             desk=s.desk,
             hold_s=s.hold_s,
             kind=SourceKind.PIR if isinstance(s, GpioPirSensor) else SourceKind.BLE,
+            # A BLE sensor proves it works only by being heard; a PIR pin speaks only on
+            # edges, so its silence is normal and a failed read is what makes it unknown.
+            stale_s=s.stale_after_s if isinstance(s, BthomeSensor) else None,
         )
         for s in config.sensors
     ]
@@ -103,6 +106,7 @@ class EdgeAgent:
         self.last_tick_ms = 0  # the clock at the last loop pass (tests pace simulated time on it)
         self.dropped_events = 0  # events lost because the disk was full and nothing was evictable
         self.last_values: dict[str, str] = {}  # sensor key → last reading, for `watch`
+        self.failed_pins: set[str] = set()  # PIR pins whose last read failed (desk unknown)
         self._live_dirty = True
         self._live_written_mono = 0.0
 
@@ -226,6 +230,7 @@ class EdgeAgent:
             extra.append({"ts": now, "type": "alive"})
             self._next_alive_ms = now + self.heartbeat_s * 1000
         self._store(self.machine.tick(now), extra)
+        self._check_pins(now)
         mono = time.monotonic()
         if mono >= self._next_status_mono and self.link is not None and self.link.connected:
             self.link.publish_status(encode(self.status(online=True)))
@@ -235,6 +240,18 @@ class EdgeAgent:
         for mid in self.inflight.expired(self._mono_ms(), self.limits):
             flight = self.inflight.rejected(mid)
             log.warning("outbox_ack_timeout", mid=mid, lo=flight.lo if flight else None)
+
+    def _check_pins(self, now: int) -> None:
+        """Read every PIR pin: one that fails makes its desk unknown until it reads again."""
+        for key, level in self.pins.levels().items():
+            if level is None and key not in self.failed_pins:
+                self.failed_pins.add(key)
+                log.warning("gpio_read_failed", sensor=key)
+                self._store(self.machine.observe(key, Signal.READ_FAILED, now))
+            elif level is not None and key in self.failed_pins:
+                self.failed_pins.discard(key)
+                log.info("gpio_read_again", sensor=key, level=level)
+                self._store(self.machine.observe(key, Signal.LEVEL, now, level))
 
     def _store(self, changes: list[Change], extra: list[dict[str, Any]] | None = None) -> None:
         events: list[dict[str, Any]] = [

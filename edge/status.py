@@ -60,7 +60,7 @@ def live_view(agent: EdgeAgent) -> dict[str, Any]:
         "sensors": {
             s.key: {
                 "desk": s.desk,
-                "reading": ("high" if levels.get(s.key) else "low")
+                "reading": {True: "high", False: "low", None: "read failed"}[levels[s.key]]
                 if s.key in levels
                 else agent.last_values.get(s.key),
             }

@@ -128,7 +128,9 @@ async def _watch_sensors(
                     "sensors": {
                         s.key: {
                             "desk": s.desk,
-                            "reading": ("high" if levels[s.key] else "low")
+                            "reading": {True: "high", False: "low", None: "read failed"}[
+                                levels[s.key]
+                            ]
                             if s.key in levels
                             else last.get(s.key),
                         }

@@ -46,6 +46,9 @@ class TopicKind(StrEnum):
 class DeskState(StrEnum):
     OCCUPIED = "occupied"
     VACANT = "vacant"
+    # The node cannot tell (a BLE sensor silent for its stale_s, a sensor that fails to
+    # read): the desk is neither occupied nor observed until its next occupied/vacant.
+    UNKNOWN = "unknown"
 
 
 class Source(StrEnum):

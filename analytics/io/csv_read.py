@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import parse_instant_ms
-from hubsense.analytics.kernels.intervals import STATE_OCCUPIED, STATE_VACANT
+from hubsense.analytics.kernels.intervals import STATE_OCCUPIED, STATE_UNKNOWN, STATE_VACANT
 from hubsense.analytics.kernels.order import KIND_ALIVE, KIND_DESK, KIND_STOP
 
 from hubsense.errors import InputError
@@ -23,7 +23,7 @@ from hubsense.errors import InputError
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")
 _KINDS = {"desk": KIND_DESK, "alive": KIND_ALIVE, "stop": KIND_STOP}
-_STATES = {"occupied": STATE_OCCUPIED, "vacant": STATE_VACANT}
+_STATES = {"occupied": STATE_OCCUPIED, "vacant": STATE_VACANT, "unknown": STATE_UNKNOWN}
 _SOURCES = frozenset({"pir", "ble", "fused"})
 # The wire contract's bounds (hubsense.wire.Seq, TimestampMs).
 MAX_SEQ = 2**62
@@ -119,7 +119,7 @@ def _event(row: dict[str, str], layout: Layout) -> tuple[int, int, int, int, int
     if not state_text:
         raise RowError("state", "missing for a desk event")
     if state_text not in _STATES:
-        raise RowError("state", f"unknown state {state_text!r} (one of occupied, vacant)")
+        raise RowError("state", f"unknown state {state_text!r} (one of occupied, vacant, unknown)")
     return node, seq, ts, kind, desk, _STATES[state_text]
 
 

@@ -54,7 +54,7 @@ COPY (
            floor(extract(epoch FROM e.ts) * 1000)::int8,
            (CASE e.type WHEN 'desk' THEN 0 WHEN 'alive' THEN 1 ELSE 2 END)::int2,
            coalesce((%(desk_index)s::jsonb ->> e.desk_id)::int4, -1),
-           (CASE WHEN e.state = 'occupied' THEN 1 ELSE 0 END)::int2
+           (CASE e.state WHEN 'occupied' THEN 1 WHEN 'unknown' THEN 2 ELSE 0 END)::int2
       FROM e
      WHERE %(node_index)s::jsonb ? e.node_id
        AND (e.type <> 'desk' OR %(desk_index)s::jsonb ? e.desk_id)

@@ -18,6 +18,9 @@ from hubsense.analytics.kernels.order import KIND_ALIVE
 
 STATE_VACANT = 0
 STATE_OCCUPIED = 1
+# SPEC §6: neither occupied nor observed (C = N - U); the kernels see it as not occupied
+# and `compute` takes U out of the observed measures.
+STATE_UNKNOWN = 2
 # SPEC §6: an alive covers three heartbeats unless the node's next alive/stop comes first.
 HEARTBEATS_COVERED = 3
 

@@ -13,6 +13,12 @@ Rules (SPEC §4, issue 4):
 - Chatter is debounced: a change of the fused state is emitted only once it
   has lasted `debounce_ms`; a flip back inside that window emits nothing.
   The emitted time is when the change happened, not when it was confirmed.
+- A sensor that cannot tell is `unknown` (SPEC §4): a BLE sensor with a `stale_ms`
+  not heard for that long (a dying battery must not leave its desk occupied), or any
+  sensor whose read failed (`Signal.READ_FAILED`). Its last value no longer counts;
+  the next reading of it counts again. Fused: occupied if a sensor that can tell says
+  so, else unknown if any sensor cannot tell, else vacant. Silence is measured from
+  `start` at the earliest (the machine cannot know how long a sensor was silent before).
 - The clock going backwards (NTP step) does not shorten or lengthen a hold:
   stored times are shifted by the step, and emitted times never go below the
   last emitted time, so (ts, seq) order stays the order things happened.
@@ -41,6 +47,8 @@ class Signal(StrEnum):
     MOTION_PULSE = "motion_pulse"  # BLE motion object: hold runs from here
     OCCUPANCY = "occupancy"  # BLE occupancy object, value maps directly
     PRESENCE = "presence"  # BLE presence object, value maps directly
+    READ_FAILED = "read_failed"  # the sensor could not be read: it cannot tell
+    LEVEL = "level"  # a PIR pin read again after a failure: value is its level, no hold starts
 
 
 class SourceKind(StrEnum):
@@ -56,6 +64,9 @@ class SensorSpec:
     desk: str
     kind: SourceKind
     hold_s: int
+    # Not heard for this long, the sensor cannot tell (None: silence is normal, as for a
+    # PIR pin, which only speaks on edges).
+    stale_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +82,23 @@ class Change:
 @dataclass(slots=True)
 class _SourceState:
     hold_ms: int
+    stale_ms: int | None = None
     active: bool = False  # a PIR pin is high
     last_motion_ms: int | None = None  # when the hold started
     direct: bool | None = None  # last occupancy/presence value
+    heard_ms: int = 0  # its last reading (or the start)
+    failed: bool = False  # its last read failed
+
+    def unknown_at(self, t_ms: int) -> bool:
+        if self.failed:
+            return True
+        return self.stale_ms is not None and t_ms >= self.heard_ms + self.stale_ms
+
+    def stale_from_ms(self) -> int | None:
+        """When this sensor turns unknown by silence (None if it never does)."""
+        if self.failed or self.stale_ms is None:
+            return None
+        return self.heard_ms + self.stale_ms
 
     def occupied_at(self, t_ms: int) -> bool:
         if self.active or self.direct:
@@ -89,6 +114,7 @@ class _SourceState:
     def shift(self, delta_ms: int) -> None:
         if self.last_motion_ms is not None:
             self.last_motion_ms += delta_ms
+        self.heard_ms += delta_ms
 
 
 @dataclass(slots=True)
@@ -98,24 +124,26 @@ class _DeskState:
     committed: DeskState | None = None
     pending: DeskState | None = None
     pending_since_ms: int = 0
+    evaluated_ms: int = 0  # raw changes by the passing of time are applied up to here
 
     def raw_at(self, t_ms: int) -> DeskState:
-        occupied = any(s.occupied_at(t_ms) for s in self.sensors.values())
-        return DeskState.OCCUPIED if occupied else DeskState.VACANT
-
-    def raw_vacant_at(self, after_ms: int) -> int | None:
-        """When the fused raw state turns vacant by hold expiry, if it will without input."""
-        ends = []
+        cannot_tell = False
         for s in self.sensors.values():
-            if s.active or s.direct:
-                return None
-            end = s.hold_end_ms()
-            if end is not None:
-                ends.append(end)
-        if not ends:
-            return None
-        end = max(ends)
-        return end if end > after_ms else None
+            if s.unknown_at(t_ms):
+                cannot_tell = True
+            elif s.occupied_at(t_ms):
+                return DeskState.OCCUPIED
+        return DeskState.UNKNOWN if cannot_tell else DeskState.VACANT
+
+    def time_changes(self, after_ms: int, until_ms: int) -> list[int]:
+        """Instants in (after_ms, until_ms] where a hold runs out or a sensor goes stale:
+        the only places the raw state can change without a reading, in time order."""
+        points = set()
+        for s in self.sensors.values():
+            for at in (s.hold_end_ms(), s.stale_from_ms()):
+                if at is not None and after_ms < at <= until_ms:
+                    points.add(at)
+        return sorted(points)
 
 
 def _desk_source(kinds: set[SourceKind]) -> Source:
@@ -149,7 +177,12 @@ class DeskMachine:
             desk: _DeskState(source=_desk_source(k)) for desk, k in kinds.items()
         }
         for spec in specs:
-            self._desks[spec.desk].sensors[spec.key] = _SourceState(hold_ms=spec.hold_s * 1000)
+            if spec.stale_s is not None and spec.stale_s <= 0:
+                raise ValueError(f"sensor {spec.key}: stale_s must be > 0")
+            self._desks[spec.desk].sensors[spec.key] = _SourceState(
+                hold_ms=spec.hold_s * 1000,
+                stale_ms=None if spec.stale_s is None else spec.stale_s * 1000,
+            )
         self._now_ms: int | None = None
         self._floor_ms = 0  # emitted times never go below this
         self._started = False
@@ -182,8 +215,11 @@ class DeskMachine:
         self._started = True
         out = []
         for desk, d in self._desks.items():
+            for s in d.sensors.values():
+                s.heard_ms = max(s.heard_ms, now_ms)
             d.committed = d.raw_at(now_ms)
             d.pending = None
+            d.evaluated_ms = now_ms
             out.append(self._emit(desk, d, d.committed, now_ms))
         return out
 
@@ -197,7 +233,14 @@ class DeskMachine:
         out = self._advance(now_ms) if self._started else []
         d = self._desks[desk]
         source = d.sensors[sensor_key]
-        if signal is Signal.MOTION_START:
+        source.failed = signal is Signal.READ_FAILED
+        if not source.failed:
+            source.heard_ms = now_ms
+        if signal is Signal.READ_FAILED:
+            pass  # what it said before no longer counts while it fails (unknown_at)
+        elif signal is Signal.LEVEL:
+            source.active = value
+        elif signal is Signal.MOTION_START:
             source.active = True
             source.last_motion_ms = now_ms
         elif signal is Signal.MOTION_END:
@@ -210,6 +253,7 @@ class DeskMachine:
             source.direct = value
         if self._started:
             self._raw_transition(desk, d, d.raw_at(now_ms), now_ms)
+            d.evaluated_ms = now_ms
             out.extend(self._confirm(desk, d, now_ms))
         return out
 
@@ -224,9 +268,10 @@ class DeskMachine:
             if d.pending is not None:
                 due.append(d.pending_since_ms + self._debounce_ms)
             heading = d.pending if d.pending is not None else d.committed
-            end = d.raw_vacant_at(-(2**62)) if heading == DeskState.OCCUPIED else None
-            if end is not None:
-                due.append(end + self._debounce_ms)
+            for at in d.time_changes(d.evaluated_ms, 2**62):
+                if d.raw_at(at) != heading:  # the change is confirmed one debounce later
+                    due.append(at + self._debounce_ms)
+                    break
         return min(due) if due else None
 
     def _clock(self, now_ms: int) -> int:
@@ -235,6 +280,7 @@ class DeskMachine:
             delta = now_ms - self._now_ms
             for d in self._desks.values():
                 d.pending_since_ms += delta
+                d.evaluated_ms += delta
                 for s in d.sensors.values():
                     s.shift(delta)
         self._now_ms = now_ms
@@ -247,12 +293,12 @@ class DeskMachine:
         for desk, d in self._desks.items():
             if d.committed is None:
                 continue
-            # Holds that ran out since the last call are transitions at their own time.
-            cursor = d.pending_since_ms if d.pending is not None else -(2**62)
-            end = d.raw_vacant_at(cursor)
-            if end is not None and end <= now_ms:
-                out.extend(self._confirm(desk, d, end))
-                self._raw_transition(desk, d, DeskState.VACANT, end)
+            # Holds that ran out and sensors that went stale since the last call are
+            # transitions at their own time, each after confirming what came before it.
+            for at in d.time_changes(d.evaluated_ms, now_ms):
+                out.extend(self._confirm(desk, d, at))
+                self._raw_transition(desk, d, d.raw_at(at), at)
+            d.evaluated_ms = max(d.evaluated_ms, now_ms)
             out.extend(self._confirm(desk, d, now_ms))
         return out
 

@@ -68,8 +68,17 @@ class PirInputs:
         self.last_change_s[key] = time.monotonic()
         self._on_signal(key, signal)
 
-    def levels(self) -> dict[str, bool]:
-        return {key: bool(d.is_active) for key, d in self._devices.items()}
+    def levels(self) -> dict[str, bool | None]:
+        """Each pin's level now; None for a pin that fails to read (its desk is unknown)."""
+        from gpiozero import GPIOZeroError
+
+        levels: dict[str, bool | None] = {}
+        for key, device in self._devices.items():
+            try:
+                levels[key] = bool(device.is_active)
+            except (GPIOZeroError, OSError, RuntimeError):
+                levels[key] = None
+        return levels
 
     def close(self) -> None:
         for device in self._devices.values():

@@ -28,6 +28,7 @@ from pydantic import (
     PlainSerializer,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     field_validator,
@@ -45,6 +46,10 @@ _BLE_ADDRESS_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
 _SPAN_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A BLE sensor's default stale_s: this many adverts missed (one lost advert is normal
+# radio, three in a row is a sensor gone), and never under ten minutes (issue 16).
+STALE_ADVERTS = 3
+MIN_DEFAULT_STALE_S = 600
 
 
 class SiteKind(StrEnum):
@@ -105,6 +110,31 @@ class BthomeSensor(_Model):
     bindkey: str | None = None
     # Used for motion objects; occupancy and presence map directly.
     hold_s: PositiveSeconds = 600
+    # How often the sensor advertises (its firmware setting; many BTHome sensors: 60 s).
+    advert_interval_s: PositiveSeconds = 60
+    # Silent (no decoded advert) this long, its desk is `unknown` (SPEC §4): a dying
+    # battery must not leave a desk occupied. None: see `stale_after_s`.
+    stale_s: PositiveSeconds | None = None
+
+    @field_validator("stale_s")
+    @classmethod
+    def _stale_after_adverts(cls, stale_s: int | None, info: ValidationInfo) -> int | None:
+        interval = info.data.get("advert_interval_s")
+        if stale_s is not None and interval is not None and stale_s <= interval:
+            raise PydanticCustomError(
+                "stale_s",
+                "stale_s {stale_s} must be longer than advert_interval_s {interval} "
+                "(else every pause between two adverts would make the desk unknown)",
+                {"stale_s": stale_s, "interval": interval},
+            )
+        return stale_s
+
+    @property
+    def stale_after_s(self) -> int:
+        """`stale_s`, or by default three missed adverts and at least ten minutes."""
+        if self.stale_s is not None:
+            return self.stale_s
+        return max(STALE_ADVERTS * self.advert_interval_s, MIN_DEFAULT_STALE_S)
 
     @field_validator("address")
     @classmethod

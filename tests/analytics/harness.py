@@ -21,6 +21,8 @@ from reference import Booking, Event
 from hubsense.inventory.model import Inventory
 
 KINDS = {"desk": 0, "alive": 1, "stop": 2}
+# The wire states as the kernels number them (written out here, not imported: tests).
+STATES = {"vacant": 0, "occupied": 1, "unknown": 2}
 
 
 def site(
@@ -69,7 +71,7 @@ def event_arrays(layout: Layout, events: list[Event]) -> EventArrays:
         desk=np.asarray(
             [layout.desk_index[e.desk] if e.desk else -1 for e in events], dtype=np.int32
         ),
-        state=np.asarray([1 if e.state == "occupied" else 0 for e in events], dtype=np.int8),
+        state=np.asarray([STATES.get(e.state, 0) for e in events], dtype=np.int8),
     )
 
 

@@ -49,6 +49,22 @@ def intersect_all(*sets: Spans) -> Spans:
     return result
 
 
+def minus(a: Spans, b: Spans) -> Spans:
+    """a without b: each span of a cut by every span of b that overlaps it."""
+    out: Spans = []
+    for start, end in union(a):
+        pieces = [(start, end)]
+        for s2, e2 in union(b):
+            pieces = [
+                piece
+                for s1, e1 in pieces
+                for piece in ((s1, min(e1, s2)), (max(s1, e2), e1))
+                if piece[1] > piece[0]
+            ]
+        out.extend(pieces)
+    return union(out)
+
+
 def size(spans: Spans) -> int:
     return sum(end - start for start, end in union(spans))
 
@@ -154,13 +170,15 @@ def first_reads(events: list[Event]) -> list[Event]:
     return list(seen.values())
 
 
-def occupied_set(events: list[Event], desk: str) -> Spans:
+def state_set(events: list[Event], desk: str, state: str) -> Spans:
+    """The union of [t_i, t_i+1) over the desk's events in `state` (O for occupied, U for
+    unknown)."""
     mine = sorted(
         (e for e in events if e.type == "desk" and e.desk == desk), key=lambda e: (e.ts, e.seq)
     )
     spans: Spans = []
     for i, event in enumerate(mine):
-        if event.state == "occupied":
+        if event.state == state:
             nxt = mine[i + 1].ts if i + 1 < len(mine) else INFINITY
             spans.append((event.ts, nxt))
     return union(spans)
@@ -200,14 +218,17 @@ def compute(
         for n in site.nodes
     }
     occupied_by: dict[str, Spans] = {}
+    unknown_by: dict[str, Spans] = {}
     K: dict[str, Spans] = {}
     for site in inventory.sites:
         for desk in site.desks:
-            occupied_by[desk.id] = occupied_set(events, desk.id)
+            occupied_by[desk.id] = state_set(events, desk.id, "occupied")
+            unknown_by[desk.id] = state_set(events, desk.id, "unknown")
             K[desk.id] = union([(b.start, b.end) for b in bookings if b.desk == desk.id])
 
     def c_of(desk: str) -> Spans:
-        return C[node_of[desk].id] if desk in node_of else []
+        """C = N of the desk's node minus U of the desk."""
+        return minus(C[node_of[desk].id], unknown_by[desk]) if desk in node_of else []
 
     desk_rows: list[list[object]] = []
     daily_rows: list[list[object]] = []

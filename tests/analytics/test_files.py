@@ -241,7 +241,7 @@ BAD_EVENTS = [
     ),
     (
         ("n1", "1", "5", "desk", "d1", "pir", "busy"),
-        "state: unknown state 'busy' (one of occupied, vacant)",
+        "state: unknown state 'busy' (one of occupied, vacant, unknown)",
     ),
     (("n1", "1", "5", "desk", "d1", "pir", ""), "state: missing for a desk event"),
     (

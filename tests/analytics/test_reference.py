@@ -114,7 +114,7 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
                         draw(instant),
                         "desk",
                         desk,
-                        draw(st.sampled_from(["occupied", "occupied", "vacant"])),
+                        draw(st.sampled_from(["occupied", "occupied", "vacant", "unknown"])),
                     )
                 )
             scale = draw(st.sampled_from([1, 1, 1, 10**9]))  # 10**9: sparse seqs take the sort path
@@ -131,7 +131,7 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
                             draw(instant),
                             "desk",
                             draw(st.sampled_from(all_desks)),
-                            "occupied",
+                            draw(st.sampled_from(["occupied", "unknown"])),
                         )
                     )
     events = draw(st.permutations(events))

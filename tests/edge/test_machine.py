@@ -206,3 +206,82 @@ def test_rejects_bad_setup() -> None:
     m = DeskMachine([pir()])
     with pytest.raises(RuntimeError):
         m.tick(T0)
+
+
+# -- unknown: silent and failing sensors (SPEC §4) ------------------------------------
+UNK = DeskState.UNKNOWN
+
+
+def stale_ble(
+    key: str = "ble:A", desk: str = "d1", hold_s: int = 30, stale_s: int = 600
+) -> SensorSpec:
+    return SensorSpec(key=key, desk=desk, kind=SourceKind.BLE, hold_s=hold_s, stale_s=stale_s)
+
+
+def test_silent_ble_sensor_turns_its_occupied_desk_unknown_and_is_restored_when_heard() -> None:
+    m = started(stale_ble())
+    m.observe("ble:A", Signal.OCCUPANCY, T0 + 1_000, True)
+    assert states(m.tick(T0 + 3_000)) == [("d1", OCC, 1_000)]
+    # Heard at 1 s, stale_s 600: still occupied at 600.999 s …
+    assert m.tick(T0 + 600_999) == []
+    # … unknown from 601 s (reported once the debounce confirmed it), not occupied for a week.
+    assert states(m.tick(T0 + 603_000)) == [("d1", UNK, 601_000)]
+    assert m.tick(T0 + 7 * 86_400_000) == []
+    # Heard again: its reading counts again.
+    m.observe("ble:A", Signal.OCCUPANCY, T0 + 7 * 86_400_000, False)
+    assert states(m.tick(T0 + 7 * 86_400_000 + 2_000)) == [("d1", VAC, 7 * 86_400_000)]
+
+
+def test_a_ble_sensor_never_heard_after_start_is_unknown_stale_s_after_it() -> None:
+    m = started(stale_ble(stale_s=900))
+    assert m.next_due_ms() == T0 + 900_000 + 2_000
+    assert states(m.tick(T0 + 10_000_000)) == [("d1", UNK, 900_000)]
+
+
+def test_every_reading_is_a_sign_of_life_even_motion_false() -> None:
+    m = started(stale_ble(stale_s=600))
+    for t in range(0, 3_600_000, 300_000):  # a "no motion" advert every 5 min
+        assert m.observe("ble:A", Signal.MOTION_PULSE, T0 + t, False) == []
+    assert m.tick(T0 + 3_600_000) == []
+    assert m.state_of("d1") is VAC
+
+
+def test_a_late_tick_reports_hold_end_then_staleness_at_their_own_times() -> None:
+    m = started(stale_ble(hold_s=30, stale_s=600))
+    m.observe("ble:A", Signal.MOTION_PULSE, T0, True)
+    assert states(m.tick(T0 + 10_000_000)) == [
+        ("d1", OCC, 0),
+        ("d1", VAC, 30_000),
+        ("d1", UNK, 600_000),
+    ]
+
+
+def test_fusion_a_sensor_that_can_tell_occupied_wins_else_unknown_wins_over_vacant() -> None:
+    m = started(pir("gpio:17", "d1", hold_s=60), stale_ble("ble:A", "d1", stale_s=600))
+    m.observe("gpio:17", Signal.MOTION_START, T0 + 500_000)
+    assert states(m.tick(T0 + 502_000)) == [("d1", OCC, 500_000)]
+    # The BLE sensor goes stale at 600 s, but the PIR's pin is high: still occupied.
+    assert m.tick(T0 + 700_000) == []
+    m.observe("gpio:17", Signal.MOTION_END, T0 + 800_000)
+    # The PIR's hold ends at 860 s: the PIR says vacant, but the silent BLE sensor cannot
+    # tell, so the desk is unknown, not vacant.
+    assert states(m.tick(T0 + 900_000)) == [("d1", UNK, 860_000)]
+    m.observe("ble:A", Signal.OCCUPANCY, T0 + 950_000, False)
+    assert states(m.tick(T0 + 952_000)) == [("d1", VAC, 950_000)]
+
+
+def test_a_pir_that_fails_to_read_is_unknown_until_read_again_without_a_hold() -> None:
+    m = started(pir(hold_s=600))
+    assert m.observe("gpio:17", Signal.READ_FAILED, T0 + 10_000) == []
+    assert states(m.tick(T0 + 12_000)) == [("d1", UNK, 10_000)]
+    assert m.tick(T0 + 86_400_000) == []  # failing is not silence: no stale_s needed
+    # Read again, low: vacant at once (after the debounce), no hold of 600 s starts.
+    m.observe("gpio:17", Signal.LEVEL, T0 + 86_400_000, False)
+    assert states(m.tick(T0 + 86_402_000)) == [("d1", VAC, 86_400_000)]
+
+
+def test_a_failed_pin_read_again_high_is_occupied() -> None:
+    m = started(pir(hold_s=600))
+    m.observe("gpio:17", Signal.READ_FAILED, T0 + 10_000)
+    m.observe("gpio:17", Signal.LEVEL, T0 + 11_000, True)  # chatter: inside the debounce
+    assert states(m.tick(T0 + 20_000)) == [("d1", OCC, 11_000)]

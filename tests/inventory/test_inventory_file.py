@@ -8,7 +8,7 @@ import pytest
 
 from hubsense.errors import ConfigError
 from hubsense.inventory.file import InventoryError, load_inventory, parse_inventory
-from hubsense.inventory.model import Weekday
+from hubsense.inventory.model import BthomeSensor, Weekday
 
 # Line numbers below refer to this file; keep it stable.
 BASE = """\
@@ -374,3 +374,23 @@ def test_load_from_file_uses_the_file_name(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}:16: sites[0].nodes[0].sensors[0].pin: pin 99 is out of range 0..27"
     )
+
+
+def test_ble_stale_s_defaults_to_three_adverts_and_at_least_ten_minutes() -> None:
+    def stale_after(fields: str) -> int:
+        text = edit("desk: d2}", f"desk: d2{fields}}}")
+        sensor = parse_inventory(text, "inv.yaml").sites[0].nodes[0].sensors[1]
+        assert isinstance(sensor, BthomeSensor)
+        return sensor.stale_after_s
+
+    assert stale_after("") == 600  # 3 x 60 s < 10 min
+    assert stale_after(", advert_interval_s: 300") == 900
+    assert stale_after(", stale_s: 120") == 120  # set explicitly, any length above an interval
+
+
+def test_ble_stale_s_not_above_the_advert_interval_names_its_line() -> None:
+    text = edit("desk: d2}", "desk: d2, advert_interval_s: 120, stale_s: 120}")
+    assert errors(text) == [
+        "inv.yaml:17: sites[0].nodes[0].sensors[1].stale_s: stale_s 120 must be longer than "
+        "advert_interval_s 120 (else every pause between two adverts would make the desk unknown)"
+    ]

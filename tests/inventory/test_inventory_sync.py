@@ -141,6 +141,8 @@ def test_apply_writes_rows(dsn: str) -> None:
                 "address": "A4:C1:38:00:00:01",
                 "bindkey": "0123456789abcdef0123456789abcdef",
                 "hold_s": 600,
+                "advert_interval_s": 60,
+                "stale_s": None,
             },
         ),
         ("n1", "gpio:17", "gpio_pir", "d1", {"pin": 17, "hold_s": 300}),
