@@ -218,6 +218,7 @@ def outcomes(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[
             """SELECT b.booking_id, b.desk_id, o.observed_s, o.occupied_s, o.outcome
                FROM bookings b LEFT JOIN analytics_booking_outcome o USING (booking_id)
                WHERE b.site_id = %s AND b.start_at < %s AND b.end_at > %s
+                 AND b.cancelled_at IS NULL
                ORDER BY b.start_at, b.booking_id""",
             (site.site_id, _utc(to_ms), _utc(from_ms)),
         ).fetchall()
