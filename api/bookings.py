@@ -263,7 +263,8 @@ async def import_bookings(
 
     kind = format or _format_of(request.headers.get("content-type", ""))
     slots = request.app.state.import_slots
-    if not slots.acquire(blocking=False):
+    got = slots.acquire(blocking=False)
+    if not got:
         raise HTTPException(
             429,
             "another booking import is running; retry in a moment",

@@ -36,6 +36,7 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 _BAD_ID_CHARS = re.compile(r"[/\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ def iter_csv(
     limits: Limits = Limits(),
 ) -> Iterator[BookingRow]:
     """The file's rows, checked, one at a time (InputError at the first bad one)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    # surrogateescape: bytes that are not UTF-8 survive decoding (which runs in chunks) so
+    # the row holding them can be named.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
     line = 1
     try:
@@ -150,6 +153,11 @@ def iter_csv(
         for count, record in enumerate(reader, start=1):
             line = reader.line_num
             where = f"{name}:{line}"
+            values = [v for v in record.values() if isinstance(v, str)]
+            if any("\x00" in v for v in values):
+                raise InputError(f"{where}: row: contains a NUL byte")
+            if any(_NOT_UTF8.search(v) for v in values):
+                raise InputError(f"{where}: row: not UTF-8 text")
             if None in record or any(record[c] is None for c in REQUIRED):
                 raise InputError(
                     f"{where}: row: {len(REQUIRED)}+ fields expected, the count differs"
@@ -168,11 +176,10 @@ def iter_csv(
                 booker_hash=hashed(record.get("booker")),
             )
             yield check_row(row, inventory, where, limits)
-    except UnicodeDecodeError:
-        raise InputError(f"{name}:{line + 1}: row: not UTF-8 text") from None
     except csv.Error as error:
-        # "field larger than field limit (131072)", "line contains NUL", an unclosed quote.
-        raise InputError(f"{name}:{reader.line_num or line}: row: {error}") from None
+        # "field larger than field limit (131072)", an unclosed quote: in the row after the
+        # last one read.
+        raise InputError(f"{name}:{line + 1}: row: {error}") from None
     finally:
         text.detach()  # the caller owns the stream
 

@@ -73,14 +73,28 @@ def test_csv_import_twice_gives_the_same_rows(api: ApiServer, api_dsn: str, keys
             "/v1/bookings/import", content=CSV, headers={"Content-Type": "text/csv"}
         )
         assert first.status_code == 200, first.text
-        assert first.json() == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0, "cancelled": 0, "dry_run": False}
+        assert first.json() == {
+            "rows": 3,
+            "created": 3,
+            "updated": 0,
+            "unchanged": 0,
+            "cancelled": 0,
+            "dry_run": False,
+        }
         rows = query(api_dsn, ROWS_SQL, ("csv-%",))
         second = client.post(
             "/v1/bookings/import?format=csv",
             content=CSV,
             headers={"Content-Type": "application/octet-stream"},
         )
-        assert second.json() == {"rows": 3, "created": 0, "updated": 0, "unchanged": 3, "cancelled": 0, "dry_run": False}
+        assert second.json() == {
+            "rows": 3,
+            "created": 0,
+            "updated": 0,
+            "unchanged": 3,
+            "cancelled": 0,
+            "dry_run": False,
+        }
     assert query(api_dsn, ROWS_SQL, ("csv-%",)) == rows
     assert [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
         ("csv-1", SITE, "d-1", at("2026-03-02T07:00:00Z"), at("2026-03-02T11:00:00Z"), "csv"),
@@ -110,7 +124,14 @@ def test_csv_moved_booking_updates_and_keeps_the_rest(
         result = client.post(
             "/v1/bookings/import", content=moved2, headers={"Content-Type": "text/csv"}
         )
-    assert result.json() == {"rows": 1, "created": 0, "updated": 1, "unchanged": 0, "cancelled": 0, "dry_run": False}
+    assert result.json() == {
+        "rows": 1,
+        "created": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "cancelled": 0,
+        "dry_run": False,
+    }
     assert query(api_dsn, "SELECT desk_id FROM bookings WHERE booking_id = 'csvm-1'") == [("d-2",)]
 
 
@@ -160,12 +181,26 @@ def test_ical_import_twice_gives_the_same_rows(api: ApiServer, api_dsn: str, key
             "/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"}
         )
         assert first.status_code == 200, first.text
-        assert first.json() == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0, "cancelled": 0, "dry_run": False}
+        assert first.json() == {
+            "rows": 3,
+            "created": 3,
+            "updated": 0,
+            "unchanged": 0,
+            "cancelled": 0,
+            "dry_run": False,
+        }
         rows = query(api_dsn, ROWS_SQL, ("ical-%",))
         second = client.post(
             "/v1/bookings/import", content=ICS, headers={"Content-Type": "text/calendar"}
         )
-        assert second.json() == {"rows": 3, "created": 0, "updated": 0, "unchanged": 3, "cancelled": 0, "dry_run": False}
+        assert second.json() == {
+            "rows": 3,
+            "created": 0,
+            "updated": 0,
+            "unchanged": 3,
+            "cancelled": 0,
+            "dry_run": False,
+        }
     assert query(api_dsn, ROWS_SQL, ("ical-%",)) == rows
     assert [(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
         # TZID Europe/Stockholm in March is +01:00.
