@@ -246,7 +246,8 @@ def test_a_bad_object_leaves_bookings_and_token_untouched(radicale: Radicale, ds
 
     with pytest.raises(
         InputError,
-        match=r"^caldav .*/hs3/cal/g.ics: UID 7kq2m1c9v0p3l8s5d4e6f2g1h0@g3: LOCATION: unknown desk 'd-99'$",
+        match=r"^caldav .*/hs3/cal/g.ics: UID 7kq2m1c9v0p3l8s5d4e6f2g1h0@g3: LOCATION: "
+        r"unknown desk 'd-99'$",
     ):
         sync(dsn, url)
     assert bookings(dsn, "caldav:%/hs3/cal/") == before
