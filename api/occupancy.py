@@ -1,7 +1,8 @@
 """Desks now: each desk's live status from its last event, its node's cover and its booking.
 
 A desk is *unknown* when nobody is looking (its node's last alive is older than three
-heartbeats, it sent `stop`, its status says offline, or no sensor names it); else
+heartbeats, it sent `stop`, its status says offline, or no sensor names it) or when its
+node says it cannot tell (its last state is `unknown`: a silent or failing sensor); else
 *occupied* when its last state is occupied (a *walk-in* when no booking runs), else
 *booked* when an unreleased booking runs, else *free* (a desk whose last state change is
 older than `STATE_WINDOW` reads as not occupied). The classification is pure;
@@ -43,6 +44,8 @@ class DeskNowRow:
     beat_at: dt.datetime | None
     booking_id: str | None  # an unreleased booking running now
     booking_end: dt.datetime | None
+    # The last desk event's state is `unknown`: the node cannot tell (SPEC §4).
+    state_unknown: bool | None = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ def observed_now(row: DeskNowRow, now: dt.datetime) -> bool:
 
 def classify(row: DeskNowRow, now: dt.datetime) -> DeskNow:
     booked = row.booking_id is not None
-    if not observed_now(row, now):
+    if not observed_now(row, now) or row.state_unknown:
         status = DeskStatus.UNKNOWN
     elif row.occupied:
         status = DeskStatus.OCCUPIED
@@ -109,7 +112,7 @@ WITH last_state AS (
 )
 SELECT d.id, d.zone, s.node_id, n.heartbeat_s, ns.online,
        ev.state = 'occupied', ev.ts, beat.type = 'alive', beat.ts,
-       bk.booking_id, bk.end_at
+       bk.booking_id, bk.end_at, ev.state = 'unknown'
 FROM desks d
 LEFT JOIN LATERAL (
     SELECT node_id FROM sensors

@@ -7,7 +7,8 @@ desk never occupied while observed, makes the booking due at the stretch's start
 plus `release_after_ms` (which must fall before the booking's end).
 
 Observation follows SPEC §6: each `alive` at h covers [h, min(h + 3 x heartbeat,
-the node's next alive or stop)). An observation gap restarts the clock, because
+the node's next alive or stop)), minus the desk's `unknown` stretches (C = N - U: a
+silent sensor says nothing about vacancy). An observation gap restarts the clock, because
 nobody can say the desk stayed vacant while nobody looked. The desk counts as
 checked in as soon as it is seen occupied while observed at any instant in
 [start, now): a late-arriving booker (or a walk-in) keeps the booking, even when
@@ -41,6 +42,7 @@ class DeskChange:
     ts_ms: int
     seq: int
     occupied: bool
+    unknown: bool = False  # the node could not tell (SPEC §4): not observed
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +78,13 @@ def observed_spans(beats: Iterable[NodeBeat], heartbeat_ms: int) -> list[Span]:
     return spans
 
 
-def occupied_spans(changes: Iterable[DeskChange]) -> list[Span]:
-    """The desk's occupied set O as sorted, merged half-open spans (the last one open-ended)."""
+def occupied_spans(changes: Iterable[DeskChange], unknown: bool = False) -> list[Span]:
+    """The desk's occupied set O (or with `unknown`, its unknown set U) as sorted, merged
+    half-open spans (the last one open-ended)."""
     ordered = sorted(changes, key=lambda c: (c.ts_ms, c.seq))
     spans: list[Span] = []
     for i, change in enumerate(ordered):
-        if not change.occupied:
+        if not (change.unknown if unknown else change.occupied):
             continue
         end = ordered[i + 1].ts_ms if i + 1 < len(ordered) else _FOREVER_MS
         _append(spans, (change.ts_ms, end))
@@ -96,6 +99,19 @@ def _append(spans: list[Span], span: Span) -> None:
         spans[-1] = (spans[-1][0], max(spans[-1][1], end))
     else:
         spans.append(span)
+
+
+def without(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
+    """`spans` minus `holes` (both sorted and merged)."""
+    out: list[Span] = []
+    for start, end in spans:
+        for h_start, h_end in holes:
+            if h_end <= start or h_start >= end:
+                continue
+            _append(out, (start, h_start))
+            start = max(start, h_end)
+        _append(out, (start, end))
+    return out
 
 
 def clip(spans: Sequence[Span], lo: int, hi: int) -> list[Span]:
@@ -139,7 +155,9 @@ def decide(
     if release_after_ms <= 0:
         raise ValueError("release_after_ms must be positive")
     horizon = min(now_ms, end_ms)
-    observed = clip(observed_spans(beats, heartbeat_ms), start_ms, horizon)
+    changes = list(changes)
+    covered = without(observed_spans(beats, heartbeat_ms), occupied_spans(changes, unknown=True))
+    observed = clip(covered, start_ms, horizon)
     occupied = clip(occupied_spans(changes), start_ms, horizon)
     seen_at = first_overlap(observed, occupied)
     if seen_at is not None:

@@ -66,11 +66,11 @@ ORDER BY b.start_at, b.booking_id
 """
 _MS = "(extract(epoch FROM ts) * 1000)::bigint"
 _DESK_EVENTS = f"""
-(SELECT {_MS}, seq, state = 'occupied' FROM events
+(SELECT {_MS}, seq, state = 'occupied', state = 'unknown' FROM events
  WHERE site_id = %(site)s AND node_id = %(node)s AND desk_id = %(desk)s AND type = 'desk'
    AND ts < %(start)s ORDER BY ts DESC, seq DESC LIMIT 1)
 UNION ALL
-(SELECT {_MS}, seq, state = 'occupied' FROM events
+(SELECT {_MS}, seq, state = 'occupied', state = 'unknown' FROM events
  WHERE site_id = %(site)s AND node_id = %(node)s AND desk_id = %(desk)s AND type = 'desk'
    AND ts >= %(start)s AND ts <= %(now)s)
 """

@@ -116,6 +116,15 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
             assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         # A phone screen: no sideways scrolling.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # h-2's BLE sensor goes silent: the node says unknown, and so does the page (not free).
+        silent: list[dict[str, Any]] = []
+        desk(silent, 6, "h-2", "unknown", now_ms())
+        publisher.publish_events(HUB, "pi-h", silent)
+        page.wait_for_selector('li[data-desk="h-2"][data-status="unknown"]', timeout=10_000)
+        assert page.text_content("#n-unknown") == "1"
+        assert page.text_content("#n-free") == "1"
+        assert page.text_content('li[data-desk="h-2"] small') == "unknown · room-a"
         page.close()
     finally:
         publisher.close()

@@ -98,6 +98,9 @@ def test_classify_desks_now() -> None:
     assert classify(row(booking_id="b"), now).status is DeskStatus.BOOKED
     assert classify(row(node_online=False), now).status is DeskStatus.UNKNOWN
     assert classify(row(beat_alive=False), now).status is DeskStatus.UNKNOWN
+    # The node is alive but says it cannot tell (a silent or failing sensor), booked or not.
+    assert classify(row(state_unknown=True), now).status is DeskStatus.UNKNOWN
+    assert classify(row(state_unknown=True, booking_id="b"), now).status is DeskStatus.UNKNOWN
     assert classify(row(node=None, beat_alive=None, beat_at=None), now).status is DeskStatus.UNKNOWN
     desks = [classify(r, now) for r in (row(), row(occupied=True), row(booking_id="b"))]
     assert count(desks) == {

@@ -187,3 +187,22 @@ def test_spans_helpers() -> None:
 def test_release_after_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         decide(T0, END, 0, [], [], HB, T0)
+
+
+def unknown(ts_ms: int, seq: int = 0) -> DeskChange:
+    return DeskChange(ts_ms, seq, False, unknown=True)
+
+
+def test_an_unknown_desk_is_not_vacant_while_observed_and_restarts_the_clock() -> None:
+    # The node is alive throughout, but the desk's sensor is silent from -30 min to +10 min
+    # (C = N - U): nobody can say it stayed vacant, so the clock starts at +10 min.
+    beats = alives(T0 - 10 * MIN, T0 + 60 * MIN)
+    changes = [unknown(T0 - 30 * MIN, 1), vacant(T0 + 10 * MIN, 2)]
+    assert run(changes, beats, T0 + AFTER) == (Verdict.WAIT, None)
+    assert run(changes, beats, T0 + 10 * MIN + AFTER - 1) == (Verdict.WAIT, None)
+    assert run(changes, beats, T0 + 10 * MIN + AFTER) == (Verdict.RELEASE, T0 + 25 * MIN)
+
+
+def test_a_desk_unknown_for_the_whole_booking_is_never_released() -> None:
+    beats = alives(T0 - 10 * MIN, END)
+    assert run([unknown(T0 - MIN)], beats, END) == (Verdict.ENDED, None)
