@@ -290,3 +290,36 @@ def test_percentile_is_exact_where_floating_point_is_not() -> None:
     assert nearest_rank(range(20), Fraction(1)) == 0  # ⌈0.2⌉ = 1st
     assert nearest_rank([], Fraction(95)) == 0
     assert reference.Fraction is Fraction  # the reference ranks with its own loop over Fractions
+
+
+def test_unknown_is_neither_occupied_nor_observed() -> None:
+    # SPEC §6: C = N - U. One alive covers the whole day (heartbeat 1 day); d1 is occupied
+    # 09:00-10:00, unknown 10:00-12:00 (its sensor fell silent), vacant from 12:00.
+    inv = inventory(site("hq", {"n1": ["d1", "d2"]}, ALWAYS, heartbeat_s=86_400))
+    t9 = ms("2026-03-02T09:00:00+01:00")
+    h = 3_600_000
+    events = [
+        Event("n1", 1, ms("2026-03-02T00:00:00+01:00"), "alive"),
+        Event("n1", 2, t9, "desk", "d1", "occupied"),
+        Event("n1", 3, t9 + h, "desk", "d1", "unknown"),
+        Event("n1", 4, t9 + 3 * h, "desk", "d1", "vacant"),
+    ]
+    bookings = [
+        # 09:30-11:30: observed 09:30-10:00 = 1800 s < half (3600 s): unknown, not no_show.
+        Booking("half-silent", "hq", "d1", t9 + h // 2, t9 + h // 2 + 2 * h),
+        # 09:00-11:00: observed 09:00-10:00 = 3600 s = half: decided; occupied 3600 s: attended.
+        Booking("half-seen", "hq", "d1", t9, t9 + 2 * h),
+    ]
+    for order, path in ((events, "sweep"), (list(reversed(events)), "grouped")):
+        r, t = run(inv, order, bookings, dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
+        assert r.path == path
+        # observed 24 h - 2 h unknown = 79 200 s; occupied 3600 s; booked 09:00-11:30 = 9000 s,
+        # of which observed 09:00-10:00 = 3600 s, all of it occupied.
+        assert rows_of(t["desk_metrics"], "d1") == [
+            ["hq", "d1", "2026-03-02T00:00:00+01:00", 79_200, 3600, 9000, 3600, 3600, 0]
+        ]
+        assert rows_of(t["desk_metrics"], "d2")[0][3] == 86_400  # d2's sensor is fine
+        assert t["booking_outcomes"] == [
+            ["half-silent", "hq", "d1", 1800, 1800, "unknown"],
+            ["half-seen", "hq", "d1", 3600, 3600, "attended"],
+        ]
