@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ import baselines_sql
 import synth
 from hubsense.analytics.calendar import Bucket
 from hubsense.analytics.compute import Results, compute
+from hubsense.analytics.kernels.intervals import STATE_UNKNOWN
 
 START = dt.date(2026, 1, 5)
 
@@ -265,6 +267,9 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
         f"kernels, unsorted input   {wu * 1000:9.1f} ms wall {cu * 1000:9.1f} ms cpu {n / wu / 1e6:9.1f} M events/s"
     )
     rates["kernels alone (sorted)"] = n / wk
+    unknown_section(s, args, out)
+    if args.skip_baselines:
+        return
     t = tables(s, results)
     baseline_runs = max(1, args.baseline_runs)
     w, c, got = timed(lambda: run_pandas(t, p), baseline_runs)
@@ -310,6 +315,34 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
                 f"ratio kernels(sorted) / {name:18s} {base / rates[name]:8.1f}x by wall time{by_cpu}"
             )
     out["same_data"] = {"events": n, "events_per_s": rates, "events_per_cpu_s": cpu_rates}
+
+
+def unknown_section(s: Any, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """What `unknown` states cost (SPEC §6, C = N - U): input without any pays one compare
+    over the state column; input with some runs the kernels a second time (compute.py)."""
+    rng = np.random.default_rng(16)
+    vacant = np.flatnonzero((s.events.kind == 0) & (s.events.state == 0))
+    state = s.events.state.copy()
+    state[rng.choice(vacant, size=max(1, len(vacant) // 50), replace=False)] = STATE_UNKNOWN
+    with_unknown = replace(s.events, state=state)
+    n = len(s.events)
+    (w0, c0, _), (w1, c1, _) = timed_alternating(
+        [
+            lambda: compute(s.layout, s.events, s.bookings, s.period, Bucket.DAY),
+            lambda: compute(s.layout, with_unknown, s.bookings, s.period, Bucket.DAY),
+        ],
+        args.kernel_runs,
+    )
+    wc, _, _ = timed(lambda: bool((s.events.state == STATE_UNKNOWN).any()), args.kernel_runs)
+    print(
+        f"kernels, no unknown       {w0 * 1000:9.1f} ms wall {c0 * 1000:9.1f} ms cpu {n / w0 / 1e6:9.1f} M events/s"
+        f"  (of which the unknown check {wc * 1000:.2f} ms = {wc / w0:.2%})"
+    )
+    print(
+        f"kernels, 2% vacant->unknown {w1 * 1000:7.1f} ms wall {c1 * 1000:9.1f} ms cpu {n / w1 / 1e6:9.1f} M events/s"
+        f"  ratio {w1 / w0:.2f}x (second kernel pass for U)"
+    )
+    out["unknown"] = {"none_s": w0, "check_s": wc, "with_unknown_s": w1}
 
 
 def section_year(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -368,6 +401,9 @@ def main() -> None:
         help="PostgreSQL for the SQL baseline and the database path (default: a private one)",
     )
     parser.add_argument("--skip-year", action="store_true")
+    parser.add_argument(
+        "--skip-baselines", action="store_true", help="only our kernels on the same-data set"
+    )
     parser.add_argument("--skip-db", action="store_true", help="no PostgreSQL at all")
     parser.add_argument("--db-desks", type=int, default=1_000)
     parser.add_argument("--db-days", type=int, default=60)

@@ -35,8 +35,9 @@ WITH live AS (
     WHERE d.site_id = '$hub' AND d.retired_at IS NULL
 )
 SELECT count(*) FILTER (WHERE online AND state = 'occupied') AS "occupied",
-       count(*) FILTER (WHERE online AND state IS DISTINCT FROM 'occupied') AS "free",
-       count(*) FILTER (WHERE NOT online) AS "unknown (node offline)"
+       count(*) FILTER (WHERE online AND state IS DISTINCT FROM 'occupied'
+                        AND state IS DISTINCT FROM 'unknown') AS "free",
+       count(*) FILTER (WHERE NOT online OR state = 'unknown') AS "unknown"
 FROM (SELECT DISTINCT ON (id) * FROM live ORDER BY id, online DESC) one_row_per_desk
 """
 
@@ -167,8 +168,8 @@ def board() -> Any:
         )
         .with_panel(
             stat_panel("Desks now", DESKS_NOW, "none", w=12).description(
-                "Each desk's latest state; a desk whose node is offline (or never reported) "
-                "is unknown, not free."
+                "Each desk's latest state; a desk whose node is offline (or never reported), "
+                "or whose sensor is silent or failing, is unknown, not free."
             )
         )
         .with_panel(
