@@ -50,6 +50,16 @@ def test_desk_alive_stop_become_rows_with_site_from_topic() -> None:
     assert all(type(value) is str for value in result.events[0][4:])
 
 
+def test_unknown_desk_state_is_a_row_like_the_others() -> None:
+    payload = (
+        b'{"node":"pi-a","events":['
+        b'{"seq":7,"ts":1764000000123,"type":"desk","desk":"d-1","source":"ble","state":"unknown"}]}'
+    )
+    result = decode(EVENTS_TOPIC, payload)
+    assert result.dead is None
+    assert result.events == [("pi-a", 7, 1764000000123, "hq", "desk", "d-1", "ble", "unknown")]
+
+
 def test_identical_duplicate_inside_one_message_is_kept_once() -> None:
     event = b'{"seq":3,"ts":1764000000000,"type":"alive"}'
     result = decode(EVENTS_TOPIC, b'{"node":"pi-a","events":[' + event + b"," + event + b"]}")
