@@ -163,9 +163,9 @@ def section_sync(
             with psycopg.connect(dsn, autocommit=True) as conn:
                 inv = read_inventory(conn)
 
-                def run() -> tuple[float, Any]:
+                def run(conn: Any = conn, url: str = server.url + path, inv: Any = inv) -> Any:
                     started = time.perf_counter()
-                    (result,) = sync_caldav(conn, server.url + path, Credentials(), inv, None,
+                    (result,) = sync_caldav(conn, url, Credentials(), inv, None,
                                             WINDOW, LIMITS, 100_000)  # fmt: skip
                     return time.perf_counter() - started, result
 
