@@ -136,10 +136,10 @@ class Radicale:
         self.process.wait(30)
 
 
-def event(i: int, desks: int, hour: int) -> str:
+def event(i: int, desks: int, hour: int, size: int) -> str:
     day = dt.date(2026, 6, 1) + dt.timedelta(days=i // desks)
     return (
-        f"BEGIN:VEVENT\r\nUID:e-{i}@bench\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"BEGIN:VEVENT\r\nUID:e-{i}@bench-{size}\r\nDTSTAMP:20260101T000000Z\r\n"
         f"DTSTART:{day:%Y%m%d}T{hour:02d}0000Z\r\nDTEND:{day:%Y%m%d}T{hour + 2:02d}0000Z\r\n"
         f"LOCATION:{desk(i % desks)}\r\nEND:VEVENT\r\n"
     )
@@ -155,7 +155,7 @@ def section_sync(
             path = f"/bench/cal-{size}/"
             server.http.request("MKCOL", "/bench/")
             body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n"
-            body += "".join(event(i, desks, 8) for i in range(size)) + "END:VCALENDAR\r\n"
+            body += "".join(event(i, desks, 8, size) for i in range(size)) + "END:VCALENDAR\r\n"
             created = server.http.put(path, content=body.encode(),
                                       headers={"Content-Type": "text/calendar"})  # fmt: skip
             assert created.status_code in (201, 204), created.text
@@ -178,7 +178,7 @@ def section_sync(
                     for href in objects[round_ * 100 : round_ * 100 + 100]:
                         index = int(server.http.get(href).text.split("UID:e-")[1].split("@")[0])
                         ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\n"
-                               + event(index, desks, 10 + round_) + "END:VCALENDAR\r\n")  # fmt: skip
+                               + event(index, desks, 10 + round_, size) + "END:VCALENDAR\r\n")  # fmt: skip
                         server.http.put(href, content=ics.encode(),
                                         headers={"Content-Type": "text/calendar"})  # fmt: skip
                     seconds, result = run()
