@@ -328,3 +328,12 @@ def test_api_source_replace_dry_run_and_cancelled_listing(
             ("20261103T070000Z", True),
             ("20261102T070000Z", False),
         ]
+    # Cancelled bookings are not bookings for the analytics (computed from events here).
+    with api.client(keys.facilities) as client:
+        outcomes = client.get(
+            f"/v1/sites/{SITE}/booking-outcomes", params={"from": "2026-11-01", "to": "2026-11-05"}
+        )
+        assert outcomes.status_code == 200, outcomes.text
+        ids = {b["booking_id"] for b in outcomes.json()["bookings"]}
+    assert "series-1@tool.example~20261102T070000Z" in ids
+    assert not ids & {f"series-1@tool.example~2026110{d}T070000Z" for d in (3, 4)}
