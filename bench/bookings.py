@@ -9,7 +9,8 @@ Starts its own private PostgreSQL (hubsense.devstack) and a Radicale CalDAV serv
      each is printed for orientation).
 Each timing is the median of 3 runs; each import starts from an empty bookings table.
 
-Run: .venv/bin/python bench/bookings.py [--desks 1000] [--json out.json]
+Run: .venv/bin/python bench/bookings.py [--desks 1000] [--sizes 1000,10000] [--skip-sync]
+     [--json out.json]
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--desks", type=int, default=1000)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--skip-sync", action="store_true", help="Only the import section.")
     args = parser.parse_args()
     from hubsense.devstack.postgres import PostgresServer
 
@@ -224,7 +226,9 @@ def main() -> None:
         section_import(dsn, args.desks, out)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("TRUNCATE bookings")
-        section_sync(dsn, args.desks, [int(s) for s in args.sizes.split(",")], root / "dav", out)
+        if not args.skip_sync:
+            sizes = [int(s) for s in args.sizes.split(",")]
+            section_sync(dsn, args.desks, sizes, root / "dav", out)
     finally:
         server.stop()
     if args.json:
