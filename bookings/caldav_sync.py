@@ -63,18 +63,19 @@ def _server_errors(url: str) -> Iterator[None]:
 
 def calendars_at(url: str, credentials: Credentials) -> list[Any]:
     """The calendar collection at `url`, or every calendar under the principal or home there."""
-    import caldav
+    from caldav.collection import Calendar
+    from caldav.davclient import DAVClient
     from caldav.elements import dav
 
     with _server_errors(url):
-        client = caldav.DAVClient(url, username=credentials.user, password=credentials.password)
-        here = caldav.Calendar(client=client, url=url)
+        client = DAVClient(url, username=credentials.user, password=credentials.password)
+        # Any: caldav types its methods as "result or coroutine" (one class for sync and async).
+        here: Any = Calendar(client=client, url=url)
         kinds = here.get_properties([dav.ResourceType()]).get(dav.ResourceType.tag) or ""
         if "calendar" in str(kinds):
             return [here]
-        children = [
-            caldav.Calendar(client=client, url=child_url)
-            for child_url, _kind, _name in here.children()
+        children: list[Any] = [
+            Calendar(client=client, url=child_url) for child_url, _kind, _name in here.children()
         ]
         return [c for c in children if "calendar" in str(c.get_properties(
             [dav.ResourceType()]).get(dav.ResourceType.tag) or "")]  # fmt: skip

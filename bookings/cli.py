@@ -44,7 +44,8 @@ _EVERY = re.compile(r"^(\d+(?:\.\d+)?)([smh])$")
 def _settings(dsn: str | None) -> Any:
     from hubsense.settings import load_settings
 
-    return load_settings(**({"db": {"dsn": dsn}} if dsn else {}))
+    overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}
+    return load_settings(**overrides)
 
 
 def _instant(text: str | None, option: str) -> dt.datetime | None:

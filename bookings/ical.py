@@ -156,7 +156,8 @@ def _desk_of(event: Any, inventory: Inventory, default_desk: str | None, where: 
     if location in inventory.desk_site:
         return location
     if location:
-        found = {w for w in _DESK_WORD.findall(location.lower()) if w in inventory.desk_site}
+        words: list[str] = _DESK_WORD.findall(location.lower())
+        found = {w for w in words if w in inventory.desk_site}
         if len(found) == 1:
             return found.pop()
         if not default_desk:

@@ -179,6 +179,10 @@ def apply_bookings(
                      r.source_uid)
                 )  # fmt: skip
                 applied.rows += 1
+        # Temporary tables have no statistics: without them the cancel's NOT EXISTS runs as
+        # a nested loop over the whole file, once a stored row (quadratic).
+        cursor.execute("CREATE INDEX ON incoming_bookings (booking_id)")
+        cursor.execute("ANALYZE incoming_bookings")
         params: dict[str, Any] = {"allowed": allowed, "origin": origin, "source": source}
         if allowed is not None:
             foreign = cursor.execute(_FOREIGN_SITE, params).fetchone()

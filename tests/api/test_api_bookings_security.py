@@ -277,3 +277,63 @@ def test_a_second_import_while_one_runs_is_answered_429(small_api: ApiServer, ke
         held.close()
         assert answer == b"HTTP/1.1 200 OK"
         assert post_csv(client, one_row).status_code == 200
+
+
+SERIES = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:series-1@tool.example\r
+DTSTAMP:20261101T000000Z\r
+DTSTART;TZID=Europe/Stockholm:20261102T080000\r
+DTEND;TZID=Europe/Stockholm:20261102T120000\r
+RRULE:FREQ=DAILY;COUNT=3\r
+LOCATION:d-3\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def test_api_source_replace_dry_run_and_cancelled_listing(
+    api: ApiServer, api_dsn: str, keys: Keys
+) -> None:
+    window = "&from=2026-10-01T00:00:00Z&to=2027-01-01T00:00:00Z"
+    with api.client(keys.booking_tool) as client:
+
+        def send(body: bytes, extra: str = "") -> httpx.Response:
+            return client.post(
+                f"/v1/bookings/import?source=tool-export{window}{extra}",
+                content=body,
+                headers={"Content-Type": "text/calendar"},
+            )
+
+        dry = send(SERIES, "&dry_run=true")
+        assert dry.json() == {"rows": 3, "created": 3, "updated": 0, "unchanged": 0,
+                              "cancelled": 0, "dry_run": True}  # fmt: skip
+        assert query(api_dsn, "SELECT count(*) FROM bookings WHERE source_uid = "
+                     "'series-1@tool.example'") == [(0,)]  # fmt: skip
+        assert send(SERIES).json()["created"] == 3
+        shorter = send(SERIES.replace(b"COUNT=3", b"COUNT=1"))
+        assert shorter.json() == {"rows": 1, "created": 0, "updated": 0, "unchanged": 1,
+                                  "cancelled": 2, "dry_run": False}  # fmt: skip
+        listed = client.get("/v1/bookings", params={"desk": "d-3", "from": "2026-11-01T00:00Z",
+                                                    "to": "2026-11-05T00:00Z"})  # fmt: skip
+        assert [b["booking_id"] for b in listed.json()] == [
+            "series-1@tool.example~20261102T070000Z"
+        ]
+        params = {"desk": "d-3", "from": "2026-11-01T00:00Z", "to": "2026-11-05T00:00Z"}
+        every = client.get("/v1/bookings", params={**params, "cancelled": True})
+        assert [(b["booking_id"][-16:], b["cancelled_at"] is not None) for b in every.json()] == [
+            ("20261104T070000Z", True),
+            ("20261103T070000Z", True),
+            ("20261102T070000Z", False),
+        ]
+    # Cancelled bookings are not bookings for the analytics (computed from events here).
+    with api.client(keys.facilities) as client:
+        outcomes = client.get(
+            f"/v1/sites/{SITE}/booking-outcomes", params={"from": "2026-11-01", "to": "2026-11-05"}
+        )
+        assert outcomes.status_code == 200, outcomes.text
+        ids = {b["booking_id"] for b in outcomes.json()["bookings"]}
+    assert "series-1@tool.example~20261102T070000Z" in ids
+    assert not ids & {f"series-1@tool.example~2026110{d}T070000Z" for d in (3, 4)}
