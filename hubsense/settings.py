@@ -71,6 +71,9 @@ class ApiSettings(BaseModel):
     hub_public: Literal["off", "counts", "desks"] = "counts"
     # How often the hub page's live feed looks at the database.
     hub_poll_s: float = Field(default=1.0, gt=0)
+    # Language of dates and numbers on the pages (BCP 47); times are always 24-hour and in
+    # the site's own time zone, whatever the browser's.
+    locale: str = Field(default="en-GB", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     # Run the booking release watcher inside the API process.
     release_watcher: bool = True
     # Request bodies: booking imports (CSV/iCalendar files) up to max_import_bytes, every
