@@ -29,7 +29,7 @@ def parse_percentile(text: str) -> Fraction:
     try:
         p = Fraction(text.strip())
     except (ValueError, ZeroDivisionError) as error:
-        raise ValueError(f"{text!r} is not a number") from error
+        raise ValueError("not a number (e.g. 95 or 99.5)") from error
     if not 0 < p <= PERCENT:
-        raise ValueError(f"{text} is not in (0, 100]")
+        raise ValueError("must be above 0 and at most 100 (e.g. 95)")
     return p
