@@ -60,6 +60,8 @@ NoshowMinS = Annotated[
         min=0, help="A booking occupied less than this (or half its length) is a no-show."
     ),
 ]
+
+
 def _check_percentile(text: str) -> str:
     """Reject a bad --percentile while parsing, before any file or database is opened."""
     from hubsense.analytics.kernels.percentile import parse_percentile
@@ -233,7 +235,9 @@ def summary(
     from rich.console import Console
 
     console = Console()
-    console.print(f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks")
+    console.print(
+        f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks"
+    )
     for table in summary_tables(rows):
         console.print(table)
     if rows and rows[-1].days_computed == 0:
