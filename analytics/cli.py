@@ -1,4 +1,4 @@
-"""`hubsense analytics`: compute SPEC §6 metrics (from files today).
+"""`hubsense analytics`: compute docs/metrics.md metrics (from files today).
 
 A command parses its options, reads the inputs and calls one function. Imports only
 typer, the stdlib and the contract at module level: numpy and numba are loaded
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="analytics",
-    help="Compute true desk utilisation against bookings (SPEC §6), from files or the database.",
+    help="Compute true desk utilisation against bookings (docs/metrics.md), from files or the database.",
     no_args_is_help=True,
 )
 
@@ -117,7 +117,7 @@ def _date(option: str, text: str) -> dt.date:
 
 @app.command()
 def compute(
-    inventory: Annotated[Path, typer.Option(help="Inventory YAML file (SPEC §5).")],
+    inventory: Annotated[Path, typer.Option(help="Inventory YAML file (docs/inventory.md).")],
     events: Annotated[Path, typer.Option(help="events.csv: node,seq,ts,type,desk,source,state.")],
     from_date: FromDate,
     to_date: ToDate,
@@ -134,7 +134,7 @@ def compute(
     noshow_min_s: NoshowMinS = 900,
     percentile: Percentile = "95",
 ) -> None:
-    """Compute SPEC §6 from an inventory, events.csv and bookings.csv into four CSV files.
+    """Compute docs/metrics.md from an inventory, events.csv and bookings.csv into four CSV files.
 
     Example: `hubsense analytics compute --inventory inventory.yaml --events events.csv
     --bookings bookings.csv --from 2026-03-02 --to 2026-03-09 --bucket hour --out results/`
@@ -191,7 +191,7 @@ def run(
     percentile: Percentile = "95",
     dsn: Dsn = None,
 ) -> None:
-    """Compute SPEC §6 from the database into the rollup tables, replacing the period's rows.
+    """Compute docs/metrics.md from the database into the rollup tables, replacing the period's rows.
 
     Example: `hubsense analytics run --from 2026-03-01 --to 2026-04-01 --site ostersund-hq`
     """

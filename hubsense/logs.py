@@ -7,7 +7,7 @@ gets readable `event key=value` lines. Logs go to stderr, results to stdout.
 Memory: `import structlog` imports `structlog.dev` and `structlog.tracebacks`,
 which import rich and pygments when they are installed (~5 MB RSS), and the
 deprecated `structlog.threadlocal`, which imports greenlet (~1 MB). The edge
-agent on a Pi renders no rich output (SPEC §8: < 60 MB RSS), so unless the
+agent on a Pi renders no rich output (docs/scaling.md: < 60 MB RSS), so unless the
 process has already loaded rich, structlog is imported with both hidden; the
 console renderer loads rich on the first traceback it prints, with
 structlog's own defaults, so a terminal still gets rich tracebacks.

@@ -93,14 +93,14 @@ class ApiSettings(BaseModel):
 
 
 class BookingSettings(BaseModel):
-    # SPEC §7: vacant while observed this long after the start releases the booking.
+    # docs/api.md: vacant while observed this long after the start releases the booking.
     release_after_min: float = Field(default=15, gt=0)
     watch_interval_s: float = Field(default=10.0, gt=0)
     # Released bookings are POSTed here (JSON BookingReleaseMessage); None: no webhook.
     webhook_url: str | None = None
     # When set, each POST carries X-Hubsense-Signature: sha256=HMAC(secret, body).
     webhook_secret: SecretStr | None = None
-    # Imports and syncs (SPEC §7, docs/bookings.md). A booking lasts at most max_duration_h
+    # Imports and syncs (docs/api.md, docs/bookings.md). A booking lasts at most max_duration_h
     # (the database refuses more than 31 days whatever this says).
     max_duration_h: float = Field(default=24, gt=0, le=744)
     # An import (file, API body or one sync) of more rows than this is refused whole.

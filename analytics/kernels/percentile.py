@@ -1,4 +1,4 @@
-"""Desks needed: the nearest-rank percentile of daily peaks, exact in integers (SPEC §6).
+"""Desks needed: the nearest-rank percentile of daily peaks, exact in integers (docs/metrics.md).
 
 Sort the peaks of the open days ascending and take the ⌈p/100 · n⌉-th (1-based, at
 least the first); 0 when no day was open. `p` is a Fraction so 99.5 stays exact.
