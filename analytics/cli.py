@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="analytics",
-    help="Compute true desk utilisation against bookings (docs/metrics.md), from files or the database.",
+    help=(
+        "Compute true desk utilisation against bookings (docs/metrics.md), "
+        "from files or the database."
+    ),
     no_args_is_help=True,
 )
 
@@ -191,7 +194,7 @@ def run(
     percentile: Percentile = "95",
     dsn: Dsn = None,
 ) -> None:
-    """Compute docs/metrics.md from the database into the rollup tables, replacing the period's rows.
+    """Compute docs/metrics.md from the database into the rollups, replacing the period's rows.
 
     Example: `hubsense analytics run --from 2026-03-01 --to 2026-04-01 --site ostersund-hq`
     """

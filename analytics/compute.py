@@ -1,4 +1,4 @@
-"""Compute docs/metrics.md for every site of an inventory over a period: calendars, kernels, summary.
+"""Compute docs/metrics.md for every site of an inventory and period: calendars, kernels, summary.
 
 Orchestration only: builds each site's calendar (opening hours, buckets, days) with
 zoneinfo, hands columnar events and bookings to the numba kernels in one pass, and
@@ -210,7 +210,7 @@ def compute(
     deduplicate: bool = True,
     calendars: Calendars | None = None,
 ) -> Results:
-    """All docs/metrics.md metrics of every site; `deduplicate=False` when (node, seq) is already unique.
+    """Every metric of every site; `deduplicate=False` when (node, seq) is already unique.
 
     `calendars` may come from an earlier `build_calendars` of the same sites, period and
     bucket (they depend on nothing else), to recompute without rebuilding them.

@@ -130,7 +130,7 @@ def _rollup_desk_rows(
 
 
 def _bucket_day(day: dt.date, bucket: Bucket, period: Period) -> dt.date:
-    """The first day of the day's bucket, cut to the period (docs/metrics.md: labelled by `from`)."""
+    """The first day of the day's bucket, cut to the period (docs/metrics.md)."""
     if bucket is Bucket.WEEK:
         first = day - dt.timedelta(days=day.weekday())
     elif bucket is Bucket.MONTH:

@@ -1,4 +1,4 @@
-"""A site's day so far, live: opening hours today, co-presence and peak (docs/metrics.md definitions).
+"""A site's day so far, live: opening hours today, co-presence and peak (as docs/metrics.md).
 
 The rollups give finished days; the hub page needs *today*, up to now, every few
 seconds, for one site: a few thousand events, so plain Python over spans suffices.
