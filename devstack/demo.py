@@ -325,13 +325,11 @@ def _print_summary(console: Any, dsn: str, backfill_s: int) -> None:
     start = today - dt.timedelta(days=max(1, backfill_s // 86400))
     with connect(dsn) as conn:
         rows = summarize(conn, start, today + dt.timedelta(days=1), Fraction(95))
+    from hubsense.analytics.cli import summary_tables
+
     console.print(f"right-sizing {start} .. {today} (p95 of daily peaks):")
-    for row in rows:
-        rate = "-" if row.true_utilisation is None else f"{row.true_utilisation:.0%}"
-        console.print(
-            f"  {row.site:<22} capacity {row.capacity:>4}  needed {row.desks_needed:>4}  "
-            f"surplus {row.surplus:>4}  true utilisation {rate:>4}"
-        )
+    for table in summary_tables(rows):
+        console.print(table)
 
 
 def _guard(target: Any, errors: list[BaseException]) -> Any:

@@ -55,7 +55,7 @@ def missing_files(config: NodeConfig) -> list[str]:
         try:
             path.read_bytes()
         except OSError as error:
-            problems.append(f"{field} {path}: {error.strerror.lower()}")
+            problems.append(f"{field} {path}: {(error.strerror or str(error)).lower()}")
     return problems
 
 

@@ -137,7 +137,7 @@ def usage_error_line(error: click_errors.ClickException, argv: Sequence[str]) ->
             value = _given_value(opts, argv)
             where = opts[0] if value is None else f"{opts[0]} {value}"
         else:
-            where = error.param.human_readable_name
+            where = str(getattr(error.param, "human_readable_name", error.param.name))
         text = f"{where}: {message}"
     else:
         text = message[:1].lower() + message[1:]
