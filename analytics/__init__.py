@@ -1,1 +1,1 @@
-"""Analytics: the SPEC §6 metrics from events and bookings, from files or from the database."""
+"""Analytics: the metrics of docs/metrics.md from events and bookings, files or the database."""

@@ -1,4 +1,4 @@
-"""`hubsense analytics`: compute SPEC §6 metrics (from files today).
+"""`hubsense analytics`: compute docs/metrics.md metrics (from files today).
 
 A command parses its options, reads the inputs and calls one function. Imports only
 typer, the stdlib and the contract at module level: numpy and numba are loaded
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="analytics",
-    help="Compute true desk utilisation against bookings (SPEC §6), from files or the database.",
+    help=(
+        "Compute true desk utilisation against bookings (docs/metrics.md), "
+        "from files or the database."
+    ),
     no_args_is_help=True,
 )
 
@@ -60,9 +63,25 @@ NoshowMinS = Annotated[
         min=0, help="A booking occupied less than this (or half its length) is a no-show."
     ),
 ]
+
+
+def _check_percentile(text: str) -> str:
+    """Reject a bad --percentile while parsing, before any file or database is opened."""
+    from hubsense.analytics.kernels.percentile import parse_percentile
+
+    try:
+        parse_percentile(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return text
+
+
 Percentile = Annotated[
     str,
-    typer.Option(help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100]."),
+    typer.Option(
+        help="Nearest-rank percentile of daily peaks for desks needed, in (0, 100].",
+        callback=_check_percentile,
+    ),
 ]
 
 
@@ -89,7 +108,7 @@ def _percentile(text: str) -> Fraction:
     try:
         return parse_percentile(text)
     except ValueError as error:
-        raise ConfigError(f"--percentile: {error}") from None
+        raise ConfigError(f"--percentile {text}: {error}") from None
 
 
 def _date(option: str, text: str) -> dt.date:
@@ -101,7 +120,7 @@ def _date(option: str, text: str) -> dt.date:
 
 @app.command()
 def compute(
-    inventory: Annotated[Path, typer.Option(help="Inventory YAML file (SPEC §5).")],
+    inventory: Annotated[Path, typer.Option(help="Inventory YAML file (docs/inventory.md).")],
     events: Annotated[Path, typer.Option(help="events.csv: node,seq,ts,type,desk,source,state.")],
     from_date: FromDate,
     to_date: ToDate,
@@ -118,7 +137,7 @@ def compute(
     noshow_min_s: NoshowMinS = 900,
     percentile: Percentile = "95",
 ) -> None:
-    """Compute SPEC §6 from an inventory, events.csv and bookings.csv into four CSV files.
+    """Compute docs/metrics.md from an inventory, events.csv and bookings.csv into four CSV files.
 
     Example: `hubsense analytics compute --inventory inventory.yaml --events events.csv
     --bookings bookings.csv --from 2026-03-02 --to 2026-03-09 --bucket hour --out results/`
@@ -175,7 +194,7 @@ def run(
     percentile: Percentile = "95",
     dsn: Dsn = None,
 ) -> None:
-    """Compute SPEC §6 from the database into the rollup tables, replacing the period's rows.
+    """Compute docs/metrics.md from the database into the rollups, replacing the period's rows.
 
     Example: `hubsense analytics run --from 2026-03-01 --to 2026-04-01 --site ostersund-hq`
     """
@@ -217,42 +236,13 @@ def summary(
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(
-        title=f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks"
+    console = Console()
+    console.print(
+        f"Right-sizing {from_date} .. {to_date} (exclusive), p{percentile} of daily peaks"
     )
-    for column in (
-        "site",
-        "kind",
-        "days open",
-        "capacity",
-        "desks needed",
-        "surplus",
-        "occupancy",
-        "true utilisation",
-        "no-shows",
-        "days with co-presence",
-    ):
-        table.add_column(column, justify="left" if column in ("site", "kind") else "right")
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
-
-    for row in rows:
-        table.add_row(
-            row.site,
-            row.kind,
-            str(row.days_open),
-            str(row.capacity),
-            str(row.desks_needed),
-            str(row.surplus),
-            pct(row.occupancy_rate),
-            pct(row.true_utilisation),
-            pct(row.no_show_rate),
-            pct(row.copresence_day_share),
-        )
-    Console().print(table)
+    for table in summary_tables(rows):
+        console.print(table)
     if rows and rows[-1].days_computed == 0:
         typer.echo(
             "no rollups for this period: run `hubsense analytics run` for it first", err=True
@@ -286,3 +276,58 @@ def scheduler(
             )
         return
     run_forever(target, interval_s, noshow_min_s, p)
+
+
+def _pct(value: float | None) -> str:
+    # Whole percent on screen (the JSON keeps every digit): four characters at most.
+    return "-" if value is None else f"{value:.0%}"
+
+
+# Two-line headers keep every column narrow enough for 80 columns with a 22-character site id.
+_HEADERS = ("days\nopen", "desks", "needed", "surplus", "in\nuse", "true\nuse", "no-\nshows")
+
+
+def summary_tables(rows: list[Any]) -> list[Any]:
+    """The summary as rich tables that read at 80 columns: offices, then hubs (with the
+    hub-only share of days with co-presence), then the organisation; site ids never cut."""
+    from rich import box
+    from rich.table import Table
+
+    longest = max((len(row.site) for row in rows), default=4)
+    groups = [
+        ("Offices", [r for r in rows if r.kind == "office"], False),
+        ("Hubs", [r for r in rows if r.kind == "hub"], True),
+        ("", [r for r in rows if r.kind == "all"], True),
+    ]
+    tables = []
+    for title, members, with_copresence in groups:
+        if not members:
+            continue
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            title=title or None,
+            title_justify="left",
+            show_edge=False,
+            padding=(0, 1, 0, 0),  # with the box's column gap: two spaces between columns
+        )
+        table.add_column("site", no_wrap=True, min_width=longest)
+        # Same widths in every table, so offices, hubs and the organisation line up.
+        for column in (*_HEADERS, "with\nothers") if with_copresence else _HEADERS:
+            width = max(4, *(len(word) for word in column.split("\n")))
+            table.add_column(column, justify="right", no_wrap=True, min_width=width)
+        for row in members:
+            cells = [
+                row.site,
+                str(row.days_open),
+                str(row.capacity),
+                str(row.desks_needed),
+                str(row.surplus),
+                _pct(row.occupancy_rate),
+                _pct(row.true_utilisation),
+                _pct(row.no_show_rate),
+            ]
+            if with_copresence:
+                cells.append(_pct(row.copresence_day_share))
+            table.add_row(*cells)
+        tables.append(table)
+    return tables

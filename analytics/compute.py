@@ -1,4 +1,4 @@
-"""Compute SPEC §6 for every site of an inventory over a period: calendars, kernels, summary.
+"""Compute docs/metrics.md for every site of an inventory and period: calendars, kernels, summary.
 
 Orchestration only: builds each site's calendar (opening hours, buckets, days) with
 zoneinfo, hands columnar events and bookings to the numba kernels in one pass, and
@@ -113,7 +113,7 @@ def build_calendars(sites: list[Site], period: Period, bucket: Bucket) -> Calend
 
 @dataclass(frozen=True)
 class Results:
-    """Everything SPEC §10 writes, as arrays in milliseconds (outputs floor to seconds)."""
+    """Everything docs/metrics.md writes, as arrays in milliseconds (outputs floor to seconds)."""
 
     layout: Layout
     calendars: Calendars
@@ -279,7 +279,7 @@ def compute(
     deduplicate: bool = True,
     calendars: Calendars | None = None,
 ) -> Results:
-    """All SPEC §6 metrics of every site; `deduplicate=False` when (node, seq) is already unique.
+    """All metrics of every site; `deduplicate=False` when (node, seq) is already unique.
 
     `calendars` may come from an earlier `build_calendars` of the same sites, period and
     bucket (they depend on nothing else), to recompute without rebuilding them.

@@ -1,4 +1,4 @@
-"""The database path: per site, read events and bookings, compute SPEC §6, write the rollups.
+"""The database path: per site, read events and bookings, compute the metrics, write the rollups.
 
 `run_period` is what `hubsense analytics run` and the scheduler call. Each site is read
 (binary COPY), computed with hour buckets (day rows are sums of their hours) and

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from hubsense import __version__
 from hubsense.logs import get_logger
@@ -31,12 +32,12 @@ Authenticate with an API key from `hubsense api key create` as `Authorization: B
 or `X-API-Key: <key>`. Roles: **facilities** (everything), **hub_manager** (only its sites),
 **booking_tool** (only `/v1/bookings`). No key: 401; a key whose role may not: 403.
 
-The hub page lives at `/hubs/{site}` (live over server-sent events).
+The hub page lives at `/hubs/{site}` (live over server-sent events); `/` lists the sites.
 """
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
-    from hubsense.api import bookings, hub, metrics, sites
+    from hubsense.api import bookings, hub, metrics, pages, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
     from psycopg_pool import ConnectionPool
@@ -65,7 +66,9 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
             await app.state.feed.close()
             pool.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served by the API itself, not a CDN:
+    # the first page a newcomer opens must work on a network without internet.
+    app = FastAPIOffline(
         title="hubsense API",
         version=__version__,
         description=DESCRIPTION,
@@ -78,7 +81,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
     app.state.snapshots = SnapshotReader(pool)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
-    for module in (sites, metrics, bookings, hub):
+    for module in (sites, metrics, bookings, hub, pages):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimit,

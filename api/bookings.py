@@ -1,4 +1,4 @@
-"""Routes: bookings CRUD and CSV/iCalendar import, idempotent by booking id (SPEC §7).
+"""Routes: bookings CRUD and CSV/iCalendar import, idempotent by booking id (docs/api.md).
 
 Booking tools and facilities may write any site's bookings, hub managers only their
 own sites'; a booking stored at a site the caller may not see answers 404, whichever

@@ -76,12 +76,18 @@ def _snapshot(request: Request, site: str) -> HubSnapshot:
 
 
 @router.get("/hubs/{site}", response_class=HTMLResponse, include_in_schema=False)
-def hub_page(site: str) -> HTMLResponse:
+def hub_page(site: str, request: Request) -> HTMLResponse:
     import re
 
+    from hubsense.api.pages import not_found_page
+
     if not re.match(ID_PATTERN, site):
-        raise HTTPException(404, f"no site {site}")
-    page = string.Template(_static("hub.html")).substitute(site=site)
+        return not_found_page(site)
+    with request.app.state.pool.connection() as conn:
+        if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site,)).fetchone() is None:
+            return not_found_page(site)
+    locale = request.app.state.settings.api.locale
+    page = string.Template(_static("hub.html")).substitute(site=site, locale=locale)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 

@@ -1,4 +1,4 @@
-"""Routes: SPEC §6 metrics per desk, zone or site and period; booking outcomes; daily peaks
+"""Routes: docs/metrics.md metrics per desk, zone or site and period; booking outcomes; daily peaks
 and co-presence; right-sizing (desks needed, surplus, area freed).
 
 Periods are site-local dates `from` (inclusive) to `to` (exclusive), as in

@@ -1,4 +1,4 @@
-"""SPEC §6 numbers of one site and period for the API: from the rollups when they cover it,
+"""docs/metrics.md numbers of one site and period for the API: from the rollups when they cover it,
 else computed from the events on request.
 
 The rollups (migration 0005, written by `hubsense analytics run` and its scheduler) cover
@@ -130,7 +130,7 @@ def _rollup_desk_rows(
 
 
 def _bucket_day(day: dt.date, bucket: Bucket, period: Period) -> dt.date:
-    """The first day of the day's bucket, cut to the period (SPEC §6: labelled by `from`)."""
+    """The first day of the day's bucket, cut to the period (docs/metrics.md)."""
     if bucket is Bucket.WEEK:
         first = day - dt.timedelta(days=day.weekday())
     elif bucket is Bucket.MONTH:

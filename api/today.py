@@ -1,8 +1,8 @@
-"""A site's day so far, live: opening hours today, co-presence and peak (SPEC §6 definitions).
+"""A site's day so far, live: opening hours today, co-presence and peak (as docs/metrics.md).
 
 The rollups give finished days; the hub page needs *today*, up to now, every few
 seconds, for one site: a few thousand events, so plain Python over spans suffices.
-Opening hours follow SPEC §6 (local time, fold=0 for gaps and repeats, 24:00 is the
+Opening hours follow docs/metrics.md (local time, fold=0 for gaps and repeats, 24:00 is the
 next midnight). The computation is pure; `read_today` does the one read. Must not write.
 """
 

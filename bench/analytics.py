@@ -1,10 +1,10 @@
-"""Benchmark the analytics (SPEC §8): kernels vs pandas, DuckDB and PostgreSQL SQL, a year, the database path.
+"""Benchmark the analytics (docs/scaling.md): kernels vs pandas, DuckDB and PostgreSQL SQL, a year, the database path.
 
     .venv/bin/python bench/analytics.py              # everything (minutes)
     .venv/bin/python bench/analytics.py --skip-year --skip-db
 
 Prints, in one run: numba compile time; events/s of the kernels on one core for the whole
-SPEC §6 metric set (sorted and unsorted input); the same metrics with idiomatic pandas,
+docs/metrics.md metric set (sorted and unsorted input); the same metrics with idiomatic pandas,
 DuckDB (one thread) and SQL on PostgreSQL over the same data, each checked equal to
 ours, and the ratios; a year of 10,000 desks from arrays (wall, CPU, peak RSS, in a
 child process); the database path (`analytics run`) beside the raw binary COPY-out rate

@@ -1,4 +1,4 @@
-"""The SPEC §6 metric set in idiomatic pandas, for the benchmark's pandas baseline.
+"""The docs/metrics.md metric set in idiomatic pandas, for the benchmark's pandas baseline.
 
 Same integer tables as `baselines_sql` (as DataFrames). Intervals are rows [s, e);
 intersections are merges on the key followed by an overlap filter. Not part of the

@@ -1,4 +1,4 @@
-"""The SPEC §6 metric set in plain SQL, for the benchmark's DuckDB and PostgreSQL baselines.
+"""The docs/metrics.md metric set in plain SQL, for the benchmark's DuckDB and PostgreSQL baselines.
 
 Same inputs as the kernels, as tables of integers: ev(node, seq, ts, kind, desk, state, rn)
 with rn the reading order, desk_t(desk, node, site), node_t(node, cover_ms), bk(b, desk, s, e),

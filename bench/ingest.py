@@ -13,7 +13,7 @@ one run:
      PostgreSQL's track_commit_timestamp, publish time from the event's ts).
 Every event is checked stored exactly once. Also printed: CPU µs per event of ingest,
 broker and publishers (independent of how busy the shared machine is) and the load
-average. Targets (SPEC §8): batched ≥ 100,000 events/s and ≥ 50% of the ceiling;
+average. Targets (docs/scaling.md): batched ≥ 100,000 events/s and ≥ 50% of the ceiling;
 single ≥ 15,000 events/s; p99 < 1 s.
 
 Run: .venv/bin/python bench/ingest.py [--batched-events 600000] [--json]

@@ -1,1 +1,1 @@
-"""Bookings: the real-time release rule (pure), its watcher and its announcements (SPEC §7)."""
+"""Bookings: the real-time release rule (pure), its watcher and its announcements (docs/api.md)."""

@@ -1,4 +1,4 @@
-"""Sync bookings from CalDAV calendars, incrementally (SPEC §7, docs/bookings.md).
+"""Sync bookings from CalDAV calendars, incrementally (docs/api.md, docs/bookings.md).
 
 One calendar collection, or every calendar under a principal's home, read with the caldav
 library. The first sync of a calendar takes its RFC 6578 sync token, then fetches every

@@ -1,4 +1,4 @@
-"""Expand iCalendar bookings as calendars really write them (SPEC §7, docs/bookings.md).
+"""Expand iCalendar bookings as calendars really write them (docs/api.md, docs/bookings.md).
 
 Read with icalendar (Windows zone names such as `W. Europe Standard Time` and custom
 VTIMEZONE blocks become zones), Google's `X-WR-TIMEZONE` applied with x-wr-timezone,

@@ -1,4 +1,4 @@
-"""Import one booking file (CSV or iCalendar): the code the CLI and the API share (SPEC §7).
+"""Import one booking file (CSV or iCalendar): the code the CLI and the API share (docs/api.md).
 
 The file is told apart by its content (`BEGIN:VCALENDAR` or a CSV header), parsed and
 checked (`imports.py`, `ical.py`) and written with `store.apply_bookings` in one

@@ -1,4 +1,4 @@
-"""Parse booking files from booking tools: the checks every row passes, and CSV (SPEC §7).
+"""Parse booking files from booking tools: the checks every row passes, and CSV (docs/api.md).
 
 CSV: a header row with `booking_id,site,desk,start,end` (any order) and an optional
 `booker`; instants are ISO-8601 with an offset or `Z`. The file is read as a stream, row

@@ -6,7 +6,7 @@ observation inside [start, now) that is at least `release_after_ms` long, with t
 desk never occupied while observed, makes the booking due at the stretch's start
 plus `release_after_ms` (which must fall before the booking's end).
 
-Observation follows SPEC §6: each `alive` at h covers [h, min(h + 3 x heartbeat,
+Observation follows docs/metrics.md: each `alive` at h covers [h, min(h + 3 x heartbeat,
 the node's next alive or stop)), minus the desk's `unknown` stretches (C = N - U: a
 silent sensor says nothing about vacancy). An observation gap restarts the clock, because
 nobody can say the desk stayed vacant while nobody looked. The desk counts as
@@ -25,7 +25,7 @@ from enum import StrEnum
 
 # An open-ended span (the desk's last state, the last alive's cover is bounded).
 _FOREVER_MS = 2**62
-OBSERVED_HEARTBEATS = 3  # SPEC §6: an alive covers three heartbeats
+OBSERVED_HEARTBEATS = 3  # docs/metrics.md: an alive covers three heartbeats
 
 
 class Verdict(StrEnum):

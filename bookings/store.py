@@ -1,4 +1,4 @@
-"""Write bookings into the `bookings` table, idempotent by booking id (SPEC §7).
+"""Write bookings into the `bookings` table, idempotent by booking id (docs/api.md).
 
 An upsert: a booking id seen again updates its site, desk and times (the
 booking tool moved it) and leaves `released_at`, `created_at` and the booker

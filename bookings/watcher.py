@@ -1,4 +1,4 @@
-"""The release watcher: every `watch_interval_s`, release the bookings that are due (SPEC §7).
+"""The release watcher: every `watch_interval_s`, release the bookings that are due (docs/api.md).
 
 One tick: (1) read the running, unreleased bookings whose start is at least
 `release_after_min` ago, with their desk's events and node's alive/stop stream from the
@@ -30,7 +30,7 @@ log = get_logger(__name__)
 
 DELIVERY_WINDOW = dt.timedelta(days=1)
 # Decide as of this long ago: an arrival just before the decision has had time to come
-# through MQTT and ingest (SPEC §8: p99 event-to-row latency under 1 s).
+# through MQTT and ingest (docs/scaling.md: p99 event-to-row latency under 1 s).
 SETTLE_MS = 2000
 # Bookings that started longer ago than this are not watched (nor released late).
 LOOKBACK = dt.timedelta(days=2)

@@ -1,8 +1,8 @@
 """The Facilities board: real use against bookings per site and zone, and desks really needed.
 
-For facilities and property managers (SPEC §2). Reads the analytics rollups (names in
+For facilities and property managers (README.md). Reads the analytics rollups (names in
 `rollups.py`; day buckets for trends, hour buckets for the weekday x hour grid) and the
-inventory tables. Desks needed is SPEC §6's nearest-rank percentile of the open days'
+inventory tables. Desks needed is docs/metrics.md's nearest-rank percentile of the open days'
 peaks, computed in integers: rank = ceil(p · n / 100) = (p · n + 99) / 100.
 Builds the board; must not touch a database.
 """

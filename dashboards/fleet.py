@@ -45,7 +45,7 @@ SELECT n.id AS "node",
 FROM nodes n
 LEFT JOIN node_status ns ON ns.node_id = n.id
 LEFT JOIN LATERAL (
-    -- seq increases per node (SPEC §4): the primary key finds the newest event.
+    -- seq increases per node (docs/wire.md): the primary key finds the newest event.
     SELECT e.ts FROM events e WHERE e.node_id = n.id ORDER BY e.seq DESC LIMIT 1
 ) last_event ON true
 WHERE n.retired_at IS NULL AND n.site_id IN ($site)

@@ -41,7 +41,7 @@ SELECT count(*) FILTER (WHERE online AND state = 'occupied') AS "occupied",
 FROM (SELECT DISTINCT ON (id) * FROM live ORDER BY id, online DESC) one_row_per_desk
 """
 
-# The analytics scheduler rolls today up incrementally (SPEC §8), so today has a row.
+# The analytics scheduler rolls today up incrementally (docs/scaling.md), so today has a row.
 COPRESENCE_TODAY = f"""
 SELECT coalesce(sum(sd.copresence_s), 0) / 3600.0 AS "co-presence today (h)",
        coalesce(max(sd.peak), 0) AS "peak today"

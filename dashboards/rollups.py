@@ -1,7 +1,7 @@
 """Names of the analytics rollup tables the Facilities and Hub boards read.
 
 One place for them (migration `0005_analytics_rollups.sql`), so a rename there is a
-one-line change here. Columns used: SPEC §10's outputs with `site_id`/`desk_id`:
+one-line change here. Columns used: docs/metrics.md's outputs with `site_id`/`desk_id`:
 
 - `analytics_desk_day` / `analytics_desk_hour`: site_id, desk_id, bucket_start (the
   day's local midnight / the hour), observed_s, occupied_s, booked_s, booked_observed_s,

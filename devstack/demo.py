@@ -40,6 +40,7 @@ class _Options:
     duration_s: float | None
     api_port: int
     via_edge: bool = False
+    log_file: Path = Path(".hubsense/demo.log")
 
 
 @dataclass
@@ -117,6 +118,7 @@ def command(
     from rich.console import Console
 
     from hubsense.inventory.file import load_inventory
+    from hubsense.logs import log_to_file
     from hubsense.settings import load_settings
 
     # Ctrl-C (SIGINT) stops the demo even when it was started with SIGINT ignored, as a
@@ -131,11 +133,16 @@ def command(
 
     settings = load_settings()
     settings.services.state_dir = state_dir
+    # The console is for people (numbered steps, counts, the ready block); what the
+    # components log goes to a file beside the servers' data.
+    log_file = state_dir / "demo.log"
+    log_to_file(log_file)
+    console.print(f"logs go to {log_file}")
     console.print(f"[bold]1/5[/] starting PostgreSQL and Mosquitto in {state_dir}/ …")
     info = services_up(settings)
     dsn, mqtt_url = info["postgres"]["dsn"], info["mosquitto"]["url"]
     try:
-        options = _Options(backfill_s, speed, seed, duration, api_port, via_edge)
+        options = _Options(backfill_s, speed, seed, duration, api_port, via_edge, log_file)
         _run_stack(console, settings, inv, path, dsn, mqtt_url, options)
     finally:
         if not keep_services:
@@ -210,11 +217,8 @@ def _run_stack(
                 worker.raise_error()
                 raise ServiceError(f"{worker.name} did not start within 30 s")
         base = f"http://127.0.0.1:{port}"
-        hub = next((s.id for s in inv.sites if s.kind == "hub"), inv.sites[0].id)
-        console.print(
-            f"[bold]3/5[/] ingest subscribed to {mqtt_url}; API {base}/docs, "
-            f"hub page {base}/hubs/{hub}; facilities API key: {_api_key(dsn)}"
-        )
+        key = _api_key(dsn)
+        console.print(f"[bold]3/5[/] ingest subscribed to {mqtt_url}; API on {base}")
         console.print(f"[bold]4/5[/] simulating {options.backfill_s / 86400:g} days, then live …")
         sim = _start(
             "simulator",
@@ -231,6 +235,7 @@ def _run_stack(
             state_file=settings.services.state_dir / "simulator-seq.json",
         )
         workers.insert(0, sim)
+        console.print(_ready_block(base, inv, dsn, key, options), highlight=False)
         _watch(console, dsn, workers, options.duration_s)
     finally:
         for worker in workers:
@@ -244,6 +249,30 @@ def _run_stack(
     console.print(f"[bold]5/5[/] done: {final.line()}")
     _print_summary(console, dsn, options.backfill_s)
     typer.echo(final.line())
+
+
+def _ready_block(base: str, inv: Any, dsn: str, key: str, options: _Options) -> str:
+    """Everything to open or run while the demo runs, in one place."""
+    import datetime as dt
+
+    today = dt.date.today()
+    start = today - dt.timedelta(days=max(1, options.backfill_s // 86400))
+    width = max(len(site.id) for site in inv.sites)
+    pages = "\n".join(
+        f"    {site.id:<{width}}  {base}/hubs/{site.id}"
+        for site in sorted(inv.sites, key=lambda site: (site.kind != "office", site.id))
+    )
+    return (
+        "\n[bold]ready[/]: the demo runs until Ctrl-C\n"
+        f"  sites      {base}/\n"
+        f"  API docs   {base}/docs  (or {base}/redoc)\n"
+        f"  hub pages\n{pages}\n"
+        f"  report     hubsense report --from {start} --to {today + dt.timedelta(days=1)} "
+        f"--out report.html --dsn '{dsn}'\n"
+        f"  API key    {key}  (facilities: Authorization: Bearer KEY, or ?key=KEY on a hub page)\n"
+        f"  logs       {options.log_file}\n"
+        "  Ctrl-C stops: the simulated nodes send `stop`, ingest stores the rest, servers stop\n"
+    )
 
 
 def _simulate(inv: Any, settings: Any, stop: threading.Event, **options: Any) -> None:
@@ -296,13 +325,11 @@ def _print_summary(console: Any, dsn: str, backfill_s: int) -> None:
     start = today - dt.timedelta(days=max(1, backfill_s // 86400))
     with connect(dsn) as conn:
         rows = summarize(conn, start, today + dt.timedelta(days=1), Fraction(95))
+    from hubsense.analytics.cli import summary_tables
+
     console.print(f"right-sizing {start} .. {today} (p95 of daily peaks):")
-    for row in rows:
-        rate = "-" if row.true_utilisation is None else f"{row.true_utilisation:.0%}"
-        console.print(
-            f"  {row.site:<22} capacity {row.capacity:>4}  needed {row.desks_needed:>4}  "
-            f"surplus {row.surplus:>4}  true utilisation {rate:>4}"
-        )
+    for table in summary_tables(rows):
+        console.print(table)
 
 
 def _guard(target: Any, errors: list[BaseException]) -> Any:

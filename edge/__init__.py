@@ -1,7 +1,7 @@
 """The edge agent that runs on each Raspberry Pi: sensors, desk state machine, durable outbox, MQTT.
 
 Imports only the contract (`hubsense.wire`, `hubsense.inventory.model`); never ingest, analytics,
-psycopg or numba (SPEC §3). paho, gpiozero, bleak and bthome-ble are imported only when an
+psycopg or numba (README.md). paho, gpiozero, bleak and bthome-ble are imported only when an
 agent starts, so importing this package is cheap.
 
 Programmatic use (the simulator's hook)::

@@ -4,9 +4,9 @@ One asyncio thread owns all state (machine, outbox, in-flight window);
 gpiozero, bleak and paho call in from their own threads and only enqueue.
 Every event, `alive` and `stop` included, is stored in the outbox before it
 is sent, and deleted only after its PUBACK. After each start the agent
-stores every desk's current state and an `alive` (SPEC §4).
+stores every desk's current state and an `alive` (docs/wire.md).
 
-It must not import ingest, analytics, psycopg or numba (SPEC §3).
+It must not import ingest, analytics, psycopg or numba (README.md).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class EdgeAgent:
             await self._shutdown()
 
     async def _wait_for_plausible_clock(self) -> None:
-        """Refuse to timestamp before the clock is past the last stored event (SPEC §4)."""
+        """Refuse to timestamp before the clock is past the last stored event (docs/wire.md)."""
         warned = False
         while not self._stopping:
             floor = max(self.outbox.last_ts_ms, PLAUSIBLE_AFTER_MS)

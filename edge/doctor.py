@@ -30,26 +30,69 @@ from hubsense.node_config import NodeConfig, load_node_config
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
 
 _MIN_FREE_BYTES = 100 * 1024 * 1024  # a day's backlog is kilobytes; logs and updates need more
+_LOCAL_CHECKS = ("GPIO readable", "BLE adapter present", "clock synchronised", "outbox healthy")
+_SESSION_CHECKS = (
+    "credentials accepted",
+    "publish allowed on own topics",
+    "subscribe allowed on config",
+)
+_BROKER_CHECKS = ("broker reachable", *_SESSION_CHECKS)
+
+
+def skipped(names: tuple[str, ...], why: str) -> list[Check]:
+    """Checks that were not run, listed so the installer sees the checklist is not complete."""
+    return [Check(name, Status.SKIP, why) for name in names]
+
+
+def missing_files(config: NodeConfig) -> list[str]:
+    """The broker files node.yaml names that cannot be read (the agent would fail on them)."""
+    problems = []
+    broker = config.broker
+    for field, path in (("broker.password_file", broker.password_file),
+                        ("broker.ca_file", broker.ca_file)):  # fmt: skip
+        if path is None:
+            continue
+        try:
+            path.read_bytes()
+        except OSError as error:
+            problems.append(f"{field} {path}: {(error.strerror or str(error)).lower()}")
+    return problems
 
 
 def run_checks(config_path: Path, listen_s: float = 15.0, pin_factory: Any = None) -> list[Check]:
-    """Every check in order; a config that does not load stops the list there."""
+    """Every check in order; what cannot run (its config is wrong) is listed as SKIP."""
     try:
         config = load_node_config(config_path)
     except HubsenseError as error:
         return [
-            Check("config valid", Status.FAIL, str(error), "correct the named field in node.yaml")
+            Check("config valid", Status.FAIL, str(error), "correct the named field in node.yaml"),
+            *skipped((*_LOCAL_CHECKS, *_BROKER_CHECKS, "disk space"), "config not valid"),
         ]
-    checks = [
-        Check(
-            "config valid",
-            Status.PASS,
-            f"node {config.node} at site {config.site}, {len(config.sensors)} sensors",
-        )
-    ]
+    problems = missing_files(config)
+    if problems:
+        checks = [
+            Check(
+                "config valid",
+                Status.FAIL,
+                "; ".join(problems),
+                "install the file from the node's bundle (`hubsense provision node`) "
+                "or correct the path in node.yaml",
+            )
+        ]
+    else:
+        checks = [
+            Check(
+                "config valid",
+                Status.PASS,
+                f"node {config.node} at site {config.site}, {len(config.sensors)} sensors",
+            )
+        ]
     checks.append(check_gpio(config, pin_factory))
     checks.extend(check_ble(config, listen_s))
-    checks.extend(check_broker(config, listen_s))
+    if problems:
+        checks.extend(skipped(_BROKER_CHECKS, "the broker files are missing"))
+    else:
+        checks.extend(check_broker(config, listen_s))
     checks.append(check_clock())
     checks.append(check_outbox(config))
     checks.append(check_disk(config))
@@ -155,7 +198,8 @@ def check_broker(config: NodeConfig, timeout_s: float) -> list[Check]:
                 Status.FAIL,
                 f"{url.redacted()}: {error}",
                 "check the network, the broker URL and port, and (mqtts) the CA file",
-            )
+            ),
+            *skipped(_SESSION_CHECKS, "broker not reachable"),
         ]
     checks = [Check("broker reachable", Status.PASS, url.redacted())]
     return checks + _mqtt_session_checks(config, min(timeout_s, 10))
@@ -190,7 +234,8 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     try:
         if not done["connack"].wait(timeout_s):
             return [
-                Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs")
+                Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs"),
+                *skipped(_SESSION_CHECKS[1:], "not connected"),
             ]
         if type(got["connack"]).__name__ == "ConnectRefused":
             return [
@@ -199,7 +244,8 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
                     Status.FAIL,
                     got["connack"].reason,
                     "check broker.username and the password (file) for this node",
-                )
+                ),
+                *skipped(_SESSION_CHECKS[1:], "not connected"),
             ]
         checks = [
             Check(

@@ -1,6 +1,6 @@
 """What the agent tells people about itself: the retained status and the live view.
 
-`status_message` builds the `status` payload (SPEC §4: version, uptime, outbox
+`status_message` builds the `status` payload (docs/wire.md: version, uptime, outbox
 depth, last reading age per sensor, CPU temperature, clock sync, disk full).
 `live_view` is the agent's state for `hubsense edge watch`, written atomically
 to a small JSON file (tmpfs on a Pi). Both only read the agent; they must not

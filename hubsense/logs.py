@@ -7,7 +7,7 @@ gets readable `event key=value` lines. Logs go to stderr, results to stdout.
 Memory: `import structlog` imports `structlog.dev` and `structlog.tracebacks`,
 which import rich and pygments when they are installed (~5 MB RSS), and the
 deprecated `structlog.threadlocal`, which imports greenlet (~1 MB). The edge
-agent on a Pi renders no rich output (SPEC §8: < 60 MB RSS), so unless the
+agent on a Pi renders no rich output (docs/scaling.md: < 60 MB RSS), so unless the
 process has already loaded rich, structlog is imported with both hidden; the
 console renderer loads rich on the first traceback it prints, with
 structlog's own defaults, so a terminal still gets rich tracebacks.
@@ -19,6 +19,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
 LogFormat = Literal["auto", "json", "console"]
@@ -105,3 +106,21 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """Return a structured logger: `log.info("outbox_flushed", sent=12, pending=3)`."""
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+def log_to_file(path: Path) -> None:
+    """Send every log record to `path` as JSON lines instead of stderr (the demo's console
+    stays for people; the file keeps what the components said, for when something fails)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared
+        )
+    )
+    logging.getLogger().handlers[:] = [handler]

@@ -1,4 +1,4 @@
-"""Pseudonymise personal fields before they are stored (SPEC §7: a booker only as a salted hash).
+"""Pseudonymise personal fields before they are stored (a booker only as a salted hash).
 
 `hash_booker` is HMAC-SHA256 keyed by the organisation's salt (settings
 `privacy.booker_salt`): the same booker gives the same hash within one

@@ -1,4 +1,4 @@
-"""`hubsense privacy …`: answer a data-subject request about a booker (SPEC §7).
+"""`hubsense privacy …`: answer a data-subject request about a booker (docs/api.md).
 
 See docs/data-protection.md.
 

@@ -73,6 +73,9 @@ class ApiSettings(BaseModel):
     hub_public: Literal["off", "counts", "desks"] = "counts"
     # How often the hub page's live feed looks at the database.
     hub_poll_s: float = Field(default=1.0, gt=0)
+    # Language of dates and numbers on the pages (BCP 47); times are always 24-hour and in
+    # the site's own time zone, whatever the browser's.
+    locale: str = Field(default="en-GB", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     # Run the booking release watcher inside the API process.
     release_watcher: bool = True
     # Request bodies: booking imports (CSV/iCalendar files) up to max_import_bytes, every
@@ -92,14 +95,14 @@ class ApiSettings(BaseModel):
 
 
 class BookingSettings(BaseModel):
-    # SPEC §7: vacant while observed this long after the start releases the booking.
+    # docs/api.md: vacant while observed this long after the start releases the booking.
     release_after_min: float = Field(default=15, gt=0)
     watch_interval_s: float = Field(default=10.0, gt=0)
     # Released bookings are POSTed here (JSON BookingReleaseMessage); None: no webhook.
     webhook_url: str | None = None
     # When set, each POST carries X-Hubsense-Signature: sha256=HMAC(secret, body).
     webhook_secret: SecretStr | None = None
-    # Imports and syncs (SPEC §7, docs/bookings.md). A booking lasts at most max_duration_h
+    # Imports and syncs (docs/api.md, docs/bookings.md). A booking lasts at most max_duration_h
     # (the database refuses more than 31 days whatever this says).
     max_duration_h: float = Field(default=24, gt=0, le=744)
     # An import (file, API body or one sync) of more rows than this is refused whole.

@@ -1,4 +1,4 @@
-"""The MQTT wire contract of SPEC §4: topics and message models.
+"""The MQTT wire contract of docs/wire.md: topics and message models.
 
 Pure: no I/O, no clock. Every component imports this module; it imports
 nothing else of hubsense. Models are strict (an int is an int, not "12" or
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAd
 
 API_VERSION = "v1"
 TOPIC_ROOT = f"hubsense/{API_VERSION}"
-# SPEC §4: a message larger than this is never written as data.
+# docs/wire.md: a message larger than this is never written as data.
 MAX_MESSAGE_BYTES = 256 * 1024
 # Largest MQTT packet the broker accepts (whole packet: header, topic, payload); a
 # client sending a larger one is disconnected (mosquitto.conf(5), 2.0.11; MQTT 5
@@ -80,7 +80,7 @@ class DeskEvent(_Strict):
 
 
 class AliveEvent(_Strict):
-    """The agent is sensing; covers [ts, ts + 3 x heartbeat_s) of observation (SPEC §6)."""
+    """The agent is sensing; covers [ts, ts + 3 x heartbeat_s) of observation (docs/metrics.md)."""
 
     seq: Seq
     ts: TimestampMs

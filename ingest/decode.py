@@ -3,7 +3,7 @@
 Pure: no I/O, no clock (`now_ms` is a parameter), no paho or psycopg types. The
 service feeds it (topic, payload) pairs and the known inventory; it returns
 event rows, a status row or a dead letter. A message is the unit of validity:
-if anything in it is wrong, none of it is written as data (SPEC §4).
+if anything in it is wrong, none of it is written as data (docs/wire.md).
 """
 
 from __future__ import annotations

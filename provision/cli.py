@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from hubsense.errors import ConfigError
+
 app = typer.Typer(
     help=(
         "Per-node broker credentials, the broker's password/ACL/TLS files, installer bundles.\n\n"
@@ -98,8 +100,9 @@ def broker(
         list[str] | None,
         typer.Option(
             "--hostname",
-            help="A name or IP nodes use to "
-            "reach the broker; repeat for several (default localhost, 127.0.0.1).",
+            help="The name or IP the Pis use to reach the broker, written into its "
+            "certificate and every bundle; repeat for several. Required: localhost is this "
+            "machine, which no Pi can reach (pass --hostname localhost to test on it).",
         ),
     ] = None,
     tls_port: Annotated[int, typer.Option("--tls-port", help="Port of the TLS listener.")] = 8883,
@@ -129,6 +132,12 @@ def broker(
     from hubsense.provision.broker import BrokerPlan
     from hubsense.provision.fleet import generate_broker, load_inventory_for
 
+    if not hostname:
+        raise ConfigError(
+            "--hostname: missing: the name or IP the Pis use to reach this broker "
+            "(e.g. --hostname mqtt.example.org); bundles for localhost would point every "
+            "Pi at itself (pass --hostname localhost to test on this machine)"
+        )
     directory = _provision_dir(provision_dir, state_dir)
     inv, inv_path = load_inventory_for(directory, inventory)
     plan = BrokerPlan(
@@ -139,9 +148,7 @@ def broker(
         plain_port=plain_port,
         pid_file=str(pid_file.absolute()) if pid_file else None,
     )
-    files, reloaded = generate_broker(
-        directory, inv, plan, hostname or ["localhost", "127.0.0.1"], _now()
-    )
+    files, reloaded = generate_broker(directory, inv, plan, hostname, _now())
     lines = [f"wrote {path}" for path in files]
     lines.append(f"broker reloaded: {'yes' if reloaded else 'no (not running or no --pid-file)'}")
     lines.append(

@@ -54,6 +54,9 @@ def command(
     from hubsense.settings import load_settings
 
     start, end = _date(from_, "--from"), _date(to, "--to")
+    if not out.parent.is_dir():
+        # A typo in the folder must not leave a fresh /nonexistent/dir behind.
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
     if end <= start:
         raise ConfigError(f"--to {to}: must be after --from {from_}")
     overrides: dict[str, Any] = {"db": {"dsn": dsn}} if dsn else {}

@@ -39,7 +39,6 @@ def write_report(
         dsn, Period(start, end), site_ids, Fraction(percentile), noshow_min_s, use_rollups
     )
     html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC))
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)  # a reader never sees half a report

@@ -99,7 +99,7 @@ def _computed(conn: Any, site: Site, node_of_desk: dict[str, str], period: Perio
     booked_observed_s = int(results.booked_observed_ms.sum()) // _MS_PER_S
     occupied_s = int(results.occupied_ms.sum()) // _MS_PER_S
     booked_occupied_s = int(results.booked_occupied_ms.sum()) // _MS_PER_S
-    # Bookings count when they start inside the period (SPEC §6 outcomes need no hours).
+    # Bookings count when they start inside the period (docs/metrics.md outcomes need no hours).
     in_period = (bookings.start_ms >= start_ms) & (bookings.start_ms < end_ms)
     return SiteFigures(
         id=site.id, name=site.name, kind=str(site.kind), municipality=site.municipality,

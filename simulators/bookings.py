@@ -3,7 +3,7 @@
 Pure: no I/O, no clock. A booking covers the planned stay rounded out to the
 half hour (as people book in a booking tool) and cut to the site's opening
 hours of that day. Ids are stable for (site, date, desk), so writing the same
-days twice upserts instead of duplicating (SPEC §7: idempotent by booking id).
+days twice upserts instead of duplicating (docs/api.md: idempotent by booking id).
 """
 
 from __future__ import annotations

@@ -44,7 +44,9 @@ def parse_instant(text: str) -> int:
 def command(
     inventory: Annotated[
         Path,
-        typer.Option("--inventory", "-i", help="Inventory YAML (SPEC §5) whose nodes to simulate."),
+        typer.Option(
+            "--inventory", "-i", help="Inventory YAML (docs/inventory.md) whose nodes to simulate."
+        ),
     ],
     seed: Annotated[
         int | None,
@@ -118,7 +120,7 @@ def command(
         typer.Option(
             "--to-csv",
             help=(
-                "Write events.csv and bookings.csv (SPEC §10) into DIR instead of publishing; "
+                "Write events.csv and bookings.csv (docs/metrics.md) into DIR, not to the broker; "
                 "needs --from/--to or --backfill."
             ),
         ),

@@ -1,4 +1,4 @@
-"""Write simulated history as the offline analytics files of SPEC §10.
+"""Write simulated history as the offline analytics files of docs/metrics.md.
 
 `events.csv`: `node,seq,ts,type,desk,source,state` (desk, source, state empty
 for alive/stop), rows per node in seq order, nodes in inventory order.

@@ -16,7 +16,7 @@ from hubsense import __version__
 from hubsense.wire import StatusMessage, encode
 
 # Events per message in backfill and live mode: small enough to stay far below the
-# 256 KiB limit of SPEC §4 (~100 bytes an event), large enough to batch well.
+# 256 KiB limit of docs/wire.md (~100 bytes an event), large enough to batch well.
 BATCH_EVENTS = 50
 
 

@@ -1,7 +1,7 @@
 """A virtual edge node: turns sensed desk states and outages into contract events.
 
 Pure: no I/O, no clock; the caller says what time it is by `advance(until_ms)`.
-It behaves like the edge agent of SPEC §4: `seq` increases by one per event
+It behaves like the edge agent of docs/wire.md: `seq` increases by one per event
 from the node's starting seq and is never reused; after each start it sends
 every desk's current state and an `alive`; then only state changes, an
 `alive` every `heartbeat_s` while it runs, and `stop` on a clean shutdown.
@@ -27,7 +27,7 @@ class SimEvent(NamedTuple):
     state: DeskState | None = None
 
     def wire(self) -> dict[str, Any]:
-        """The event as the JSON object of SPEC §4."""
+        """The event as the JSON object of docs/wire.md."""
         if self.type is EventType.DESK:
             return {
                 "seq": self.seq,

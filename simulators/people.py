@@ -4,7 +4,7 @@ Pure: no I/O, no clock; randomness comes from `random.Random` instances seeded
 from (seed, date), so a day's plan does not depend on the window it is
 generated for (a backfill and a later live run agree on the same day).
 
-The model follows the pilot of SPEC §1: people work about half remotely. Each
+The model follows the pilot of README.md: people work about half remotely. Each
 person has a home office and, when the organisation has hubs, a local hub; on a
 workday they go to the office, to their hub or stay home, with personal
 propensities. Most visits are booked ahead, some are walk-ins, and some people
@@ -45,7 +45,7 @@ class Behaviour:
 
     people_per_office_desk: float = 1.6
     office_share: tuple[float, float] = (0.25, 0.65)  # per person, drawn once
-    # Hubs see light use (SPEC §1): on a workday about this share of hub desks is used,
+    # Hubs see light use (README.md): on a workday about this share of hub desks is used,
     # spread over everyone as personal hub propensities.
     hub_use: float = 0.3
     weekend_factor: float = 0.03

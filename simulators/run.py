@@ -1,8 +1,8 @@
 """What `hubsense simulate` does, as functions the CLI and the demo call.
 
-`export_csv` writes SPEC §10 files without a broker; `publish` backfills
+`export_csv` writes docs/metrics.md files without a broker; `publish` backfills
 and/or runs live against a broker, keeps each node's next seq in a state file
-(seqs survive runs, SPEC §4) and writes bookings to the database when asked.
+(seqs survive runs, docs/wire.md) and writes bookings to the database when asked.
 Owns the process-level concerns: progress on stderr, signals, the state file.
 """
 

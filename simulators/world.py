@@ -77,7 +77,7 @@ class World:
         return self.inventory.site_by_id[self.inventory.site_of_node[node.id]]
 
     def desks_of(self, node: Node) -> list[tuple[str, Source]]:
-        """The node's desks in sensor order; a desk with several sensors is `fused` (SPEC §4)."""
+        """The node's desks in sensor order; a desk with several sensors is `fused`."""
         sources: dict[str, Source] = {}
         for sensor in node.sensors:
             own = Source.PIR if isinstance(sensor, GpioPirSensor) else Source.BLE

@@ -131,3 +131,46 @@ def test_invoked_command_skips_root_options() -> None:
     assert invoked_command(["--log-format=json", "ingest"]) == "ingest"
     assert invoked_command(["--help"]) is None
     assert invoked_command([]) is None
+
+
+def test_a_value_out_of_range_is_our_one_line_not_a_box() -> None:
+    result = run("analytics", "summary", "--from", "2026-03-02", "--to", "2026-03-09",
+                 "--percentile", "0")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        "hubsense: error: --percentile 0: must be above 0 and at most 100 (e.g. 95) "
+        "(see `hubsense analytics summary --help`)\n"
+    )
+    assert result.stdout == ""
+
+
+def test_a_value_of_the_wrong_type_names_the_option_and_the_value() -> None:
+    result = run("api", "run", "--port=abc")
+    assert result.returncode == 2
+    assert result.stderr.startswith("hubsense: error: --port abc: ")
+    assert result.stderr.endswith(" (see `hubsense api run --help`)\n")
+    assert result.stderr.count("\n") == 1 and "╭" not in result.stderr
+
+
+def test_a_missing_option_an_unknown_option_and_an_unknown_command() -> None:
+    cases = {
+        ("analytics", "summary", "--from", "2026-03-02"): (
+            "hubsense: error: missing option --to (see `hubsense analytics summary --help`)\n"
+        ),
+        ("analytics", "summary", "--bogus"): (
+            "hubsense: error: no such option: --bogus (see `hubsense analytics summary --help`)\n"
+        ),
+        ("nosuch",): "hubsense: error: no such command 'nosuch' (see `hubsense --help`)\n",
+        ("provision", "node"): (
+            "hubsense: error: missing argument node_id (see `hubsense provision node --help`)\n"
+        ),
+    }
+    for args, line in cases.items():
+        result = run(*args)
+        assert (result.returncode, result.stderr) == (2, line), args
+
+
+def test_help_and_a_group_without_a_command_still_show_the_help() -> None:
+    assert run("analytics", "summary", "--help").returncode == 0
+    result = run("analytics")
+    assert result.returncode == 2 and "Usage: hubsense analytics" in result.stdout

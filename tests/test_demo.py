@@ -78,7 +78,20 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
     for reader in readers:
         reader.start()
     try:
-        hub = _wait_for_line(err, r"hub page (http://\S+/hubs/[a-z0-9-]+)", proc, 120).group(1)
+        _wait_for_line(err, r"^ready: the demo runs until Ctrl-C", proc, 120)
+        hub = _wait_for_line(err, r"hub-stugun +(http://\S+/hubs/hub-stugun)$", proc, 30).group(1)
+        base = hub.removesuffix("/hubs/hub-stugun")
+        for label, line in (
+            ("sites", f"  sites      {base}/"),
+            ("docs", f"  API docs   {base}/docs  (or {base}/redoc)"),
+            ("logs", f"  logs       {state_dir / 'demo.log'}"),
+        ):
+            assert line in [text.rstrip("\n") for text in err], label
+        assert any(
+            re.match(r"  report     hubsense report --from \S+ --to \S+ --out", t) for t in err
+        )
+        assert any(re.match(r"  API key    \S{20,}  \(facilities", t) for t in err)
+        assert any(t.startswith("  Ctrl-C stops") for t in err)
         with urllib.request.urlopen(hub, timeout=10) as response:
             assert response.status == 200
             assert "hub-stugun" in response.read().decode()
@@ -110,6 +123,10 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
     assert int(match.group(2).replace(",", "")) > 0
     text = "".join(err)
     assert "ostersund-hq" in text and "organisation" in text  # the right-sizing summary
+    # The console is for people: no log record on it; they are in the log file, as JSON.
+    assert not [line for line in err if line.lstrip().startswith("{")], err[:5]
+    records = [json.loads(line) for line in (state_dir / "demo.log").read_text().splitlines()]
+    assert any(record["event"] == "api_listening" for record in records)
     status = subprocess.run(
         [HUBSENSE, "services", "status", "--state-dir", str(state_dir), "--json"],
         capture_output=True,

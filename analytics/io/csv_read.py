@@ -1,4 +1,4 @@
-"""Read the offline analytics inputs of SPEC §10 (events.csv, bookings.csv) into arrays.
+"""Read the offline analytics inputs of docs/metrics.md (events.csv, bookings.csv) into arrays.
 
 Every row is checked against the inventory; the first malformed row stops the read
 with `FILE:LINE: field: message` (an `InputError`, exit 2) before anything is

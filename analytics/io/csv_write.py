@@ -1,4 +1,4 @@
-"""Write the four CSV outputs of SPEC §10 into a folder, all or nothing.
+"""Write the four CSV outputs of docs/metrics.md into a folder, all or nothing.
 
 desk_metrics.csv, booking_outcomes.csv, site_daily.csv and site_summary.csv are
 written into a temporary folder beside the target and then renamed into place,

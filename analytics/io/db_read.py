@@ -68,7 +68,7 @@ SELECT booking_id, desk_id,
        floor(extract(epoch FROM end_at) * 1000)::int8
   FROM bookings
  WHERE site_id = %(site)s AND start_at < %(to)s AND end_at > %(from)s
-   AND cancelled_at IS NULL  -- cancelled at its source: not a booking (SPEC §6, §7)
+   AND cancelled_at IS NULL  -- cancelled at its source: not a booking (docs/metrics.md)
  ORDER BY desk_id, start_at, booking_id
 """
 

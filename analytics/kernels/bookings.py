@@ -1,4 +1,4 @@
-"""Per booking: observed and occupied milliseconds (grouping path) and the SPEC §6 outcome.
+"""Per booking: observed and occupied milliseconds (grouping path) and the docs/metrics.md outcome.
 
 observed = |booking ∩ C|, occupied = |booking ∩ C ∩ O| (opening hours do not apply).
 Outcome: unknown when observed < half the duration; else no_show when occupied <
@@ -87,7 +87,7 @@ def booking_measures(  # type: ignore[no-untyped-def]
 
 @kernel
 def booking_outcomes(b_start, b_end, observed, occupied, noshow_min_ms):  # type: ignore[no-untyped-def]
-    """The SPEC §6 outcome of every booking from its observed and occupied milliseconds."""
+    """The docs/metrics.md outcome of every booking from its observed and occupied milliseconds."""
     m = b_start.shape[0]
     outcome = np.zeros(m, dtype=np.int8)
     for b in range(m):

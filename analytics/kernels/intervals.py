@@ -5,7 +5,7 @@ non-touching half-open intervals [s, e) in UTC milliseconds: a time t is inside
 when the number of toggles <= t is odd. Per-entity sets are stored CSR-style: one
 flat toggle array and offsets (always even).
 
-SPEC §6: O = union of [t_i, t_i+1) over a desk's occupied events in (ts, seq) order,
+docs/metrics.md: O = union of [t_i, t_i+1) over a desk's occupied events in (ts, seq) order,
 the last one open-ended; C = each `alive` at h covers [h, min(h + 3 x heartbeat,
 the node's next alive or stop)). Pure: arrays in, arrays out; no I/O.
 """
@@ -18,10 +18,10 @@ from hubsense.analytics.kernels.order import KIND_ALIVE
 
 STATE_VACANT = 0
 STATE_OCCUPIED = 1
-# SPEC §6: neither occupied nor observed (C = N - U); the kernels see it as not occupied
+# docs/metrics.md: neither occupied nor observed (C = N - U); the kernels see it as not occupied
 # and `compute` takes U out of the observed measures.
 STATE_UNKNOWN = 2
-# SPEC §6: an alive covers three heartbeats unless the node's next alive/stop comes first.
+# docs/metrics.md: an alive covers three heartbeats unless the node's next alive/stop comes first.
 HEARTBEATS_COVERED = 3
 
 

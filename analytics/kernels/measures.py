@@ -1,4 +1,4 @@
-"""Per desk and bucket: the SPEC §6 measures, in one sweep over merged boundary streams.
+"""Per desk and bucket: the docs/metrics.md measures, in one sweep over merged boundary streams.
 
 For each desk five sorted streams are merged: the site's bucket boundaries (B), its
 opening hours (H), its node's observed set (C), the desk's occupied set (O) and its

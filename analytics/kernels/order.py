@@ -1,6 +1,6 @@
 """Deduplicate (node, seq) and group events per desk and per node in (ts, seq) order.
 
-SPEC §6: of several rows with the same (node, seq) the first one read wins; a desk's
+docs/metrics.md: of several rows with the same (node, seq) the first one read wins; a desk's
 state changes and a node's alive/stop stream are each taken in (ts, seq) order.
 Events arrive unsorted and late, so the one sort happens here, as cheaply as the
 input allows: a linear byte-map dedupe (seq is dense per node), a stable counting

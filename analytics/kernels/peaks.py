@@ -3,7 +3,7 @@
 Input is every desk's O ∩ C ∩ H pieces (from `desk_measures`). The pieces of a site's
 desks are turned into keys 2t (a desk leaves at t) and 2t + 1 (a desk arrives at t)
 and sorted, so at one instant leaves come before arrivals: half-open intervals, a
-desk leaving at the instant another arrives is not two at once (SPEC §6). The sweep
+desk leaving at the instant another arrives is not two at once (docs/metrics.md). The sweep
 then walks keys and local midnights together.
 
 Pure: arrays in, arrays out; no I/O.

@@ -1,4 +1,4 @@
-"""Desks needed: the nearest-rank percentile of daily peaks, exact in integers (SPEC §6).
+"""Desks needed: the nearest-rank percentile of daily peaks, exact in integers (docs/metrics.md).
 
 Sort the peaks of the open days ascending and take the ⌈p/100 · n⌉-th (1-based, at
 least the first); 0 when no day was open. `p` is a Fraction so 99.5 stays exact.
@@ -29,7 +29,7 @@ def parse_percentile(text: str) -> Fraction:
     try:
         p = Fraction(text.strip())
     except (ValueError, ZeroDivisionError) as error:
-        raise ValueError(f"{text!r} is not a number") from error
+        raise ValueError("not a number (e.g. 95 or 99.5)") from error
     if not 0 < p <= PERCENT:
-        raise ValueError(f"{text} is not in (0, 100]")
+        raise ValueError("must be above 0 and at most 100 (e.g. 95)")
     return p

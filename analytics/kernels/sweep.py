@@ -1,4 +1,4 @@
-"""Every SPEC §6 measure in one pass over events in time order, as ingest stores them.
+"""Every docs/metrics.md measure in one pass over events in time order, as ingest stores them.
 
 The fast path of `compute`: events in time order, seq rising per node (so no (node, seq)
 can repeat) and (ts, seq) order per desk, as the database returns them (ORDER BY ts, seq),

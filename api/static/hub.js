@@ -11,10 +11,12 @@
     return h ? h + " h " + m + " min" : m + " min";
   }
 
+  const locale = document.body.dataset.locale || "en-GB";
   let zone = undefined;  // the site's time zone, from the first state
 
+  // 24-hour times in the site's time zone, whatever the browser's zone and clock habit.
   function time(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
+    return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone });
   }
 
   function render(state) {

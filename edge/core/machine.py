@@ -3,7 +3,7 @@
 Pure: no I/O, no clock reads, no threads. Time is a parameter (integer
 milliseconds of the node's wall clock) so the tests drive it with a fake clock.
 
-Rules (SPEC §4, issue 4):
+Rules (docs/wire.md, issue 4):
 - PIR motion makes its desk occupied; while the pin stays high the desk stays
   occupied; after the pin falls it stays occupied for the sensor's `hold_s`.
 - A BLE motion object is a pulse: occupied for `hold_s` after the last one.

@@ -1,4 +1,4 @@
-"""`hubsense inventory …`: check, show and apply the inventory file (SPEC §5).
+"""`hubsense inventory …`: check, show and apply the inventory file (docs/inventory.md).
 
 A command parses its options, loads the file and calls one function. Imports
 only typer, the stdlib and the contract at module level; rich and psycopg are

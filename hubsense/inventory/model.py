@@ -1,4 +1,4 @@
-"""The inventory model of SPEC §5: what exists (sites, desks, nodes, sensors).
+"""The inventory model of docs/inventory.md: what exists (sites, desks, nodes, sensors).
 
 Pure: no I/O. Every validation rule lives here, in the model, so the CLI, the
 database loader and the offline analytics agree on what a valid inventory is.
@@ -199,7 +199,7 @@ class Site(_Model):
 
     @property
     def capacity(self) -> int:
-        """Desks in the inventory (SPEC §6 `capacity`)."""
+        """Desks in the inventory (docs/metrics.md `capacity`)."""
         return len(self.desks)
 
     @cached_property
@@ -217,7 +217,7 @@ class Site(_Model):
         return self.opening_hours.get(list(Weekday)[day.weekday()], [])
 
     def is_open_on(self, day: dt.date) -> bool:
-        """SPEC §6 `open`: the day has opening hours and is not a closed date."""
+        """docs/metrics.md `open`: the day has opening hours and is not a closed date."""
         return bool(self.spans_on(day))
 
     def opening_hours_summary(self) -> str:
@@ -280,7 +280,7 @@ class Inventory(_Model):
 
     @cached_property
     def node_of_desk(self) -> dict[str, str]:
-        """The one node whose sensors name each desk (SPEC §6: one node observes a desk)."""
+        """The one node whose sensors name each desk (docs/metrics.md: one node observes a desk)."""
         return {
             sensor.desk: node.id
             for site in self.sites

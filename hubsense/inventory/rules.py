@@ -1,4 +1,4 @@
-"""Inventory rules that compare items with each other (SPEC §5, §6).
+"""Inventory rules that compare items with each other (docs/inventory.md, docs/metrics.md).
 
 Pure: no I/O. `find_issues` walks the *raw* inventory input (dicts and lists
 from YAML or JSON, or already-built models) leniently: it skips whatever is

@@ -75,20 +75,66 @@ def test_doctor_passes_what_works_and_says_how_to_fix_the_rest(
     assert checks["GPIO readable"].detail == "gpio:17=low"
     assert checks["outbox healthy"].status is Status.WARN  # the agent never ran here
     assert checks["clock synchronised"].status in (Status.PASS, Status.FAIL, Status.WARN)
-    # A broker nobody listens on: FAIL with a fix, and the session checks are not attempted.
+    # A broker nobody listens on: FAIL with a fix, and the session checks are listed as SKIP.
     path.write_text(path.read_text().replace(f":{mqtt_broker.port}", ":1"))
     checks = {c.name: c for c in run_checks(path, listen_s=2, pin_factory=MockFactory())}
     assert (
         checks["broker reachable"].status is Status.FAIL
         and "network" in checks["broker reachable"].fix
     )
-    assert "credentials accepted" not in checks
+    for name in ("credentials accepted", "publish allowed on own topics"):
+        assert (checks[name].status, checks[name].detail) == (Status.SKIP, "broker not reachable")
     out = subprocess.run(
         [HUBSENSE, "edge", "doctor", "--config", str(path), "--listen-s", "1"],
         capture_output=True,
         text=True,
     )
     assert out.returncode == 1 and "[FAIL] broker reachable" in out.stdout and "fix:" in out.stdout
+    assert "[SKIP] credentials accepted: broker not reachable\n" in out.stdout
+
+
+def test_doctor_fails_missing_password_and_ca_files_under_config_valid(tmp_path: Path) -> None:
+    config = node_config(tmp_path / "state", "mqtts://127.0.0.1:1", "pi-doc", pins=1)
+    data = json.loads(config.model_dump_json())
+    password, ca = tmp_path / "etc" / "broker.password", tmp_path / "etc" / "ca.pem"
+    data["broker"] |= {"password_file": str(password), "ca_file": str(ca)}
+    path = tmp_path / "node.yaml"
+    path.write_text(json.dumps(data))
+    checks = run_checks(path, listen_s=1, pin_factory=MockFactory())
+    by_name = {c.name: c for c in checks}
+    valid = by_name["config valid"]
+    assert valid.status is Status.FAIL
+    assert valid.detail == (
+        f"broker.password_file {password}: no such file or directory; "
+        f"broker.ca_file {ca}: no such file or directory"
+    )
+    assert "hubsense provision node" in valid.fix
+    # Nothing is tried against the broker with files the agent could not read...
+    for name in ("broker reachable", "credentials accepted", "subscribe allowed on config"):
+        assert (by_name[name].status, by_name[name].detail) == (
+            Status.SKIP,
+            "the broker files are missing",
+        )
+    # ...while the checks of the Pi itself still run.
+    assert by_name["GPIO readable"].status is Status.PASS
+    assert by_name["disk space"].status is not Status.SKIP
+    out = subprocess.run(
+        [HUBSENSE, "edge", "doctor", "--config", str(path), "--listen-s", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"[FAIL] config valid: broker.password_file {password}: ")
+    assert "[SKIP] broker reachable: the broker files are missing\n" in out.stdout
+
+
+def test_doctor_lists_every_check_as_skip_after_an_unreadable_config(tmp_path: Path) -> None:
+    path = tmp_path / "node.yaml"
+    path.write_text("node: pi-1\n")
+    checks = run_checks(path, listen_s=1)
+    assert checks[0].name == "config valid" and checks[0].status is Status.FAIL
+    assert [c.status for c in checks[1:]] == [Status.SKIP] * (len(checks) - 1)
+    assert "disk space" in {c.name for c in checks}
 
 
 @pytest.mark.service

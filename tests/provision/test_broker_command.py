@@ -97,3 +97,16 @@ def test_generated_production_config_runs_and_enforces_passwords(service_tmp_pat
         os.kill(broker.pid, signal.SIGKILL)
         output = broker.communicate(timeout=10)[0]
     assert b"Error" not in output, output
+
+
+def test_broker_without_hostname_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    provision_dir, out = tmp_path / "provision", tmp_path / "broker"
+    made = subprocess.run(
+        [HUBSENSE, "provision", "broker", "-i", str(INVENTORY_FILE),
+         "--provision-dir", str(provision_dir), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert made.returncode == 2
+    assert made.stderr.startswith("hubsense: error: --hostname: missing: the name or IP the Pis")
+    assert made.stderr.count("\n") == 1
+    assert not out.exists() and not provision_dir.exists()

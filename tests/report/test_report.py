@@ -35,7 +35,7 @@ def _report(dsn: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def html(hand_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("report") / "sub" / "report.html"
+    out = tmp_path_factory.mktemp("report") / "report.html"
     result = _report(hand_dsn, out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith(f"wrote {out}: 2 sites, ")
@@ -144,3 +144,11 @@ def test_bad_period(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "hubsense: error: --to 2026-03-02: must be after --from 2026-03-04"
     )
+
+
+def test_out_into_a_missing_folder_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "no-such-dir" / "report.html"
+    result = _report("postgresql://unused@127.0.0.1:1/none", out)
+    assert result.returncode == 2
+    assert result.stderr == (f"hubsense: error: --out {out}: folder {out.parent} does not exist\n")
+    assert not out.parent.exists()
