@@ -174,7 +174,7 @@ def fuzz_db(db_dsn: str) -> str:
 
 @pytest.fixture
 def clean_db(fuzz_db: str) -> str:
-    query(fuzz_db, "TRUNCATE events, dead_letters, node_status")
+    query(fuzz_db, "TRUNCATE events, dead_letters, node_status, seq_conflicts")
     return fuzz_db
 
 
