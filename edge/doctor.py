@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hubsense.edge.io import system
+from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, SEQS_PER_MS
 
 from hubsense.errors import HubsenseError
 from hubsense.mqtt_url import parse_mqtt_url
@@ -288,10 +289,18 @@ def check_clock() -> Check:
 def check_outbox(config: NodeConfig) -> Check:
     path = config.state_dir / "outbox.sqlite3"
     if not path.exists():
+        if _live_waiting_for(config) == "clock_sync":
+            return Check(
+                "outbox healthy",
+                Status.FAIL,
+                "the agent waits for the clock to be synchronised before its first seq "
+                "(a new outbox starts at the clock's Unix ms * 1,000)",
+                "enable NTP: `timedatectl set-ntp true` and allow UDP 123 to the NTP server",
+            )
         return Check(
             "outbox healthy",
             Status.WARN,
-            f"{path} does not exist yet",
+            f"{path} does not exist yet (created once the clock is synchronised)",
             "start the agent once (systemctl start hubsense-edge)",
         )
     try:
@@ -299,6 +308,7 @@ def check_outbox(config: NodeConfig) -> Check:
         try:
             integrity = db.execute("PRAGMA quick_check").fetchone()[0]
             depth, oldest = db.execute("SELECT count(*), min(ts_ms) FROM events").fetchone()
+            seq_row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
         finally:
             db.close()
     except sqlite3.Error as error:
@@ -320,6 +330,14 @@ def check_outbox(config: NodeConfig) -> Check:
         if oldest is None
         else f", oldest {(time.time_ns() // 1_000_000 - oldest) / 3_600_000:.1f} h"
     )
+    if seq_row is not None and int(seq_row[0]) < PLAUSIBLE_AFTER_MS * SEQS_PER_MS:
+        return Check(
+            "outbox healthy",
+            Status.WARN,
+            f"{depth} events waiting{age}; next seq {seq_row[0]} did not start from the "
+            "clock, so a reflashed node could reuse seqs (ingest dead-letters them)",
+            "at the next SD card change the new outbox starts from the clock by itself",
+        )
     status = Status.PASS if depth < 10_000 else Status.WARN
     return Check(
         "outbox healthy",
@@ -327,6 +345,20 @@ def check_outbox(config: NodeConfig) -> Check:
         f"{depth} events waiting{age}",
         "the broker has not acknowledged for a while: see the broker checks above",
     )
+
+
+def _live_waiting_for(config: NodeConfig) -> str | None:
+    """What a running agent says it waits for in its live view (None: not waiting)."""
+    import json
+
+    try:
+        view = json.loads(config.live_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if time.time() - config.live_path.stat().st_mtime > 2 * config.heartbeat_s + 2:
+        return None
+    waiting = view.get("waiting_for") if isinstance(view, dict) else None
+    return str(waiting) if waiting else None
 
 
 def check_disk(config: NodeConfig) -> Check:
