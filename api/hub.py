@@ -79,7 +79,8 @@ def _snapshot(request: Request, site: str) -> HubSnapshot:
 def hub_page(site: str) -> HTMLResponse:
     import re
 
-    if not re.match(ID_PATTERN, site):
+    # fullmatch: `$` in the pattern also matches before a final newline (hub-a%0A).
+    if not re.fullmatch(ID_PATTERN, site):
         raise HTTPException(404, f"no site {site}")
     page = string.Template(_static("hub.html")).substitute(site=site)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
