@@ -155,3 +155,16 @@ def test_the_per_message_fallback_dead_letters_a_stored_conflict_too(dsn: str) -
         (b"raw1", "conflicting_duplicate")
     ]
     assert _mark(dsn) == [("pi-a", "hq", 7, 1, True)]
+
+
+def test_a_read_only_server_is_down_so_the_writer_reconnects(dsn: str) -> None:
+    # What a demoted primary looks like to a connection that survived the failover.
+    writer = BatchWriter(dsn)
+    try:
+        writer.connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        with pytest.raises(DatabaseDownError, match="read-only"):
+            writer.write(batch_of(Decoded(events=[ROW])))
+        assert writer._conn is None  # closed: the next write opens a fresh session
+        assert writer.write(batch_of(Decoded(events=[ROW]))).inserted == 1
+    finally:
+        writer.close()
