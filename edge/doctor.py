@@ -190,9 +190,8 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     link.start()
     try:
         if not done["connack"].wait(timeout_s):
-            return [
-                Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs")
-            ]
+            why = link.last_error or "no CONNACK"
+            return [Check("credentials accepted", Status.FAIL, why, "check the broker logs")]
         if type(got["connack"]).__name__ == "ConnectRefused":
             return [
                 Check(
