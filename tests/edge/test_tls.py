@@ -133,7 +133,7 @@ def test_a_wrong_ca_is_logged_with_its_reason_and_shown_by_the_doctor(
     import structlog
     from hubsense.edge.io.mqtt import MqttLink
 
-    _broker, tls_port, pki = secure_broker
+    _broker, tls_port, _pki = secure_broker
     stranger = tmp_path / "stranger"
     stranger.mkdir()
     subprocess.run(
