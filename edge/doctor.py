@@ -174,8 +174,10 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
             got["connack"] = event
             done["connack"].set()
 
-    link = MqttLink(config, on_event, max_in_flight=1)
-    client = link._client  # the doctor inspects the very client the agent would use
+    # The agent's settings and credentials under a client id of its own: connecting as
+    # hubsense-edge-NODE would kick a running agent off the broker.
+    link = MqttLink(config, on_event, max_in_flight=1, role="doctor")
+    client = link._client
 
     def on_publish(_c: Any, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
         got["puback"] = reason
@@ -222,6 +224,7 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
                 f"allow this node to write hubsense/v1/{config.site}/{config.node}/# in the ACL",
             )
         )
+        checks.append(_check_other_topics_denied(config, client, got, done, timeout_s))
         done["suback"].wait(timeout_s)
         codes = got.get("suback") or []
         sub_ok = bool(codes) and not any(c.is_failure for c in codes)
@@ -237,6 +240,28 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+# A node id no inventory should hold: were the ACL open, the stray message is dead-lettered.
+_PROBE_NODE = "hubsense-doctor-probe"
+
+
+def _check_other_topics_denied(
+    config: NodeConfig, client: Any, got: dict[str, Any], done: dict[str, Any], timeout_s: float
+) -> Check:
+    """A node's credentials must not write another node's topics (MQTT 5 PUBACK says)."""
+    done["puback"].clear()
+    got.pop("puback", None)
+    topic = node_topic(config.site, _PROBE_NODE, TopicKind.STATUS)
+    client.publish(topic, b"", qos=1, retain=False)
+    answered = done["puback"].wait(timeout_s)
+    denied = answered and got["puback"].is_failure
+    return Check(
+        "other nodes' topics denied",
+        Status.PASS if denied else Status.FAIL,
+        f"{topic}: {got.get('puback', 'no PUBACK')}",
+        "the ACL must limit this node to hubsense/v1/SITE/NODE/# (`hubsense provision broker`)",
+    )
 
 
 def check_clock() -> Check:

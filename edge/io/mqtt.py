@@ -75,8 +75,15 @@ class MqttLink:
     """One paho client for the node's whole life; paho reconnects by itself."""
 
     def __init__(
-        self, config: NodeConfig, on_event: Callable[[LinkEvent], None], max_in_flight: int
+        self,
+        config: NodeConfig,
+        on_event: Callable[[LinkEvent], None],
+        max_in_flight: int,
+        *,
+        role: str = "edge",
     ) -> None:
+        """`role` names the client id `hubsense-{role}-{node}`: the doctor uses its own so
+        it never takes the running agent's session (and sets no last will)."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -93,7 +100,7 @@ class MqttLink:
         self._url = url
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"hubsense-edge-{config.node}",
+            client_id=f"hubsense-{role}-{config.node}",
             protocol=mqtt.MQTTv5,
         )
         username = config.broker.username or url.username
@@ -110,7 +117,8 @@ class MqttLink:
                 else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
-        client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
+        if role == "edge":  # only the agent's disappearance means the node is offline
+            client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
         # Our own window is the real bound; paho's must not be the smaller one.
         client.max_inflight_messages_set(max_in_flight + 2)
         client.reconnect_delay_set(min_delay=1, max_delay=config.broker.reconnect_max_s)

@@ -99,6 +99,8 @@ def test_doctor_names_wrong_password_and_denied_topics(tmp_path: Path, secure_br
     assert good["credentials accepted"].status is Status.PASS
     assert good["publish allowed on own topics"].status is Status.PASS
     assert good["subscribe allowed on config"].status is Status.PASS
+    assert good["other nodes' topics denied"].status is Status.PASS
+    assert "Not authorized" in good["other nodes' topics denied"].detail
 
     wrong = {
         c.name: c
@@ -160,3 +162,28 @@ def test_a_wrong_ca_is_logged_with_its_reason_and_shown_by_the_doctor(
     checks = {c.name: c for c in run_checks(path, 2, MockFactory())}
     assert checks["broker reachable"].status is Status.FAIL
     assert "CERTIFICATE_VERIFY_FAILED" in checks["broker reachable"].detail
+
+
+def test_the_doctor_does_not_take_the_running_agents_place(
+    tmp_path: Path, secure_broker: Any
+) -> None:
+    """Same credentials, another client id: the agent stays connected while doctor runs."""
+    from hubsense.node_config import load_node_config
+
+    broker, tls_port, pki = secure_broker
+    collector = Collector(broker.url, "collector", "c0llect")
+    path = write_config(tmp_path, tls_port, pki, "pi-t", "s3cret")
+    agent = AgentThread(load_node_config(path), pin_factory=MockFactory()).start()
+    try:
+        wait_for(lambda: agent.connected, what="the agent connected")
+        wait_for(lambda: collector.status.get("pi-t", {}).get("online"), what="online")
+        disconnects = []
+        agent.agent.link._client.on_disconnect = lambda *args: disconnects.append(args)
+        checks = {c.name: c for c in run_checks(path, 2, MockFactory())}
+        assert checks["credentials accepted"].status is Status.PASS
+        assert checks["other nodes' topics denied"].status is Status.PASS
+        assert agent.connected and disconnects == []
+        assert collector.status["pi-t"]["online"] is True
+    finally:
+        agent.stop()
+        collector.close()
