@@ -1,8 +1,8 @@
 """What the conflicting-duplicate guard costs ingest's batched write path (BatchWriter).
 
 Starts a private PostgreSQL (hubsense.devstack) and writes the same new events through
-BatchWriter twice per round, alternating: with the seq guard (`_clear_seq_conflicts`
-once a batch; the stored-row comparison runs only when the insert skipped rows, which
+BatchWriter twice per round, alternating: with the seq guard (the clearing of seq conflicts
+in the insert's statement; the stored-row comparison runs only when the insert skipped rows, which
 new events never make it do) and without it (the write path before the guard). Prints
 the medians of 3 rounds, ours beside the baseline, and their ratio; then the cost of a
 batch holding one conflicting message (the transaction is redone without it).
@@ -64,18 +64,17 @@ def main() -> None:
             pg.create_database("bench")
             dsn = pg.dsn("bench")
             migrate(dsn)
-            guarded_clear = copy_writer._clear_seq_conflicts
+            guarded = copy_writer._insert_clearing_conflicts
+            before = lambda: copy_writer._INSERT_EVENTS  # noqa: E731 - the statement before
             ours, base = [], []
             for round_ in range(3):
-                for guarded in (True, False) if round_ % 2 == 0 else (False, True):
+                for with_guard in (True, False) if round_ % 2 == 0 else (False, True):
                     with psycopg.connect(dsn, autocommit=True) as conn:
                         conn.execute("TRUNCATE events, dead_letters, seq_conflicts")
-                    copy_writer._clear_seq_conflicts = (  # type: ignore[assignment]
-                        guarded_clear if guarded else (lambda cur: None)
-                    )
+                    copy_writer._insert_clearing_conflicts = guarded if with_guard else before
                     rate = write_all(dsn, rows_for(0, args.events), args.batch)
-                    (ours if guarded else base).append(rate)
-            copy_writer._clear_seq_conflicts = guarded_clear  # type: ignore[assignment]
+                    (ours if with_guard else base).append(rate)
+            copy_writer._insert_clearing_conflicts = guarded
             # Each batch one message whose last event reuses a stored seq with another ts: the
             # whole message is dead-lettered and the transaction redone once.
             with psycopg.connect(dsn, autocommit=True) as conn:

@@ -237,11 +237,10 @@ def _write_events(
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
-        cur.execute(_INSERT_EVENTS)
+        cur.execute(_insert_clearing_conflicts())
         inserted = cur.rowcount
         if always_compare or inserted < len(rows):
             _raise_stored_conflicts(cur)
-        _clear_seq_conflicts(cur)
         if clear:
             # Inside a savepoint the commit (and its ON COMMIT DELETE) comes after more messages.
             cur.execute(f"DELETE FROM {STAGING}")
@@ -268,9 +267,10 @@ def _raise_stored_conflicts(cur: Any) -> None:
         raise StoredConflictsError(stored_rows(found))
 
 
-def _clear_seq_conflicts(cur: Any) -> None:
-    # One round trip a batch; the server skips the staging scan while no conflict is open.
-    cur.execute(CLEAR_SEQ_CONFLICTS)
+def _insert_clearing_conflicts() -> str:
+    # The clearing rides in the insert's round trip (a data-modifying CTE; rowcount stays
+    # the insert's); the server skips its staging scan while no conflict is open.
+    return f"WITH cleared AS ({CLEAR_SEQ_CONFLICTS} RETURNING 1) {_INSERT_EVENTS}"
 
 
 def _write_dead(conn: Any, dead: list[DeadLetter]) -> None:
