@@ -40,6 +40,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     from hubsense.api import bookings, hub, metrics, pages, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
+    from hubsense.api.security_headers import SecurityHeaders
     from psycopg_pool import ConnectionPool
 
     from hubsense.db.connect import primary_dsn
@@ -89,6 +90,8 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
         max_import_bytes=settings.api.max_import_bytes,
         body_timeout_s=settings.api.body_timeout_s,
     )
+    # Added last, so it wraps everything: the body limit's own 413/408 answers get it too.
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"], summary="The API is up and reaches its database")
     def healthz() -> dict[str, str]:

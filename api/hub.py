@@ -81,7 +81,8 @@ def hub_page(site: str, request: Request) -> HTMLResponse:
 
     from hubsense.api.pages import not_found_page
 
-    if not re.match(ID_PATTERN, site):
+    # fullmatch: `$` in the pattern also matches before a final newline (hub-a%0A).
+    if not re.fullmatch(ID_PATTERN, site):
         return not_found_page(site)
     with request.app.state.pool.connection() as conn:
         if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site,)).fetchone() is None:

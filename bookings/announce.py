@@ -2,8 +2,11 @@
 
 `ReleasePublisher` publishes a `BookingReleaseMessage` at QoS 1, not retained, on
 `hubsense/v1/{site}/bookings` and reports whether the broker acknowledged it;
-`WebhookSender` POSTs the same JSON and reports whether the receiver answered 2xx
-(signed `X-Hubsense-Signature: sha256=<HMAC>` when a secret is set). The only modules
+`WebhookSender` POSTs the same JSON and reports whether the receiver answered 2xx.
+With a secret each POST is signed over its delivery id, its timestamp and its body
+(`X-Hubsense-Delivery`, `X-Hubsense-Timestamp`, `X-Hubsense-Signature: sha256=<HMAC>`),
+so a captured delivery replays only within the receiver's tolerance and only once
+per delivery id; while a secret is rotated both are used (two signatures). The only modules
 of the watcher that import paho or httpx; their types never leave. Must not touch
 the database.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 import uuid
 
 import httpx
@@ -78,22 +82,70 @@ class ReleasePublisher:
         self.client.loop_stop()
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+# How far a receiver should accept a delivery's timestamp from its own clock (docs/api.md).
+SIGNATURE_TOLERANCE_S = 300
+# A release is announced once; its delivery id stays the same on every retry so the
+# receiver can drop a repeat it already handled.
+_DELIVERY_NAMESPACE = uuid.UUID("6f1d3b52-2f4e-4c56-9d55-6b0f1d7c2a11")
+
+
+def signed_content(delivery_id: str, timestamp_s: int, body: bytes) -> bytes:
+    return f"{delivery_id}.{timestamp_s}.".encode() + body
+
+
+def signature(secret: str, delivery_id: str, timestamp_s: int, body: bytes) -> str:
+    content = signed_content(delivery_id, timestamp_s, body)
+    return "sha256=" + hmac.new(secret.encode(), content, hashlib.sha256).hexdigest()
+
+
+def delivery_id(message: BookingReleaseMessage) -> str:
+    return str(uuid.uuid5(_DELIVERY_NAMESPACE, f"{message.booking_id}/{message.released_at_ms}"))
+
+
+def signature_valid(
+    secrets: list[str],
+    headers: dict[str, str],
+    body: bytes,
+    now_s: float,
+    tolerance_s: float = SIGNATURE_TOLERANCE_S,
+) -> bool:
+    """What a receiver checks: a fresh timestamp and one signature matching one secret."""
+    try:
+        stamp = int(headers["X-Hubsense-Timestamp"])
+        delivery = headers["X-Hubsense-Delivery"]
+        offered = headers["X-Hubsense-Signature"].split()
+    except (KeyError, ValueError):
+        return False
+    if abs(now_s - stamp) > tolerance_s:
+        return False
+    expected = [signature(secret, delivery, stamp, body) for secret in secrets]
+    return any(hmac.compare_digest(o, e) for o in offered for e in expected)
 
 
 class WebhookSender:
-    def __init__(self, url: str, secret: str | None = None) -> None:
+    def __init__(
+        self, url: str, secret: str | None = None, previous_secret: str | None = None
+    ) -> None:
         self.url = url
-        self.secret = secret
+        # The current secret first; the previous one only while receivers switch over.
+        self.secrets = [s for s in (secret, previous_secret) if s]
         self.client = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
 
     def send(self, message: BookingReleaseMessage) -> bool:
         """True when the receiver answered 2xx."""
         body = encode(message)
-        headers = {"Content-Type": "application/json", "User-Agent": "hubsense-release"}
-        if self.secret:
-            headers["X-Hubsense-Signature"] = signature(self.secret, body)
+        delivery = delivery_id(message)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "hubsense-release",
+            "X-Hubsense-Delivery": delivery,
+        }
+        if self.secrets:
+            stamp = int(time.time())  # signed again on each retry: a fresh timestamp
+            headers["X-Hubsense-Timestamp"] = str(stamp)
+            headers["X-Hubsense-Signature"] = " ".join(
+                signature(secret, delivery, stamp, body) for secret in self.secrets
+            )
         try:
             response = self.client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as error:

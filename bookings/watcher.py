@@ -240,7 +240,12 @@ def run_watcher(
     publisher = ReleasePublisher(url, str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None)
     config = settings.bookings
     secret = config.webhook_secret.get_secret_value() if config.webhook_secret else None
-    hook = WebhookSender(config.webhook_url, secret) if config.webhook_url else None
+    previous = (
+        config.webhook_previous_secret.get_secret_value()
+        if config.webhook_previous_secret
+        else None
+    )
+    hook = WebhookSender(config.webhook_url, secret, previous) if config.webhook_url else None
     publisher.start()
     try:
         ReleaseWatcher(dsn or resolve_dsn(settings), config, publisher, hook).run(stop)

@@ -1,6 +1,7 @@
 """The Fleet board: for installers — which nodes are up, how far behind, how hot, what fails.
 
-Reads the raw tables only (`nodes`, `node_status`, `events`, `dead_letters`), so it
+Reads the raw tables only (`nodes`, `node_status`, `events`, `dead_letters`,
+`seq_conflicts` and the `hubsense_seq_gaps` function over `events`), so it
 works before any analytics has run. Builds the board; must not touch a database.
 """
 
@@ -33,6 +34,8 @@ SELECT n.id AS "node",
        n.site_id AS "site",
        CASE WHEN ns.node_id IS NULL THEN 'never reported'
             WHEN ns.online THEN 'online' ELSE 'offline' END AS "status",
+       -- Open until the node sends a seq above its highest conflicting one (migration 0009).
+       CASE WHEN sc.node_id IS NOT NULL THEN 'seq conflict' ELSE 'ok' END AS "seq",
        ns.version AS "version",
        ns.updated_at AS "last seen",
        round(extract(epoch FROM now() - ns.updated_at)::numeric) AS "last seen (s ago)",
@@ -44,6 +47,7 @@ SELECT n.id AS "node",
        last_event.ts AS "last event"
 FROM nodes n
 LEFT JOIN node_status ns ON ns.node_id = n.id
+LEFT JOIN seq_conflicts sc ON sc.node_id = n.id AND sc.cleared_at IS NULL
 LEFT JOIN LATERAL (
     -- seq increases per node (docs/wire.md): the primary key finds the newest event.
     SELECT e.ts FROM events e WHERE e.node_id = n.id ORDER BY e.seq DESC LIMIT 1
@@ -96,6 +100,27 @@ GROUP BY reason
 ORDER BY count(*) DESC, reason
 """
 
+# Seqs never received in the board's time range; a fresh outbox's jump is no loss.
+SEQ_GAPS = """
+SELECT g.node_id AS "node", g.site_id AS "site", g.after_seq AS "after seq",
+       g.before_seq AS "next seq received", g.missing AS "seqs never received",
+       g.after_ts AS "after", g.before_ts AS "next received",
+       CASE WHEN g.new_outbox THEN 'new outbox (nothing lost)' ELSE 'gap' END AS "kind"
+FROM hubsense_seq_gaps($__timeFrom(), NULL) g
+JOIN nodes n ON n.id = g.node_id
+WHERE n.site_id IN ($site) AND g.before_ts <= $__timeTo()
+ORDER BY g.new_outbox, g.missing DESC NULLS LAST, g.node_id, g.after_seq
+"""
+
+SEQ_CONFLICTS = """
+SELECT sc.node_id AS "node", sc.site_id AS "site", sc.first_at AS "since",
+       sc.last_at AS "last", sc.last_seq AS "highest conflicting seq",
+       sc.dead_letters AS "dead letters"
+FROM seq_conflicts sc
+WHERE sc.cleared_at IS NULL AND sc.site_id IN ($site)
+ORDER BY sc.last_at DESC, sc.node_id
+"""
+
 SITES = "SELECT id FROM sites WHERE retired_at IS NULL ORDER BY id"
 
 
@@ -116,6 +141,19 @@ def board() -> Any:
         )
         .with_panel(
             table_panel("Nodes: last seen, outbox, sensors, temperature", NODES_TABLE, h=10)
+        )
+        .with_panel(
+            table_panel("Seq gaps (seqs never received)", SEQ_GAPS, w=12, h=8).description(
+                "Per node, seqs missing between stored events in the time range; "
+                "`hubsense fleet gaps` gives the same from a terminal."
+            )
+        )
+        .with_panel(
+            table_panel("Seq conflicts (open)", SEQ_CONFLICTS, w=12, h=8).description(
+                "Nodes that reused a seq for other content (e.g. reflashed with old "
+                "software): their messages are dead letters (conflicting_duplicate) "
+                "until the node sends a seq above the highest conflicting one."
+            )
         )
         .with_panel(table_panel("Last sensor reading age", SENSOR_AGES, w=12, h=9))
         .with_panel(

@@ -21,9 +21,15 @@ from typing import Any
 from hubsense.edge.core.machine import Change, DeskMachine, SensorSpec, Signal, SourceKind
 from hubsense.edge.core.outbox_rules import InFlight, OutboxLimits, TokenBucket, events_that_fit
 from hubsense.edge.io import mqtt as link_events
+from hubsense.edge.io import system
 from hubsense.edge.io.ble import BleReading, BleScanner, BthomeDecoder
 from hubsense.edge.io.gpio import PirInputs
-from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, OutboxFullError, open_outbox
+from hubsense.edge.io.outbox import (
+    PLAUSIBLE_AFTER_MS,
+    OutboxFullError,
+    open_outbox,
+    outbox_exists,
+)
 from hubsense.edge.status import live_view, status_message, write_live_view
 
 from hubsense.inventory.model import BthomeSensor, GpioPirSensor
@@ -76,9 +82,13 @@ class EdgeAgent:
         pin_factory: Any = None,
         scan_ble: bool = True,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        clock_synced: Callable[[], bool | None] = system.clock_synced,
     ) -> None:
         self.config = config
         self.clock = clock_ms
+        self.clock_synced = clock_synced
+        # What the agent waits for before sensing (shown by `edge watch` and `edge doctor`).
+        self.waiting_for: str | None = None
         self._pin_factory = pin_factory
         self._scan_ble = scan_ble and bool(config.ble_sensors)
         self.limits = OutboxLimits(
@@ -136,6 +146,11 @@ class EdgeAgent:
     # -- the loop -----------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if not outbox_exists(self.config.state_dir):
+            await self._wait_for_synced_clock()
+            if self._stopping:
+                log.info("edge_stopped", node=self.config.node, note="before the first seq")
+                return
         self.outbox = open_outbox(
             self.config.state_dir,
             self.config.node,
@@ -155,6 +170,42 @@ class EdgeAgent:
             raise
         finally:
             await self._shutdown()
+
+    def _clock_ready_for_first_seq(self) -> bool:
+        if self.clock() < PLAUSIBLE_AFTER_MS:
+            return False
+        if not self.config.outbox.wait_for_clock_sync:
+            return True
+        # None: the kernel cannot tell (not Linux); a clock past 2024 is then trusted.
+        return self.clock_synced() is not False
+
+    async def _wait_for_synced_clock(self) -> None:
+        """A fresh outbox seeds its seq from the clock (SPEC §4): wait until it is right.
+
+        A reflashed Pi without RTC boots in 1970; seeding then would restart at seq 0
+        and reuse the seqs its earlier outbox sent. The wait shows in the log, in the
+        live view (`edge watch`) and in `edge doctor`.
+        """
+        while not self._stopping and not self._clock_ready_for_first_seq():
+            if self.waiting_for is None:
+                self.waiting_for = "clock_sync"
+                log.warning(
+                    "outbox_waits_for_clock_sync",
+                    node=self.config.node,
+                    now_ms=self.clock(),
+                    hint="a new outbox takes its first seq from the clock; enable NTP",
+                )
+            write_live_view(
+                self.config.live_path,
+                {"node": self.config.node, "ts_ms": self.clock(), "waiting_for": "clock_sync"},
+            )
+            with contextlib.suppress(TimeoutError):
+                item = await asyncio.wait_for(self._queue.get(), timeout=1.0)
+                if item is None:  # nothing else is queued before sensing starts
+                    self._stopping = True
+        if self.waiting_for is not None and not self._stopping:
+            log.info("clock_synced_outbox_starts", node=self.config.node, now_ms=self.clock())
+        self.waiting_for = None
 
     async def _wait_for_plausible_clock(self) -> None:
         """Refuse to timestamp before the clock is past the last stored event (docs/wire.md)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hubsense.edge.io import system
+from hubsense.edge.io.outbox import PLAUSIBLE_AFTER_MS, SEQS_PER_MS
 
 from hubsense.checks import Check, Status
 from hubsense.errors import HubsenseError
@@ -217,8 +218,10 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
             got["connack"] = event
             done["connack"].set()
 
-    link = MqttLink(config, on_event, max_in_flight=1)
-    client = link._client  # the doctor inspects the very client the agent would use
+    # The agent's settings and credentials under a client id of its own: connecting as
+    # hubsense-edge-NODE would kick a running agent off the broker.
+    link = MqttLink(config, on_event, max_in_flight=1, role="doctor")
+    client = link._client
 
     def on_publish(_c: Any, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
         got["puback"] = reason
@@ -233,8 +236,9 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     link.start()
     try:
         if not done["connack"].wait(timeout_s):
+            why = link.last_error or "no CONNACK"
             return [
-                Check("credentials accepted", Status.FAIL, "no CONNACK", "check the broker logs"),
+                Check("credentials accepted", Status.FAIL, why, "check the broker logs"),
                 *skipped(_SESSION_CHECKS[1:], "not connected"),
             ]
         if type(got["connack"]).__name__ == "ConnectRefused":
@@ -268,6 +272,7 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
                 f"allow this node to write hubsense/v1/{config.site}/{config.node}/# in the ACL",
             )
         )
+        checks.append(_check_other_topics_denied(config, client, got, done, timeout_s))
         done["suback"].wait(timeout_s)
         codes = got.get("suback") or []
         sub_ok = bool(codes) and not any(c.is_failure for c in codes)
@@ -283,6 +288,28 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+# A node id no inventory should hold: were the ACL open, the stray message is dead-lettered.
+_PROBE_NODE = "hubsense-doctor-probe"
+
+
+def _check_other_topics_denied(
+    config: NodeConfig, client: Any, got: dict[str, Any], done: dict[str, Any], timeout_s: float
+) -> Check:
+    """A node's credentials must not write another node's topics (MQTT 5 PUBACK says)."""
+    done["puback"].clear()
+    got.pop("puback", None)
+    topic = node_topic(config.site, _PROBE_NODE, TopicKind.STATUS)
+    client.publish(topic, b"", qos=1, retain=False)
+    answered = done["puback"].wait(timeout_s)
+    denied = answered and got["puback"].is_failure
+    return Check(
+        "other nodes' topics denied",
+        Status.PASS if denied else Status.FAIL,
+        f"{topic}: {got.get('puback', 'no PUBACK')}",
+        "the ACL must limit this node to hubsense/v1/SITE/NODE/# (`hubsense provision broker`)",
+    )
 
 
 def check_clock() -> Check:
@@ -307,10 +334,18 @@ def check_clock() -> Check:
 def check_outbox(config: NodeConfig) -> Check:
     path = config.state_dir / "outbox.sqlite3"
     if not path.exists():
+        if _live_waiting_for(config) == "clock_sync":
+            return Check(
+                "outbox healthy",
+                Status.FAIL,
+                "the agent waits for the clock to be synchronised before its first seq "
+                "(a new outbox starts at the clock's Unix ms * 1,000)",
+                "enable NTP: `timedatectl set-ntp true` and allow UDP 123 to the NTP server",
+            )
         return Check(
             "outbox healthy",
             Status.WARN,
-            f"{path} does not exist yet",
+            f"{path} does not exist yet (created once the clock is synchronised)",
             "start the agent once (systemctl start hubsense-edge)",
         )
     try:
@@ -318,6 +353,7 @@ def check_outbox(config: NodeConfig) -> Check:
         try:
             integrity = db.execute("PRAGMA quick_check").fetchone()[0]
             depth, oldest = db.execute("SELECT count(*), min(ts_ms) FROM events").fetchone()
+            seq_row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
         finally:
             db.close()
     except sqlite3.Error as error:
@@ -339,6 +375,14 @@ def check_outbox(config: NodeConfig) -> Check:
         if oldest is None
         else f", oldest {(time.time_ns() // 1_000_000 - oldest) / 3_600_000:.1f} h"
     )
+    if seq_row is not None and int(seq_row[0]) < PLAUSIBLE_AFTER_MS * SEQS_PER_MS:
+        return Check(
+            "outbox healthy",
+            Status.WARN,
+            f"{depth} events waiting{age}; next seq {seq_row[0]} did not start from the "
+            "clock, so a reflashed node could reuse seqs (ingest dead-letters them)",
+            "at the next SD card change the new outbox starts from the clock by itself",
+        )
     status = Status.PASS if depth < 10_000 else Status.WARN
     return Check(
         "outbox healthy",
@@ -346,6 +390,20 @@ def check_outbox(config: NodeConfig) -> Check:
         f"{depth} events waiting{age}",
         "the broker has not acknowledged for a while: see the broker checks above",
     )
+
+
+def _live_waiting_for(config: NodeConfig) -> str | None:
+    """What a running agent says it waits for in its live view (None: not waiting)."""
+    import json
+
+    try:
+        view = json.loads(config.live_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if time.time() - config.live_path.stat().st_mtime > 2 * config.heartbeat_s + 2:
+        return None
+    waiting = view.get("waiting_for") if isinstance(view, dict) else None
+    return str(waiting) if waiting else None
 
 
 def check_disk(config: NodeConfig) -> Check:

@@ -30,13 +30,22 @@ class AgentThread:
         *,
         pin_factory: Any = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        clock_synced: Callable[[], bool | None] = lambda: None,
     ) -> None:
+        # The embedded agent's clock is given (often simulated): the kernel's NTP state
+        # says nothing about it, so by default only its plausibility is checked.
         if pin_factory is None:
             from gpiozero.pins.mock import MockFactory
 
             pin_factory = MockFactory()
         self.pin_factory = pin_factory
-        self.agent = EdgeAgent(config, pin_factory=pin_factory, scan_ble=False, clock_ms=clock_ms)
+        self.agent = EdgeAgent(
+            config,
+            pin_factory=pin_factory,
+            scan_ble=False,
+            clock_ms=clock_ms,
+            clock_synced=clock_synced,
+        )
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"edge-{config.node}", daemon=True)
 

@@ -53,6 +53,13 @@ def render(view: dict[str, Any], source: str) -> Any:
     return table
 
 
+def waiting_text(view: dict[str, Any]) -> str:
+    return (
+        f"agent of {view.get('node')} waits for the clock to be synchronised: a new outbox "
+        "takes its first seq from the clock (check `timedatectl status`)"
+    )
+
+
 def watch_node(
     config: NodeConfig, duration_s: float | None, pin_factory: Any = None
 ) -> dict[str, Any] | None:
@@ -72,6 +79,8 @@ def _watch_agent(config: NodeConfig, duration_s: float | None) -> dict[str, Any]
             view = _read_live(config)
             if view is None:
                 live.update(f"agent of {config.node} stopped writing {config.live_path}")
+            elif view.get("waiting_for") == "clock_sync":
+                live.update(waiting_text(view))
             else:
                 live.update(render(view, "running agent"))
             time.sleep(0.25)

@@ -20,6 +20,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("provision", "hubsense.provision.cli", "app"),
     ("privacy", "hubsense.privacy_cli", "app"),
     ("ingest", "hubsense.ingest.cli", "app"),
+    ("fleet", "hubsense.ingest.fleet_cli", "app"),
     ("simulate", "hubsense.simulators.cli", "command"),
     ("edge", "hubsense.edge.cli", "app"),
     ("analytics", "hubsense.analytics.cli", "app"),

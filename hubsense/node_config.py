@@ -61,6 +61,10 @@ class OutboxConfig(_Model):
     max_in_flight: Annotated[int, Field(ge=1, le=1_000)] = 8
     rate_events_per_s: Annotated[float, Field(gt=0)] = 1_000.0
     ack_timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    # A fresh outbox takes its first seq from the clock (Unix ms * 1,000), so it waits
+    # until the kernel reports the clock NTP-synchronised. false: trust any clock past
+    # 2024 instead (a container, whose kernel cannot report the host's sync).
+    wait_for_clock_sync: bool = True
 
 
 class BleConfig(_Model):

@@ -100,8 +100,11 @@ class BookingSettings(BaseModel):
     watch_interval_s: float = Field(default=10.0, gt=0)
     # Released bookings are POSTed here (JSON BookingReleaseMessage); None: no webhook.
     webhook_url: str | None = None
-    # When set, each POST carries X-Hubsense-Signature: sha256=HMAC(secret, body).
+    # When set, each POST carries X-Hubsense-Delivery, X-Hubsense-Timestamp and
+    # X-Hubsense-Signature: sha256=HMAC(secret, "{delivery}.{timestamp}." + body).
     webhook_secret: SecretStr | None = None
+    # While rotating: the old secret, signed with too (a second signature) until removed.
+    webhook_previous_secret: SecretStr | None = None
     # Imports and syncs (docs/api.md, docs/bookings.md). A booking lasts at most max_duration_h
     # (the database refuses more than 31 days whatever this says).
     max_duration_h: float = Field(default=24, gt=0, le=744)

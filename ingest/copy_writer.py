@@ -4,10 +4,16 @@ The psycopg adapter of ingest: psycopg types never leave this module. Events go
 through a TEMP staging table with binary COPY and then
 `INSERT INTO events … SELECT … ON CONFLICT DO NOTHING` (no conflict target, so
 both the plain key (node_id, seq) and the hypertable key (node_id, seq, ts)
-dedupe a redelivery). Dead letters and status upserts commit in the same
-transaction as the events. If the database rejects a batch for what is in it
-(not for being down), `write_each` writes message by message and dead-letters
-the ones it refuses, so one bad message never stops ingest.
+dedupe a redelivery). A (node, seq) stored before with other content is a
+conflicting duplicate (SPEC §4): when the insert skipped rows (always, on
+TimescaleDB, whose key holds ts too) `_raise_stored_conflicts` compares the staged
+rows with the stored ones; messages holding a conflict become dead letters and
+the transaction is redone without them, so nothing of them is written and the
+dead letters commit with the rest. Dead letters, the `seq_conflicts` marks and
+status upserts commit in the same transaction as the events. If the database
+rejects a batch for what is in it (not for being down), `write_each` writes
+message by message and dead-letters the ones it refuses, so one bad message
+never stops ingest.
 Must not ack, retry or sleep: the service decides that.
 """
 
@@ -18,6 +24,13 @@ from typing import Any
 
 from hubsense.ingest.batch import Batch
 from hubsense.ingest.decode import DeadLetter, Decoded, EventRow, Reason, StatusRow
+from hubsense.ingest.seq_marks import (
+    CLEAR_SEQ_CONFLICTS,
+    FIND_STORED_CONFLICTS,
+    StoredConflictsError,
+    note_seq_conflicts,
+    stored_rows,
+)
 
 from hubsense.db.connect import connect
 
@@ -79,6 +92,9 @@ class BatchWriter:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._conn: Any = None
+        # On TimescaleDB a conflicting row with another ts is not skipped by the insert
+        # (the unique key holds ts): every batch is compared with the stored rows there.
+        self._always_compare = False
 
     def connect(self) -> Any:
         """(Re)open the connection and its staging table; raises DatabaseDownError."""
@@ -86,6 +102,9 @@ class BatchWriter:
         try:
             self._conn = connect(self.dsn, autocommit=True)
             self._conn.execute(_CREATE_STAGING)
+            self._always_compare = bool(
+                self._conn.execute("SELECT hubsense_has_timescale()").fetchone()[0]
+            )
         except Exception as error:
             self.close()
             raise DatabaseDownError(_last_line(error)) from error
@@ -103,14 +122,29 @@ class BatchWriter:
                 self._conn = None
 
     def write(self, batch: Batch) -> WriteResult:
-        """Commit the whole batch in one transaction."""
+        """Commit the whole batch in one transaction.
+
+        A message conflicting with stored rows rolls the transaction back; it is
+        redone with that message as a dead letter (each round removes one at least).
+        """
         with self._errors():
             conn = self.connection
-            with conn.transaction():
-                inserted = _write_events(conn, list(batch.events.values()))
-                _write_statuses(conn, list(batch.statuses.values()))
-                _write_dead(conn, batch.dead)
+            while True:
+                try:
+                    with conn.transaction():
+                        inserted = self._write_events(conn, list(batch.events.values()))
+                        _write_statuses(conn, list(batch.statuses.values()))
+                        _write_dead(conn, batch.dead)
+                    break
+                except StoredConflictsError as found:
+                    if not batch.reject_conflicts(found.stored):
+                        raise DatabaseRejectedError(
+                            "stored conflicts found but no message holds them"
+                        ) from found
         return WriteResult(inserted=inserted, dead=len(batch.dead))
+
+    def _write_events(self, conn: Any, rows: list[EventRow], *, clear: bool = False) -> int:
+        return _write_events(conn, rows, clear=clear, always_compare=self._always_compare)
 
     def write_each(self, batch: Batch) -> WriteResult:
         """Commit message by message (savepoints); what the database refuses is dead-lettered."""
@@ -123,13 +157,25 @@ class BatchWriter:
                     if decoded.dead is not None:
                         continue
                     try:
-                        inserted += _write_one(conn, decoded)
+                        inserted += self._write_one(conn, decoded)
+                    except StoredConflictsError as found:
+                        single = Batch()
+                        single.add(topic, payload, decoded, None, 0.0)
+                        single.reject_conflicts(found.stored)
+                        dead.extend(single.dead)
                     except _content_errors() as error:
                         dead.append(
                             DeadLetter(topic, payload, Reason.DB_REJECTED, _last_line(error))
                         )
                 _write_dead(conn, dead)
         return WriteResult(inserted=inserted, dead=len(dead))
+
+    def _write_one(self, conn: Any, decoded: Decoded) -> int:
+        with conn.transaction():  # a savepoint inside the batch transaction
+            inserted = self._write_events(conn, decoded.events, clear=True)
+            if decoded.status is not None:
+                _write_statuses(conn, [decoded.status])
+        return inserted
 
     def _errors(self) -> Any:
         return _ErrorMapper(self)
@@ -172,14 +218,6 @@ def _content_errors() -> tuple[type[Exception], ...]:
     return (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.RaiseException)
 
 
-def _write_one(conn: Any, decoded: Decoded) -> int:
-    with conn.transaction():  # a savepoint inside the batch transaction
-        inserted = _write_events(conn, decoded.events, clear=True)
-        if decoded.status is not None:
-            _write_statuses(conn, [decoded.status])
-    return inserted
-
-
 def _last_line(error: BaseException) -> str:
     """The server's primary message when there is one, else the error's first line."""
     diag = getattr(error, "diag", None)
@@ -188,7 +226,9 @@ def _last_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-def _write_events(conn: Any, rows: list[EventRow], *, clear: bool = False) -> int:
+def _write_events(
+    conn: Any, rows: list[EventRow], *, clear: bool = False, always_compare: bool = False
+) -> int:
     if not rows:
         return 0
     with conn.cursor() as cur:
@@ -197,8 +237,10 @@ def _write_events(conn: Any, rows: list[EventRow], *, clear: bool = False) -> in
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
-        cur.execute(_INSERT_EVENTS)
+        cur.execute(_insert_clearing_conflicts())
         inserted = cur.rowcount
+        if always_compare or inserted < len(rows):
+            _raise_stored_conflicts(cur)
         if clear:
             # Inside a savepoint the commit (and its ON COMMIT DELETE) comes after more messages.
             cur.execute(f"DELETE FROM {STAGING}")
@@ -213,6 +255,24 @@ def _write_statuses(conn: Any, statuses: list[StatusRow]) -> None:
         cur.executemany(_UPSERT_STATUS, params)
 
 
+def _raise_stored_conflicts(cur: Any) -> None:
+    """Compare the staged rows with the stored ones of the same (node, seq).
+
+    Runs only when the insert skipped rows (or on TimescaleDB), so a batch of new
+    events pays nothing. The rows just inserted compare equal to themselves.
+    """
+    cur.execute(FIND_STORED_CONFLICTS)
+    found = cur.fetchall()
+    if found:
+        raise StoredConflictsError(stored_rows(found))
+
+
+def _insert_clearing_conflicts() -> str:
+    # The clearing rides in the insert's round trip (a data-modifying CTE; rowcount stays
+    # the insert's); the server skips its staging scan while no conflict is open.
+    return f"WITH cleared AS ({CLEAR_SEQ_CONFLICTS} RETURNING 1) {_INSERT_EVENTS}"
+
+
 def _write_dead(conn: Any, dead: list[DeadLetter]) -> None:
     if not dead:
         return
@@ -220,3 +280,4 @@ def _write_dead(conn: Any, dead: list[DeadLetter]) -> None:
         copy.set_types(_DEAD_TYPES)
         for letter in dead:
             copy.write_row((letter.topic, letter.payload, str(letter.reason), letter.detail))
+    note_seq_conflicts(conn, [letter.conflict for letter in dead if letter.conflict is not None])

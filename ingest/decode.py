@@ -87,11 +87,21 @@ class KnownInventory:
 
 
 @dataclass(frozen=True, slots=True)
+class SeqConflict:
+    """A node sent a seq it had already used for other content (SPEC §4)."""
+
+    node_id: str
+    site_id: str
+    seq: int  # the highest conflicting seq of the message
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     topic: str
     payload: bytes
     reason: Reason
     detail: str
+    conflict: SeqConflict | None = None  # set for conflicting_duplicate
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +137,22 @@ def decode_message(
     except _Rejected as rejected:
         if rejected.reason is Reason.TOO_LARGE:
             payload = payload[:MAX_DEAD_PAYLOAD_BYTES]
-        return Decoded(dead=DeadLetter(topic, payload, rejected.reason, rejected.detail))
+        letter = DeadLetter(topic, payload, rejected.reason, rejected.detail, rejected.conflict)
+        return Decoded(dead=letter)
 
 
 class _Rejected(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str, conflict: SeqConflict | None = None) -> None:
         super().__init__(reason, detail)
         self.reason = reason
         # PostgreSQL text cannot hold NUL; a sender's bytes quoted in a message may contain it.
-        self.detail = detail.replace("\x00", "\\x00")[:MAX_DETAIL_CHARS]
+        self.detail = clip_detail(detail)
+        self.conflict = conflict
+
+
+def clip_detail(detail: str) -> str:
+    """What a dead letter's `detail` may hold: no NUL, at most MAX_DETAIL_CHARS."""
+    return detail.replace("\x00", "\\x00")[:MAX_DETAIL_CHARS]
 
 
 def _decode(topic: str, payload: bytes, inventory: KnownInventory, ts_limit_ms: int) -> Decoded:
@@ -241,9 +258,24 @@ def _event_rows(
         if seen != row:
             raise _Rejected(
                 Reason.CONFLICTING_DUPLICATE,
-                f"seq {event.seq} appears twice with different content",
+                "within one message: " + describe_conflict(seen, row, "first"),
+                SeqConflict(node, site, event.seq),
             )
     return list(rows.values())
+
+
+def event_content(row: EventRow) -> str:
+    """An event row as the compact JSON of the wire (without node and seq), for details."""
+    _node, _seq, ts_ms, _site, kind, desk, source, state = row
+    content: dict[str, object] = {"ts": ts_ms, "type": kind}
+    if desk is not None:
+        content.update(desk=desk, source=source, state=state)
+    return json.dumps(content, separators=(",", ":"))
+
+
+def describe_conflict(held: EventRow, received: EventRow, held_as: str = "stored") -> str:
+    """Both contents of one (node, seq): what is held and what arrived again."""
+    return f"seq {received[1]}: {held_as} {event_content(held)} received {event_content(received)}"
 
 
 def _reject_desk(node: str, seq: int, desk: str, inventory: KnownInventory) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +61,29 @@ def offline_status(node: str) -> bytes:
     return encode(StatusMessage(node=node, online=False))
 
 
+def _describe_connect_error(error: BaseException | None) -> str:
+    if error is None:
+        return "connection failed"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS handshake failed: {error.verify_message or error.reason}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake failed: {error.reason or error}"
+    return f"{type(error).__name__}: {error}"
+
+
 class MqttLink:
     """One paho client for the node's whole life; paho reconnects by itself."""
 
     def __init__(
-        self, config: NodeConfig, on_event: Callable[[LinkEvent], None], max_in_flight: int
+        self,
+        config: NodeConfig,
+        on_event: Callable[[LinkEvent], None],
+        max_in_flight: int,
+        *,
+        role: str = "edge",
     ) -> None:
+        """`role` names the client id `hubsense-{role}-{node}`: the doctor uses its own so
+        it never takes the running agent's session (and sets no last will)."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -76,11 +94,13 @@ class MqttLink:
         self.status_topic = node_topic(config.site, config.node, TopicKind.STATUS)
         self.config_topic = node_topic(config.site, config.node, TopicKind.CONFIG)
         self.connected = False
+        # Why the last connection attempt failed (a TLS handshake, a refused socket).
+        self.last_error: str | None = None
         url = parse_mqtt_url(config.broker.url)
         self._url = url
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"hubsense-edge-{config.node}",
+            client_id=f"hubsense-{role}-{config.node}",
             protocol=mqtt.MQTTv5,
         )
         username = config.broker.username or url.username
@@ -97,12 +117,14 @@ class MqttLink:
                 else None,
                 cert_reqs=ssl.CERT_REQUIRED,
             )
-        client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
+        if role == "edge":  # only the agent's disappearance means the node is offline
+            client.will_set(self.status_topic, offline_status(config.node), qos=1, retain=True)
         # Our own window is the real bound; paho's must not be the smaller one.
         client.max_inflight_messages_set(max_in_flight + 2)
         client.reconnect_delay_set(min_delay=1, max_delay=config.broker.reconnect_max_s)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
+        client.on_connect_fail = self._connect_failed
         client.on_publish = self._published
         client.on_message = self._message
         self._client = client
@@ -114,6 +136,7 @@ class MqttLink:
         log.info("mqtt_connecting", broker=self._url.redacted())
 
     def _connected(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.last_error = None
         if reason.is_failure:
             log.error("mqtt_connect_refused", reason=str(reason))
             self._on_event(ConnectRefused(str(reason)))
@@ -122,6 +145,23 @@ class MqttLink:
         client.subscribe(self.config_topic, qos=1)
         log.info("mqtt_connected", broker=self._url.redacted())
         self._on_event(Connected())
+
+    def _connect_failed(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its `except OSError` around connect, without the error:
+        # the exception being handled is the reason (ssl.SSLError for a bad handshake).
+        error = sys.exc_info()[1]
+        reason = _describe_connect_error(error)
+        if reason != self.last_error:  # once per distinct reason, not on every retry
+            log.error(
+                "mqtt_connect_failed",
+                broker=self._url.redacted(),
+                tls=isinstance(error, ssl.SSLError),
+                reason=reason,
+                hint="wrong CA, wrong host name or a man in the middle"
+                if isinstance(error, ssl.SSLError)
+                else "check the broker address and that it is up",
+            )
+        self.last_error = reason
 
     def _disconnected(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any

@@ -236,6 +236,22 @@ class _Transaction:
             self._db.execute("ROLLBACK")
 
 
+def outbox_exists(state_dir: Path) -> bool:
+    """Whether `state_dir` holds an outbox that has handed out its first seq already."""
+    path = state_dir / "outbox.sqlite3"
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT 1 FROM meta WHERE key = 'next_seq'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True  # not ours to judge here: open_outbox reports what is wrong with it
+    return row is not None
+
+
 def open_outbox(state_dir: Path, node: str, now_ms: int, max_bytes: int | None = None) -> Outbox:
     """Open (or create) `state_dir/outbox.sqlite3`; a ServiceError says why it cannot."""
     try:

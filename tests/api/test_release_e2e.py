@@ -22,7 +22,7 @@ from api_helpers import (
     now_ms,
     utc,
 )
-from hubsense.bookings.announce import signature
+from hubsense.bookings.announce import signature, signature_valid
 from support.database import query
 from support.ingest_runs import IngestThread
 from support.mqtt_clients import Publisher
@@ -127,7 +127,11 @@ def test_vacant_observed_desk_is_released_published_and_posted(
         for headers, body, _ in hook.requests:
             assert json.loads(body) == json.loads(payload)
             assert headers["Content-Type"] == "application/json"
-            assert headers["X-Hubsense-Signature"] == signature(SECRET, body)
+            delivery, stamp = headers["X-Hubsense-Delivery"], int(headers["X-Hubsense-Timestamp"])
+            assert headers["X-Hubsense-Signature"] == signature(SECRET, delivery, stamp, body)
+            assert signature_valid([SECRET], headers, body, time.time())
+        # A retry keeps its delivery id, so a receiver drops a repeat it handled.
+        assert len({headers["X-Hubsense-Delivery"] for headers, _, _ in hook.requests}) == 1
         rows = query(
             api_dsn,
             """SELECT booking_id, released_at IS NOT NULL, release_published_at IS NOT NULL,

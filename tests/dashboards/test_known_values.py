@@ -181,6 +181,10 @@ def test_fleet(hand_db: str, boards: dict[str, Any]) -> None:
     assert table["n-a"]["CPU (°C)"] == 61.5
     assert 599 <= table["n-a"]["last seen (s ago)"] <= 700
     assert table["n-b"]["last event"] == local(5, 9)  # the late occupied event
+    assert table["n-a"]["seq"] == table["n-b"]["seq"] == "ok"
+    # The hand data's seqs are contiguous and nobody reused one.
+    for title in ("Seq gaps (seqs never received)", "Seq conflicts (open)"):
+        assert run_sql(hand_db, panel_sql(fleet, title), context(START, END, **sites))[1] == []
     _, rows = run_sql(
         hand_db, panel_sql(fleet, "Last sensor reading age"), context(START, END, **sites)
     )

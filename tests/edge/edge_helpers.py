@@ -36,6 +36,9 @@ def node_config(
         for i in range(pins)
     ]
     sensors.extend(ble or [])
+    # This container's kernel cannot report NTP sync (adjtimex says TIME_ERROR): the
+    # real processes started from these configs trust the (host-set) clock instead.
+    outbox = {"wait_for_clock_sync": False, **extra.pop("outbox", {})}
     data = {
         "node": node,
         "site": SITE,
@@ -44,6 +47,7 @@ def node_config(
         "debounce_ms": 100,
         "tick_s": 0.05,
         "sensors": sensors,
+        "outbox": outbox,
         **extra,
     }
     return NodeConfig.model_validate(data)

@@ -221,3 +221,51 @@ def test_refuses_to_timestamp_before_its_last_recorded_event(
     handle.stop()
     assert all(e["ts"] >= last_ms for e in collector.events)
     assert collector.events[0]["seq"] == last_ms * 1000  # the old alive, sent first
+
+
+def test_a_fresh_outbox_waits_for_clock_sync_then_starts_at_its_ms_times_1000(
+    tmp_path: Path, mqtt_broker: Any, collector: Collector
+) -> None:
+    """A reflashed Pi: no outbox, clock not yet synchronised. It waits, visibly."""
+    from edge_helpers import SimClock
+    from hubsense.edge.doctor import Status, check_outbox
+
+    synced = {"now": False}
+    start_ms = 1_800_000_000_000
+    clock = SimClock(start_ms)
+
+    config = node_config(
+        tmp_path, mqtt_broker.url, "pi-e6", pins=1, outbox={"wait_for_clock_sync": True}
+    )
+    handle = AgentThread(config, clock_ms=clock, clock_synced=lambda: synced["now"])
+    handle._thread.start()
+    wait_for(lambda: config.live_path.exists(), what="the live view of the wait")
+    assert json.loads(config.live_path.read_text())["waiting_for"] == "clock_sync"
+    assert handle.agent.waiting_for == "clock_sync" and handle.agent.ready is False
+    assert not (tmp_path / "outbox.sqlite3").exists()  # no seq handed out yet
+    doctor = check_outbox(config)
+    assert doctor.status is Status.FAIL and "waits for the clock" in doctor.detail
+    clock.jump(3_600_000)  # NTP steps the clock an hour ahead, then reports sync
+    synced["now"] = True
+    wait_for(lambda: handle.agent.ready, timeout_s=5, what="sensing after sync")
+    wait_for(lambda: len(collector.events) >= 2, what="the first events")
+    handle.stop()
+    seq0 = collector.events[0]["seq"]
+    assert seq0 % 1000 == 0
+    # The seed is the synced clock's ms * 1,000, not the unsynced start's.
+    assert start_ms + 3_600_000 <= seq0 // 1000 <= collector.events[0]["ts"]
+
+
+def test_an_existing_outbox_does_not_wait_for_clock_sync(
+    tmp_path: Path, mqtt_broker: Any, collector: Collector
+) -> None:
+    from hubsense.edge.io.outbox import open_outbox
+
+    now = int(time.time() * 1000)
+    open_outbox(tmp_path, "pi-e7", now).close()
+    config = node_config(
+        tmp_path, mqtt_broker.url, "pi-e7", pins=1, outbox={"wait_for_clock_sync": True}
+    )
+    handle = AgentThread(config, clock_synced=lambda: False).start(timeout_s=10)
+    assert handle.agent.waiting_for is None
+    handle.stop()

@@ -23,6 +23,7 @@ def test_edge_run_without_a_usable_ble_adapter_exits_with_one_line(tmp_path: Pat
         "broker": {"url": "mqtt://127.0.0.1:1"},
         "state_dir": str(tmp_path / "state"),
         "ble": {"adapter": "hci99"},
+        "outbox": {"wait_for_clock_sync": False},  # the container cannot report NTP sync
         "sensors": [
             {"type": "gpio_pir", "pin": 17, "desk": "d-1"},
             {"type": "bthome", "address": "A4:C1:38:00:00:01", "desk": "d-2"},

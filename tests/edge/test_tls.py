@@ -99,6 +99,8 @@ def test_doctor_names_wrong_password_and_denied_topics(tmp_path: Path, secure_br
     assert good["credentials accepted"].status is Status.PASS
     assert good["publish allowed on own topics"].status is Status.PASS
     assert good["subscribe allowed on config"].status is Status.PASS
+    assert good["other nodes' topics denied"].status is Status.PASS
+    assert "Not authorized" in good["other nodes' topics denied"].detail
 
     wrong = {
         c.name: c
@@ -121,3 +123,67 @@ def test_doctor_names_wrong_password_and_denied_topics(tmp_path: Path, secure_br
     # can only report what the broker said.
     assert "Granted" in other["subscribe allowed on config"].detail
     assert "ACL" in other["publish allowed on own topics"].fix
+
+
+# paho 2 leaves the socket of a failed TLS handshake to the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_wrong_ca_is_logged_with_its_reason_and_shown_by_the_doctor(
+    tmp_path: Path, secure_broker: Any
+) -> None:
+    """A man in the middle (or a wrong CA file): the handshake fails and says why."""
+    import structlog
+    from hubsense.edge.io.mqtt import MqttLink
+
+    _broker, tls_port, _pki = secure_broker
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(stranger / "key.pem"),
+         "-out", str(stranger / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    path = write_config(tmp_path, tls_port, stranger, "pi-t", "s3cret")
+    from hubsense.node_config import load_node_config
+
+    config = load_node_config(path)
+    with structlog.testing.capture_logs() as logs:
+        link = MqttLink(config, lambda _event: None, max_in_flight=1)
+        link.start()
+        try:
+            wait_for(lambda: link.last_error is not None, what="the failed handshake")
+        finally:
+            link.stop()
+    # The broker's certificate is not the one the node trusts.
+    assert link.last_error == "TLS handshake failed: self-signed certificate"
+    failed = [entry for entry in logs if entry["event"] == "mqtt_connect_failed"]
+    assert failed and failed[0]["tls"] is True and failed[0]["reason"] == link.last_error
+    checks = {c.name: c for c in run_checks(path, 2, MockFactory())}
+    assert checks["broker reachable"].status is Status.FAIL
+    assert "CERTIFICATE_VERIFY_FAILED" in checks["broker reachable"].detail
+
+
+def test_the_doctor_does_not_take_the_running_agents_place(
+    tmp_path: Path, secure_broker: Any
+) -> None:
+    """Same credentials, another client id: the agent stays connected while doctor runs."""
+    from hubsense.node_config import load_node_config
+
+    broker, tls_port, pki = secure_broker
+    collector = Collector(broker.url, "collector", "c0llect")
+    path = write_config(tmp_path, tls_port, pki, "pi-t", "s3cret")
+    agent = AgentThread(load_node_config(path), pin_factory=MockFactory()).start()
+    try:
+        wait_for(lambda: agent.connected, what="the agent connected")
+        wait_for(lambda: collector.status.get("pi-t", {}).get("online"), what="online")
+        disconnects = []
+        agent.agent.link._client.on_disconnect = lambda *args: disconnects.append(args)
+        checks = {c.name: c for c in run_checks(path, 2, MockFactory())}
+        assert checks["credentials accepted"].status is Status.PASS
+        assert checks["other nodes' topics denied"].status is Status.PASS
+        assert agent.connected and disconnects == []
+        assert collector.status["pi-t"]["online"] is True
+    finally:
+        agent.stop()
+        collector.close()

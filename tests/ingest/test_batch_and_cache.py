@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from hubsense.ingest.batch import Batch, BatchLimits
-from hubsense.ingest.decode import DeadLetter, Decoded, KnownInventory, Reason, StatusRow
+from hubsense.ingest.decode import (
+    DeadLetter,
+    Decoded,
+    KnownInventory,
+    Reason,
+    SeqConflict,
+    StatusRow,
+)
 from hubsense.ingest.inventory_cache import InventoryCache
 
 LIMITS = BatchLimits(max_events=10, max_messages=3, max_age_s=0.2)
@@ -17,18 +24,63 @@ def status(ms: int | None, version: str) -> StatusRow:
     return StatusRow("pi-a", "hq", True, version, None, None, "{}", None, None, None, ms)
 
 
-def test_events_dedupe_across_messages_first_one_wins() -> None:
+def test_a_redelivery_across_messages_is_stored_once() -> None:
     batch = Batch()
     batch.add("t", b"1", Decoded(events=[alive("pi-a", 1, 100), alive("pi-a", 2)]), "ack1", 5.0)
-    batch.add("t", b"2", Decoded(events=[alive("pi-a", 1, 999), alive("pi-b", 1)]), "ack2", 5.1)
+    batch.add("t", b"2", Decoded(events=[alive("pi-a", 1, 100), alive("pi-b", 1)]), "ack2", 5.1)
     assert list(batch.events.values()) == [
         alive("pi-a", 1, 100),
         alive("pi-a", 2),
         alive("pi-b", 1),
     ]
-    assert batch.received_events == 4
+    assert batch.received_events == 4 and batch.dead == []
     assert batch.acks == ["ack1", "ack2"]
     assert [raw for _, raw, _ in batch.decoded] == [b"1", b"2"]
+
+
+def test_a_seq_reused_across_messages_dead_letters_the_later_message_whole() -> None:
+    batch = Batch()
+    batch.add("t", b"1", Decoded(events=[alive("pi-a", 1, 100), alive("pi-a", 2)]), "ack1", 5.0)
+    batch.add("t", b"2", Decoded(events=[alive("pi-b", 1), alive("pi-a", 1, 999)]), "ack2", 5.1)
+    # Nothing of the second message is kept, its valid pi-b event included.
+    assert list(batch.events.values()) == [alive("pi-a", 1, 100), alive("pi-a", 2)]
+    assert batch.received_events == 2 and batch.acks == ["ack1", "ack2"]
+    [letter] = batch.dead
+    assert (letter.topic, letter.payload, letter.reason) == ("t", b"2", "conflicting_duplicate")
+    assert letter.detail == (
+        'seq 1: in this batch {"ts":100,"type":"alive"} received {"ts":999,"type":"alive"}'
+    )
+    assert letter.conflict == SeqConflict("pi-a", "hq", 1)
+    assert batch.decoded[1][2].dead == letter
+
+
+def test_reject_conflicts_dead_letters_messages_and_rebuilds_the_events() -> None:
+    batch = Batch()
+    batch.add("t", b"1", Decoded(events=[alive("pi-a", 5), alive("pi-a", 6)]), 1, 0.0)
+    batch.add("t", b"2", Decoded(events=[alive("pi-a", 6), alive("pi-a", 7)]), 2, 0.0)
+    batch.add("t", b"3", Decoded(events=[alive("pi-a", 8)]), 3, 0.0)
+    # Stored: seq 5 with another ts (a conflict) and seq 8 as sent (a redelivery).
+    rejected = batch.reject_conflicts(
+        {("pi-a", 5): alive("pi-a", 5, 1), ("pi-a", 8): alive("pi-a", 8)}
+    )
+    assert rejected == 1
+    # Seq 6 survives through message 2, which holds it too.
+    assert sorted(batch.events) == [("pi-a", 6), ("pi-a", 7), ("pi-a", 8)]
+    assert batch.received_events == 3
+    [letter] = batch.dead
+    assert letter.payload == b"1" and letter.conflict == SeqConflict("pi-a", "hq", 5)
+    assert letter.detail == (
+        'seq 5: stored {"ts":1,"type":"alive"} received {"ts":1000,"type":"alive"}'
+    )
+
+
+def test_a_conflict_detail_names_two_seqs_and_counts_the_rest() -> None:
+    batch = Batch()
+    batch.add("t", b"1", Decoded(events=[alive("pi-a", s) for s in range(4)]), 1, 0.0)
+    batch.reject_conflicts({("pi-a", s): alive("pi-a", s, 7) for s in range(4)})
+    [letter] = batch.dead
+    assert letter.detail.count("stored") == 2 and letter.detail.endswith(" (and 2 more)")
+    assert letter.conflict == SeqConflict("pi-a", "hq", 3)
 
 
 def test_newest_status_wins_and_a_last_will_always_wins() -> None:

@@ -73,6 +73,90 @@ def test_missing_table_is_retried_never_dead_lettered(dsn: str) -> None:
     assert query(dsn, "SELECT count(*) FROM dead_letters") == [(0,)]
 
 
+def _events_and_letters(dsn: str) -> tuple[list[tuple], list[tuple]]:
+    events = query(dsn, "SELECT seq, state::text FROM events ORDER BY seq")
+    letters = query(dsn, "SELECT payload, reason, detail FROM dead_letters ORDER BY id")
+    return events, letters
+
+
+def _mark(dsn: str) -> list[tuple]:
+    return query(
+        dsn,
+        "SELECT node_id, site_id, last_seq, dead_letters, cleared_at IS NULL FROM seq_conflicts",
+    )
+
+
+def test_a_seq_stored_with_other_content_dead_letters_its_message_whole(dsn: str) -> None:
+    vacant = (*ROW[:7], "vacant")
+    writer = BatchWriter(dsn)
+    try:
+        writer.write(batch_of(Decoded(events=[ROW])))
+        # raw0 reuses seq 7 for other content next to a new seq 9; raw1 is fine.
+        result = writer.write(
+            batch_of(
+                Decoded(events=[vacant, (*ROW[:1], 9, *ROW[2:])]),
+                Decoded(events=[(*ROW[:1], 10, *ROW[2:])]),
+            )
+        )
+    finally:
+        writer.close()
+    assert (result.inserted, result.dead) == (1, 1)
+    events, letters = _events_and_letters(dsn)
+    assert events == [(7, "occupied"), (10, "occupied")]
+    assert letters == [
+        (
+            b"raw0",
+            "conflicting_duplicate",
+            'seq 7: stored {"ts":1764000000007,"type":"desk","desk":"d-1","source":"ble",'
+            '"state":"occupied"} received {"ts":1764000000007,"type":"desk","desk":"d-1",'
+            '"source":"ble","state":"vacant"}',
+        )
+    ]
+    # Seq 10 was above the conflict's seq 7 but in the same batch: the mark stays open.
+    assert _mark(dsn) == [("pi-a", "hq", 7, 1, True)]
+
+
+def test_a_redelivery_is_no_conflict_and_a_later_seq_clears_the_mark(dsn: str) -> None:
+    writer = BatchWriter(dsn)
+    try:
+        writer.write(batch_of(Decoded(events=[ROW, (*ROW[:1], 8, *ROW[2:])])))
+        writer.write(batch_of(Decoded(events=[(*ROW[:1], 8, 5, *ROW[3:])])))  # ts differs
+        assert _mark(dsn) == [("pi-a", "hq", 8, 1, True)]
+        again = writer.write(batch_of(Decoded(events=[ROW])))  # same content: a redelivery
+        assert (again.inserted, again.dead) == (0, 0)
+        assert _mark(dsn) == [("pi-a", "hq", 8, 1, True)]
+        writer.write(batch_of(Decoded(events=[(*ROW[:1], 9, *ROW[2:])])))
+        assert _mark(dsn) == [("pi-a", "hq", 8, 1, False)]
+        # A new conflict reopens it.
+        writer.write(batch_of(Decoded(events=[(*ROW[:1], 9, 5, *ROW[3:])])))
+    finally:
+        writer.close()
+    assert _mark(dsn) == [("pi-a", "hq", 9, 2, True)]
+    conflicts = "SELECT count(*) FROM dead_letters WHERE reason = 'conflicting_duplicate'"
+    assert query(dsn, conflicts) == [(2,)]
+
+
+def test_the_per_message_fallback_dead_letters_a_stored_conflict_too(dsn: str) -> None:
+    writer = BatchWriter(dsn)
+    try:
+        writer.write(batch_of(Decoded(events=[ROW])))
+        result = writer.write_each(
+            batch_of(
+                Decoded(events=[(*ROW[:1], 11, *ROW[2:])]),
+                Decoded(events=[(*ROW[:7], "vacant")]),
+            )
+        )
+    finally:
+        writer.close()
+    assert (result.inserted, result.dead) == (1, 1)
+    events, letters = _events_and_letters(dsn)
+    assert events == [(7, "occupied"), (11, "occupied")]
+    assert [(payload, reason) for payload, reason, _ in letters] == [
+        (b"raw1", "conflicting_duplicate")
+    ]
+    assert _mark(dsn) == [("pi-a", "hq", 7, 1, True)]
+
+
 def test_a_read_only_server_is_down_so_the_writer_reconnects(dsn: str) -> None:
     # What a demoted primary looks like to a connection that survived the failover.
     writer = BatchWriter(dsn)

@@ -248,7 +248,7 @@ MALFORMED = [
         EVENTS_TOPIC,
         b'{"node":"pi-a","events":[{"seq":1,"ts":1,"type":"alive"},{"seq":1,"ts":2,"type":"alive"}]}',
         Reason.CONFLICTING_DUPLICATE,
-        "seq 1 appears twice",
+        'within one message: seq 1: first {"ts":1,"type":"alive"} received {"ts":2,"type":"alive"}',
     ),
     (
         "status of wrong node",

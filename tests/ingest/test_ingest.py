@@ -372,3 +372,33 @@ def test_qos0_and_qos1_messages_are_both_stored(dsn, publisher, start_ingest) ->
     assert query(dsn, "SELECT seq FROM events ORDER BY seq") == [(1,), (2,)]
     stats = ingest.close()
     assert (stats.messages, stats.messages_acked) == (2, 2)
+
+
+def test_a_reflashed_node_reusing_seqs_is_dead_lettered_not_dropped(
+    dsn, publisher, start_ingest
+) -> None:
+    """The SD card replaced with old firmware: seq 1 again, other content, over real MQTT."""
+    ingest = start_ingest(dsn, batch_max_ms=100)
+    publisher.publish(events_topic("pi-a"), alive_message("pi-a", [1, 2], ts0_ms=1_764_000_000_000))
+    wait_for(lambda: count(dsn) == 2, what="the first life's rows")
+    # mosquitto_pub of the reflashed node: seq 1 and 2 again, a day later.
+    publisher.publish(events_topic("pi-a"), alive_message("pi-a", [1, 2], ts0_ms=1_764_086_400_000))
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM dead_letters") == 1, what="one dead letter")
+    [(reason, detail)] = query(dsn, "SELECT reason, detail FROM dead_letters")
+    assert reason == "conflicting_duplicate"
+    assert detail == (
+        'seq 1: stored {"ts":1764000000001,"type":"alive"} received {"ts":1764086400001,'
+        '"type":"alive"}; seq 2: stored {"ts":1764000000002,"type":"alive"} received '
+        '{"ts":1764086400002,"type":"alive"}'
+    )
+    assert count(dsn) == 2
+    assert query(dsn, "SELECT node_id, last_seq, cleared_at IS NULL FROM seq_conflicts") == [
+        ("pi-a", 2, True)
+    ]
+    publisher.publish(events_topic("pi-a"), alive_message("pi-a", [3], ts0_ms=1_764_086_500_000))
+    wait_for(
+        lambda: query(dsn, "SELECT cleared_at IS NOT NULL FROM seq_conflicts") == [(True,)],
+        what="the conflict cleared by seq 3",
+    )
+    stats = ingest.close()
+    assert (stats.dead_letters, stats.events_inserted) == (1, 3)
