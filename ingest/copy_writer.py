@@ -4,10 +4,11 @@ The psycopg adapter of ingest: psycopg types never leave this module. Events go
 through a TEMP staging table with binary COPY and then
 `INSERT INTO events … SELECT … ON CONFLICT DO NOTHING` (no conflict target, so
 both the plain key (node_id, seq) and the hypertable key (node_id, seq, ts)
-dedupe a redelivery). Dead letters and status upserts commit in the same
-transaction as the events. If the database rejects a batch for what is in it
-(not for being down), `write_each` writes message by message and dead-letters
-the ones it refuses, so one bad message never stops ingest.
+dedupe a redelivery). Dead letters, status upserts and node coverage
+(`coverage.update_coverage`) commit in the same transaction as the events.
+If the database rejects a batch for what is in it (not for being down),
+`write_each` writes message by message and dead-letters the ones it refuses,
+so one bad message never stops ingest.
 Must not ack, retry or sleep: the service decides that.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubsense.ingest.batch import Batch
+from hubsense.ingest.coverage import update_coverage
 from hubsense.ingest.decode import DeadLetter, Decoded, EventRow, Reason, StatusRow
 
 from hubsense.db.connect import connect
@@ -107,7 +109,9 @@ class BatchWriter:
         with self._errors():
             conn = self.connection
             with conn.transaction():
-                inserted = _write_events(conn, list(batch.events.values()))
+                rows = list(batch.events.values())
+                inserted = _write_events(conn, rows)
+                update_coverage(conn, rows)
                 _write_statuses(conn, list(batch.statuses.values()))
                 _write_dead(conn, batch.dead)
         return WriteResult(inserted=inserted, dead=len(batch.dead))
@@ -167,6 +171,7 @@ def _content_errors() -> tuple[type[Exception], ...]:
 def _write_one(conn: Any, decoded: Decoded) -> int:
     with conn.transaction():  # a savepoint inside the batch transaction
         inserted = _write_events(conn, decoded.events, clear=True)
+        update_coverage(conn, decoded.events)
         if decoded.status is not None:
             _write_statuses(conn, [decoded.status])
     return inserted
