@@ -14,13 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from hubsense.analytics.arrays import Layout
-from hubsense.analytics.calendar import Bucket, Period, local_ms
+from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
-from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
+from hubsense.analytics.io.db_read import load_sites
 from hubsense.analytics.io.rollups_write import write_site
+from hubsense.analytics.site import SiteLayout, read_inputs
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
@@ -58,15 +57,10 @@ def _run_site(
 ) -> SiteRun:
     """Read, compute and write one site on the calling worker's connection."""
     started = time.perf_counter()
-    layout = Layout.from_sites([site], node_of_desk)
-    zone = ZoneInfo(site.timezone)
-    from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
-    bookings = read_bookings(conn, layout, from_ms, to_ms)
-    # Events after the period still count for its bookings (SPEC §6).
-    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-    events = copy_events(conn, layout, from_ms, events_to)
+    where = SiteLayout.of(site, node_of_desk)
+    events, bookings = read_inputs(conn, where, period)
     read_done = time.perf_counter()
-    results = compute(layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
+    results = compute(where.layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
     computed = time.perf_counter()
     counts = (
         write_site(conn, results, bookings, period, str(percentile)) if write else {"desk_hours": 0}
