@@ -39,7 +39,7 @@ def age_out_alives(conn: Any, now: dt.datetime, raw_alive_days: int) -> int:
     while True:
         with conn.transaction():
             cur = conn.execute(_DELETE_BATCH, {"cutoff": cutoff, "rows": BATCH_ROWS})
-            count = cur.rowcount
+            count = int(cur.rowcount)
         deleted += count
         if count < BATCH_ROWS:
             break
