@@ -185,3 +185,41 @@ def test_incremental_equals_rebuild_equals_reference(
         assert stored(nodes_dsn) == expected
         conn.execute("SELECT hubsense_rebuild_coverage()")
     assert stored(nodes_dsn) == expected
+
+
+def test_rebuild_coverage_cli_restores_what_ingest_wrote(nodes_dsn: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with psycopg.connect(nodes_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE events, coverage, coverage_heads")
+        conn.execute("DELETE FROM node_heartbeats WHERE valid_from <> '-infinity'")
+    rows = rows_of([("n1", 0, "alive"), ("n1", 60_000, "alive"), ("n1", 100_000, "stop")])
+    writer = BatchWriter(nodes_dsn)
+    try:
+        batch = Batch()
+        batch.add("t", b"", Decoded(events=rows), None, 0.0)
+        writer.write(batch)
+    finally:
+        writer.close()
+    written = stored(nodes_dsn)
+    assert written == {("hq", "n1", T0, T0 + 100_000)}
+    with psycopg.connect(nodes_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE coverage")
+    hubsense = str(Path(sys.executable).with_name("hubsense"))
+    done = subprocess.run(
+        [hubsense, "db", "rebuild-coverage", "--node", "n1", "--dsn", nodes_dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "coverage rebuilt: 1"
+    assert stored(nodes_dsn) == written
+    bad = subprocess.run(
+        [hubsense, "db", "rebuild-coverage", "--from", "2026-03-01T00:00", "--dsn", nodes_dsn],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "needs a UTC offset" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
