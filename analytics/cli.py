@@ -268,14 +268,17 @@ def scheduler(
     """
     from hubsense.analytics.scheduler import run_forever, tick
 
+    from hubsense.settings import load_settings
+
     target, p = _dsn(dsn), _percentile(percentile)
+    days = load_settings(None).retention.raw_alive_days
     if once:
-        for plan in tick(target, noshow_min_s, p):
+        for plan in tick(target, noshow_min_s, p, raw_alive_days=days):
             typer.echo(
                 f"{plan.site}: recomputed {plan.period.start} .. {plan.period.end} (exclusive)"
             )
         return
-    run_forever(target, interval_s, noshow_min_s, p)
+    run_forever(target, interval_s, noshow_min_s, p, raw_alive_days=days)
 
 
 def _pct(value: float | None) -> str:

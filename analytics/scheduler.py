@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE
+from hubsense.analytics.retention import age_out_alives
 from hubsense.analytics.run import run_period
 
 from hubsense.db.connect import connect
@@ -159,14 +160,21 @@ def tick(
     noshow_min_s: int = DEFAULT_NOSHOW_MIN_S,
     percentile: Fraction = DEFAULT_PERCENTILE,
     now: dt.datetime | None = None,
+    raw_alive_days: int | None = None,
 ) -> list[Recompute]:
-    """One scheduler step under the scheduler lock (`SchedulerBusyError` when it is taken)."""
+    """One scheduler step under the scheduler lock (`SchedulerBusyError` when it is taken).
+
+    With `raw_alive_days`, alive rows older than that are deleted after the recompute."""
     with scheduler_lock(dsn, wait=False):
-        return _tick(dsn, noshow_min_s, percentile, now)
+        return _tick(dsn, noshow_min_s, percentile, now, raw_alive_days)
 
 
 def _tick(
-    dsn: str, noshow_min_s: int, percentile: Fraction, now: dt.datetime | None = None
+    dsn: str,
+    noshow_min_s: int,
+    percentile: Fraction,
+    now: dt.datetime | None = None,
+    raw_alive_days: int | None = None,
 ) -> list[Recompute]:
     """Recompute what new data touched, then move the watermarks (the caller holds the lock)."""
     with connect(dsn, autocommit=True) as conn:
@@ -185,6 +193,9 @@ def _tick(
             "received_upto = greatest(analytics_watermark.received_upto, EXCLUDED.received_upto)",
             {"upto": upto},
         )
+        if raw_alive_days is not None:
+            # After the recompute: what it read is committed, the alives' coverage long since.
+            age_out_alives(conn, current, raw_alive_days)
     for plan in plans:
         log.info(
             "analytics_recomputed",
@@ -201,6 +212,7 @@ def run_forever(
     noshow_min_s: int,
     percentile: Fraction,
     stop: threading.Event | None = None,
+    raw_alive_days: int | None = None,
 ) -> None:
     """Tick every `interval_s` seconds, holding the scheduler lock, until interrupted or `stop`."""
     stop = stop or threading.Event()
@@ -210,7 +222,7 @@ def run_forever(
             # scheduler (psycopg raises here) before a standby takes over.
             lock_conn.execute("SELECT 1")
             started = time.monotonic()
-            plans = _tick(dsn, noshow_min_s, percentile)
+            plans = _tick(dsn, noshow_min_s, percentile, raw_alive_days=raw_alive_days)
             took_s = time.monotonic() - started
             log.info("analytics_tick", sites=len(plans), took_s=round(took_s, 3))
             stop.wait(max(0.0, interval_s - took_s))

@@ -17,7 +17,12 @@ from zoneinfo import ZoneInfo
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
-from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
+from hubsense.analytics.io.db_read import (
+    copy_events,
+    load_sites,
+    observation_layout,
+    read_bookings,
+)
 
 from hubsense.inventory.model import Site
 from hubsense.site_time import local_ms
@@ -40,7 +45,8 @@ class SiteLayout:
 
     @classmethod
     def of(cls, site: Site, node_of_desk: dict[str, str]) -> SiteLayout:
-        return cls(site, Layout.from_sites([site], node_of_desk))
+        # Shaped for the database's events: coverage intervals stand for the alives.
+        return cls(site, observation_layout(Layout.from_sites([site], node_of_desk)))
 
 
 def read_layout(conn: Any, site_id: str) -> SiteLayout | None:

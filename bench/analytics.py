@@ -404,6 +404,9 @@ def main() -> None:
     parser.add_argument(
         "--skip-baselines", action="store_true", help="only our kernels on the same-data set"
     )
+    parser.add_argument(
+        "--skip-small", action="store_true", help="no same-data comparison (pandas, SQL, DuckDB)"
+    )
     parser.add_argument("--skip-db", action="store_true", help="no PostgreSQL at all")
     parser.add_argument("--db-desks", type=int, default=1_000)
     parser.add_argument("--db-days", type=int, default=60)
@@ -425,7 +428,8 @@ def main() -> None:
         args.dsn = server.dsn("bench")
     try:
         section_compile(out)
-        section_small(args, out)
+        if not args.skip_small:
+            section_small(args, out)
         if not args.skip_year:
             section_year(args, out)
         if not args.skip_db:

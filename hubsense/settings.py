@@ -65,6 +65,12 @@ class TimescaleSettings(BaseModel):
     retain_days: int | None = Field(default=None, gt=0)
 
 
+class RetentionSettings(BaseModel):
+    # Raw `alive` rows older than this are deleted by the analytics scheduler: coverage
+    # stands for them. Desk events, stops, coverage and rollups are kept.
+    raw_alive_days: int = Field(default=35, gt=0)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65_535)
@@ -142,6 +148,7 @@ class Settings(BaseSettings):
     services: ServicesSettings = ServicesSettings()
     ingest: IngestSettings = IngestSettings()
     timescale: TimescaleSettings = TimescaleSettings()
+    retention: RetentionSettings = RetentionSettings()
     api: ApiSettings = ApiSettings()
     bookings: BookingSettings = BookingSettings()
     privacy: PrivacySettings = PrivacySettings()

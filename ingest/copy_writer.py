@@ -9,8 +9,8 @@ conflicting duplicate (SPEC §4): when the insert skipped rows (always, on
 TimescaleDB, whose key holds ts too) `_raise_stored_conflicts` compares the staged
 rows with the stored ones; messages holding a conflict become dead letters and
 the transaction is redone without them, so nothing of them is written and the
-dead letters commit with the rest. Dead letters, the `seq_conflicts` marks and
-status upserts commit in the same transaction as the events. If the database
+dead letters commit with the rest. Dead letters, the `seq_conflicts` marks,
+status upserts and node coverage (`coverage.update_coverage`) commit in the same transaction as the events. If the database
 rejects a batch for what is in it (not for being down), `write_each` writes
 message by message and dead-letters the ones it refuses, so one bad message
 never stops ingest.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubsense.ingest.batch import Batch
+from hubsense.ingest.coverage import update_coverage
 from hubsense.ingest.decode import DeadLetter, Decoded, EventRow, Reason, StatusRow
 from hubsense.ingest.seq_marks import (
     CLEAR_SEQ_CONFLICTS,
@@ -132,7 +133,9 @@ class BatchWriter:
             while True:
                 try:
                     with conn.transaction():
-                        inserted = self._write_events(conn, list(batch.events.values()))
+                        rows = list(batch.events.values())
+                        inserted = self._write_events(conn, rows)
+                        update_coverage(conn, rows)
                         _write_statuses(conn, list(batch.statuses.values()))
                         _write_dead(conn, batch.dead)
                     break
@@ -173,6 +176,7 @@ class BatchWriter:
     def _write_one(self, conn: Any, decoded: Decoded) -> int:
         with conn.transaction():  # a savepoint inside the batch transaction
             inserted = self._write_events(conn, decoded.events, clear=True)
+            update_coverage(conn, decoded.events)
             if decoded.status is not None:
                 _write_statuses(conn, [decoded.status])
         return inserted

@@ -1,15 +1,16 @@
 """Read one site's inventory, events and bookings from PostgreSQL into analytics arrays.
 
-Events stream out with one binary `COPY (SELECT …) TO STDOUT`, every column cast to a
+Desk state changes and node coverage intervals (never the alive rows, 98 % of what is
+stored) stream out with binary `COPY (SELECT …) TO STDOUT`, every column cast to a
 fixed-width integer in SQL (node and desk as index numbers of the layout, ts as epoch
-ms), so the whole stream is decoded by numpy in one step: never a Python object per
-event. Events before the period are reduced in SQL to what carries into it (each
-desk's last state, each node's last alive/stop); events after it are read as far as
-the period's bookings reach. Must not compute metrics or write.
+ms), so they are decoded by numpy in one step: never a Python object per row. Each
+desk's state carries in from its last event before the period; events after it are read
+as far as the period's bookings reach. Must not compute metrics or write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -32,35 +33,67 @@ EVENT_COLUMNS = [
 # Rows of the site's events as the kernels want them; %(…)s are bound client-side by psycopg.
 # Each desk's state carries in from its last event before the period: one probe of
 # events_desk_ts per desk (migration 0006), however long ago that event was.
-EVENTS_SQL = """
+# Desk state changes only (a few a desk a day): each desk's last event before the period
+# carries its state in (one probe of events_desk_ts, migration 0006), then its events in
+# the window, by the same partial index. Alive rows are never read: coverage stands for them.
+DESK_EVENTS_SQL = """
 COPY (
     WITH e AS (
              SELECT c.* FROM unnest(%(desks)s::text[]) d(id) CROSS JOIN LATERAL (
-                 SELECT node_id, seq, ts, type, desk_id, state
+                 SELECT node_id, seq, ts, desk_id, state
                    FROM events WHERE desk_id = d.id AND type = 'desk'
                     AND site_id = %(site)s AND ts < %(from)s
                   ORDER BY ts DESC, seq DESC LIMIT 1) c
              UNION ALL
-             -- An alive older than 3 heartbeats before the period cannot cover any of it.
-             (SELECT DISTINCT ON (node_id) node_id, seq, ts, type, desk_id, state
-                FROM events WHERE site_id = %(site)s AND type <> 'desk'
-                 AND ts >= %(beats)s AND ts < %(from)s
-               ORDER BY node_id, ts DESC, seq DESC)
-             UNION ALL
-             SELECT node_id, seq, ts, type, desk_id, state
-               FROM events WHERE site_id = %(site)s AND ts >= %(from)s AND ts < %(to)s
+             SELECT c.* FROM unnest(%(desks)s::text[]) d(id) CROSS JOIN LATERAL (
+                 SELECT node_id, seq, ts, desk_id, state
+                   FROM events WHERE desk_id = d.id AND type = 'desk'
+                    AND site_id = %(site)s AND ts >= %(from)s AND ts < %(to)s) c
          )
     SELECT (%(node_index)s::jsonb ->> e.node_id)::int4, e.seq::int8,
            floor(extract(epoch FROM e.ts) * 1000)::int8,
-           (CASE e.type WHEN 'desk' THEN 0 WHEN 'alive' THEN 1 ELSE 2 END)::int2,
-           coalesce((%(desk_index)s::jsonb ->> e.desk_id)::int4, -1),
+           (%(desk_index)s::jsonb ->> e.desk_id)::int4,
            (CASE e.state WHEN 'occupied' THEN 1 WHEN 'unknown' THEN 2 ELSE 0 END)::int2
       FROM e
      WHERE %(node_index)s::jsonb ? e.node_id
-       AND (e.type <> 'desk' OR %(desk_index)s::jsonb ? e.desk_id)
-     ORDER BY e.ts, e.seq
 ) TO STDOUT (FORMAT binary)
 """
+DESK_EVENT_COLUMNS = [
+    ("node", np.int32),
+    ("seq", np.int64),
+    ("ts", np.int64),
+    ("desk", np.int32),
+    ("state", np.int16),
+]
+
+# Node coverage N (migration 0010, kept by ingest): the intervals reaching into the window.
+COVERAGE_SQL = """
+COPY (
+    SELECT (%(node_index)s::jsonb ->> node_id)::int4,
+           floor(extract(epoch FROM start_ts) * 1000)::int8,
+           floor(extract(epoch FROM end_ts) * 1000)::int8
+      FROM coverage
+     WHERE site_id = %(site)s AND node_id = ANY(%(nodes)s::text[])
+       AND end_ts > %(from)s AND start_ts < %(to)s
+) TO STDOUT (FORMAT binary)
+"""
+COVERAGE_COLUMNS = [("node", np.int32), ("start", np.int64), ("end", np.int64)]
+
+# A coverage interval enters the kernels as an alive at its start and a stop at its end, so
+# an alive must cover until the stop: a heartbeat no interval outlasts (3 x it + any ts
+# stays below the kernels' FOREVER_MS = 2**62).
+COVERAGE_HEARTBEAT_MS = 2**58 // 3
+_KIND_DESK, _KIND_ALIVE, _KIND_STOP = 0, 1, 2
+# At one instant: an interval's end before a desk change before an interval's start, as the
+# kernels apply a silent lapse before the events of its instant.
+_TIE_RANK = {_KIND_STOP: 0, _KIND_DESK: 1, _KIND_ALIVE: 2}
+
+
+def observation_layout(layout: Layout) -> Layout:
+    """The layout the kernels need for `copy_events`' stream (see COVERAGE_HEARTBEAT_MS)."""
+    beats = np.full(len(layout.node_ids), COVERAGE_HEARTBEAT_MS, dtype=np.int64)
+    return dataclasses.replace(layout, node_heartbeat_ms=beats)
+
 
 BOOKINGS_SQL = """
 SELECT booking_id, desk_id,
@@ -150,9 +183,21 @@ def read_bookings(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> Bookin
     )
 
 
+def _copy(conn: Any, sql: str, params: dict[str, Any], columns: Any) -> dict[str, Any]:
+    payload = bytearray()
+    with conn.cursor() as cur, cur.copy(sql, params) as copy:
+        for chunk in copy:
+            payload += chunk
+    return decode(payload, columns)
+
+
 def copy_events(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> EventArrays:
-    """The site's events for [from, to) plus what carries in from before, by binary COPY."""
-    longest_cover_ms = 3 * int(layout.node_heartbeat_ms.max()) if len(layout.node_ids) else 0
+    """The site's desk changes for [from, to) with the states carried in, and its nodes'
+    coverage as alive/stop pairs, in (ts, seq) order; compute with `observation_layout`.
+
+    seq is renumbered to the stream's order (it only orders ties; coverage has none of its
+    own), which keeps each desk's (ts, seq) order and makes (node, seq) unique.
+    """
     params = {
         "site": layout.sites[0].id,
         "nodes": layout.node_ids,
@@ -161,18 +206,28 @@ def copy_events(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> EventArr
         "desk_index": Jsonb(layout.desk_index),
         "from": _utc(from_ms),
         "to": _utc(to_ms),
-        "beats": _utc(from_ms - longest_cover_ms),
     }
-    payload = bytearray()
-    with conn.cursor() as cur, cur.copy(EVENTS_SQL, params) as copy:
-        for chunk in copy:
-            payload += chunk
-    columns = decode(payload, EVENT_COLUMNS)
+    desk = _copy(conn, DESK_EVENTS_SQL, params, DESK_EVENT_COLUMNS)
+    cover = _copy(conn, COVERAGE_SQL, params, COVERAGE_COLUMNS)
+    n_desk, n_cover = len(desk["ts"]), len(cover["start"])
+    kind = np.concatenate(
+        [
+            np.full(n_desk, _KIND_DESK, np.int8),
+            np.full(n_cover, _KIND_ALIVE, np.int8),
+            np.full(n_cover, _KIND_STOP, np.int8),
+        ]
+    )
+    ts = np.concatenate([desk["ts"], cover["start"], cover["end"]])
+    rank = np.asarray([_TIE_RANK[k] for k in range(3)], np.int8)[kind]
+    tie_seq = np.concatenate([desk["seq"], np.zeros(2 * n_cover, np.int64)])
+    order = np.lexsort((tie_seq, rank, ts))
     return EventArrays(
-        node=columns["node"],
-        seq=columns["seq"],
-        ts=columns["ts"],
-        kind=columns["kind"].astype(np.int8),
-        desk=columns["desk"],
-        state=columns["state"].astype(np.int8),
+        node=np.concatenate([desk["node"], cover["node"], cover["node"]])[order],
+        seq=np.arange(1, len(order) + 1, dtype=np.int64),
+        ts=ts[order],
+        kind=kind[order],
+        desk=np.concatenate([desk["desk"], np.full(2 * n_cover, -1, np.int32)])[order],
+        state=np.concatenate([desk["state"].astype(np.int8), np.zeros(2 * n_cover, np.int8)])[
+            order
+        ],
     )

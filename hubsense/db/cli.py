@@ -107,3 +107,44 @@ def restore(
         f"restored {result.path}: {result.tables} tables, {result.rows} rows "
         f"({result.seconds:.1f} s)"
     )
+
+
+def _instant(text: str | None, option: str) -> Any:
+    import datetime as dt
+
+    from hubsense.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ConfigError(f"{option} {text!r}: not an ISO 8601 instant ({error})") from error
+    if value.tzinfo is None:
+        raise ConfigError(f"{option} {text!r}: needs a UTC offset, e.g. 2026-03-01T00:00+01:00")
+    return value
+
+
+@app.command("rebuild-coverage")
+def rebuild_coverage(
+    node: Annotated[str | None, typer.Option("--node", help="Only this node.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Window start, ISO 8601 with offset.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Window end, ISO 8601 with offset.")
+    ] = None,
+    dsn: Dsn = None,
+) -> None:
+    """Rebuild node coverage from the raw alive/stop rows, exactly as ingest keeps it.
+
+    Example: `hubsense db rebuild-coverage --node pi-1 --from 2026-03-01T00:00Z`
+    """
+    from hubsense.addresses import resolve_dsn
+    from hubsense.db.coverage import rebuild_coverage_dsn
+
+    settings = _settings(dsn)
+    written = rebuild_coverage_dsn(
+        resolve_dsn(settings), node, _instant(start, "--from"), _instant(end, "--to")
+    )
+    typer.echo(f"coverage rebuilt: {written}")

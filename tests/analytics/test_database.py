@@ -16,6 +16,7 @@ from hubsense.analytics.calendar import Period
 from hubsense.analytics.run import run_period
 from reference import Booking, Event
 
+from hubsense.db.coverage import rebuild_coverage
 from hubsense.db.inventory_sync import apply_inventory
 
 pytestmark = pytest.mark.service
@@ -75,7 +76,7 @@ def load(dsn: str, inv: object, events: list[Event], bookings: list[Booking]) ->
     site_of = {"n1": "hq", "n2": "hq", "n3": "hub"}
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE events, bookings")
+        cur.execute("TRUNCATE events, coverage, coverage_heads, bookings")
         with cur.copy(
             "COPY events (node_id, seq, ts, site_id, type, desk_id, source, state) FROM STDIN"
         ) as copy:
@@ -104,6 +105,7 @@ def load(dsn: str, inv: object, events: list[Event], bookings: list[Booking]) ->
                     epoch + dt.timedelta(milliseconds=b.end),
                 ),
             )
+        rebuild_coverage(conn)  # written beside ingest: coverage from the raw rows
 
 
 def test_database_path_matches_the_file_path(db_dsn: str) -> None:
@@ -248,8 +250,9 @@ def test_state_carries_in_from_long_before_the_period(db_dsn: str) -> None:
             "WHERE day = %s AND site_id = 'hq' ORDER BY desk_id",
             (START,),
         ).fetchall()
-    # 3 events read (nothing in the period itself): d1's and d2's last events and the last alive.
-    assert runs[0].events == 3
+    # Nothing in the period itself: d1's and d2's last events, and the one coverage interval
+    # reaching into it (the last alive's), which enters the kernels as its start and end.
+    assert runs[0].events == 4
     assert days == [("d1", 600, 600), ("d2", 600, 0)]
 
 

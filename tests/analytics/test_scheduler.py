@@ -15,6 +15,7 @@ from hubsense.analytics import scheduler
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.scheduler import LOCK_KEY, SchedulerBusyError, tick
 
+from hubsense.db.coverage import rebuild_coverage
 from hubsense.db.inventory_sync import apply_inventory
 
 pytestmark = pytest.mark.service
@@ -50,6 +51,7 @@ def insert(
                 received or happened + dt.timedelta(seconds=1),
             ),
         )
+    rebuild_coverage(conn)  # written beside ingest: coverage from the raw rows
 
 
 def occupied_by_day(conn: psycopg.Connection) -> dict[str, int]:

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from api_helpers import HUB, SITE, ApiServer, Keys, api_settings, now_ms, utc
 
+from hubsense.db.coverage import rebuild_coverage
 from hubsense.settings import ApiSettings
 
 pytestmark = pytest.mark.service
@@ -28,6 +29,7 @@ def insert_events(dsn: str, site: str, node: str, rows: list[tuple[Any, ...]]) -
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
                 (node, seq, utc(ts_ms), site, kind, desk, "pir" if desk else None, state),
             )
+        rebuild_coverage(conn)  # written beside ingest: coverage from the raw rows
 
 
 def set_status(dsn: str, node: str, site: str, online: bool) -> None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from hubsense.db.coverage import rebuild_coverage
 from hubsense.db.inventory_sync import apply_inventory
 from hubsense.inventory.file import load_inventory
 from hubsense.inventory.model import Inventory
@@ -165,6 +166,7 @@ def load_raw(dsn: str, inventory_path: Path, events: Path, bookings: Path) -> In
                     row["node"], int(row["seq"]), ts, node_site[row["node"]], row["type"],
                     row["desk"] or None, row["source"] or None, row["state"] or None,
                 ])  # fmt: skip
+        rebuild_coverage(conn)  # written beside ingest: coverage from the raw rows
         with (
             cur.copy(
                 "COPY bookings (booking_id, site_id, desk_id, start_at, end_at, origin) FROM STDIN"

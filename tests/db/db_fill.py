@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from hubsense.db.coverage import rebuild_coverage
+
 SITES = ("ostersund-hq", "hub-are")
 NODES_PER_SITE = 3
 DESKS_PER_NODE = 4
@@ -96,6 +98,7 @@ def fill(dsn: str) -> dict[str, int]:
         ) as copy:
             for node, seq, ts_ms, site, kind, desk, source, state in event_rows:
                 copy.write_row((node, seq, _ts(ts_ms), site, kind, desk, source, state))
+        rebuild_coverage(conn)  # written beside ingest: coverage from the raw rows
         conn.execute(
             "INSERT INTO node_status (node_id, site_id, online, version, uptime_s, outbox_depth,"
             " last_reading_age_s, cpu_temp_c, clock_synced, disk_full, reported_at)"

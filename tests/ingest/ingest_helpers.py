@@ -65,7 +65,9 @@ def inventory_dsn(db_dsn: str) -> str:
 def dsn(inventory_dsn: str) -> str:
     """The module's database with its inventory and no events, dead letters or statuses."""
     with psycopg.connect(inventory_dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE events, dead_letters, node_status, seq_conflicts")
+        conn.execute(
+            "TRUNCATE events, coverage, coverage_heads, dead_letters, node_status, seq_conflicts"
+        )
     return inventory_dsn
 
 
