@@ -45,6 +45,10 @@ _BLE_ADDRESS_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
 _SPAN_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# SPEC §11 defaults: a desk counts as used after 30 min a day; people met when together 1 h.
+DEFAULT_USED_MIN_S = 1800
+DEFAULT_TOGETHER_MIN_S = 3600
+DEFAULT_CO2_KG_PER_KM = 0.12
 
 
 class SiteKind(StrEnum):
