@@ -2,9 +2,8 @@
 
 Turns a site's weekly opening hours (site-local wall time), its closed dates and
 its IANA time zone into the sorted integer-millisecond arrays the kernels sweep
-(SPEC §6). Local times follow RFC 5545 through Python's `fold=0`: a time in the
-spring gap takes the offset from before the gap, a time that occurs twice means
-its first occurrence, and minute 1440 (`24:00`) is the next local midnight.
+(docs/metrics.md). Local wall time becomes instants in `hubsense.site_time`, the one
+implementation of the fold=0 rule.
 
 Pure: no I/O, no clock. Must not import numba; the arrays it returns are plain numpy.
 """
@@ -22,13 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from hubsense.inventory.model import Site, Weekday
+from hubsense.site_time import local_ms
 
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-_DAY_S = 86_400
-_UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_MS = dt.timedelta(milliseconds=1)
 HOUR_MS = 3_600_000
-DAY_MINUTES = 1440
 _WEEKDAYS = list(Weekday)
 
 Int64Array = npt.NDArray[np.int64]
@@ -57,23 +52,6 @@ class Period:
     @property
     def n_days(self) -> int:
         return (self.end - self.start).days
-
-
-def local_ms(day: dt.date, minute: int, zone: ZoneInfo) -> int:
-    """UTC ms of `minute` minutes after local midnight of `day` (1440 = next midnight), fold=0."""
-    if minute == DAY_MINUTES:
-        day, minute = day + dt.timedelta(days=1), 0
-    local = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
-    offset = local.utcoffset()
-    assert offset is not None  # a ZoneInfo always has an offset
-    # Integer arithmetic, no timedelta objects: this runs for every day of every calendar.
-    local_s = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_S + minute * 60
-    return (local_s - offset.days * _DAY_S - offset.seconds) * 1000
-
-
-def is_open(site: Site, day: dt.date) -> bool:
-    """SPEC §6: a day with opening hours that is not a closed date."""
-    return bool(site.opening_hours.get(_WEEKDAYS[day.weekday()])) and day not in site.closed_dates
 
 
 def opening_toggles(site: Site, period: Period) -> Int64Array:
@@ -134,19 +112,3 @@ def bucket_bounds(
         ):
             starts.append(day)
     return np.asarray([local_ms(day, 0, zone) for day in [*starts, period.end]], dtype=np.int64)
-
-
-def format_local(ts_ms: int, zone: ZoneInfo) -> str:
-    """ISO-8601 with the site's offset at that instant; milliseconds only when there are some."""
-    moment = (_UTC_EPOCH + dt.timedelta(milliseconds=int(ts_ms))).astimezone(zone)
-    return moment.isoformat(timespec="milliseconds" if ts_ms % 1000 else "seconds")
-
-
-def parse_instant_ms(text: str) -> int:
-    """UTC ms of an ISO-8601 instant carrying an offset or `Z`; ValueError says what is wrong."""
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"instant {text!r} has no offset (add Z or +HH:MM)")
-    if moment.microsecond % 1000:
-        raise ValueError(f"instant {text!r} is more precise than a millisecond")
-    return (moment - _UTC_EPOCH) // _ONE_MS

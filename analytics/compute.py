@@ -20,7 +20,6 @@ from hubsense.analytics.calendar import (
     Period,
     bucket_bounds,
     day_bounds,
-    is_open,
     opening_toggles,
 )
 from hubsense.analytics.kernels.bookings import booking_measures, booking_outcomes
@@ -90,7 +89,7 @@ def build_calendars(sites: list[Site], period: Period, bucket: Bucket) -> Calend
                 bucket_bounds(zone, period, bucket, days),
                 opening_toggles(site, period),
                 days,
-                [is_open(site, day) for day in period.days()],
+                [site.is_open_on(day) for day in period.days()],
             )
         b, h, d, o = cache[key]
         b_parts.append(b)

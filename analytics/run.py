@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hubsense.analytics.arrays import Layout
-from hubsense.analytics.calendar import Bucket, Period, local_ms
+from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
 from hubsense.analytics.io.db_read import (
     copy_events,
@@ -31,6 +31,7 @@ from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
 from hubsense.inventory.model import DEFAULT_USED_MIN_S, Site
 from hubsense.logs import get_logger
+from hubsense.site_time import local_ms
 
 log = get_logger(__name__)
 

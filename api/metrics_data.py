@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from hubsense.analytics.arrays import Layout
-from hubsense.analytics.calendar import Bucket, Period, local_ms
+from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import Results, compute
 from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
 from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 from hubsense.analytics.kernels.percentile import nearest_rank
+
+from hubsense.site_time import local_ms
 
 if TYPE_CHECKING:
     import psycopg

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from hubsense.analytics.calendar import local_ms
 from hubsense.bookings.release import (
     DeskChange,
     NodeBeat,
@@ -23,6 +22,8 @@ from hubsense.bookings.release import (
     observed_spans,
     occupied_spans,
 )
+
+from hubsense.site_time import local_ms
 
 if TYPE_CHECKING:
     import psycopg

@@ -22,12 +22,13 @@ import pandas as pd
 import psycopg
 import synth
 from hubsense.analytics.arrays import Layout
-from hubsense.analytics.calendar import Period, local_ms
+from hubsense.analytics.calendar import Period
 from hubsense.analytics.io.db_read import copy_events
 from hubsense.analytics.run import run_period
 
 from hubsense.db.inventory_sync import apply_inventory
 from hubsense.db.migrate import migrate
+from hubsense.site_time import local_ms
 
 KINDS = np.array(["desk", "alive", "stop"])
 RAW_SQL = (

@@ -68,7 +68,9 @@ def doctor(
     """
     import json
 
-    from hubsense.edge.doctor import Status, run_checks
+    from hubsense.edge.doctor import run_checks
+
+    from hubsense.checks import any_failed
 
     checks = run_checks(config, listen_s)
     if json_out:
@@ -76,7 +78,7 @@ def doctor(
     else:
         for check in checks:
             typer.echo(check.line())
-    if any(c.status is Status.FAIL for c in checks):
+    if any_failed(checks):
         raise typer.Exit(1)
 
 

@@ -18,45 +18,18 @@ import ssl
 import threading
 import time
 import warnings
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hubsense.edge.io import system
 
+from hubsense.checks import Check, Status
 from hubsense.errors import HubsenseError
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.node_config import NodeConfig, load_node_config
 from hubsense.wire import StatusMessage, TopicKind, encode, node_topic
 
 _MIN_FREE_BYTES = 100 * 1024 * 1024  # a day's backlog is kilobytes; logs and updates need more
-
-
-class Status(StrEnum):
-    PASS = "PASS"
-    WARN = "WARN"
-    FAIL = "FAIL"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        fix = f"\n       fix: {self.fix}" if self.fix and self.status is not Status.PASS else ""
-        return f"[{self.status.value}] {self.name}: {self.detail}{fix}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "status": self.status.value,
-            "detail": self.detail,
-            "fix": self.fix,
-        }
 
 
 def run_checks(config_path: Path, listen_s: float = 15.0, pin_factory: Any = None) -> list[Check]:

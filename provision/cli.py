@@ -309,9 +309,9 @@ def verify(
     Example: `hubsense provision verify pi-hq-3a --bundle bundles/pi-hq-3a`
     """
     from hubsense.provision.fleet import verify_target
-    from hubsense.provision.verify import Status
     from hubsense.provision.verify import verify as run_verify
 
+    from hubsense.checks import Status
     from hubsense.errors import ConfigError
 
     bundle_dir = bundle if bundle is not None else Path("bundles") / node_id

@@ -21,10 +21,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hubsense.checks import Check, Status
 from hubsense.mqtt_url import MqttUrl
 from hubsense.wire import TOPIC_ROOT, TopicKind, node_topic
 
@@ -33,25 +33,6 @@ WAIT_S = 3.0
 SILENCE_S = 1.0
 NOT_AUTHORIZED = 0x87
 PROBE_NODE = "verify-probe"
-
-
-class Status(StrEnum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    SKIP = "SKIP"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
-    def line(self) -> str:
-        return f"{self.status.value:<5} {self.name:<38} {self.detail}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status.value, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)

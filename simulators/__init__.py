@@ -1,7 +1,7 @@
 """Simulated people, sensors and nodes that speak the real wire contract.
 
 Pure core (no clock, no I/O; randomness seeded from (seed, date)):
-`site_hours` (local time → instants), `people` (who goes where, when they sit),
+`people` (who goes where, when they sit),
 `bookings`, `world` (plans → sensor changes with PIR hold, node outages), `node`
 (a virtual edge agent's event stream), `messages` (payloads). I/O: `publisher`
 (the only paho user), `fleet` (backfill and live against a broker; `backfill()`

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hubsense.simulators.people import DayPlan
-from hubsense.simulators.site_hours import local_ms, open_spans_s
 
 from hubsense.inventory.model import Inventory
+from hubsense.site_time import open_spans_s, wall_ms
 
 SLOT_MS = 30 * 60 * 1000
 
@@ -36,8 +36,8 @@ def bookings_of(inventory: Inventory, plan: DayPlan) -> list[SimBooking]:
             continue
         site = inventory.site_by_id[visit.site]
         spans = open_spans_s(site, plan.day)
-        opens = local_ms(site, plan.day, spans[0][0])
-        closes = local_ms(site, plan.day, spans[-1][1])
+        opens = wall_ms(plan.day, spans[0][0], site.zoneinfo)
+        closes = wall_ms(plan.day, spans[-1][1], site.zoneinfo)
         start = max(opens, visit.planned_ms[0] // SLOT_MS * SLOT_MS)
         end = min(closes, -(-visit.planned_ms[1] // SLOT_MS) * SLOT_MS)
         if end <= start:

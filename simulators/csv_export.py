@@ -18,9 +18,9 @@ from typing import TextIO
 
 from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.node import SimEvent
-from hubsense.simulators.site_hours import iso_local
 
 from hubsense.inventory.model import Inventory
+from hubsense.site_time import format_local
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")
@@ -61,8 +61,8 @@ def write_bookings(path: Path, inventory: Inventory, bookings: list[SimBooking])
                     b.booking_id,
                     b.site,
                     b.desk,
-                    iso_local(site, b.start_ms),
-                    iso_local(site, b.end_ms),
+                    format_local(b.start_ms, site.zoneinfo),
+                    format_local(b.end_ms, site.zoneinfo),
                 )
             )
     return len(bookings)

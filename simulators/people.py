@@ -20,9 +20,8 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hubsense.simulators.site_hours import clip_to_spans, is_open, local_ms, open_spans_s
-
 from hubsense.inventory.model import Inventory, Site, SiteKind
+from hubsense.site_time import clip_to_spans, open_spans_s, wall_ms
 
 # Local wall-clock windows in seconds since midnight (issue text: arrivals ~07:30-09:30,
 # lunch ~11:30-13:00 for 30-60 min, leaving ~15:30-17:30).
@@ -190,7 +189,7 @@ def _site_visits(
     site: Site, day: dt.date, person_ids: list[str], rng: random.Random, behaviour: Behaviour
 ) -> list[Visit]:
     spans = open_spans_s(site, day)
-    if not is_open(site, day) or not site.desks:
+    if not site.is_open_on(day) or not site.desks:
         return []
     p_book = behaviour.book_office if site.kind is SiteKind.OFFICE else behaviour.book_hub
     intents = [(pid, rng.random() < p_book, rng.random() < behaviour.no_show) for pid in person_ids]
@@ -216,10 +215,16 @@ def _site_visits(
                 day=day,
                 booked=booked,
                 no_show=booked and no_show,
-                planned_ms=(local_ms(site, day, window[0]), local_ms(site, day, window[1])),
+                planned_ms=(
+                    wall_ms(day, window[0], site.zoneinfo),
+                    wall_ms(day, window[1], site.zoneinfo),
+                ),
                 presence_ms=()
                 if booked and no_show
-                else tuple((local_ms(site, day, a), local_ms(site, day, b)) for a, b in clipped),
+                else tuple(
+                    (wall_ms(day, a, site.zoneinfo), wall_ms(day, b, site.zoneinfo))
+                    for a, b in clipped
+                ),
             )
         )
     return visits

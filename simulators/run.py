@@ -21,13 +21,13 @@ from typing import Any
 from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.csv_export import write_bookings, write_events
 from hubsense.simulators.fleet import BookingSink, Fleet, Summary
-from hubsense.simulators.site_hours import local_dates, local_ms
 from hubsense.simulators.world import NO_FAULTS, Faults, World
 
 from hubsense.errors import ConfigError
 from hubsense.inventory.model import Inventory
 from hubsense.logs import get_logger
 from hubsense.settings import Settings
+from hubsense.site_time import local_dates, wall_ms
 
 log = get_logger(__name__)
 
@@ -57,14 +57,14 @@ def export_csv(
     days: set[dt.date] = set()
     for site in inventory.sites:
         if dates is not None:
-            start, end = local_ms(site, dates[0], 0), local_ms(site, dates[1], 0)
+            start, end = wall_ms(dates[0], 0, site.zoneinfo), wall_ms(dates[1], 0, site.zoneinfo)
         else:
             end = end_ms if end_ms is not None else int(time.time() * 1000)
             start = end - (window_s or 0) * 1000
         for node in site.nodes:
             events, _ = world.node_events(node, start, end)
             per_node.append((node.id, events))
-        days.update(local_dates(site, start, end))
+        days.update(local_dates(start, end, site.zoneinfo))
     bookings = _overlapping(world.bookings(sorted(days)), inventory, dates, window_s, end_ms)
     summary = Summary(nodes=len(per_node), bookings=len(bookings))
     summary.events = write_events(directory / "events.csv", per_node)
@@ -87,7 +87,7 @@ def _overlapping(
     for booking in bookings:
         site = inventory.site_by_id[booking.site]
         if dates is not None:
-            start, end = local_ms(site, dates[0], 0), local_ms(site, dates[1], 0)
+            start, end = wall_ms(dates[0], 0, site.zoneinfo), wall_ms(dates[1], 0, site.zoneinfo)
         else:
             end = end_ms if end_ms is not None else booking.end_ms
             start = end - (window_s or 0) * 1000

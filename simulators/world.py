@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from hubsense.simulators.bookings import SimBooking, bookings_of
 from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
 from hubsense.simulators.people import Behaviour, DayPlan, Person, plan_day, population
-from hubsense.simulators.site_hours import DAY_S, local_dates, local_ms
 
 from hubsense.inventory.model import GpioPirSensor, Inventory, Node, Site
+from hubsense.site_time import DAY_S, local_dates, wall_ms
 from hubsense.wire import DeskState, Source
 
 
@@ -121,7 +121,7 @@ class World:
                 (self.faults.restart, self.faults.restart_s, True),
             ):
                 if rng.random() < probability:
-                    off = local_ms(site, day, rng.randrange(DAY_S))
+                    off = wall_ms(day, rng.randrange(DAY_S), site.zoneinfo)
                     found.append(Outage(off, off + rng.randint(*span_s) * 1000, clean))
         kept: list[Outage] = []
         for outage in sorted(found, key=lambda o: o.off_ms):
@@ -135,7 +135,7 @@ class World:
 
     def node_days(self, node: Node, start_ms: int, end_ms: int) -> list[dt.date]:
         """Local dates whose plans can affect [start_ms, end_ms) (the day before holds state)."""
-        days = local_dates(self.site_of(node), start_ms, end_ms)
+        days = local_dates(start_ms, end_ms, self.site_of(node).zoneinfo)
         return [days[0] - dt.timedelta(days=1), *days]
 
     def make_node(self, node: Node, seq_start: int = 0) -> VirtualNode:

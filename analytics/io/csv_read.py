@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
-from hubsense.analytics.calendar import parse_instant_ms
 from hubsense.analytics.kernels.intervals import STATE_OCCUPIED, STATE_VACANT
 from hubsense.analytics.kernels.order import KIND_ALIVE, KIND_DESK, KIND_STOP
 
 from hubsense.errors import InputError
+from hubsense.site_time import parse_instant_ms
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hubsense.analytics.arrays import BookingArrays
-from hubsense.analytics.calendar import Period, format_local
+from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import Results
 from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
+
+from hubsense.site_time import format_local
 
 DESK_METRICS = "desk_metrics.csv"
 BOOKING_OUTCOMES = "booking_outcomes.csv"

@@ -11,9 +11,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import reference
-from hubsense.analytics.calendar import DAY_MINUTES, local_ms
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from hubsense.site_time import DAY_MINUTES, local_ms
 
 ZONES = [
     "Europe/Stockholm",

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from edge_helpers import node_config
 from gpiozero.pins.mock import MockFactory
-from hubsense.edge.doctor import Status, run_checks
+from hubsense.edge.doctor import run_checks
 from hubsense.edge.embed import AgentThread
 from hubsense.edge.watch import _read_live, render
 from support.waiting import wait_for
+
+from hubsense.checks import Status
 
 HUBSENSE = str(Path(sys.executable).parent / "hubsense")
 SERVER_ONLY = ("numba", "psycopg", "fastapi", "numpy", "pandas", "duckdb", "uvicorn")

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from edge_helpers import Collector, node_config
 from gpiozero.pins.mock import MockFactory
-from hubsense.edge.doctor import Status, run_checks
+from hubsense.edge.doctor import run_checks
 from hubsense.edge.embed import AgentThread
 from support.waiting import wait_for
+
+from hubsense.checks import Status
 
 pytestmark = pytest.mark.service
 

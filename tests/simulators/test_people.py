@@ -7,9 +7,9 @@ from collections import Counter
 
 from hubsense.simulators.bookings import bookings_of
 from hubsense.simulators.people import DayKind, plan_day, population, subtract
-from hubsense.simulators.site_hours import local_ms, zone
 
 from hubsense.inventory.model import Inventory
+from hubsense.site_time import wall_ms, zone
 
 MONDAY = dt.date(2026, 3, 2)
 DAYS = [MONDAY + dt.timedelta(days=i) for i in range(28)]
@@ -106,7 +106,7 @@ def test_bookings_cover_the_planned_stay_inside_opening(inventory: Inventory) ->
         assert booking.booking_id == f"sim-{booking.site}-20260302-{booking.desk}"
         assert booking.start_ms % (30 * 60_000) == 0 and booking.end_ms % (30 * 60_000) == 0
         assert booking.start_ms <= visit.planned_ms[0] < visit.planned_ms[1] <= booking.end_ms
-        opens = local_ms(inventory.site_by_id[booking.site], MONDAY, 7 * 3600)
+        opens = wall_ms(MONDAY, 7 * 3600, inventory.site_by_id[booking.site].zoneinfo)
         assert booking.start_ms >= opens
         assert booking.no_show == visit.no_show
 
