@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from hubsense.inventory.model import Site, Weekday
+from hubsense.inventory.hours import Weekday
+from hubsense.inventory.model import Site
 from hubsense.site_time import local_ms
 
 HOUR_MS = 3_600_000

@@ -14,24 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
-from hubsense.analytics.io.db_read import (
-    copy_events,
-    load_sites,
-    read_bookings,
-    stored_used_min_s,
-)
+from hubsense.analytics.io.db_read import load_sites, stored_used_min_s
 from hubsense.analytics.io.rollups_write import write_site
+from hubsense.analytics.site import SiteLayout, read_inputs
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
 from hubsense.inventory.model import DEFAULT_USED_MIN_S, Site
 from hubsense.logs import get_logger
-from hubsense.site_time import local_ms
 
 log = get_logger(__name__)
 
@@ -65,16 +58,11 @@ def _run_site(
 ) -> SiteRun:
     """Read, compute and write one site on the calling worker's connection."""
     started = time.perf_counter()
-    layout = Layout.from_sites([site], node_of_desk)
-    zone = ZoneInfo(site.timezone)
-    from_ms, to_ms = local_ms(period.start, 0, zone), local_ms(period.end, 0, zone)
-    bookings = read_bookings(conn, layout, from_ms, to_ms)
-    # Events after the period still count for its bookings (SPEC §6).
-    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-    events = copy_events(conn, layout, from_ms, events_to)
+    where = SiteLayout.of(site, node_of_desk)
+    events, bookings = read_inputs(conn, where, period)
     read_done = time.perf_counter()
     results = compute(
-        layout,
+        where.layout,
         events,
         bookings,
         period,

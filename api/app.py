@@ -69,6 +69,8 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.stopping = threading.Event()
+    # Booking imports parse whole iCalendar files: at most this many at once, else 429.
+    app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
     app.state.snapshots = SnapshotReader(pool)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
     for module in (sites, metrics, bookings, hub):

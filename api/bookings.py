@@ -1,19 +1,33 @@
 """Routes: bookings CRUD and CSV/iCalendar import, idempotent by booking id (SPEC §7).
 
 Booking tools and facilities may write any site's bookings, hub managers only their
-own sites'. A released booking is kept (never deleted): DELETE answers 409 for it.
+own sites'; a booking stored at a site the caller may not see answers 404, whichever
+route or import names it (checked against the row as stored, in the write's transaction).
+A released booking is kept (never deleted): DELETE answers 409 for it. Imports share
+`bookings/importer.py` with `hubsense bookings import`, stream the body to a spooled file,
+and run at most `bookings.import_concurrency` at once (429 beyond).
 Must not decide releases (that is the release watcher).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import tempfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from hubsense.api import models
 from hubsense.api.auth import BookingWriter, Conn, check_site, visible_sites
-from hubsense.bookings.imports import Inventory, check_row, parse_csv, parse_ical
-from hubsense.bookings.store import BookingRow, upsert_bookings_counted
+from hubsense.api.keys import Principal
+from hubsense.bookings.ical import Window
+from hubsense.bookings.importer import ImportOptions, import_file, read_inventory
+from hubsense.bookings.imports import Limits, check_row
+from hubsense.bookings.store import (
+    BookingNotVisibleError,
+    BookingRow,
+    SiteNotAllowedError,
+    apply_bookings,
+)
 from pydantic import AwareDatetime
 
 from hubsense.errors import InputError
@@ -32,9 +46,12 @@ router = APIRouter(
 )
 
 _COLUMNS = (
-    "booking_id, site_id, desk_id, start_at, end_at, origin, booker_hash IS NOT NULL, released_at"
+    "booking_id, site_id, desk_id, start_at, end_at, origin, booker_hash IS NOT NULL, released_at,"
+    " cancelled_at"
 )
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# An import body beyond this much is spooled to a temporary file instead of memory.
+_SPOOL_BYTES = 1024 * 1024
+_SOURCE_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
 
 
 def _booking(row: tuple[Any, ...]) -> models.Booking:
@@ -47,13 +64,18 @@ def _booking(row: tuple[Any, ...]) -> models.Booking:
         origin=row[5],
         booker_hashed=row[6],
         released_at=row[7],
+        cancelled_at=row[8],
     )
 
 
-def read_inventory(conn: Any) -> Inventory:
-    desks = conn.execute("SELECT id, site_id FROM desks WHERE retired_at IS NULL").fetchall()
-    sites = conn.execute("SELECT id, timezone FROM sites WHERE retired_at IS NULL").fetchall()
-    return Inventory(dict(desks), dict(sites))
+def _limits(request: Request) -> Limits:
+    return Limits.from_settings(request.app.state.settings.bookings)
+
+
+def _visible(who: Principal, site: str) -> bool:
+    """May the caller see a stored booking of this site (booking tools see every site's)?"""
+    sites = visible_sites(who)
+    return sites is None or site in sites
 
 
 def _salt(request: Request) -> str | None:
@@ -81,6 +103,9 @@ def list_bookings(
         AwareDatetime | None, Query(alias="to", description="Starts before this.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    cancelled: Annotated[
+        bool, Query(description="Include bookings cancelled at their source (kept).")
+    ] = False,
 ) -> list[models.Booking]:
     if site is not None:
         check_site(who, site)
@@ -92,6 +117,7 @@ def list_bookings(
           AND (%(desk)s::text IS NULL OR desk_id = %(desk)s)
           AND (%(from)s::timestamptz IS NULL OR end_at > %(from)s)
           AND (%(to)s::timestamptz IS NULL OR start_at < %(to)s)
+          AND (%(cancelled)s OR cancelled_at IS NULL)
         ORDER BY start_at DESC, booking_id LIMIT %(limit)s
         """,
         {
@@ -101,6 +127,7 @@ def list_bookings(
             "from": start_from,
             "to": start_to,
             "limit": limit,
+            "cancelled": cancelled,
         },
     ).fetchall()
     return [_booking(row) for row in rows]
@@ -109,9 +136,8 @@ def list_bookings(
 @router.get("/{booking_id}", response_model=models.Booking, summary="One booking")
 def get_booking(booking_id: models.BookingPath, who: BookingWriter, conn: Conn) -> models.Booking:
     found = _find(conn, booking_id)
-    if found is None:
+    if found is None or not _visible(who, found.site):
         raise HTTPException(404, f"no booking {booking_id}")
-    check_site(who, found.site)
     return found
 
 
@@ -124,9 +150,6 @@ def _write(
     body: models.BookingIn,
 ) -> models.Booking:
     check_site(who, body.site)
-    existing = _find(conn, booking_id)
-    if existing is not None:
-        check_site(who, existing.site)
     salt = _salt(request)
     row = BookingRow(
         booking_id=booking_id,
@@ -137,11 +160,14 @@ def _write(
         booker_hash=hash_booker(body.booker, salt) if body.booker and salt else None,
     )
     try:
-        check_row(row, read_inventory(conn), f"booking {booking_id}")
+        check_row(row, read_inventory(conn), f"booking {booking_id}", _limits(request))
     except InputError as error:
         raise HTTPException(422, str(error)) from None
-    counts = upsert_bookings_counted(conn, [row], origin="api")
-    response.status_code = 201 if counts.created else 200
+    try:
+        applied = apply_bookings(conn, [row], origin="api", allowed_sites=visible_sites(who))
+    except BookingNotVisibleError as error:
+        raise HTTPException(404, str(error)) from None
+    response.status_code = 201 if applied.created else 200
     written = _find(conn, booking_id)
     assert written is not None
     return written
@@ -185,9 +211,8 @@ def post_booking(
 )
 def delete_booking(booking_id: models.BookingPath, who: BookingWriter, conn: Conn) -> Response:
     found = _find(conn, booking_id)
-    if found is None:
+    if found is None or not _visible(who, found.site):
         raise HTTPException(404, f"no booking {booking_id}")
-    check_site(who, found.site)
     if found.released_at is not None:
         raise HTTPException(409, f"booking {booking_id} was released for no-show and is kept")
     conn.execute(
@@ -217,14 +242,64 @@ async def import_bookings(
         Literal["csv", "ical"] | None,
         Query(description="csv or ical; default from the Content-Type."),
     ] = None,
+    source: Annotated[
+        str | None,
+        Query(
+            pattern=_SOURCE_PATTERN,
+            description="Name of the calendar or export this file is; a re-import of the same"
+            " source replaces its bookings in the window (what is gone is cancelled).",
+        ),
+    ] = None,
+    window_from: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="Window start; default one year back."),
+    ] = None,
+    window_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Window end; default 90 days ahead.")
+    ] = None,
+    dry_run: Annotated[bool, Query(description="Check and count, write nothing.")] = False,
 ) -> models.ImportResult:
     from starlette.concurrency import run_in_threadpool
 
-    data = await request.body()
-    if len(data) > MAX_IMPORT_BYTES:
-        raise HTTPException(413, f"import larger than {MAX_IMPORT_BYTES} bytes")
     kind = format or _format_of(request.headers.get("content-type", ""))
-    return await run_in_threadpool(_import, request, who, kind, data)
+    slots = request.app.state.import_slots
+    got = slots.acquire(blocking=False)
+    if not got:
+        raise HTTPException(
+            429,
+            "another booking import is running; retry in a moment",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        limit = request.app.state.settings.api.max_import_bytes
+        # Spooled: a large body goes to a temporary file, not into the process's memory.
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"import larger than {limit} bytes")
+                body.write(chunk)
+            body.seek(0)
+            settings = request.app.state.settings.bookings
+            now = dt.datetime.now(dt.UTC)
+            window = Window(
+                window_from or now - dt.timedelta(days=settings.window_back_days),
+                window_to or now + dt.timedelta(days=settings.window_ahead_days),
+            )
+            if window.end <= window.start:
+                raise HTTPException(422, "to: must be after from")
+            options = ImportOptions(
+                name="bookings.csv" if kind == "csv" else "bookings.ics",
+                window=window,
+                limits=_limits(request),
+                source=source,
+                allowed_sites=visible_sites(who),
+                dry_run=dry_run,
+            )
+            return await run_in_threadpool(_import, request, kind, body, options)
+    finally:
+        slots.release()
 
 
 def _format_of(content_type: str) -> str:
@@ -236,22 +311,21 @@ def _format_of(content_type: str) -> str:
     raise HTTPException(415, "send text/csv or text/calendar (or ?format=csv|ical)")
 
 
-def _import(request: Request, who: Any, kind: str, data: bytes) -> models.ImportResult:
+def _import(request: Request, kind: Any, body: Any, options: ImportOptions) -> models.ImportResult:
     with request.app.state.pool.connection() as conn:
-        inventory = read_inventory(conn)
-        parse = parse_csv if kind == "csv" else parse_ical
         try:
-            parsed = parse(data, inventory, _salt(request))
+            applied = import_file(conn, body, kind, read_inventory(conn), _salt(request), options)
         except InputError as error:
             raise HTTPException(422, str(error)) from None
-        for site in sorted({row.site_id for row in parsed.rows}):
-            check_site(who, site)
-        # The last row of an id wins, as if the file were applied row by row.
-        last = {row.booking_id: row for row in parsed.rows}
-        counts = upsert_bookings_counted(conn, last.values(), origin=kind)
+        except SiteNotAllowedError as error:
+            raise HTTPException(403, str(error)) from None
+        except BookingNotVisibleError as error:
+            raise HTTPException(404, str(error)) from None
     return models.ImportResult(
-        rows=len(parsed.rows),
-        created=counts.created,
-        updated=counts.updated,
-        unchanged=counts.unchanged + len(parsed.rows) - len(last),
+        rows=applied.rows,
+        created=len(applied.created),
+        updated=len(applied.updated),
+        unchanged=applied.unchanged,
+        cancelled=len(applied.cancelled),
+        dry_run=options.dry_run,
     )

@@ -56,7 +56,7 @@ SOURCE_HEADER = "X-Hubsense-Source"
 
 
 def _site(conn: Any, site: str) -> Any:
-    from hubsense.api.metrics_data import read_layout
+    from hubsense.analytics.site import read_layout
 
     found = read_layout(conn, site)
     if found is None:
@@ -202,7 +202,7 @@ def _right_sizing(conn: Any, site: str, period: Any, percentile: int) -> models.
     days_open, needed = desks_needed(found, Fraction(percentile))
     capacity = len(where.layout.desk_ids)
     surplus = capacity - needed
-    area, cost = where.area_m2, where.cost_per_desk_month
+    area, cost = where.site.area_m2, where.site.cost_per_desk_month
     return models.RightSizing(
         site=site,
         days_open=days_open,

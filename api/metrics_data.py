@@ -16,20 +16,15 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Bucket, Period
-from hubsense.analytics.compute import Results, compute
-from hubsense.analytics.io.db_read import copy_events, load_sites, read_bookings
+from hubsense.analytics.compute import Results
+from hubsense.analytics.io.rollups_read import covers
 from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 from hubsense.analytics.kernels.percentile import nearest_rank
-
-from hubsense.site_time import local_ms
-
-if TYPE_CHECKING:
-    import psycopg
+from hubsense.analytics.site import SiteLayout, compute_site, period_ms
 
 Source = Literal["rollups", "events"]
 _MS = 1000
@@ -63,34 +58,6 @@ class DayRow:
     copresence_s: int
 
 
-@dataclass(frozen=True)
-class SiteLayout:
-    layout: Layout
-    zone: ZoneInfo
-    area_m2: float | None
-    cost_per_desk_month: float | None
-
-    @property
-    def site_id(self) -> str:
-        return str(self.layout.sites[0].id)
-
-
-def read_layout(conn: psycopg.Connection[Any], site_id: str) -> SiteLayout | None:
-    sites, node_of_desk = load_sites(conn, [site_id])
-    if not sites:
-        return None
-    area, cost = conn.execute(
-        "SELECT area_m2, cost_per_desk_month FROM sites WHERE id = %s", (site_id,)
-    ).fetchone() or (None, None)
-    return SiteLayout(
-        Layout.from_sites(sites, node_of_desk), ZoneInfo(sites[0].timezone), area, cost
-    )
-
-
-def _bounds(site: SiteLayout, period: Period) -> tuple[int, int]:
-    return local_ms(period.start, 0, site.zone), local_ms(period.end, 0, site.zone)
-
-
 def _utc(ms: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
 
@@ -100,22 +67,6 @@ def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
 
 
 # -- computed from the events ---------------------------------------------------------
-
-
-def compute_site(
-    conn: psycopg.Connection[Any],
-    site: SiteLayout,
-    period: Period,
-    bucket: Bucket,
-    percentile: Fraction = Fraction(95),
-) -> tuple[Results, list[str]]:
-    """The analytics' database path for one site, without writing; also the booking ids."""
-    from_ms, to_ms = _bounds(site, period)
-    bookings = read_bookings(conn, site.layout, from_ms, to_ms)
-    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-    events = copy_events(conn, site.layout, from_ms, events_to)
-    results = compute(site.layout, events, bookings, period, bucket, percentile=percentile)
-    return results, list(bookings.booking_id)
 
 
 def _computed_desk_rows(results: Results) -> list[DeskRow]:
@@ -143,20 +94,12 @@ def _computed_desk_rows(results: Results) -> list[DeskRow]:
 # -- read from the rollups ------------------------------------------------------------
 
 
-def _covered(conn: Any, site: SiteLayout, period: Period) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM analytics_site_day WHERE site_id = %s AND day >= %s AND day < %s",
-        (site.site_id, period.start, period.end),
-    ).fetchone()
-    return bool(row and row[0] == period.n_days)
-
-
 def _rollup_desk_rows(
     conn: Any, site: SiteLayout, period: Period, bucket: Bucket
 ) -> list[DeskRow] | None:
     desks = set(site.layout.desk_ids)
     if bucket is Bucket.HOUR:
-        from_ms, to_ms = _bounds(site, period)
+        from_ms, to_ms = period_ms(site, period)
         found = conn.execute(
             f"""SELECT desk_id, bucket_start, {_MEASURES} FROM analytics_desk_hour
                 WHERE site_id = %s AND bucket_start >= %s AND bucket_start < %s""",
@@ -204,7 +147,7 @@ def _bucket_day(day: dt.date, bucket: Bucket, period: Period) -> dt.date:
 def desk_rows(
     conn: Any, site: SiteLayout, period: Period, bucket: Bucket
 ) -> tuple[Source, list[DeskRow]]:
-    if _covered(conn, site, period):
+    if covers(conn, site.site_id, period):
         rows = _rollup_desk_rows(conn, site, period, bucket)
         if rows is not None:
             return "rollups", rows
@@ -214,19 +157,21 @@ def desk_rows(
 
 def outcomes(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[Outcome]]:
     """Every booking of the site overlapping the period, with its outcome."""
-    from_ms, to_ms = _bounds(site, period)
-    if _covered(conn, site, period):
+    from_ms, to_ms = period_ms(site, period)
+    if covers(conn, site.site_id, period):
         found = conn.execute(
             """SELECT b.booking_id, b.desk_id, o.observed_s, o.occupied_s, o.outcome
                FROM bookings b LEFT JOIN analytics_booking_outcome o USING (booking_id)
                WHERE b.site_id = %s AND b.start_at < %s AND b.end_at > %s
+                 AND b.cancelled_at IS NULL
                ORDER BY b.start_at, b.booking_id""",
             (site.site_id, _utc(to_ms), _utc(from_ms)),
         ).fetchall()
         mine = [r for r in found if r[1] in site.layout.desk_index]
         if all(r[4] is not None for r in mine):
             return "rollups", [Outcome(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in mine]
-    results, ids = compute_site(conn, site, period, Bucket.DAY)
+    results, bookings = compute_site(conn, site, period, Bucket.DAY)
+    ids = list(bookings.booking_id)
     order = conn.execute(
         "SELECT booking_id, desk_id FROM bookings WHERE booking_id = ANY(%s)"
         " ORDER BY start_at, booking_id",
@@ -246,7 +191,7 @@ def outcomes(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[
 
 
 def days(conn: Any, site: SiteLayout, period: Period) -> tuple[Source, list[DayRow]]:
-    if _covered(conn, site, period):
+    if covers(conn, site.site_id, period):
         found = conn.execute(
             """SELECT day, open, peak, peak_at, copresence_s FROM analytics_site_day
                WHERE site_id = %s AND day >= %s AND day < %s ORDER BY day""",

@@ -127,6 +127,9 @@ class Booking(BaseModel):
     origin: str
     booker_hashed: bool
     released_at: dt.datetime | None
+    cancelled_at: dt.datetime | None = Field(
+        default=None, description="Gone from its calendar or cancelled; kept, not counted."
+    )
 
 
 class ImportResult(BaseModel):
@@ -134,6 +137,10 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
+    cancelled: int = Field(
+        default=0, description="The source's bookings in the window the file no longer holds."
+    )
+    dry_run: bool = False
 
 
 class DeskMetrics(BaseModel):

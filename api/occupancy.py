@@ -126,6 +126,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT booking_id, end_at FROM bookings
     WHERE desk_id = d.id AND start_at <= %(now)s AND end_at > %(now)s AND released_at IS NULL
+      AND cancelled_at IS NULL
     ORDER BY start_at, booking_id LIMIT 1
 ) bk ON true
 WHERE d.site_id = %(site)s AND d.retired_at IS NULL

@@ -1,13 +1,13 @@
-"""Parse booking files from booking tools: CSV and iCalendar (SPEC §7), idempotent by id.
+"""Parse booking files from booking tools: the checks every row passes, and CSV (SPEC §7).
 
 CSV: a header row with `booking_id,site,desk,start,end` (any order) and an optional
-`booker`; instants are ISO-8601 with an offset or `Z`. iCalendar (RFC 5545, read with
-the `icalendar` library): one VEVENT a booking; UID is the booking id (with
-`~RECURRENCE-ID` for a moved occurrence), the desk comes from `X-HUBSENSE-DESK` or
-LOCATION, the site from `X-HUBSENSE-SITE` or the desk's site; floating times are the
-site's local time, a DATE is the whole local day; ORGANIZER is the booker;
-STATUS:CANCELLED events are skipped; recurring events (RRULE) are refused (export
-occurrences). Errors name the line (CSV) or UID (iCalendar) and the field.
+`booker`; instants are ISO-8601 with an offset or `Z`. The file is read as a stream, row
+by row, so a large file never sits in memory as a whole. iCalendar lives in `ical.py`.
+Errors name the line (CSV) or UID (iCalendar) and the field: `file:line: field: why`.
+
+Every path (CSV, iCalendar, CalDAV, REST) checks rows with `check_row`: ids of 1 to 200
+characters without '/' or control characters, a live desk of the named site, instants in
+2000-2099 and a duration of at most `Limits.max_duration`.
 
 Pure apart from the inventory lookup handed in: no database, no clock. Must not keep
 the booker in clear: it is hashed here with the salt handed in (or dropped without one).
@@ -18,17 +18,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from typing import IO
 
 from hubsense.bookings.store import BookingRow
 
 from hubsense.errors import InputError
 from hubsense.privacy import hash_booker
+from hubsense.settings import BookingSettings
 
 REQUIRED = ("booking_id", "site", "desk", "start", "end")
 MAX_ID_CHARS = 200
+# The REST model's range (api/models.py) and the database's CHECK (0007_bookings_sources.sql).
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+_BAD_ID_CHARS = re.compile(r"[/\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +48,29 @@ class Inventory:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one import may hold; each error names the setting that sets it."""
+
+    max_rows: int = 200_000
+    max_occurrences_per_series: int = 2_000
+    max_duration: dt.timedelta = dt.timedelta(hours=24)
+
+    @classmethod
+    def from_settings(cls, settings: BookingSettings) -> Limits:
+        return cls(
+            max_rows=settings.max_import_rows,
+            max_occurrences_per_series=settings.max_occurrences_per_series,
+            max_duration=dt.timedelta(hours=settings.max_duration_h),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     rows: list[BookingRow]
-    skipped: int  # cancelled events
+    skipped: int  # cancelled events or occurrences
 
 
-def _hasher(salt: str | None) -> Callable[[str | None], str | None]:
+def hasher(salt: str | None) -> Callable[[str | None], str | None]:
     def hashed(booker: str | None) -> str | None:
         if not booker or not booker.strip() or not salt:
             return None
@@ -54,10 +79,19 @@ def _hasher(salt: str | None) -> Callable[[str | None], str | None]:
     return hashed
 
 
-def check_row(row: BookingRow, inventory: Inventory, where: str) -> BookingRow:
+def check_id(booking_id: str, where: str, field: str = "booking_id") -> str:
+    if not booking_id or len(booking_id) > MAX_ID_CHARS or _BAD_ID_CHARS.search(booking_id):
+        raise InputError(
+            f"{where}: {field}: 1 to {MAX_ID_CHARS} characters without '/' or control characters"
+        )
+    return booking_id
+
+
+def check_row(
+    row: BookingRow, inventory: Inventory, where: str, limits: Limits = Limits()
+) -> BookingRow:
     """The row, after checking the id, site, desk and times (InputError naming `where`)."""
-    if not row.booking_id or len(row.booking_id) > MAX_ID_CHARS or "/" in row.booking_id:
-        raise InputError(f"{where}: booking_id: 1 to {MAX_ID_CHARS} characters without '/'")
+    check_id(row.booking_id, where)
     if row.site_id not in inventory.site_zone:
         raise InputError(f"{where}: site: unknown site {row.site_id!r}")
     owner = inventory.desk_site.get(row.desk_id)
@@ -69,6 +103,13 @@ def check_row(row: BookingRow, inventory: Inventory, where: str) -> BookingRow:
         )
     if row.end_at <= row.start_at:
         raise InputError(f"{where}: end: must be after start")
+    if not (row.start_at >= EARLIEST and row.end_at <= LATEST):
+        raise InputError(f"{where}: start: start and end must lie in the years 2000 to 2099")
+    if row.end_at - row.start_at > limits.max_duration:
+        hours = limits.max_duration.total_seconds() / 3600
+        raise InputError(
+            f"{where}: end: longer than {hours:g} h (settings bookings.max_duration_h)"
+        )
     return row
 
 
@@ -76,99 +117,78 @@ def _instant(text: str, where: str, field: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"{where}: {field}: not an ISO-8601 instant: {text!r}") from None
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise InputError(f"{where}: {field}: not an ISO-8601 instant: {shown!r}") from None
     if value.tzinfo is None:
         raise InputError(f"{where}: {field}: {text!r} has no offset (add Z or +01:00)")
     return value
 
 
-def parse_csv(
-    data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.csv"
-) -> Parsed:
+def _text(record: dict[str, str], column: str, where: str) -> str:
+    value = record[column].strip()
+    if _CONTROL.search(value):
+        raise InputError(f"{where}: {column}: control characters are not allowed")
+    return value
+
+
+def iter_csv(
+    stream: IO[bytes],
+    inventory: Inventory,
+    salt: str | None,
+    name: str = "bookings.csv",
+    limits: Limits = Limits(),
+) -> Iterator[BookingRow]:
+    """The file's rows, checked, one at a time (InputError at the first bad one)."""
+    # surrogateescape: bytes that are not UTF-8 survive decoding (which runs in chunks) so
+    # the row holding them can be named.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.DictReader(text)
+    line = 1
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"{name}:1: header: missing column(s) {', '.join(missing)}")
-    hashed = _hasher(salt)
-    rows: list[BookingRow] = []
-    for record in reader:
-        where = f"{name}:{reader.line_num}"
-        if None in record or any(record[c] is None for c in REQUIRED):
-            raise InputError(f"{where}: row: {len(REQUIRED)}+ fields expected, the count differs")
-        row = BookingRow(
-            booking_id=record["booking_id"].strip(),
-            site_id=record["site"].strip(),
-            desk_id=record["desk"].strip(),
-            start_at=_instant(record["start"], where, "start"),
-            end_at=_instant(record["end"], where, "end"),
-            booker_hash=hashed(record.get("booker")),
-        )
-        rows.append(check_row(row, inventory, where))
-    return Parsed(rows, 0)
-
-
-def _ical_instant(value: object, zone: ZoneInfo) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(0), tzinfo=zone)
-    raise TypeError(type(value).__name__)
-
-
-def parse_ical(
-    data: bytes, inventory: Inventory, salt: str | None, name: str = "bookings.ics"
-) -> Parsed:
-    import icalendar
-
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
-    except ValueError as error:
-        raise InputError(f"{name}: not an iCalendar file: {error}") from None
-    hashed = _hasher(salt)
-    rows: list[BookingRow] = []
-    skipped = 0
-    for event in calendar.walk("VEVENT"):
-        uid = str(event.get("UID", "")).strip()
-        where = f"{name}: UID {uid or '(none)'}"
-        if not uid:
-            raise InputError(f"{where}: UID: every event needs one (it is the booking id)")
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
-            skipped += 1
-            continue
-        if event.get("RRULE") is not None:
-            raise InputError(
-                f"{where}: RRULE: recurring events are not supported; export occurrences"
+        fieldnames = reader.fieldnames or []
+        missing = [column for column in REQUIRED if column not in fieldnames]
+        if missing:
+            raise InputError(f"{name}:1: header: missing column(s) {', '.join(missing)}")
+        hashed = hasher(salt)
+        for count, record in enumerate(reader, start=1):
+            line = reader.line_num
+            where = f"{name}:{line}"
+            values = [v for v in record.values() if isinstance(v, str)]
+            if any("\x00" in v for v in values):
+                raise InputError(f"{where}: row: contains a NUL byte")
+            if any(_NOT_UTF8.search(v) for v in values):
+                raise InputError(f"{where}: row: not UTF-8 text")
+            if None in record or any(record[c] is None for c in REQUIRED):
+                raise InputError(
+                    f"{where}: row: {len(REQUIRED)}+ fields expected, the count differs"
+                )
+            if count > limits.max_rows:
+                raise InputError(
+                    f"{where}: row: more than {limits.max_rows} rows"
+                    " (settings bookings.max_import_rows)"
+                )
+            row = BookingRow(
+                booking_id=check_id(record["booking_id"].strip(), where),
+                site_id=_text(record, "site", where),
+                desk_id=_text(record, "desk", where),
+                start_at=_instant(record["start"], where, "start"),
+                end_at=_instant(record["end"], where, "end"),
+                booker_hash=hashed(record.get("booker")),
             )
-        booking_id = uid
-        if event.get("RECURRENCE-ID") is not None:
-            booking_id = f"{uid}~{event.decoded('RECURRENCE-ID').isoformat()}"
-        desk = str(event.get("X-HUBSENSE-DESK") or event.get("LOCATION") or "").strip()
-        if not desk:
-            raise InputError(f"{where}: LOCATION: the desk id is missing (or X-HUBSENSE-DESK)")
-        site = str(event.get("X-HUBSENSE-SITE") or inventory.desk_site.get(desk, "")).strip()
-        if desk not in inventory.desk_site:
-            raise InputError(f"{where}: LOCATION: unknown desk {desk!r}")
-        zone = ZoneInfo(inventory.site_zone.get(site, "UTC"))
-        if event.get("DTSTART") is None:
-            raise InputError(f"{where}: DTSTART: missing")
-        start_value = event.decoded("DTSTART")
-        start = _ical_instant(start_value, zone)
-        if event.get("DTEND") is not None:
-            end = _ical_instant(event.decoded("DTEND"), zone)
-        elif event.get("DURATION") is not None:
-            end = start + event.decoded("DURATION")
-        elif not isinstance(start_value, dt.datetime):
-            end = _ical_instant(start_value + dt.timedelta(days=1), zone)
-        else:
-            raise InputError(f"{where}: DTEND: missing (and no DURATION)")
-        organizer = event.get("ORGANIZER")
-        booker = (
-            str(organizer).removeprefix("mailto:").removeprefix("MAILTO:") if organizer else None
-        )
-        row = BookingRow(booking_id, site, desk, start, end, hashed(booker))
-        rows.append(check_row(row, inventory, where))
-    return Parsed(rows, skipped)
+            yield check_row(row, inventory, where, limits)
+    except csv.Error as error:
+        # "field larger than field limit (131072)", an unclosed quote: in the row after the
+        # last one read.
+        raise InputError(f"{name}:{line + 1}: row: {error}") from None
+    finally:
+        text.detach()  # the caller owns the stream
+
+
+def parse_csv(
+    data: bytes,
+    inventory: Inventory,
+    salt: str | None,
+    name: str = "bookings.csv",
+    limits: Limits = Limits(),
+) -> Parsed:
+    return Parsed(list(iter_csv(io.BytesIO(data), inventory, salt, name, limits)), 0)

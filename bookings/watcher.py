@@ -60,7 +60,7 @@ JOIN LATERAL (
     ORDER BY node_id LIMIT 1
 ) s ON true
 JOIN nodes n ON n.id = s.node_id
-WHERE b.released_at IS NULL AND b.end_at > %(now)s
+WHERE b.released_at IS NULL AND b.cancelled_at IS NULL AND b.end_at > %(now)s
   AND b.start_at <= %(now)s - %(after)s AND b.start_at > %(now)s - %(lookback)s
 ORDER BY b.start_at, b.booking_id
 """

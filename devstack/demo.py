@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,8 @@ import typer
 
 from hubsense.errors import ConfigError, ServiceError
 
-EXAMPLE_INVENTORY = Path(__file__).resolve().parents[1] / "firmware-config/examples/inventory.yaml"
+# Shipped in the wheel (firmware-config/examples), so the demo runs from an installed package.
+EXAMPLE_INVENTORY = Path(str(files("hubsense.firmware_config") / "examples" / "inventory.yaml"))
 # How long ingest may take to drain after the simulator stopped before we give up waiting.
 DRAIN_TIMEOUT_S = 60.0
 STATUS_EVERY_S = 2.0

@@ -26,6 +26,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("dashboards", "hubsense.dashboards.cli", "app"),
     ("report", "hubsense.report.cli", "command"),
     ("api", "hubsense.api.cli", "app"),
+    ("bookings", "hubsense.bookings.cli", "app"),
 ]
 
 

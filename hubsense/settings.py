@@ -97,6 +97,26 @@ class BookingSettings(BaseModel):
     webhook_url: str | None = None
     # When set, each POST carries X-Hubsense-Signature: sha256=HMAC(secret, body).
     webhook_secret: SecretStr | None = None
+    # Imports and syncs (SPEC §7, docs/bookings.md). A booking lasts at most max_duration_h
+    # (the database refuses more than 31 days whatever this says).
+    max_duration_h: float = Field(default=24, gt=0, le=744)
+    # An import (file, API body or one sync) of more rows than this is refused whole.
+    max_import_rows: int = Field(default=200_000, gt=0)
+    # A recurring series expanding to more occurrences than this in the window is refused:
+    # a daily series over the default 15-month window is about 460.
+    max_occurrences_per_series: int = Field(default=2_000, gt=0)
+    # A CalDAV sync that would fetch more calendar objects than this is refused.
+    max_sync_objects: int = Field(default=50_000, gt=0)
+    # Imports running at once in the API; one more is answered 429 (each parses a whole file).
+    import_concurrency: int = Field(default=2, gt=0)
+    # The window recurring events are expanded over, and replaced in, around today.
+    window_back_days: int = Field(default=365, ge=0)
+    window_ahead_days: int = Field(default=90, ge=0)
+    # Background CalDAV sync inside the API process: every caldav_every_s when caldav_url is set.
+    caldav_url: str | None = None
+    caldav_user: str | None = None
+    caldav_password: SecretStr | None = None
+    caldav_every_s: float = Field(default=300.0, gt=0)
 
 
 class PrivacySettings(BaseModel):

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from hubsense.ingest.mqtt_packets import PUBACK, puback_batches, split_publish
+
 from hubsense.logs import get_logger
 from hubsense.mqtt_url import MqttUrl
 
@@ -31,10 +33,6 @@ _LOOP_TIMEOUT_S = 0.005
 # broker restart nothing reaches the group until a worker has subscribed again.
 _RECONNECT_MIN_S = 0.1
 _RECONNECT_MAX_S = 5.0
-# MQTT PUBACK fixed header: packet type 4, remaining length 2 (reason code omitted = success).
-_PUBACK = 0x40
-_PUBACK_PREFIX = bytes([_PUBACK, 2])
-_ACKS_PER_WRITE = 4096
 # Packets read per burst before acks are sent again and the service gets the messages.
 _BURST_PACKETS = 500
 
@@ -280,10 +278,8 @@ class MqttConsumer:
             return
         # The bytes are exactly paho's own PUBACKs (0x40, length 2, packet id) back to back;
         # paho writes one packet per send(), so per-message acks cost a syscall each.
-        for start in range(0, len(mids), _ACKS_PER_WRITE):
-            chunk = mids[start : start + _ACKS_PER_WRITE]
-            packet = b"".join(_PUBACK_PREFIX + mid.to_bytes(2, "big") for mid in chunk)
-            queue_packet(_PUBACK, packet, 0, 1)
+        for packet in puback_batches(mids):
+            queue_packet(PUBACK, packet, 0, 1)
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -377,38 +373,10 @@ def _client_class() -> type:
                 return super()._handle_publish()
             if getattr(self, "_protocol", None) != MQTTProtocolVersion.MQTTv5:
                 return super()._handle_publish()
-            decoded = _split_publish(in_packet["packet"])
+            decoded = split_publish(in_packet["packet"])
             if decoded is None:
                 return super()._handle_publish()
             self.fast_publish(*decoded)
             return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     return FastPublishClient
-
-
-def _split_publish(packet: bytes) -> tuple[bytes, bytes, int] | None:
-    """(topic, payload, packet id) of an MQTT 5 QoS 1 PUBLISH body; None if malformed."""
-    size = len(packet)
-    if size < 5:
-        return None
-    end_topic = 2 + ((packet[0] << 8) | packet[1])
-    if end_topic + 3 > size:
-        return None
-    mid = (packet[end_topic] << 8) | packet[end_topic + 1]
-    # Property length: a variable byte integer (MQTT 5 §1.5.5), at most four bytes.
-    pos, length, shift = end_topic + 2, 0, 0
-    for _ in range(4):
-        if pos >= size:
-            return None
-        byte = packet[pos]
-        pos += 1
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    else:
-        return None
-    start = pos + length
-    if start > size:
-        return None
-    return bytes(packet[2:end_topic]), bytes(packet[start:]), mid

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,8 @@ from hubsense import __version__
 from hubsense.errors import ConfigError
 from hubsense.inventory.model import Inventory, Node
 
-UNIT_SOURCE = (
-    Path(__file__).resolve().parents[1] / "firmware-config" / "node" / "hubsense-edge.service"
-)
+# The edge's unit ships in the wheel with the other sample files (firmware-config/node).
+UNIT_SOURCE = Path(str(files("hubsense.firmware_config") / "node" / "hubsense-edge.service"))
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_ETC_DIR = Path("/etc/hubsense")
 DEFAULT_NODE_STATE_DIR = Path("/var/lib/hubsense")
@@ -108,8 +108,8 @@ def _unit_text() -> str:
         return UNIT_SOURCE.read_text()
     except OSError as error:
         raise ConfigError(
-            f"{UNIT_SOURCE}: {error.strerror}; the bundle needs the edge's systemd unit from "
-            "firmware-config/node (run from a hubsense source checkout)"
+            f"{UNIT_SOURCE}: {error.strerror}; the bundle needs the edge's systemd unit, "
+            "installed with hubsense (reinstall the package)"
         ) from error
 
 

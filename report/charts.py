@@ -12,7 +12,7 @@ import base64
 import io
 from typing import Any
 
-from hubsense.report.figures import SiteFigures
+from hubsense.report.model import SiteFigures
 
 _BLUE, _GREY, _ORANGE, _GREEN = "#2f6db5", "#9aa5b1", "#e07b24", "#2e9d5b"
 _DPI = 110

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hubsense.report.figures import SiteFigures
+from hubsense.report.model import SiteFigures
 
 # Below this share of opening hours observed, the paragraph advises measuring longer.
 LOW_OBSERVATION = 0.8

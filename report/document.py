@@ -12,7 +12,8 @@ from pathlib import Path
 
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S
-from hubsense.report.figures import SiteFigures, gather
+from hubsense.report.figures import gather
+from hubsense.report.model import SiteFigures
 from hubsense.report.page import render
 
 

@@ -11,7 +11,7 @@ from html import escape
 
 from hubsense.report import charts
 from hubsense.report.conclusion import conclude, hours, number, percent
-from hubsense.report.figures import SiteFigures
+from hubsense.report.model import SiteFigures
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;

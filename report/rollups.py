@@ -16,16 +16,11 @@ from typing import Any
 
 from hubsense.analytics.calendar import Period, opening_toggles
 from hubsense.analytics.kernels.percentile import nearest_rank
-from hubsense.report.figures import Day, SiteFigures, Week, open_seconds
+from hubsense.report.model import Day, SiteFigures, Week, open_seconds
 
 from hubsense.inventory.model import Site
 
 _MEASURES = "observed_s, occupied_s, booked_observed_s, booked_occupied_s"
-
-
-def has_rollups(conn: Any) -> bool:
-    row = conn.execute("SELECT to_regclass('analytics_site_day') IS NOT NULL").fetchone()
-    return bool(row[0])
 
 
 def rollup_figures(

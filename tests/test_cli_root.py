@@ -35,6 +35,7 @@ def test_help_names_every_component() -> None:
         "edge",
         "analytics",
         "api",
+        "bookings",
         "dashboards",
         "report",
         "provision",

@@ -4,7 +4,9 @@ desk_metrics.csv, booking_outcomes.csv, site_daily.csv and site_summary.csv are
 written into a temporary folder beside the target and then renamed into place,
 so a failed run never leaves half a result. Seconds are the summed milliseconds
 floored; `unbooked_occupied_s` is the difference of the two floored values.
-Times are ISO-8601 with the site's offset. Must not compute metrics.
+Times are ISO-8601 with the site's offset. Text cells a spreadsheet would run as a
+formula (a booking id `=HYPERLINK(…)`) are written inert (`hubsense/csv_cells.py`).
+Must not compute metrics.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import Results
 from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 
+from hubsense.csv_cells import inert_rows
 from hubsense.site_time import format_local
 
 DESK_METRICS = "desk_metrics.csv"
@@ -132,7 +135,7 @@ def write_outputs(results: Results, bookings: BookingArrays, period: Period, out
         }
         for name, rows in tables.items():
             with (staging / name).open("w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle, lineterminator="\n").writerows(rows)
+                csv.writer(handle, lineterminator="\n").writerows(inert_rows(rows))
         if not out_dir.exists():
             staging.rename(out_dir)
             return

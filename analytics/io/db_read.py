@@ -68,6 +68,7 @@ SELECT booking_id, desk_id,
        floor(extract(epoch FROM end_at) * 1000)::int8
   FROM bookings
  WHERE site_id = %(site)s AND start_at < %(to)s AND end_at > %(from)s
+   AND cancelled_at IS NULL  -- cancelled at its source: not a booking (SPEC §6, §7)
  ORDER BY desk_id, start_at, booking_id
 """
 
@@ -84,7 +85,8 @@ def load_sites(conn: Any, site_ids: list[str] | None = None) -> tuple[list[Site]
     """Active sites with their desks and nodes, and each desk's node, from the inventory tables."""
     rows = conn.execute(
         # Co-working sites have no desks of ours: their use is the day passes bought there.
-        "SELECT id, name, kind, timezone, opening_hours, closed_dates FROM sites "
+        "SELECT id, name, kind, timezone, opening_hours, closed_dates,"
+        " municipality, area_m2, cost_per_desk_month FROM sites "
         "WHERE retired_at IS NULL AND kind <> 'coworking' "
         "AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s)) ORDER BY id",
         {"ids": site_ids},
@@ -116,9 +118,22 @@ def load_sites(conn: Any, site_ids: list[str] | None = None) -> tuple[list[Site]
                 "closed_dates": list(closed_dates),
                 "desks": desks.get(site_id, []),
                 "nodes": nodes.get(site_id, []),
+                "municipality": municipality,
+                "area_m2": area_m2,
+                "cost_per_desk_month": cost_per_desk_month,
             }
         )
-        for site_id, name, kind, timezone, opening_hours, closed_dates in rows
+        for (
+            site_id,
+            name,
+            kind,
+            timezone,
+            opening_hours,
+            closed_dates,
+            municipality,
+            area_m2,
+            cost_per_desk_month,
+        ) in rows
     ]
     return sites, node_of_desk
 

@@ -334,3 +334,41 @@ def test_column_reader_equals_row_reader(inputs: dict[str, Path]) -> None:
         assert getattr(fast, column).dtype == getattr(slow, column).dtype, column
     assert slow.kind.tolist() == [1, 1, 0, 0, 0, 0, 1, 0]
     assert slow.desk.tolist() == [-1, -1, 0, 0, 1, 0, -1, 2]
+
+
+@pytest.mark.parametrize(
+    "booking_id",
+    ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)"],
+)
+def test_booking_ids_that_look_like_formulas_are_written_inert(
+    inputs: dict[str, Path], tmp_path: Path, booking_id: str
+) -> None:
+    """A booking tool's id reaches booking_outcomes.csv, which people open in spreadsheets:
+    a cell starting with = + - @ TAB or CR gets an apostrophe so it stays text."""
+    rows = [(booking_id, *BOOKINGS[0][1:]), *BOOKINGS[1:]]
+    inputs["bookings"] = write_csv(tmp_path / "evil.csv", "booking_id,site,desk,start,end", rows)
+    out = tmp_path / "results"
+    done = compute_cli(inputs, out)
+    assert done.returncode == 0, done.stderr
+    assert read(out / "booking_outcomes.csv")[1] == [
+        "'" + booking_id,
+        "hq",
+        "d1",
+        "7200",
+        "5400",
+        "attended",
+    ]
+
+
+def test_inert_cell_covers_every_formula_start_and_leaves_numbers() -> None:
+    from hubsense.csv_cells import inert_cell
+
+    for text in ("=1+1", "+1", "-1+1", "@A1", "\t=1", "\r=1"):
+        assert inert_cell(text) == "'" + text
+    assert [inert_cell(v) for v in ("b1", "2026-03-02T08:00:00+01:00", -3, 0, "")] == [
+        "b1",
+        "2026-03-02T08:00:00+01:00",
+        -3,
+        0,
+        "",
+    ]

@@ -8,7 +8,7 @@ import pytest
 
 from hubsense.errors import ConfigError
 from hubsense.inventory.file import InventoryError, load_inventory, parse_inventory
-from hubsense.inventory.model import Weekday
+from hubsense.inventory.hours import Weekday
 
 # Line numbers below refer to this file; keep it stable.
 BASE = """\

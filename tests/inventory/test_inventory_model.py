@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hubsense.inventory.model import (
-    BthomeSensor,
-    Inventory,
-    OpeningSpan,
-    Weekday,
-    format_span,
-    parse_span,
-)
+from hubsense.inventory.hours import OpeningSpan, Weekday, format_span, parse_span
+from hubsense.inventory.model import BthomeSensor, Inventory
 from hubsense.inventory.rules import find_issues, format_loc
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hubsense.report.conclusion import conclude, number, percent
-from hubsense.report.figures import Day, SiteFigures
+from hubsense.report.model import Day, SiteFigures
 
 NB = "\u202f"
 START, END = dt.date(2026, 3, 2), dt.date(2026, 3, 9)
