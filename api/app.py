@@ -36,7 +36,7 @@ The hub page lives at `/hubs/{site}` (live over server-sent events).
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
-    from hubsense.api import bookings, hub, metrics, sites
+    from hubsense.api import bookings, decisions, hub, metrics, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
     from psycopg_pool import ConnectionPool
@@ -73,7 +73,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
     app.state.snapshots = SnapshotReader(pool)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
-    for module in (sites, metrics, bookings, hub):
+    for module in (sites, metrics, bookings, decisions, hub):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimit,
