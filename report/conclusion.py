@@ -77,8 +77,11 @@ def conclude(site: SiteFigures, start: dt.date, end: dt.date, percentile: int) -
                 f" and about {number(saving)} a month ({number(12 * saving)} a year) in desk costs"
             )
         parts.append(text + ".")
-    elif site.kind == "hub" and site.capacity <= MIN_HUB_DESKS:
-        parts.append(f" Keep its {site.capacity} desks: a hub needs at least two to meet at.")
+    elif site.kind == "hub" and site.surplus > 0:
+        parts.append(
+            f" Keep its {site.capacity} desks: fewer were in use at once, but a hub needs at "
+            "least two to meet at."
+        )
     else:
         parts.append(
             " On busy days every desk was needed, so the site should keep its current desks."
