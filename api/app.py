@@ -41,8 +41,13 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     from hubsense.api.limits import BodyLimit
     from psycopg_pool import ConnectionPool
 
+    from hubsense.db.connect import primary_dsn
+
     pool = ConnectionPool(
-        dsn,
+        primary_dsn(dsn),
+        # After a failover the pooled connections to the old primary are dead: check each
+        # one as it is lent (one round trip) so a request gets a fresh one, not an error.
+        check=ConnectionPool.check_connection,
         min_size=1,
         max_size=POOL_MAX,
         kwargs={"autocommit": True},

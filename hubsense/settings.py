@@ -27,6 +27,8 @@ DEFAULT_STATE_DIR = Path(".hubsense")
 
 class DatabaseSettings(BaseModel):
     # None: use the private PostgreSQL started by `hubsense services up` in state_dir.
+    # Several hosts (a Patroni cluster) reach the primary: target_session_attrs=read-write
+    # is added when missing (hubsense.db.connect.primary_dsn; docs/operations.md).
     dsn: SecretStr | None = None
 
 

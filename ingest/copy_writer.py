@@ -149,7 +149,15 @@ class _ErrorMapper:
 
         if error is None or isinstance(error, DatabaseDownError):
             return
-        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        # A read-only server is one that stopped being the primary (demoted after a
+        # failover, or reached before it): reconnect, so libpq's read-write check finds
+        # the new primary, instead of retrying on this connection for ever.
+        down = (
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+            psycopg.errors.ReadOnlySqlTransaction,
+        )
+        if isinstance(error, down):
             self.writer.close()
             raise DatabaseDownError(_last_line(error)) from error
         if isinstance(error, psycopg.Error):

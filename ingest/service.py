@@ -94,8 +94,11 @@ def run(
     arrived for that long, and ends its session.
     """
     from hubsense.addresses import resolve_dsn, resolve_mqtt_url
+    from hubsense.db.connect import primary_dsn
 
-    dsn = dsn or resolve_dsn(settings)
+    # Checked here, not in the writer's retry loop: a DSN that may pick a standby is a
+    # configuration error to report once, not a database that is down.
+    dsn = primary_dsn(dsn or resolve_dsn(settings))
     url = parse_mqtt_url(mqtt_url or resolve_mqtt_url(settings))
     options = ConsumerOptions(
         client_id=client_id(settings.ingest.worker_id),

@@ -91,3 +91,22 @@ def test_every_hubsense_command_in_the_stack_exists(compose: dict) -> None:
         assert result.exit_code == 0, f"{' '.join(command)}: {result.output}"
     bogus = runner.invoke(app, ["ingest", "run", "--no-such-option", "--help"])
     assert bogus.exit_code != 0
+
+
+def test_the_ha_profile_runs_patroni_and_reaches_the_primary_by_either_server(
+    compose: dict,
+) -> None:
+    from hubsense.db.connect import primary_dsn
+
+    services = compose["services"]
+    ha = {name for name, service in services.items() if "ha" in service.get("profiles", [])}
+    assert {"etcd", "pg-1", "pg-2", "migrate-ha", "ingest-ha", "api-ha"} <= ha
+    dockerfile = ROOT / "firmware-config/ha/patroni.Dockerfile"
+    assert "patroni" in dockerfile.read_text()
+    assert "synchronous_mode: true" in (ROOT / "firmware-config/ha/patroni.yml").read_text()
+    for name in ("migrate-ha", "inventory-ha", "ingest-ha", "api-ha"):
+        dsn = services[name]["environment"]["HUBSENSE_DB__DSN"]
+        assert "pg-1:5432,pg-2:5432" in dsn, name
+        assert primary_dsn(dsn) == dsn, name  # already says target_session_attrs=read-write
+    # The default stack is untouched: no profile on its services.
+    assert "profiles" not in services["ingest"]

@@ -71,3 +71,16 @@ def test_missing_table_is_retried_never_dead_lettered(dsn: str) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("ALTER TABLE events_away RENAME TO events")
     assert query(dsn, "SELECT count(*) FROM dead_letters") == [(0,)]
+
+
+def test_a_read_only_server_is_down_so_the_writer_reconnects(dsn: str) -> None:
+    # What a demoted primary looks like to a connection that survived the failover.
+    writer = BatchWriter(dsn)
+    try:
+        writer.connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        with pytest.raises(DatabaseDownError, match="read-only"):
+            writer.write(batch_of(Decoded(events=[ROW])))
+        assert writer._conn is None  # closed: the next write opens a fresh session
+        assert writer.write(batch_of(Decoded(events=[ROW]))).inserted == 1
+    finally:
+        writer.close()
