@@ -334,3 +334,74 @@ def summary_tables(rows: list[Any]) -> list[Any]:
             table.add_row(*cells)
         tables.append(table)
     return tables
+
+
+@app.command()
+def decision(
+    from_date: FromDate,
+    to_date: ToDate,
+    percentile: Percentile = "95",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    dsn: Dsn = None,
+) -> None:
+    """Print the region's decision figures of a period (docs/decisions.md), from the rollups.
+
+    Run `hubsense analytics run` for the period first. Example:
+    `hubsense analytics decision --from 2026-03-01 --to 2026-04-01 --json`
+    """
+    import json
+
+    from hubsense.analytics.decision import decide
+    from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
+
+    from hubsense.db.connect import connect
+
+    period = _period(from_date, to_date)
+    with connect(_dsn(dsn)) as conn:
+        inventory = stored_inventory(conn)
+        days = site_days(conn, period.start, period.end)
+        passes = day_passes(conn, period.start, period.end)
+    result = decide(inventory, days, passes, period.start, period.end, _percentile(percentile))
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    currency = result.currency or "(currency not set)"
+
+    def money(value: float | None) -> str:
+        return "not set" if value is None else f"{value:,.0f} {currency}"
+
+    def num(value: float | None, unit: str = "") -> str:
+        return "not set" if value is None else f"{value:,.0f}{unit}"
+
+    table = Table(title=f"Decision {from_date} .. {to_date} (exclusive)")
+    for column in ("site", "kind", "desk-days used", "cost", "per used desk-day",
+                   "as day passes", "cheaper as passes", "lone weeks", "community day",
+                   "commute avoided", "CO2 avoided"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("site", "kind") else "right")
+    for s in result.sites:
+        table.add_row(
+            s.site,
+            s.kind,
+            str(s.desk_days_used),
+            money(s.cost),
+            money(s.cost_per_used_desk_day),
+            money(s.day_pass_equivalent),
+            "-"
+            if s.cheaper_as_day_passes is None
+            else ("yes" if s.cheaper_as_day_passes else "no"),
+            ", ".join(s.lone_weeks) or "-",
+            s.community_day or "-",
+            num(s.commute_km_avoided, " km"),
+            num(s.co2_kg_avoided, " kg"),
+        )
+    Console().print(table)
+    typer.echo(
+        f"freed office area funds {num(result.freed_passes_per_month)} day passes a month; "
+        f"budget {money(result.day_pass_budget_month)} a month; "
+        f"{result.day_passes_bought} day passes bought in the period; "
+        f"CO2 at {inventory.co2_kg_per_km} kg/km "
+        f"({'set in the inventory' if inventory.is_set('co2_kg_per_km') else 'default, not set'})"
+    )

@@ -34,9 +34,10 @@ from hubsense.analytics.kernels.intervals import (
 from hubsense.analytics.kernels.measures import desk_measures
 from hubsense.analytics.kernels.order import first_reads, group_events, scan_events
 from hubsense.analytics.kernels.percentile import nearest_rank
+from hubsense.analytics.kernels.presence import day_occupied, desks_used
 from hubsense.analytics.kernels.sweep import sweep
 
-from hubsense.inventory.model import Site
+from hubsense.inventory.model import DEFAULT_USED_MIN_S, Site
 
 I64 = npt.NDArray[np.int64]
 DEFAULT_NOSHOW_MIN_S = 900
@@ -129,6 +130,8 @@ class Results:
     peak: I64
     peak_at_ms: I64  # -1 when the peak is 0
     copresence_ms: I64
+    alone_ms: I64  # per site-day row: exactly one desk in O ∩ C ∩ H
+    desks_used: I64  # per site-day row: desks with occupied_s ≥ used_min_s that day
     days_open: list[int]
     capacity: list[int]
     desks_needed: list[int]
@@ -201,6 +204,38 @@ def _grouped(
     return [*desk_sums, *booking_sums]
 
 
+def cal_days(calendars: Calendars, s: int) -> I64:
+    """Local midnights of site s over the period (n_days + 1)."""
+    return calendars.d_bounds[calendars.d_off[s] : calendars.d_off[s + 1]]
+
+
+def _desk_days(
+    layout: Layout,
+    calendars: Calendars,
+    row_off: I64,
+    occupied: I64,
+    bucket: Bucket,
+    events: EventArrays,
+    bookings: BookingArrays,
+    period: Period,
+) -> I64:
+    """Each desk's occupied milliseconds per local day (desks x days), for `desks_used`.
+
+    Hour and day buckets nest in days and are summed; week and month buckets do not, so
+    the day rows are computed once more with day buckets (twice the work, only then)."""
+    n_sites = len(layout.sites)
+    if bucket in (Bucket.HOUR, Bucket.DAY):
+        return day_occupied(
+            occupied,
+            row_off,
+            layout.desk_site,
+            [calendars.buckets(s) for s in range(n_sites)],
+            [cal_days(calendars, s) for s in range(n_sites)],
+        )
+    by_day = compute(layout, events, bookings, period, Bucket.DAY)
+    return by_day.occupied_ms.reshape(len(layout.desk_ids), period.n_days)
+
+
 def _measures(
     layout: Layout,
     events: EventArrays,
@@ -250,7 +285,7 @@ def _take_out_unknown(
     deduplicate: bool,
     measures: list[npt.NDArray[np.int64]],
 ) -> None:
-    """Turn the observed measures from N into C = N - U (SPEC §6), in place.
+    """Turn the observed measures from N into C = N - U (docs/metrics.md), in place.
 
     The kernels count a desk's unknown stretches as not occupied, so O and everything
     built on O ∩ C (occupied, booked-occupied, peaks, co-presence) is already right: O and
@@ -278,6 +313,7 @@ def compute(
     percentile: Fraction = DEFAULT_PERCENTILE,
     deduplicate: bool = True,
     calendars: Calendars | None = None,
+    used_min_s: int = DEFAULT_USED_MIN_S,
 ) -> Results:
     """All metrics of every site; `deduplicate=False` when (node, seq) is already unique.
 
@@ -302,10 +338,12 @@ def compute(
         booked_occupied,
         peak,
         peak_at,
-        copresence,
+        together,
         b_observed,
         b_occupied,
     ) = measures
+    # The peak sweeps return co-presence rows, then as many rows of alone time.
+    copresence, alone = together[: len(peak)], together[len(peak) :]
     outcome = booking_outcomes(
         bookings.start_ms, bookings.end_ms, b_observed, b_occupied, noshow_min_s * _MS_PER_S
     )
@@ -330,6 +368,12 @@ def compute(
         peak=peak,
         peak_at_ms=peak_at,
         copresence_ms=copresence,
+        alone_ms=alone,
+        desks_used=desks_used(
+            _desk_days(layout, calendars, row_off, occupied, bucket, events, bookings, period),
+            layout.site_desk_off,
+            used_min_s * _MS_PER_S,
+        ),
         days_open=days_open,
         capacity=[len(site.desks) for site in layout.sites],
         desks_needed=needed,

@@ -17,13 +17,13 @@ from typing import Any
 
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
-from hubsense.analytics.io.db_read import load_sites
+from hubsense.analytics.io.db_read import load_sites, stored_used_min_s
 from hubsense.analytics.io.rollups_write import write_site
 from hubsense.analytics.site import SiteLayout, read_inputs
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
-from hubsense.inventory.model import Site
+from hubsense.inventory.model import DEFAULT_USED_MIN_S, Site
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,13 +54,23 @@ def _run_site(
     noshow_min_s: int,
     percentile: Fraction,
     write: bool,
+    used_min_s: int = DEFAULT_USED_MIN_S,
 ) -> SiteRun:
     """Read, compute and write one site on the calling worker's connection."""
     started = time.perf_counter()
     where = SiteLayout.of(site, node_of_desk)
     events, bookings = read_inputs(conn, where, period)
     read_done = time.perf_counter()
-    results = compute(where.layout, events, bookings, period, Bucket.HOUR, noshow_min_s, percentile)
+    results = compute(
+        where.layout,
+        events,
+        bookings,
+        period,
+        Bucket.HOUR,
+        noshow_min_s,
+        percentile,
+        used_min_s=used_min_s,
+    )
     computed = time.perf_counter()
     counts = (
         write_site(conn, results, bookings, period, str(percentile)) if write else {"desk_hours": 0}
@@ -96,6 +106,7 @@ def run_period(
     percentile: Fraction = DEFAULT_PERCENTILE,
     write: bool = True,
     workers: int = DEFAULT_WORKERS,
+    used_min_s: int | None = None,
 ) -> list[SiteRun]:
     """Compute and store the rollups of every (or the named) active site for the period.
 
@@ -107,6 +118,8 @@ def run_period(
     """
     with connect(dsn, autocommit=True) as conn:
         sites, node_of_desk = load_sites(conn, site_ids)
+        if used_min_s is None:
+            used_min_s = stored_used_min_s(conn)
     missing = sorted(set(site_ids or []) - {site.id for site in sites})
     if missing:
         raise ConfigError(f"--site: unknown or retired site(s) {', '.join(missing)}")
@@ -123,7 +136,14 @@ def run_period(
                 except queue.Empty:
                     return
                 runs[i] = _run_site(
-                    conn, sites[i], node_of_desk, period, noshow_min_s, percentile, write
+                    conn,
+                    sites[i],
+                    node_of_desk,
+                    period,
+                    noshow_min_s,
+                    percentile,
+                    write,
+                    used_min_s,
                 )
 
     n_workers = max(1, min(workers, len(sites)))

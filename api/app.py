@@ -37,7 +37,7 @@ The hub page lives at `/hubs/{site}` (live over server-sent events); `/` lists t
 
 
 def create_app(settings: Settings, dsn: str) -> FastAPI:
-    from hubsense.api import bookings, hub, metrics, pages, sites
+    from hubsense.api import bookings, decisions, hub, metrics, pages, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
     from hubsense.api.security_headers import SecurityHeaders
@@ -82,7 +82,7 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
     app.state.snapshots = SnapshotReader(pool)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
-    for module in (sites, metrics, bookings, hub, pages):
+    for module in (sites, metrics, bookings, decisions, hub, pages):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimit,

@@ -45,7 +45,7 @@ BookingPath = Annotated[
 class Site(BaseModel):
     id: str
     name: str
-    kind: Literal["office", "hub"]
+    kind: Literal["office", "hub", "coworking"]
     municipality: str | None
     timezone: str
     opening_hours: dict[str, list[str]]

@@ -19,6 +19,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("inventory", "hubsense.inventory.cli", "app"),
     ("provision", "hubsense.provision.cli", "app"),
     ("privacy", "hubsense.privacy_cli", "app"),
+    ("daypasses", "hubsense.daypasses_cli", "app"),
     ("ingest", "hubsense.ingest.cli", "app"),
     ("fleet", "hubsense.ingest.fleet_cli", "app"),
     ("simulate", "hubsense.simulators.cli", "command"),

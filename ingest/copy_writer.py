@@ -10,10 +10,10 @@ TimescaleDB, whose key holds ts too) `_raise_stored_conflicts` compares the stag
 rows with the stored ones; messages holding a conflict become dead letters and
 the transaction is redone without them, so nothing of them is written and the
 dead letters commit with the rest. Dead letters, the `seq_conflicts` marks,
-status upserts and node coverage (`coverage.update_coverage`) commit in the same transaction as the events. If the database
-rejects a batch for what is in it (not for being down), `write_each` writes
-message by message and dead-letters the ones it refuses, so one bad message
-never stops ingest.
+status upserts and node coverage (`coverage.update_coverage`) commit in the same
+transaction as the events. If the database rejects a batch for what is in it (not
+for being down), `write_each` writes message by message and dead-letters the ones it
+refuses, so one bad message never stops ingest.
 Must not ack, retry or sleep: the service decides that.
 """
 

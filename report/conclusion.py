@@ -15,6 +15,8 @@ from hubsense.report.model import SiteFigures
 LOW_OBSERVATION = 0.8
 # A hub where people meet on fewer than half its open days gives a poor social environment.
 LOW_COPRESENCE_DAYS = 0.5
+# A hub is a place to meet: recommendations never take one below two desks.
+MIN_HUB_DESKS = 2
 
 
 def number(value: float, decimals: int = 0) -> str:
@@ -49,16 +51,37 @@ def conclude(site: SiteFigures, start: dt.date, end: dt.date, percentile: int) -
         f"the same time; on {percentile}\u202f% of the open days no more than "
         f"{site.desks_needed} were."
     ]
-    if site.surplus > 0:
-        text = (
-            f" {site.desks_needed} desks would therefore be enough: {site.surplus} fewer than "
-            f"today ({percent(site.surplus / site.capacity)} of the desks)"
+    lonely = site.kind == "hub" and site.days_with_copresence / site.days_open < LOW_COPRESENCE_DAYS
+    # A hub is for meeting: never below two desks, and a lone hub is told to gather people.
+    keep = max(site.desks_needed, MIN_HUB_DESKS) if site.kind == "hub" else site.desks_needed
+    fewer = site.capacity - keep
+    if site.observed_share is not None and site.observed_share == 0:
+        parts.append(
+            " The sensors saw none of its opening hours in this period, so no saving is shown."
         )
-        if site.area_freed_m2 is not None:
-            text += f", which frees about {number(site.area_freed_m2)}\u202fm²"
-        if site.saving_per_month is not None:
-            text += f" and about {number(site.saving_per_month)} a month in desk costs"
+    elif fewer > 0 and lonely:
+        parts.append(
+            " Do not cut desks here yet: people rarely meet at this hub, and fewer desks would "
+            "not change that."
+        )
+    elif fewer > 0:
+        text = (
+            f" {keep} desks would therefore be enough: {fewer} fewer than "
+            f"today ({percent(fewer / site.capacity)} of the desks)"
+        )
+        if site.area_per_desk_m2 is not None:
+            text += f", which frees about {number(fewer * site.area_per_desk_m2)}\u202fm²"
+        if site.cost_per_desk_month is not None:
+            saving = fewer * site.cost_per_desk_month
+            text += (
+                f" and about {number(saving)} a month ({number(12 * saving)} a year) in desk costs"
+            )
         parts.append(text + ".")
+    elif site.kind == "hub" and site.surplus > 0:
+        parts.append(
+            f" Keep its {site.capacity} desks: fewer were in use at once, but a hub needs at "
+            "least two to meet at."
+        )
     else:
         parts.append(
             " On busy days every desk was needed, so the site should keep its current desks."

@@ -133,7 +133,8 @@ def gather(
         live = [
             row[0]
             for row in conn.execute(
-                "SELECT id FROM sites WHERE retired_at IS NULL ORDER BY kind <> 'office', id"
+                "SELECT id FROM sites WHERE retired_at IS NULL AND kind <> 'coworking' "
+                "ORDER BY kind <> 'office', id"
             )
         ]
         if site_ids:

@@ -52,6 +52,8 @@ class Behaviour:
     book_office: float = 0.85
     book_hub: float = 0.6
     no_show: float = 0.15
+    # Of the people working from home on a workday, this share buys a co-working day pass.
+    day_pass: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,3 +230,25 @@ def _site_visits(
             )
         )
     return visits
+
+
+def day_passes(
+    inventory: Inventory, plan: DayPlan, seed: int, behaviour: Behaviour = Behaviour()
+) -> list[tuple[str, str, dt.date]]:
+    """Day passes bought on the plan's day as (pass_id, site, date): some of the people at
+    home go to an open coworking site instead. Counts only: the pass id names the site,
+    day and a running number, never the person."""
+    sites = [s for s in inventory.sites if s.kind is SiteKind.COWORKING and s.is_open_on(plan.day)]
+    if not sites:
+        return []
+    rng = random.Random(f"{seed}:daypasses:{plan.day.isoformat()}")
+    bought: dict[str, int] = {}
+    for person_id in sorted(plan.kinds):
+        if plan.kinds[person_id] is DayKind.HOME and rng.random() < behaviour.day_pass:
+            site = rng.choice(sites).id
+            bought[site] = bought.get(site, 0) + 1
+    return [
+        (f"sim-{site}-{plan.day.isoformat()}-{n:04d}", site, plan.day)
+        for site in sorted(bought)
+        for n in range(bought[site])
+    ]

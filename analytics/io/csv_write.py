@@ -91,7 +91,7 @@ def booking_rows(results: Results, bookings: BookingArrays) -> Iterator[list[obj
 
 
 def site_daily_rows(results: Results, period: Period) -> Iterator[list[object]]:
-    yield ["site", "date", "open", "peak", "peak_at", "copresence_s"]
+    yield ["site", "date", "open", "peak", "peak_at", "copresence_s", "alone_s", "desks_used"]
     cal = results.calendars
     for s, site in enumerate(results.layout.sites):
         for day, r in enumerate(cal.day_rows(s)):
@@ -103,6 +103,8 @@ def site_daily_rows(results: Results, period: Period) -> Iterator[list[object]]:
                 int(results.peak[r]),
                 format_local(at, cal.zones[s]) if at >= 0 else "",
                 int(results.copresence_ms[r]) // _MS_PER_S,
+                int(results.alone_ms[r]) // _MS_PER_S,
+                int(results.desks_used[r]),
             ]
 
 

@@ -19,7 +19,7 @@ from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.io.pgcopy import decode
 from psycopg.types.json import Jsonb
 
-from hubsense.inventory.model import Node, Site
+from hubsense.inventory.model import DEFAULT_USED_MIN_S, Node, Site
 
 EVENT_COLUMNS = [
     ("node", np.int32),
@@ -106,12 +106,22 @@ SELECT booking_id, desk_id,
 """
 
 
+def stored_used_min_s(conn: Any) -> int:
+    """The organisation's `used_min_s` as `inventory apply` stored it (1,800 when none is)."""
+    row = conn.execute(
+        "SELECT used_min_s FROM organisation WHERE retired_at IS NULL ORDER BY name LIMIT 1"
+    ).fetchone()
+    return int(row[0]) if row else DEFAULT_USED_MIN_S
+
+
 def load_sites(conn: Any, site_ids: list[str] | None = None) -> tuple[list[Site], dict[str, str]]:
     """Active sites with their desks and nodes, and each desk's node, from the inventory tables."""
     rows = conn.execute(
+        # Co-working sites have no desks of ours: their use is the day passes bought there.
         "SELECT id, name, kind, timezone, opening_hours, closed_dates,"
         " municipality, area_m2, cost_per_desk_month FROM sites "
-        "WHERE retired_at IS NULL AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s)) ORDER BY id",
+        "WHERE retired_at IS NULL AND kind <> 'coworking' "
+        "AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s)) ORDER BY id",
         {"ids": site_ids},
     ).fetchall()
     desks: dict[str, list[dict[str, Any]]] = {}

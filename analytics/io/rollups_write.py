@@ -156,8 +156,8 @@ def write_site(
         )
         rows = cal.day_rows(0)
         cur.executemany(
-            "INSERT INTO analytics_site_day (site_id, day, open, peak, peak_at, copresence_s) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO analytics_site_day (site_id, day, open, peak, peak_at, copresence_s, "
+            "alone_s, desks_used) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (
                     site,
@@ -169,6 +169,8 @@ def write_site(
                     else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
                     + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
                     int(results.copresence_ms[r]) // _MS_PER_S,
+                    int(results.alone_ms[r]) // _MS_PER_S,
+                    int(results.desks_used[r]),
                 )
                 for i, r in enumerate(rows)
             ],

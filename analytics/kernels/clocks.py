@@ -41,7 +41,8 @@ S_IH = 9
 S_ID = 10  # next day bound (index into d_bounds)
 S_IB = 11
 S_NEXT = 12
-S_COLS = 13
+S_ALONE = 13  # the day's time with exactly one desk in O ∩ C ∩ H
+S_COLS = 14
 
 
 @loop_step
@@ -124,7 +125,7 @@ def node_sync(nd, k, t, s, b_off, b_bounds, h_off, h_tog, na, na_off):  # type: 
 
 @loop_step
 def _site_close(st, s, x):  # type: ignore[no-untyped-def]
-    """The held count lasted [S_SINCE, x): the day's peak and co-presence learn of it."""
+    """The held count lasted [S_SINCE, x): the day's peak, co-presence and alone time learn it."""
     since = st[unsigned(s), S_SINCE]
     if x > since:
         held = st[unsigned(s), S_HELD]
@@ -133,6 +134,7 @@ def _site_close(st, s, x):  # type: ignore[no-untyped-def]
         st[unsigned(s), S_BEST] = held if better else best
         st[unsigned(s), S_BEST_AT] = since if better else st[unsigned(s), S_BEST_AT]
         st[unsigned(s), S_TOGETHER] += (x - since) if held >= 2 else 0
+        st[unsigned(s), S_ALONE] += (x - since) if held == 1 else 0
         st[unsigned(s), S_SINCE] = x
 
 
@@ -155,7 +157,9 @@ def site_advance(  # type: ignore[no-untyped-def]
     peak_at,
     together,
 ):
-    """Run site s over its calendar changes up to t: opening hours, midnights, bucket bounds."""
+    """Run site s over its calendar changes up to t: opening hours, midnights, bucket bounds.
+
+    `together` has two halves: per site-day row the co-presence, then the alone time."""
     while st[unsigned(s), S_NEXT] <= t and st[unsigned(s), S_NEXT] < FOREVER_MS:
         x = st[unsigned(s), S_NEXT]
         _site_close(st, s, x)
@@ -169,9 +173,12 @@ def site_advance(  # type: ignore[no-untyped-def]
                 peak[row] = st[unsigned(s), S_BEST]
                 peak_at[row] = st[unsigned(s), S_BEST_AT]
                 together[row] = st[unsigned(s), S_TOGETHER]
+                # `together` holds co-presence rows, then as many alone rows (see sweep).
+                together[(together.shape[0] >> 1) + row] = st[unsigned(s), S_ALONE]
             st[unsigned(s), S_BEST] = 0
             st[unsigned(s), S_BEST_AT] = -1
             st[unsigned(s), S_TOGETHER] = 0
+            st[unsigned(s), S_ALONE] = 0
             st[unsigned(s), S_ID] = i + 1
         i = st[unsigned(s), S_IH]
         if i < hi_h and h_tog[i] == x:

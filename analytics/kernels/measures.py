@@ -56,7 +56,7 @@ def desk_measures(  # type: ignore[no-untyped-def]
     d_off,
 ):
     """Milliseconds per desk-bucket row, and per site-day row the peak, its first instant
-    (-1 when 0) and the co-presence.
+    (-1 when 0) and the co-presence followed by the alone time (2 x site-day rows).
 
     Returns (observed, occupied, booked, booked_observed, booked_occupied, peak, peak_at,
     copresence); desk d's rows are row_off[d] .. row_off[d] + buckets of its site, its O
@@ -74,7 +74,7 @@ def desk_measures(  # type: ignore[no-untyped-def]
     n_days = d_off[n_sites] - n_sites
     peak = np.zeros(n_days, dtype=np.int64)
     peak_at = np.full(n_days, -1, dtype=np.int64)
-    copresence = np.zeros(n_days, dtype=np.int64)
+    copresence = np.zeros(2 * n_days, dtype=np.int64)  # co-presence rows, then alone rows
     most = 0
     for s in range(n_sites):
         most = max(most, site_desk_off[s + 1] - site_desk_off[s])

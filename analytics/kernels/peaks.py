@@ -52,7 +52,8 @@ def _sort_keys(keys, m, base, span, out, counts):  # type: ignore[no-untyped-def
 
 @kernel
 def site_days(s, pieces, p_off, d_bounds, d_off, peak, peak_at, copresence):  # type: ignore[no-untyped-def]
-    """Fill site s's day rows of (peak, peak_at or -1, copresence) from its desks' pieces.
+    """Fill site s's day rows of (peak, peak_at or -1, copresence) from its desks' pieces;
+    copresence has two halves: co-presence rows, then as many rows of alone time.
 
     Desk d of the site (from 0) owns pieces[p_off[d]:p_off[d + 1]], starting at an even
     offset; the site's day boundaries are d_bounds[d_off[s]:d_off[s+1]], its day rows start
@@ -103,11 +104,14 @@ def site_days(s, pieces, p_off, d_bounds, d_off, peak, peak_at, copresence):  # 
             best = count
             best_at = day_start
         together = 0
+        alone = 0
         i = 0
         while i < m:
             t = day[i] >> 1
             if count >= COPRESENT_DESKS:
                 together += t - t_prev
+            elif count == 1:
+                alone += t - t_prev
             while i < m and day[i] >> 1 == t:
                 count += 2 * (day[i] & 1) - 1
                 i += 1
@@ -117,21 +121,24 @@ def site_days(s, pieces, p_off, d_bounds, d_off, peak, peak_at, copresence):  # 
             t_prev = t
         if count >= COPRESENT_DESKS:
             together += day_end - t_prev
+        elif count == 1:
+            alone += day_end - t_prev
         peak[row] = best
         peak_at[row] = best_at
         copresence[row] = together
+        copresence[(copresence.shape[0] >> 1) + row] = alone
 
 
 @kernel
 def site_peaks(site_desk_off, pieces, p_off, d_bounds, d_off):  # type: ignore[no-untyped-def]
-    """Return (peak, peak_at_ms or -1, copresence_ms) per site-day row, from every desk's
-    pieces (desk d's are pieces[p_off[d]:p_off[d + 1]]); site s owns desks
+    """Return (peak, peak_at_ms or -1, copresence_ms then alone_ms) per site-day row, from
+    every desk's pieces (desk d's are pieces[p_off[d]:p_off[d + 1]]); site s owns desks
     site_desk_off[s]..site_desk_off[s+1]."""
     n_sites = site_desk_off.shape[0] - 1
     n_rows = d_off[n_sites] - n_sites
     peak = np.zeros(n_rows, dtype=np.int64)
     peak_at = np.full(n_rows, -1, dtype=np.int64)
-    copresence = np.zeros(n_rows, dtype=np.int64)
+    copresence = np.zeros(2 * n_rows, dtype=np.int64)
     for s in range(n_sites):
         first = p_off[site_desk_off[s]]
         offsets = p_off[site_desk_off[s] : site_desk_off[s + 1] + 1] - first

@@ -164,6 +164,7 @@ def sweep(  # type: ignore[no-untyped-def]
 
     Returns (ok, observed, occupied, booked, booked_observed, booked_occupied, peak,
     peak_at, copresence, booking_observed, booking_occupied), rows as in `desk_measures`
+    (copresence holds the co-presence rows, then the alone rows)
     and bookings in input order. ok is False (and the rest meaningless) when the events
     are not in that order: the caller then takes the grouping path.
     """
@@ -173,7 +174,7 @@ def sweep(  # type: ignore[no-untyped-def]
     n_days = d_off[n_sites] - n_sites
     peak = np.zeros(n_days, dtype=np.int64)
     peak_at = np.full(n_days, -1, dtype=np.int64)
-    together = np.zeros(n_days, dtype=np.int64)
+    together = np.zeros(2 * n_days, dtype=np.int64)  # co-presence rows, then alone rows
     m = b_desk.shape[0]
     b_observed = np.zeros(m, dtype=np.int64)
     b_occupied = np.zeros(m, dtype=np.int64)

@@ -40,11 +40,26 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "closed_dates",
             "area_m2",
             "cost_per_desk_month",
+            "commute_km",
+            "day_pass_price",
         ),
     ),
     "desks": (("id",), ("site_id", "zone")),
     "nodes": (("id",), ("site_id", "heartbeat_s")),
     "sensors": (("node_id", "key"), ("type", "desk_id", "config")),
+    # After sites: main_office references one (migration 0008).
+    "organisation": (
+        ("name",),
+        (
+            "currency",
+            "main_office",
+            "day_pass_price",
+            "day_pass_budget_month",
+            "co2_kg_per_km",
+            "used_min_s",
+            "together_min_s",
+        ),
+    ),
 }
 JSON_COLUMNS = frozenset({"opening_hours", "config"})
 SECRET_CONFIG = frozenset({"bindkey"})
@@ -111,6 +126,8 @@ def inventory_rows(inventory: Inventory) -> dict[str, dict[Key, Values]]:
             "closed_dates": sorted(set(site.closed_dates)),
             "area_m2": site.area_m2,
             "cost_per_desk_month": site.cost_per_desk_month,
+            "commute_km": site.commute_km,
+            "day_pass_price": site.day_pass_price,
         }
         for desk in site.desks:
             rows["desks"][(desk.id,)] = {"site_id": site.id, "zone": desk.zone}
@@ -122,6 +139,15 @@ def inventory_rows(inventory: Inventory) -> dict[str, dict[Key, Values]]:
                     "desk_id": sensor.desk,
                     "config": _sensor_config(sensor),
                 }
+    rows["organisation"][(inventory.organisation,)] = {
+        "currency": inventory.currency,
+        "main_office": inventory.main_office,
+        "day_pass_price": inventory.day_pass_price,
+        "day_pass_budget_month": inventory.day_pass_budget_month,
+        "co2_kg_per_km": inventory.co2_kg_per_km,
+        "used_min_s": inventory.used_min_s,
+        "together_min_s": inventory.together_min_s,
+    }
     return rows
 
 
@@ -267,7 +293,10 @@ def sync_inventory(
     log.info(
         "inventory_applied" if not dry_run else "inventory_planned",
         organisation=inventory.organisation,
-        **{table: sum(n.values()) for table, n in plan.counts().items()},
+        **{
+            (f"{table}_rows" if table == "organisation" else table): sum(n.values())
+            for table, n in plan.counts().items()
+        },
     )
     return plan
 

@@ -18,7 +18,9 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+import pycountry
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -50,11 +52,17 @@ _BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
 # radio, three in a row is a sensor gone), and never under ten minutes (issue 16).
 STALE_ADVERTS = 3
 MIN_DEFAULT_STALE_S = 600
+# SPEC §11 defaults: a desk counts as used after 30 min a day; people met when together 1 h.
+DEFAULT_USED_MIN_S = 1800
+DEFAULT_TOGETHER_MIN_S = 3600
+DEFAULT_CO2_KG_PER_KM = 0.12
 
 
 class SiteKind(StrEnum):
     OFFICE = "office"
     HUB = "hub"
+    # A private co-working space where day passes are bought: no desks or nodes of ours.
+    COWORKING = "coworking"
 
 
 class _Model(BaseModel):
@@ -62,6 +70,19 @@ class _Model(BaseModel):
 
 
 PositiveSeconds = Annotated[StrictInt, Field(gt=0)]
+# Money and distances: a number that is not negative (YAML ints and floats both fit).
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+def _iso_currency(code: str) -> str:
+    if pycountry.currencies.get(alpha_3=code) is None or code != code.upper():
+        raise PydanticCustomError(
+            "currency", f"{code!r} is not an ISO 4217 currency code (e.g. SEK, EUR, NOK)"
+        )
+    return code
+
+
+Currency = Annotated[str, AfterValidator(_iso_currency)]
 
 
 class GpioPirSensor(_Model):
@@ -183,6 +204,10 @@ class Site(_Model):
     closed_dates: list[ClosedDate] = Field(default_factory=list)
     area_m2: Annotated[float, Field(gt=0)] | None = None
     cost_per_desk_month: Annotated[float, Field(ge=0)] | None = None
+    # One-way road distance to the main office (0 for the main office itself), in km.
+    commute_km: NonNegative | None = None
+    # Price of one day pass here; overrides the organisation's `day_pass_price`.
+    day_pass_price: NonNegative | None = None
     desks: list[Desk] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list)
 
@@ -242,6 +267,14 @@ class Inventory(_Model):
     """The whole organisation. Lookups are computed once per (frozen) instance."""
 
     organisation: NonEmpty
+    # SPEC §11, all optional: a figure whose input is missing is "not set", never 0.
+    currency: Currency | None = None
+    main_office: Id | None = None
+    day_pass_price: NonNegative | None = None
+    day_pass_budget_month: NonNegative | None = None
+    co2_kg_per_km: NonNegative = DEFAULT_CO2_KG_PER_KM
+    used_min_s: PositiveSeconds = DEFAULT_USED_MIN_S
+    together_min_s: PositiveSeconds = DEFAULT_TOGETHER_MIN_S
     sites: list[Site]
 
     @model_validator(mode="wrap")
@@ -261,6 +294,14 @@ class Inventory(_Model):
         if issues:
             raise ValidationError.from_exception_data(cls.__name__, _issue_details(issues))
         return inventory
+
+    def is_set(self, name: str) -> bool:
+        """Whether the file names the field (a default such as co2_kg_per_km is an assumption)."""
+        return name in self.model_fields_set
+
+    def day_pass_price_of(self, site: Site) -> float | None:
+        """A site's day-pass price: its own, else the organisation's, else not set."""
+        return site.day_pass_price if site.day_pass_price is not None else self.day_pass_price
 
     @cached_property
     def site_by_id(self) -> dict[str, Site]:

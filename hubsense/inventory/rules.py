@@ -170,6 +170,43 @@ def _sensor_keys(data: Any) -> list[Issue]:
     return issues
 
 
+def _decision_references(data: Any) -> list[Issue]:
+    """`main_office` names an office site; a co-working site has no desks or nodes of ours."""
+    issues: list[Issue] = []
+    kinds = {
+        ident: _field(site, "kind")
+        for _, site in _items(data, "sites")
+        if (ident := _text(_field(site, "id")))
+    }
+    main = _text(_field(data, "main_office"))
+    if main is not None and kinds.get(main) != "office":
+        why = f"site {main!r} is a {kinds[main]}" if main in kinds else f"there is no site {main!r}"
+        issues.append(
+            Issue(
+                ("main_office",), "main_office", f"{why}; main_office must be an office site", main
+            )
+        )
+    for s, site in _items(data, "sites"):
+        if _field(site, "kind") != "coworking":
+            continue
+        for name in ("desks", "nodes"):
+            if list(_items(site, name)):
+                issues.append(
+                    Issue(
+                        ("sites", s, name),
+                        "coworking_inventory",
+                        f"a coworking site has no {name} of ours (its use is the day passes "
+                        "bought there)",
+                    )
+                )
+    return issues
+
+
 def find_issues(data: Any) -> list[Issue]:
     """Every cross-reference error of a raw inventory, in a stable order."""
-    return [*_duplicate_ids(data), *_desk_references(data), *_sensor_keys(data)]
+    return [
+        *_duplicate_ids(data),
+        *_desk_references(data),
+        *_sensor_keys(data),
+        *_decision_references(data),
+    ]

@@ -93,13 +93,21 @@ def run(
     bucket: str,
     noshow_min_s: int = 900,
     percentile: Fraction = Fraction(95),
+    used_min_s: int = 1800,
 ) -> tuple[Results, dict[str, list[list[object]]]]:
     """The kernel path: Results and the four tables as rows without their header."""
     layout = Layout.from_inventory(inv)
     b = booking_arrays(layout, bookings)
     period = Period(start, end)
     results = compute(
-        layout, event_arrays(layout, events), b, period, Bucket(bucket), noshow_min_s, percentile
+        layout,
+        event_arrays(layout, events),
+        b,
+        period,
+        Bucket(bucket),
+        noshow_min_s,
+        percentile,
+        used_min_s=used_min_s,
     )
     tables = {
         "desk_metrics": list(desk_metric_rows(results))[1:],

@@ -209,6 +209,7 @@ def compute(
     bucket: str,
     noshow_min_s: int = 900,
     percentile: Fraction = Fraction(95),
+    used_min_s: int = 1800,
 ) -> dict[str, list[list[object]]]:
     events = first_reads(events)
     node_of = {s.desk: n for site in inventory.sites for n in site.nodes for s in n.sensors}
@@ -277,6 +278,13 @@ def compute(
                 for a, b in itertools.pairwise(edges)
                 if sum(contains(spans, a) for spans in pieces.values()) >= 2
             )
+            alone = sum(
+                b - a
+                for a, b in itertools.pairwise(edges)
+                if sum(contains(spans, a) for spans in pieces.values()) == 1
+            )
+            # occupied_s of the day (floored seconds) against used_min_s, per desk.
+            used = sum(1 for spans in pieces.values() if size(spans) // 1000 >= used_min_s)
             is_open = day_is_open(site, day)
             if is_open:
                 open_peaks.append(best)
@@ -288,6 +296,8 @@ def compute(
                     best,
                     iso(best_at, zone) if best_at is not None else "",
                     together // 1000,
+                    alone // 1000,
+                    used,
                 ]
             )
         needed = 0

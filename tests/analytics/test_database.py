@@ -129,7 +129,8 @@ def test_database_path_matches_the_file_path(db_dsn: str) -> None:
             "unbooked_occupied_s FROM analytics_desk_day ORDER BY site_id, desk_id, day"
         ).fetchall()
         daily = conn.execute(
-            "SELECT site_id, day, open, peak, peak_at, copresence_s FROM analytics_site_day "
+            "SELECT site_id, day, open, peak, peak_at, copresence_s, alone_s, desks_used "
+            "FROM analytics_site_day "
             "ORDER BY site_id, day"
         ).fetchall()
         summary = conn.execute(
@@ -169,11 +170,11 @@ def test_database_path_matches_the_file_path(db_dsn: str) -> None:
             "true" if r[2] else "false",
             r[3],
             "" if r[4] is None else r[4],
-            r[5],
+            *r[5:],
         ]
         for r in daily
     ] == [
-        [r[0], r[1], r[2], r[3], "" if not r[4] else dt.datetime.fromisoformat(str(r[4])), r[5]]
+        [r[0], r[1], r[2], r[3], "" if not r[4] else dt.datetime.fromisoformat(str(r[4])), *r[5:]]
         for r in expected["site_daily"]
     ]
     assert [list(r) for r in summary] == expected["site_summary"]

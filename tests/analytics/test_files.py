@@ -166,12 +166,14 @@ def test_compute_writes_the_four_files(inputs: dict[str, Path], tmp_path: Path) 
         ["b3", "hub", "h1", "0", "0", "unknown"],
     ]
     assert read(out / "site_daily.csv") == [
-        ["site", "date", "open", "peak", "peak_at", "copresence_s"],
-        # d1 and d2 together 09:00-10:00 = 3600 s, peak 2 first at 09:00.
-        ["hq", "2026-03-02", "true", "2", "2026-03-02T09:00:00+01:00", "3600"],
-        ["hq", "2026-03-03", "true", "0", "", "0"],
-        ["hub", "2026-03-02", "true", "1", "2026-03-02T12:00:00-05:00", "0"],
-        ["hub", "2026-03-03", "false", "0", "", "0"],
+        ["site", "date", "open", "peak", "peak_at", "copresence_s", "alone_s", "desks_used"],
+        # d1 and d2 together 09:00-10:00 = 3600 s, peak 2 first at 09:00; alone 08:30-09:00 (d1)
+        # + 10:00-12:00 (d2) = 9000 s; both desks used (5400 s and 10800 s >= 1800 s).
+        ["hq", "2026-03-02", "true", "2", "2026-03-02T09:00:00+01:00", "3600", "9000", "2"],
+        ["hq", "2026-03-03", "true", "0", "", "0", "0", "0"],
+        # h1 alone its 180 s, not used (180 < 1800).
+        ["hub", "2026-03-02", "true", "1", "2026-03-02T12:00:00-05:00", "0", "180", "0"],
+        ["hub", "2026-03-03", "false", "0", "", "0", "0", "0"],
     ]
     # hq: peaks [0, 2], ⌈0.95 x 2⌉ = 2nd = 2; hub: one open day with peak 1.
     assert read(out / "site_summary.csv") == [

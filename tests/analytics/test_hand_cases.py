@@ -42,8 +42,11 @@ def test_desk_across_spring_dst_in_hour_buckets() -> None:
     # occupied [00:30Z, 01:30Z): 1800 s in the 01:00+01:00 bucket, 1800 s in 03:00+02:00.
     assert [r[4] for r in rows[:4]] == [0, 1800, 1800, 0]
     assert sum(r[4] for r in rows) == 3600
-    # The day's peak is 1, first reached at 01:30+01:00.
-    assert t["site_daily"] == [["hq", "2026-03-29", "true", 1, "2026-03-29T01:30:00+01:00", 0]]
+    # The day's peak is 1, first reached at 01:30+01:00; that one desk alone for 3600 s,
+    # used (3600 >= 1800).
+    assert t["site_daily"] == [
+        ["hq", "2026-03-29", "true", 1, "2026-03-29T01:30:00+01:00", 0, 3600, 1]
+    ]
 
 
 def test_desk_across_autumn_dst_in_hour_and_day_buckets() -> None:
@@ -137,8 +140,11 @@ def test_a_node_that_stops_and_one_that_goes_silent() -> None:
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
     assert [r[3:5] for r in t["desk_metrics"]] == [[90, 90], [240, 240]]
-    # Both desks in O ∩ C from 09:00 until n1 stops at 09:01:30: peak 2 at 09:00, co-presence 90 s.
-    assert t["site_daily"] == [["hq", "2026-03-02", "true", 2, "2026-03-02T09:00:00+01:00", 90]]
+    # Both desks in O ∩ C from 09:00 until n1 stops at 09:01:30: peak 2 at 09:00, co-presence 90 s;
+    # then d2 alone until its cover ends at 09:04: 150 s. Neither reaches 1800 s: 0 desks used.
+    assert t["site_daily"] == [
+        ["hq", "2026-03-02", "true", 2, "2026-03-02T09:00:00+01:00", 90, 150, 0]
+    ]
 
 
 def test_duplicate_events_first_read_wins() -> None:
@@ -178,8 +184,11 @@ def test_a_closed_date() -> None:
         [32400, 32400],
         [32400, 32400],
     ]
-    assert t["site_daily"][2] == ["hq", "2026-03-04", "false", 0, "", 0]
-    assert t["site_daily"][1] == ["hq", "2026-03-03", "true", 1, "2026-03-03T08:00:00+01:00", 0]
+    assert t["site_daily"][2] == ["hq", "2026-03-04", "false", 0, "", 0, 0, 0]
+    # Tuesday: the one desk is alone the whole 9 opening hours, and used.
+    assert t["site_daily"][1] == [
+        "hq", "2026-03-03", "true", 1, "2026-03-03T08:00:00+01:00", 0, 32400, 1
+    ]  # fmt: skip
     # Four open days, each with peak 1: the 95th percentile is ⌈0.95 x 4⌉ = 4th = 1;
     # surplus 1 - 1 = 0.
     assert t["site_summary"] == [["hq", 4, 1, 1, 0]]
@@ -219,8 +228,10 @@ def test_peak_ties_leave_at_the_instant_another_arrives() -> None:
     ]
     _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
     # Peak 2 first at 10:15:00.250 (d2 + d3); co-presence 10:15:00.250-10:45 = 1799.750 s → 1799.
+    # Alone: 09:00-10:15:00.250 (d1 then d2) = 4500.250 s and 10:45-11:00 = 900 s → 5400.
+    # Used: d1 3600 s and d2 3600 s, not d3 (1799.750 s < 1800).
     assert t["site_daily"] == [
-        ["hq", "2026-03-02", "true", 2, "2026-03-02T10:15:00.250+01:00", 1799]
+        ["hq", "2026-03-02", "true", 2, "2026-03-02T10:15:00.250+01:00", 1799, 5400, 2]
     ]
     assert t["site_summary"] == [["hq", 1, 3, 2, 1]]
 
@@ -323,3 +334,60 @@ def test_unknown_is_neither_occupied_nor_observed() -> None:
             ["half-silent", "hq", "d1", 1800, 1800, "unknown"],
             ["half-seen", "hq", "d1", 3600, 3600, "attended"],
         ]
+
+
+def test_one_person_all_day_is_alone() -> None:
+    inv = inventory(site("hub", {"n1": ["d1", "d2"]}, OFFICE, heartbeat_s=86_400))
+    events = [
+        Event("n1", 1, ms("2026-03-02T00:00:00+01:00"), "alive"),  # covers the whole day
+        Event("n1", 2, ms("2026-03-02T07:00:00+01:00"), "desk", "d1", "occupied"),
+        Event("n1", 3, ms("2026-03-02T18:00:00+01:00"), "desk", "d1", "vacant"),
+    ]
+    for bucket in ("hour", "day", "week"):
+        _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), bucket)
+        # Inside opening hours 08-17 one desk is in O ∩ C: 9 h = 32400 s alone, no co-presence,
+        # one desk used (32400 >= 1800).
+        assert t["site_daily"] == [
+            ["hub", "2026-03-02", "true", 1, "2026-03-02T08:00:00+01:00", 0, 32400, 1]
+        ], bucket
+
+
+def test_two_overlapping_are_together_not_alone() -> None:
+    inv = inventory(site("hub", {"n1": ["d1", "d2"]}, OFFICE, heartbeat_s=86_400))
+    events = [
+        Event("n1", 1, ms("2026-03-02T00:00:00+01:00"), "alive"),
+        Event("n1", 2, ms("2026-03-02T09:00:00+01:00"), "desk", "d1", "occupied"),
+        Event("n1", 3, ms("2026-03-02T11:00:00+01:00"), "desk", "d2", "occupied"),
+        Event("n1", 4, ms("2026-03-02T12:00:00+01:00"), "desk", "d1", "vacant"),
+        Event("n1", 5, ms("2026-03-02T14:00:00+01:00"), "desk", "d2", "vacant"),
+    ]
+    _, t = run(inv, events, [], dt.date(2026, 3, 2), dt.date(2026, 3, 3), "day")
+    # Together 11-12 = 3600 s; alone 09-11 (d1) + 12-14 (d2) = 14400 s; both used.
+    assert t["site_daily"] == [
+        ["hub", "2026-03-02", "true", 2, "2026-03-02T11:00:00+01:00", 3600, 14400, 2]
+    ]
+
+
+def test_desks_used_29_against_30_minutes() -> None:
+    inv = inventory(site("hub", {"n1": ["d1", "d2", "d3"]}, OFFICE, heartbeat_s=86_400))
+    minute = 60_000
+    at = ms("2026-03-02T09:45:00+01:00")
+    events = [
+        Event("n1", 1, ms("2026-03-02T00:00:00+01:00"), "alive"),
+        # d1: 29 min = 1740 s, not used.
+        Event("n1", 2, at, "desk", "d1", "occupied"),
+        Event("n1", 3, at + 29 * minute, "desk", "d1", "vacant"),
+        # d2: exactly 30 min = 1800 s, across the 10:00 hour bound: used (equality is not less).
+        Event("n1", 4, at + 60 * minute, "desk", "d2", "occupied"),
+        Event("n1", 5, at + 90 * minute, "desk", "d2", "vacant"),
+        # d3: 1 ms short of 30 min: 1799.999 s, floored 1799 < 1800, not used.
+        Event("n1", 6, at + 120 * minute, "desk", "d3", "occupied"),
+        Event("n1", 7, at + 150 * minute - 1, "desk", "d3", "vacant"),
+    ]
+    period = (dt.date(2026, 3, 2), dt.date(2026, 3, 3))
+    for bucket in ("hour", "day", "month"):
+        _, t = run(inv, events, [], *period, bucket)
+        assert t["site_daily"][0][6:] == [1740 + 1800 + 1799, 1], bucket
+    # With used_min_s lowered to 29 min, d1 (1740 s) and d3 (1799 s) count too.
+    _, t = run(inv, events, [], *period, "day", used_min_s=1740)
+    assert t["site_daily"][0][7] == 3

@@ -14,7 +14,7 @@ from hubsense.db.connect import connect
 
 EXAMPLE = Path(__file__).parents[2] / "firmware-config" / "examples" / "inventory.yaml"
 HUBSENSE = str(Path(sys.executable).with_name("hubsense"))
-EXAMPLE_COUNTS = "10 sites, 174 desks, 17 nodes, 178 sensors"
+EXAMPLE_COUNTS = "12 sites, 174 desks, 17 nodes, 178 sensors"
 
 BAD = """\
 organisation: Test Region
@@ -91,7 +91,7 @@ def test_show_json() -> None:
     result = run("show", "--json", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["counts"] == {"sites": 10, "desks": 174, "nodes": 17, "sensors": 178}
+    assert data["counts"] == {"sites": 12, "desks": 174, "nodes": 17, "sensors": 178}
     hq = data["sites"][0]
     assert hq["id"] == "ostersund-hq"
     assert hq["opening_hours"]["mon"] == ["07:00-18:00"]
@@ -104,7 +104,7 @@ def test_apply_prints_the_diff_then_applies(db_dsn: str, tmp_path: Path) -> None
         conn.execute("TRUNCATE sensors, nodes, desks, sites CASCADE")
     dry = run("apply", str(EXAMPLE), "--dsn", db_dsn, "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.splitlines()[0] == "sites: 10 added, 0 changed, 0 retired, 0 restored"
+    assert dry.stdout.splitlines()[0] == "sites: 12 added, 0 changed, 0 retired, 0 restored"
     assert dry.stdout.splitlines()[-1] == "dry run: nothing written"
 
     first = run("apply", str(EXAMPLE), "--dsn", db_dsn, cwd=tmp_path)
@@ -118,7 +118,7 @@ def test_apply_prints_the_diff_then_applies(db_dsn: str, tmp_path: Path) -> None
             "SELECT (SELECT count(*) FROM sites), (SELECT count(*) FROM desks), "
             "(SELECT count(*) FROM nodes), (SELECT count(*) FROM sensors)"
         ).fetchone()
-    assert counts == (10, 174, 17, 178)
+    assert counts == (12, 174, 17, 178)
 
     again = run("apply", str(EXAMPLE), "--dsn", db_dsn, cwd=tmp_path)
     assert again.returncode == 0, again.stderr

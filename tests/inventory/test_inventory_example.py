@@ -24,7 +24,7 @@ def example() -> Inventory:
 
 def test_example_counts(example: Inventory) -> None:
     assert example.organisation == "Region Jämtland Härjedalen"
-    assert example.counts() == {"sites": 10, "desks": 174, "nodes": 17, "sensors": 178}
+    assert example.counts() == {"sites": 12, "desks": 174, "nodes": 17, "sensors": 178}
 
 
 def test_main_office(example: Inventory) -> None:
@@ -91,3 +91,15 @@ def test_holiday_dates_by_hand(example: Inventory) -> None:
     closed = example.sites[0].closed_date_set
     assert {dt.date.fromisoformat(day) for day in hand} <= closed
     assert dt.date(2026, 6, 18) not in closed and dt.date(2026, 4, 2) not in closed
+
+
+def test_decision_fields(example: Inventory) -> None:
+    assert (example.currency, example.main_office) == ("SEK", "ostersund-hq")
+    km = {s.id: s.commute_km for s in example.sites if s.kind is SiteKind.HUB}
+    # The rough one-way road distances to Östersund, marked approximate in the file.
+    assert km == {
+        "hub-brunflo": 15, "hub-as": 10, "hub-mattmar": 45, "hub-gallo": 60, "hub-stugun": 75,
+        "hub-kluksgarden": 80, "hub-are": 100, "hub-gaxsjo": 110, "hub-funasdalen": 250,
+    }  # fmt: skip
+    coworking = [s for s in example.sites if s.kind is SiteKind.COWORKING]
+    assert len(coworking) == 2 and all(s.day_pass_price and not s.desks for s in coworking)

@@ -332,7 +332,7 @@ def test_all_errors_are_reported_at_once_sorted_by_line() -> None:
     text = edit("desk: d2}", "desk: d9}", text)
     text = edit("kind: office", "kind: pub", text)
     assert errors(text) == [
-        "inv.yaml:5: sites[0].kind: input should be 'office' or 'hub'",
+        "inv.yaml:5: sites[0].kind: input should be 'office', 'hub' or 'coworking'",
         "inv.yaml:16: sites[0].nodes[0].sensors[0].pin: pin 31 is out of range 0..27",
         "inv.yaml:17: sites[0].nodes[0].sensors[1].desk: desk 'd9' is not a desk of site 'hq'",
     ]

@@ -86,6 +86,7 @@ def test_plan_is_pure_and_counts_rows() -> None:
         "desks": {"added": 3, "restored": 0, "changed": 0, "retired": 0},
         "nodes": {"added": 1, "restored": 0, "changed": 0, "retired": 0},
         "sensors": {"added": 3, "restored": 0, "changed": 0, "retired": 0},
+        "organisation": {"added": 1, "restored": 0, "changed": 0, "retired": 0},
     }
     lines = describe(plan)
     assert lines[0] == "sites: 1 added, 0 changed, 0 retired, 0 restored"

@@ -66,3 +66,32 @@ def test_names_are_literal_in_charts() -> None:
     site = _site(name=r"Hub $\nosuch$ 2", kind="hub")  # unescaped, mathtext raises ValueError
     for uri in (capacity_chart([site]), copresence_chart([site])):
         assert uri.startswith("data:image/png;base64,")
+
+
+def test_lone_hub_is_told_to_gather_not_to_shrink() -> None:
+    import dataclasses
+
+    from hubsense.report.conclusion import conclude
+
+    days = [Day(START + dt.timedelta(days=i), True, 1, 3600 if i == 0 else 0) for i in range(5)]
+    site = _site(kind="hub", capacity=3, desks_needed=1, days=days)
+    text = conclude(site, START, END, 95)
+    # Three desks, one needed, people met on 1 of 5 days: no cut, gather people instead.
+    assert "Do not cut desks here yet" in text and "fewer than today" not in text
+    # Two desks: never below two, whatever the percentile says.
+    two = dataclasses.replace(site, capacity=2)
+    assert "Keep its 2 desks" in conclude(two, START, END, 95)
+    # Used often enough together, a 3-desk hub needing 1 may give up one desk, not two.
+    busy = [Day(START + dt.timedelta(days=i), True, 1, 3600) for i in range(5)]
+    text = conclude(_site(kind="hub", capacity=3, desks_needed=1, days=busy), START, END, 95)
+    assert "2 desks would therefore be enough: 1 fewer than today" in text
+
+
+def test_no_sensor_data_shows_no_saving() -> None:
+    text = conclude(_site(observed_s=0, cost_per_desk_month=3000), START, END, 95)
+    assert "no saving is shown" in text and "a month" not in text
+
+
+def test_saving_per_year_beside_per_month() -> None:
+    text = conclude(_site(cost_per_desk_month=1000), START, END, 95)
+    assert f"about 6{NB}000 a month (72{NB}000 a year) in desk costs" in text

@@ -63,7 +63,8 @@ def test_conclusion_per_site(html: str) -> None:
         "From 2 March 2026 to 3 March 2026, Office A was open on 2 days. At the busiest moment "
         f"2 of its 4 desks were in use at the same time; on 95{NB}% of the open days no more "
         f"than 2 were. 2 desks would therefore be enough: 2 fewer than today (50{NB}% of the "
-        f"desks), which frees about 50{NB}m² and about 2{NB}000 a month in desk costs. Of 4 "
+        f"desks), which frees about 50{NB}m² and about 2{NB}000 a month (24{NB}000 a year) "
+        "in desk costs. Of 4 "
         f"bookings, 2 were no-shows (50{NB}%), and booked desks were really used 50{NB}% of the "
         "booked time."
     )

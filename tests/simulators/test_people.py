@@ -123,3 +123,26 @@ def test_subtract_cuts_holes() -> None:
     assert subtract([(0, 100)], [(10, 20), (15, 30), (90, 120)]) == [(0, 10), (30, 90)]
     assert subtract([(0, 100)], []) == [(0, 100)]
     assert subtract([(0, 10)], [(0, 10)]) == []
+
+
+def test_day_passes_at_open_coworking_sites_only() -> None:
+    from hubsense.simulators.people import day_passes
+
+    from hubsense.inventory.file import load_inventory
+
+    example = load_inventory(
+        __import__("pathlib").Path(__file__).resolve().parents[2]
+        / "firmware-config/examples/inventory.yaml"
+    )
+    people = population(example, 3)
+    monday = plan_day(example, people, MONDAY, 3)
+    passes = day_passes(example, monday, 3)
+    home = sum(1 for kind in monday.kinds.values() if kind is DayKind.HOME)
+    # About 5 % of the people at home buy one: some, never more than were at home.
+    assert 0 < len(passes) <= home
+    assert {site for _, site, _ in passes} <= {"cowork-stromsund", "cowork-sveg"}
+    assert len({pass_id for pass_id, _, _ in passes}) == len(passes)  # unique ids
+    assert all(not any(p.id in pass_id for p in people) for pass_id, _, _ in passes)
+    assert day_passes(example, monday, 3) == passes  # the same for the same seed
+    sunday = plan_day(example, people, MONDAY + dt.timedelta(days=6), 3)
+    assert day_passes(example, sunday, 3) == []  # the coworking sites are closed on Sundays

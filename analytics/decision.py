@@ -1,0 +1,193 @@
+"""The region's decision figures (SPEC §11) from the per-site-day rollups: pure, no I/O.
+
+Inputs are the rows of `analytics_site_day` (or `site_daily.csv`), the inventory and the
+day passes counted per coworking site and date; outputs are plain numbers with the field
+names of `hubsense analytics decision --json` and `GET /v1/decision`. A figure whose input
+is missing (no price, no cost, no distance) is None, shown as "not set", never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from hubsense.analytics.kernels.percentile import nearest_rank
+
+from hubsense.inventory.model import Inventory, Site, SiteKind
+
+DAYS_PER_MONTH = 30  # SPEC §11: cost = cost_per_desk_month x capacity x (days / 30)
+COMMUNITY_WINDOW_DAYS = 56
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDay:
+    """One row of `analytics_site_day`."""
+
+    site: str
+    day: dt.date
+    open: bool
+    peak: int
+    copresence_s: int
+    alone_s: int
+    desks_used: int
+
+
+@dataclass
+class SiteDecision:
+    site: str
+    kind: str
+    desk_days_used: int
+    cost: float | None
+    cost_per_used_desk_day: float | None
+    day_pass_equivalent: float | None
+    cheaper_as_day_passes: bool | None
+    lone_weeks: list[str] = field(default_factory=list)
+    community_day: str | None = None
+    commute_km_avoided: float | None = None
+    co2_kg_avoided: float | None = None
+
+
+@dataclass
+class Decision:
+    start: dt.date
+    end: dt.date
+    currency: str | None
+    freed_passes_per_month: float | None
+    day_passes_bought: int
+    day_pass_budget_month: float | None
+    sites: list[SiteDecision]
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["from"], out["to"] = out.pop("start").isoformat(), out.pop("end").isoformat()
+        return out
+
+
+def iso_week(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def lone_weeks(days: list[SiteDay], together_min_s: int) -> list[str]:
+    """ISO weeks in which, on at least half of the open days with someone there
+    (`desks_used` ≥ 1), co-presence stayed below `together_min_s`."""
+    came: dict[str, int] = defaultdict(int)
+    apart: dict[str, int] = defaultdict(int)
+    for d in days:
+        if d.open and d.desks_used >= 1:
+            came[iso_week(d.day)] += 1
+            apart[iso_week(d.day)] += d.copresence_s < together_min_s
+    # "at least half", in integers: 2 x apart ≥ came.
+    return sorted(week for week, n in came.items() if 2 * apart[week] >= n)
+
+
+def community_day(site: Site, days: list[SiteDay], end: dt.date) -> str | None:
+    """The weekday with opening hours whose open days in the 56 days before `end` have the
+    highest mean `desks_used`; ties go to the earlier weekday; None without open days."""
+    first = end - dt.timedelta(days=COMMUNITY_WINDOW_DAYS)
+    sums: dict[int, int] = defaultdict(int)
+    counts: dict[int, int] = defaultdict(int)
+    with_hours = {day.index for day in site.opening_hours}
+    for d in days:
+        if d.open and first <= d.day < end and d.day.weekday() in with_hours:
+            sums[d.day.weekday()] += d.desks_used
+            counts[d.day.weekday()] += 1
+    if not counts:
+        return None
+    # Exact means (Fractions): a tie is a tie, and the earlier weekday wins it.
+    best = max(sorted(counts), key=lambda w: (Fraction(sums[w], counts[w]), -w))
+    return WEEKDAYS[best]
+
+
+def _cost(site: Site, n_days: int) -> float | None:
+    if site.cost_per_desk_month is None:
+        return None
+    return site.cost_per_desk_month * site.capacity * n_days / DAYS_PER_MONTH
+
+
+def decide(
+    inventory: Inventory,
+    days: list[SiteDay],
+    passes: dict[str, dict[dt.date, int]],
+    start: dt.date,
+    end: dt.date,
+    percentile: Fraction = Fraction(95),
+) -> Decision:
+    """Every §11 figure for local dates [start, end).
+
+    `days` may reach back before `start` (the community day looks 56 days before `end`);
+    `passes` is the number of day passes per coworking site and date."""
+    n_days = (end - start).days
+    by_site: dict[str, list[SiteDay]] = defaultdict(list)
+    for d in days:
+        by_site[d.site].append(d)
+    out: list[SiteDecision] = []
+    bought = 0
+    for site in inventory.sites:
+        mine = sorted(by_site.get(site.id, []), key=lambda d: d.day)
+        in_period = [d for d in mine if start <= d.day < end]
+        if site.kind is SiteKind.COWORKING:
+            used = sum(n for day, n in passes.get(site.id, {}).items() if start <= day < end)
+            bought += used
+            cost = None
+        else:
+            used = sum(d.desks_used for d in in_period if d.open)
+            cost = _cost(site, n_days)
+        price = inventory.day_pass_price_of(site)
+        hub = site.kind is SiteKind.HUB
+        equivalent = used * price if hub and price is not None else None
+        km = None if site.commute_km is None else used * 2 * site.commute_km
+        out.append(
+            SiteDecision(
+                site=site.id,
+                kind=site.kind.value,
+                desk_days_used=used,
+                cost=cost,
+                cost_per_used_desk_day=cost / used if cost is not None and used else None,
+                day_pass_equivalent=equivalent,
+                cheaper_as_day_passes=(
+                    equivalent < cost if equivalent is not None and cost is not None else None
+                ),
+                lone_weeks=lone_weeks(in_period, inventory.together_min_s) if hub else [],
+                community_day=community_day(site, mine, end) if hub else None,
+                commute_km_avoided=None if site.kind is SiteKind.OFFICE else km,
+                co2_kg_avoided=(
+                    None
+                    if site.kind is SiteKind.OFFICE or km is None
+                    else km * inventory.co2_kg_per_km
+                ),
+            )
+        )
+    return Decision(
+        start=start,
+        end=end,
+        currency=inventory.currency,
+        freed_passes_per_month=_freed_passes(inventory, by_site, start, end, percentile),
+        day_passes_bought=bought,
+        day_pass_budget_month=inventory.day_pass_budget_month,
+        sites=out,
+    )
+
+
+def _freed_passes(
+    inventory: Inventory,
+    by_site: dict[str, list[SiteDay]],
+    start: dt.date,
+    end: dt.date,
+    percentile: Fraction,
+) -> float | None:
+    """The main office's monthly saving from its surplus, in day passes; None when the main
+    office, its cost, the price or any open day with data is missing."""
+    main = inventory.site_by_id.get(inventory.main_office or "")
+    price = inventory.day_pass_price
+    if main is None or main.cost_per_desk_month is None or not price:
+        return None
+    peaks = [d.peak for d in by_site.get(main.id, []) if d.open and start <= d.day < end]
+    if not peaks:
+        return None  # no data: no savings to present
+    surplus = main.capacity - nearest_rank(peaks, percentile)
+    return surplus * main.cost_per_desk_month / price

@@ -1,0 +1,103 @@
+"""Routes: the region's decision figures (docs/decisions.md) and day passes bought.
+
+`GET /v1/decision` reads the stored inventory, site-day rollups and day passes and returns
+`analytics.decision` with the same field names as `hubsense analytics decision --json`;
+`POST /v1/daypasses` stores passes idempotently by pass_id (counts, never names).
+Facilities only: these are the organisation's figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from hubsense.api import models
+from hubsense.api.auth import Conn, Facilities
+from hubsense.api.metrics import From, Percentile, To, _period
+from pydantic import BaseModel, ConfigDict, Field
+
+from hubsense.errors import ConfigError
+
+router = APIRouter(prefix="/v1", tags=["decisions"], responses=models.ERRORS)
+
+
+class SiteDecision(BaseModel):
+    site: str
+    kind: str
+    desk_days_used: int
+    cost: float | None
+    cost_per_used_desk_day: float | None
+    day_pass_equivalent: float | None
+    cheaper_as_day_passes: bool | None
+    lone_weeks: list[str]
+    community_day: str | None
+    commute_km_avoided: float | None
+    co2_kg_avoided: float | None
+
+
+class Decision(BaseModel):
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    currency: str | None
+    freed_passes_per_month: float | None
+    day_passes_bought: int
+    day_pass_budget_month: float | None
+    sites: list[SiteDecision]
+
+
+class DayPassIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # no other fields: no names
+    pass_id: models.BookingId
+    site: Annotated[str, Field(min_length=1, max_length=100)]
+    date: dt.date
+
+
+class DayPassesStored(BaseModel):
+    added: int
+    replaced: int
+
+
+@router.get(
+    "/decision",
+    response_model=Decision,
+    response_model_by_alias=True,
+    summary="The region's decision figures of a period",
+)
+def get_decision(
+    who: Facilities, conn: Conn, start: From, end: To, percentile: Percentile = 95
+) -> Decision:
+    from hubsense.analytics.decision import decide
+    from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
+
+    period = _period(start, end)
+    try:
+        inventory = stored_inventory(conn)
+    except ValueError as error:  # an inventory that no longer validates
+        raise HTTPException(422, f"stored inventory: {error}") from None
+    result = decide(
+        inventory,
+        site_days(conn, period.start, period.end),
+        day_passes(conn, period.start, period.end),
+        period.start,
+        period.end,
+        Fraction(percentile),
+    )
+    return Decision.model_validate(result.as_json())
+
+
+@router.post(
+    "/daypasses", response_model=DayPassesStored, summary="Store day passes (idempotent by id)"
+)
+def post_daypasses(
+    who: Facilities, conn: Conn, passes: Annotated[list[DayPassIn], Field(max_length=10_000)]
+) -> DayPassesStored:
+    from hubsense.daypasses import parse_rows, site_kinds, store
+
+    rows = [{"pass_id": p.pass_id, "site": p.site, "date": p.date.isoformat()} for p in passes]
+    try:
+        valid = parse_rows(rows, "body", site_kinds(conn), first_line=0)
+    except ConfigError as error:
+        raise HTTPException(422, str(error)) from None
+    return DayPassesStored(**store(conn, valid))

@@ -1,0 +1,121 @@
+"""Hand-computed SPEC §11 decision figures; the arithmetic is beside every expected number."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hubsense.analytics.decision import SiteDay, community_day, decide, lone_weeks
+
+from hubsense.inventory.model import Inventory
+
+WEEKDAYS = {day: ["08:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+MON = dt.date(2026, 3, 2)  # ISO week 2026-W10
+
+
+def inventory(**org: object) -> Inventory:
+    return Inventory.model_validate(
+        {
+            "organisation": "test",
+            "currency": "SEK",
+            "main_office": "hq",
+            "day_pass_price": 250,
+            "day_pass_budget_month": 10000,
+            **org,
+            "sites": [
+                {
+                    "id": "hq", "name": "HQ", "kind": "office", "timezone": "Europe/Stockholm",
+                    "opening_hours": WEEKDAYS, "cost_per_desk_month": 3000, "commute_km": 0,
+                    "desks": [{"id": f"q{i}"} for i in range(10)],
+                },
+                {
+                    "id": "hub", "name": "Hub", "kind": "hub", "timezone": "Europe/Stockholm",
+                    "opening_hours": WEEKDAYS, "cost_per_desk_month": 1500, "commute_km": 40,
+                    "desks": [{"id": "h1"}, {"id": "h2"}],
+                },
+                {
+                    "id": "cw", "name": "Cowork", "kind": "coworking",
+                    "timezone": "Europe/Stockholm", "commute_km": 100, "day_pass_price": 300,
+                },
+            ],
+        }
+    )  # fmt: skip
+
+
+def day(site: str, d: dt.date, used: int, together: int = 0, peak: int = 0) -> SiteDay:
+    return SiteDay(site, d, d.weekday() < 5, peak, together, 0, used)
+
+
+def test_lone_week_needs_half_the_days_with_people_apart() -> None:
+    week = [MON + dt.timedelta(days=i) for i in range(5)]
+    # Four days with someone there, two of them below 3600 s together: 2 of 4 = half → lone.
+    days = [
+        day("hub", week[0], 1, 0),
+        day("hub", week[1], 2, 3600),
+        day("hub", week[2], 2, 3599),
+        day("hub", week[3], 2, 7200),
+        day("hub", week[4], 0, 0),  # nobody came: does not count either way
+    ]
+    assert lone_weeks(days, 3600) == ["2026-W10"]
+    # One more day together (3 of 5 apart is not the case: 2 of 5 < half): not lone.
+    days[4] = day("hub", week[4], 2, 4000)
+    assert lone_weeks(days, 3600) == []
+
+
+def test_community_day_highest_mean_ties_to_the_earlier_day() -> None:
+    inv = inventory()
+    end = MON + dt.timedelta(days=14)
+    days = [day("hub", MON + dt.timedelta(days=i), used) for i, used in enumerate(
+        [1, 3, 1, 3, 0, 0, 0,   # week 1: tue 3, thu 3
+         1, 1, 1, 1, 0, 0, 0]   # week 2: tue 1, thu 1 → means tue 2, thu 2, mon 1, wed 1
+    )]  # fmt: skip
+    assert community_day(inv.site_by_id["hub"], days, end) == "tue"
+    # A day 57 days before `end` is outside the 56-day window.
+    old = day("hub", end - dt.timedelta(days=57), 50)
+    assert community_day(inv.site_by_id["hub"], [*days, old], end) == "tue"
+    assert community_day(inv.site_by_id["hub"], [], end) is None
+
+
+def test_decision_figures() -> None:
+    inv = inventory()
+    start, end = MON, MON + dt.timedelta(days=30)
+    dates = [start + dt.timedelta(days=i) for i in range(30)]
+    open_dates = [d for d in dates if d.weekday() < 5]
+    assert len(open_dates) == 22
+    days = [day("hq", d, 6, 9000, peak=6) for d in open_dates]
+    days += [day("hub", d, 1) for d in open_dates]  # one person a day, always alone
+    passes = {"cw": {start: 3, start + dt.timedelta(days=1): 2, end: 9}}  # the last is after
+    decision = decide(inv, days, passes, start, end)
+    hq, hub, cw = decision.sites
+    # hq: 22 days x 6 desks = 132 desk-days; cost 3000 x 10 x 30/30 = 30000; 30000/132.
+    assert (hq.desk_days_used, hq.cost) == (132, 30000)
+    assert hq.cost_per_used_desk_day == 30000 / 132
+    assert hq.commute_km_avoided is None  # commuting is avoided at hubs, not at the office
+    # hub: 22 desk-days; cost 1500 x 2 = 3000; as day passes 22 x 250 = 5500 > 3000: keep.
+    assert (hub.desk_days_used, hub.cost, hub.day_pass_equivalent) == (22, 3000, 5500)
+    assert hub.cheaper_as_day_passes is False
+    # Every week with someone there had nobody together: W10..W14 all lone.
+    assert hub.lone_weeks == ["2026-W10", "2026-W11", "2026-W12", "2026-W13", "2026-W14"]
+    assert hub.community_day == "mon"  # every weekday mean 1: the tie goes to Monday
+    # 22 x 2 x 40 km = 1760 km; x 0.12 kg = 211.2 kg CO2.
+    assert hub.commute_km_avoided == 1760 and abs(hub.co2_kg_avoided - 211.2) < 1e-9
+    # cw: 3 + 2 passes in the period; 5 x 2 x 100 = 1000 km.
+    assert (cw.desk_days_used, cw.commute_km_avoided, cw.cost) == (5, 1000, None)
+    # hq peaks all 6: needed 6, surplus 10 - 6 = 4 desks x 3000 = 12000 a month / 250 = 48.
+    assert decision.freed_passes_per_month == 48
+    assert (decision.day_passes_bought, decision.day_pass_budget_month) == (5, 10000)
+    assert decision.currency == "SEK"
+    assert set(decision.as_json()) >= {
+        "freed_passes_per_month", "day_passes_bought", "day_pass_budget_month", "currency",
+    }  # fmt: skip
+
+
+def test_missing_inputs_are_not_set_never_zero() -> None:
+    inv = inventory(day_pass_price=None, currency=None)
+    start, end = MON, MON + dt.timedelta(days=7)
+    # No rows at all: no savings are presented for a period without data.
+    decision = decide(inventory(), [], {}, start, end)
+    assert decision.freed_passes_per_month is None
+    decision = decide(inv, [day("hub", MON, 1)], {}, start, end)
+    hub = decision.sites[1]
+    assert hub.day_pass_equivalent is None and hub.cheaper_as_day_passes is None
+    assert decision.freed_passes_per_month is None and decision.currency is None
