@@ -1,4 +1,4 @@
-"""The region's decision figures (SPEC §11) from the per-site-day rollups: pure, no I/O.
+"""The region's decision figures (docs/decisions.md) from the per-site-day rollups: pure, no I/O.
 
 Inputs are the rows of `analytics_site_day` (or `site_daily.csv`), the inventory and the
 day passes counted per coworking site and date; outputs are plain numbers with the field
@@ -18,7 +18,7 @@ from hubsense.analytics.kernels.percentile import nearest_rank
 
 from hubsense.inventory.model import Inventory, Site, SiteKind
 
-DAYS_PER_MONTH = 30  # SPEC §11: cost = cost_per_desk_month x capacity x (days / 30)
+DAYS_PER_MONTH = 30  # docs/decisions.md: cost = cost_per_desk_month x capacity x (days / 30)
 COMMUNITY_WINDOW_DAYS = 56
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

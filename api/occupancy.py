@@ -44,7 +44,7 @@ class DeskNowRow:
     beat_at: dt.datetime | None
     booking_id: str | None  # an unreleased booking running now
     booking_end: dt.datetime | None
-    # The last desk event's state is `unknown`: the node cannot tell (SPEC §4).
+    # The last desk event's state is `unknown`: the node cannot tell (docs/wire.md).
     state_unknown: bool | None = False
 
 

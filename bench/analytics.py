@@ -318,7 +318,7 @@ def section_small(args: argparse.Namespace, out: dict[str, Any]) -> None:
 
 
 def unknown_section(s: Any, args: argparse.Namespace, out: dict[str, Any]) -> None:
-    """What `unknown` states cost (SPEC §6, C = N - U): input without any pays one compare
+    """What `unknown` states cost (docs/metrics.md, C = N - U): input without any pays one compare
     over the state column; input with some runs the kernels a second time (compute.py)."""
     rng = np.random.default_rng(16)
     vacant = np.flatnonzero((s.events.kind == 0) & (s.events.state == 0))

@@ -1,4 +1,4 @@
-"""Decide whether a running booking is released for no-show (SPEC §7): the pure rule.
+"""Decide whether a running booking is released for no-show (docs/api.md): the pure rule.
 
 A booking [start, end) is released when its desk stays vacant *while observed* for
 `release_after_ms` after the booking's start: the first stretch of continuous
@@ -42,7 +42,7 @@ class DeskChange:
     ts_ms: int
     seq: int
     occupied: bool
-    unknown: bool = False  # the node could not tell (SPEC §4): not observed
+    unknown: bool = False  # the node could not tell (docs/wire.md): not observed
 
 
 @dataclass(frozen=True, slots=True)

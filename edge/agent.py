@@ -180,7 +180,7 @@ class EdgeAgent:
         return self.clock_synced() is not False
 
     async def _wait_for_synced_clock(self) -> None:
-        """A fresh outbox seeds its seq from the clock (SPEC §4): wait until it is right.
+        """A fresh outbox seeds its seq from the clock (docs/wire.md): wait until it is right.
 
         A reflashed Pi without RTC boots in 1970; seeding then would restart at seq 0
         and reuse the seqs its earlier outbox sent. The wait shows in the log, in the

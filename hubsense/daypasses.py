@@ -1,4 +1,4 @@
-"""Day passes bought at co-working sites (SPEC §11): parse `pass_id,site,date` rows, store them.
+"""Day passes bought at co-working sites (docs/decisions.md): parse and store `pass_id,site,date`.
 
 A pass is a count, never a person: the rows carry no name, and a column other than the
 three is refused. Import is idempotent by `pass_id` (a pass read again replaces itself)

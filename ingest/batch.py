@@ -3,7 +3,7 @@
 Pure: no I/O, no clock (times are parameters). Events are deduplicated by
 (node, seq) across the batch (a repeat with the same content is a redelivery);
 a message reusing a seq of an earlier message in the batch for other content is
-a dead letter (`conflicting_duplicate`, SPEC §4), and so is one the writer finds
+a dead letter (`conflicting_duplicate`, docs/wire.md), and so is one the writer finds
 conflicting with a stored row (`reject_conflicts`). A message is the unit of
 validity: a conflicting one writes none of its events. Of several status
 messages of one node the newest wins. Every message keeps its opaque ack token,

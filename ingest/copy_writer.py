@@ -5,7 +5,7 @@ through a TEMP staging table with binary COPY and then
 `INSERT INTO events … SELECT … ON CONFLICT DO NOTHING` (no conflict target, so
 both the plain key (node_id, seq) and the hypertable key (node_id, seq, ts)
 dedupe a redelivery). A (node, seq) stored before with other content is a
-conflicting duplicate (SPEC §4): when the insert skipped rows (always, on
+conflicting duplicate (docs/wire.md): when the insert skipped rows (always, on
 TimescaleDB, whose key holds ts too) `_raise_stored_conflicts` compares the staged
 rows with the stored ones; messages holding a conflict become dead letters and
 the transaction is redone without them, so nothing of them is written and the

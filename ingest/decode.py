@@ -88,7 +88,7 @@ class KnownInventory:
 
 @dataclass(frozen=True, slots=True)
 class SeqConflict:
-    """A node sent a seq it had already used for other content (SPEC §4)."""
+    """A node sent a seq it had already used for other content (docs/wire.md)."""
 
     node_id: str
     site_id: str

@@ -1,4 +1,4 @@
-"""The SQL of seq integrity (SPEC §4): conflicting duplicates found and marked per node.
+"""The SQL of seq integrity (docs/wire.md): conflicting duplicates found and marked per node.
 
 Part of ingest's database adapter (`copy_writer` runs these in its batch
 transaction). `seq_conflicts` holds one row per node that reused a seq for other

@@ -10,9 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Applied migrations are never edited (their text is what the databases ran).
 KEPT = ("tests/", "hubsense/db/migrations/")
-# Written on another branch (commit 6a85450, "docs/bookings.md: recurring calendars, …"), which
-# the code on main already cites; drop this once that branch is merged.
-PENDING = {"bookings.md"}
 
 
 def tracked_text_files() -> list[Path]:
@@ -44,8 +41,6 @@ def test_every_named_doc_exists() -> None:
         for name in re.findall(r"docs/([a-z-]+\.md)", path.read_text(errors="replace"))
     }
     missing = sorted(
-        f"{path}: docs/{name}"
-        for path, name in named
-        if not (ROOT / "docs" / name).exists() and name not in PENDING
+        f"{path}: docs/{name}" for path, name in named if not (ROOT / "docs" / name).exists()
     )
     assert missing == [], "\n".join(missing)

@@ -1,4 +1,4 @@
-"""Per site and local day: how many desks were used (SPEC §6 `desks_used`).
+"""Per site and local day: how many desks were used (docs/metrics.md `desks_used`).
 
 A desk counts as used on a local day when its `occupied_s` that day is at least
 `used_min_s`: compared in milliseconds (floor(x / 1000) ≥ n exactly when x ≥ 1000 n).

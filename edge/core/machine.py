@@ -13,7 +13,7 @@ Rules (docs/wire.md, issue 4):
 - Chatter is debounced: a change of the fused state is emitted only once it
   has lasted `debounce_ms`; a flip back inside that window emits nothing.
   The emitted time is when the change happened, not when it was confirmed.
-- A sensor that cannot tell is `unknown` (SPEC §4): a BLE sensor with a `stale_ms`
+- A sensor that cannot tell is `unknown` (docs/wire.md): a BLE sensor with a `stale_ms`
   not heard for that long (a dying battery must not leave its desk occupied), or any
   sensor whose read failed (`Signal.READ_FAILED`). Its last value no longer counts;
   the next reading of it counts again. Fused: occupied if a sensor that can tell says

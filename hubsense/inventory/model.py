@@ -52,7 +52,7 @@ _BINDKEY_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
 # radio, three in a row is a sensor gone), and never under ten minutes (issue 16).
 STALE_ADVERTS = 3
 MIN_DEFAULT_STALE_S = 600
-# SPEC §11 defaults: a desk counts as used after 30 min a day; people met when together 1 h.
+# Defaults (docs/decisions.md): a desk counts as used after 30 min a day; together means 1 h.
 DEFAULT_USED_MIN_S = 1800
 DEFAULT_TOGETHER_MIN_S = 3600
 DEFAULT_CO2_KG_PER_KM = 0.12
@@ -118,7 +118,7 @@ class BthomeSensor(_Model):
     hold_s: PositiveSeconds = 600
     # How often the sensor advertises (its firmware setting; many BTHome sensors: 60 s).
     advert_interval_s: PositiveSeconds = 60
-    # Silent (no decoded advert) this long, its desk is `unknown` (SPEC §4): a dying
+    # Silent (no decoded advert) this long, its desk is `unknown` (docs/wire.md): a dying
     # battery must not leave a desk occupied. None: see `stale_after_s`.
     stale_s: PositiveSeconds | None = None
 
@@ -267,7 +267,7 @@ class Inventory(_Model):
     """The whole organisation. Lookups are computed once per (frozen) instance."""
 
     organisation: NonEmpty
-    # SPEC §11, all optional: a figure whose input is missing is "not set", never 0.
+    # docs/decisions.md, all optional: a figure whose input is missing is "not set", never 0.
     currency: Currency | None = None
     main_office: Id | None = None
     day_pass_price: NonNegative | None = None
