@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from api_helpers import HUB, ApiServer, Keys, api_settings, now_ms
+from playwright.sync_api import expect
 from support.database import query
 from support.ingest_runs import IngestThread
 from support.mqtt_clients import Publisher
@@ -58,9 +59,7 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         page.wait_for_selector('li[data-desk="h-1"][data-status="free"]', timeout=15_000)
         assert page.text_content("#n-free") == "3"
         assert page.text_content("#n-occupied") == "0"
-        page.wait_for_function(
-            "document.getElementById('live').classList.contains('on')", timeout=10_000
-        )
+        page.wait_for_selector("#live.on", timeout=10_000)
         before = SHOTS / "hubsense-hub-before.png"
         page.screenshot(path=str(before), full_page=True)
 
@@ -111,9 +110,8 @@ def test_public_view_shows_counts_only(
     page = browser.new_page(viewport=PHONE)
     try:
         page.goto(f"{api.url}/hubs/{HUB}")
-        page.wait_for_function(
-            "document.getElementById('n-free').textContent !== '\u2013'", timeout=15_000
-        )
+        # The page's CSP forbids eval, so no wait_for_function with a string: a locator waits.
+        expect(page.locator("#n-free")).not_to_have_text("\u2013", timeout=15_000)
         assert page.is_hidden("#desks-section")
         assert page.locator("li[data-desk]").count() == 0
         counts = [page.text_content(f"#n-{s}") for s in ("free", "occupied", "booked", "unknown")]
