@@ -85,6 +85,14 @@ def merged(intervals: Iterable[Interval]) -> list[Interval]:
 
 # -- SQL step ---------------------------------------------------------------------------
 
+# Two workers of a shared subscription get messages of the same node: each takes the
+# node's lock before reading its head, so their updates of that node happen one after the
+# other (each sees the other's committed head) instead of both putting the same cover.
+# The caller passes the pairs sorted, so two batches take their locks in one order.
+_LOCK_NODES = """
+SELECT pg_advisory_xact_lock(hashtextextended(site_id || '/' || node_id, 0))
+  FROM unnest(%(sites)s::text[], %(nodes)s::text[]) AS p(site_id, node_id)
+"""
 _HEADS = """
 SELECT h.site_id, h.node_id, floor(extract(epoch FROM h.ts) * 1000)::int8, h.seq, h.alive
   FROM coverage_heads h
@@ -150,10 +158,11 @@ def update_coverage(conn: Any, rows: Iterable[EventRow]) -> None:
     batch = beats_by_node(rows)
     if not batch:
         return
-    pairs = list(batch)
+    pairs = sorted(batch)
     sites = [p[0] for p in pairs]
     nodes = [p[1] for p in pairs]
     with conn.cursor() as cur:
+        cur.execute(_LOCK_NODES, {"sites": sites, "nodes": nodes})
         heads = {
             (site, node): Beat(ts, seq, alive)
             for site, node, ts, seq, alive in cur.execute(
