@@ -23,6 +23,9 @@ EXAMPLE = Path(__file__).parents[2] / "firmware-config" / "examples" / "inventor
 FROM, TO = dt.date(2026, 3, 2), dt.date(2026, 3, 16)
 ZONE = ZoneInfo("Europe/Stockholm")
 START = dt.datetime.combine(FROM, dt.time(0), ZONE)
+# The simulator neither reuses seqs nor loses them: on healthy demo data these panels are
+# empty by design, and their SQL is still run.
+EMPTY_WHEN_HEALTHY = {"Seq gaps (seqs never received)", "Seq conflicts (open)"}
 END = dt.datetime.combine(TO, dt.time(0), ZONE)
 
 
@@ -80,7 +83,9 @@ def test_every_panel_runs(demo: tuple[str, Inventory, Path], boards: dict[str, A
         for title, sql in targets(board):
             names, rows = run_sql(dsn, sql, ctx)
             counted += 1
-            assert rows, (name, title)
+            if not rows:
+                assert title in EMPTY_WHEN_HEALTHY, (name, title)
+                continue
             if names[0] == "time":
                 times = [row[0] for row in rows]
                 assert times == sorted(times), (name, title)  # Grafana wants time ascending
