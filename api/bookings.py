@@ -3,7 +3,7 @@
 Booking tools and facilities may write any site's bookings, hub managers only their
 own sites'; a booking stored at a site the caller may not see answers 404, whichever
 route or import names it (checked against the row as stored, in the write's transaction).
-A released booking is kept (never deleted): DELETE answers 409 for it. Imports share
+DELETE cancels (the row is kept with `cancelled_at`); a released booking answers 409. Imports share
 `bookings/importer.py` with `hubsense bookings import`, stream the body to a spooled file,
 and run at most `bookings.import_concurrency` at once (429 beyond).
 Must not decide releases (that is the release watcher).
@@ -207,16 +207,20 @@ def post_booking(
     "/{booking_id}",
     status_code=204,
     responses={409: {"description": "Released bookings are kept"}},
-    summary="Cancel a booking that was not released",
+    summary="Cancel a booking that was not released (kept with cancelled_at)",
 )
 def delete_booking(booking_id: models.BookingPath, who: BookingWriter, conn: Conn) -> Response:
+    """Cancel, never delete: the row stays with `cancelled_at` (not counted as booked), as a
+    booking gone from its calendar does; cancelling again changes nothing; a PUT revives it."""
     found = _find(conn, booking_id)
     if found is None or not _visible(who, found.site):
         raise HTTPException(404, f"no booking {booking_id}")
     if found.released_at is not None:
         raise HTTPException(409, f"booking {booking_id} was released for no-show and is kept")
     conn.execute(
-        "DELETE FROM bookings WHERE booking_id = %s AND released_at IS NULL", (booking_id,)
+        "UPDATE bookings SET cancelled_at = now(), updated_at = now()"
+        " WHERE booking_id = %s AND released_at IS NULL AND cancelled_at IS NULL",
+        (booking_id,),
     )
     return Response(status_code=204)
 

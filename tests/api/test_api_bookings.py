@@ -294,9 +294,17 @@ def test_rest_put_is_idempotent_and_post_updates(api: ApiServer, api_dsn: str, k
         naive = client.put("/v1/bookings/rest-2", json={**body, "start": "2026-05-04T08:00:00"})
         assert naive.status_code == 422
         assert client.delete("/v1/bookings/rest-1").status_code == 204
-        assert client.get("/v1/bookings/rest-1").status_code == 404
-        assert client.delete("/v1/bookings/rest-1").status_code == 404
-    assert query(api_dsn, "SELECT count(*) FROM bookings WHERE booking_id LIKE 'rest-%'") == [(0,)]
+        cancelled = client.get("/v1/bookings/rest-1").json()["cancelled_at"]
+        assert cancelled is not None  # kept, never deleted
+        assert client.delete("/v1/bookings/rest-1").status_code == 204  # again: no change
+        assert client.get("/v1/bookings/rest-1").json()["cancelled_at"] == cancelled
+        window = {"desk": "d-2", "from": "2026-05-04T00:00:00Z"}
+        assert client.get("/v1/bookings", params=window).json() == []
+        kept = client.get("/v1/bookings", params={**window, "cancelled": "true"}).json()
+        assert [b["booking_id"] for b in kept] == ["rest-1"]
+        revived = client.put("/v1/bookings/rest-1", json={**body, "desk": "d-2"})
+        assert revived.status_code == 200 and revived.json()["cancelled_at"] is None
+    assert query(api_dsn, "SELECT count(*) FROM bookings WHERE booking_id LIKE 'rest-%'") == [(1,)]
 
 
 def test_released_booking_cannot_be_deleted(api: ApiServer, api_dsn: str, keys: Keys) -> None:
