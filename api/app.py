@@ -127,7 +127,8 @@ def run_api(
     ready: threading.Event | None = None,
     watcher: bool | None = None,
 ) -> None:
-    """Serve the API (and, unless turned off, the release watcher) until `stop` is set.
+    """Serve the API (and, unless turned off, the release watcher; with `bookings.caldav_url`
+    set, the CalDAV sync) until `stop` is set.
 
     `ready` is set once the server listens. Installs no signal handlers: callers (the
     CLI, the demo) set `stop` on SIGTERM/SIGINT. `watcher` overrides `api.release_watcher`.
@@ -177,6 +178,9 @@ def run_api(
             )
         )
 
+    if settings.bookings.caldav_url:
+        threads.append(_caldav_thread(settings, stop, dsn))
+
     def stop_server() -> None:
         stop.wait()
         # Live feeds end first (within a second), so shutdown need not wait for them.
@@ -211,6 +215,26 @@ def run_api(
         raise ServiceError(
             f"api on {host}:{port}: did not start (port taken or database unreachable; see the log)"
         )
+
+
+def _caldav_thread(settings: Settings, stop: threading.Event, dsn: str) -> threading.Thread:
+    """The background CalDAV sync, every `bookings.caldav_every_s` (docs/bookings.md)."""
+    from hubsense.bookings.caldav_service import credentials_of, sync_every
+
+    url = settings.bookings.caldav_url
+    assert url is not None
+    return threading.Thread(
+        target=sync_every,
+        args=(settings, stop),
+        kwargs={
+            "dsn": dsn,
+            "url": url,
+            "credentials": credentials_of(settings),
+            "every_s": settings.bookings.caldav_every_s,
+        },
+        name="caldav-sync",
+        daemon=True,
+    )
 
 
 def openapi_schema(settings: Settings) -> dict[str, Any]:

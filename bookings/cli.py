@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -192,12 +193,9 @@ def sync(
 
     Example: `hubsense bookings sync --caldav https://cloud.example/remote.php/dav/calendars/desks/ --user desks --password-file /etc/hubsense/caldav.pw --every 5m`
     """  # noqa: E501
-    from hubsense.bookings.caldav_sync import Credentials, sync_caldav
-    from hubsense.bookings.importer import read_inventory
-    from hubsense.bookings.imports import Limits
+    from hubsense.bookings.caldav_service import credentials_of, sync_every, sync_once
 
     from hubsense.addresses import resolve_dsn
-    from hubsense.db.connect import connect
 
     settings = _settings(dsn)
     url = caldav or settings.bookings.caldav_url
@@ -209,24 +207,11 @@ def sync(
             password = password_file.read_text().strip()
         except OSError as error:
             raise ConfigError(f"--password-file: {password_file}: {error.strerror}") from None
-    elif settings.bookings.caldav_password is not None:
-        password = settings.bookings.caldav_password.get_secret_value()
-    credentials = Credentials(user or settings.bookings.caldav_user, password)
+    credentials = credentials_of(settings, user, password)
     interval = _every_s(every)
-    stop = threading.Event()
-    while True:
-        with connect(resolve_dsn(settings), autocommit=True) as conn:
-            results = sync_caldav(
-                conn,
-                url,
-                credentials,
-                read_inventory(conn),
-                _salt(settings),
-                _window(settings, start, end),
-                Limits.from_settings(settings.bookings),
-                settings.bookings.max_sync_objects,
-                dry_run,
-            )
+    _window(settings, start, end)  # a bad --from/--to fails now, in one line
+
+    def report(results: list[Any]) -> None:
         for result in results:
             kind = "full" if result.full else "incremental"
             _report(
@@ -235,8 +220,24 @@ def sync(
                 as_json,
                 f"{result.source} ({kind}, {result.fetched} fetched, {result.deleted} deleted)",
             )
-        if interval is None or stop.wait(interval):
-            return
+
+    if interval is None:
+        report(
+            sync_once(
+                settings, resolve_dsn(settings), url, credentials,
+                _window(settings, start, end), dry_run,
+            )
+        )  # fmt: skip
+        return
+    # Until stopped (Ctrl-C, SIGTERM): a failed round is logged and tried again.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    sync_every(
+        settings, stop, dsn=resolve_dsn(settings), url=url, credentials=credentials,
+        every_s=interval, window=lambda: _window(settings, start, end), dry_run=dry_run,
+        on_round=report,
+    )  # fmt: skip
 
 
 @app.command("list")

@@ -6,7 +6,9 @@ database; (2) ask the pure rule (`release.decide`); (3) mark `released_at` in on
 guarded UPDATE (a booking moved or released meanwhile is left alone, so several
 watchers may run); (4) announce every released booking not yet announced: MQTT (QoS 1,
 not retained) and the webhook, each retried on later ticks until acknowledged, for up to
-`DELIVERY_WINDOW`. Released bookings are never deleted. Must not compute metrics.
+`DELIVERY_WINDOW`; (5) with `bookings.caldav_write_back`, write each released booking
+synced from CalDAV back to its calendar as STATUS:CANCELLED, retried likewise. Released
+bookings are never deleted. Must not compute metrics.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from hubsense.bookings.caldav_write import WriteBack, Written
 from hubsense.bookings.release import DeskChange, NodeBeat, Verdict, decide
 
 from hubsense.logs import get_logger
@@ -44,12 +47,17 @@ class Hook(Protocol):
     def send(self, message: BookingReleaseMessage) -> bool: ...
 
 
+class CalendarWriter(Protocol):
+    def cancel(self, item: WriteBack) -> Written: ...
+
+
 @dataclass
 class TickResult:
     candidates: int = 0
     released: list[str] = field(default_factory=list)
     published: int = 0
     webhooks: int = 0
+    written_back: int = 0
 
 
 _CANDIDATES = """
@@ -99,6 +107,23 @@ LIMIT 100
 FOR UPDATE SKIP LOCKED
 """
 
+# Released bookings synced from a calendar, not yet written back to it (bookings.caldav_write_back).
+_TO_WRITE_BACK = """
+SELECT b.booking_id, b.source, b.source_uid, o.href, s.timezone
+FROM bookings b
+JOIN sites s ON s.id = b.site_id
+LEFT JOIN LATERAL (
+    SELECT href FROM booking_source_objects
+    WHERE source = b.source AND uid = b.source_uid ORDER BY href LIMIT 1
+) o ON true
+WHERE b.released_at IS NOT NULL AND b.released_at > %(now)s - %(window)s
+  AND b.source LIKE 'caldav:%%' AND b.source_uid IS NOT NULL
+  AND b.release_written_back_at IS NULL
+ORDER BY b.released_at
+LIMIT 20
+FOR UPDATE OF b SKIP LOCKED
+"""
+
 
 def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
@@ -106,12 +131,18 @@ def _ms(moment: dt.datetime) -> int:
 
 class ReleaseWatcher:
     def __init__(
-        self, dsn: str, config: BookingSettings, announcer: Announcer, hook: Hook | None = None
+        self,
+        dsn: str,
+        config: BookingSettings,
+        announcer: Announcer,
+        hook: Hook | None = None,
+        calendar: CalendarWriter | None = None,
     ) -> None:
         self.dsn = dsn
         self.config = config
         self.announcer = announcer
         self.hook = hook
+        self.calendar = calendar
         self.release_after = dt.timedelta(minutes=config.release_after_min)
         self._conn: Any = None
         # Bookings seen checked in: final for that booking's desk and times.
@@ -123,6 +154,7 @@ class ReleaseWatcher:
             release_after_min=self.config.release_after_min,
             interval_s=self.config.watch_interval_s,
             webhook=self.hook is not None,
+            write_back=self.calendar is not None,
         )
         while not stop.is_set():
             started = time.monotonic()
@@ -170,7 +202,24 @@ class ReleaseWatcher:
                     result.released.append(booking_id)
                     log.info("booking_released", booking_id=booking_id, site=site, desk=desk)
         self._deliver(conn, now, result)
+        if self.calendar is not None:
+            self._write_back(conn, now, result, self.calendar)
         return result
+
+    def _write_back(
+        self, conn: Any, now: dt.datetime, result: TickResult, calendar: CalendarWriter
+    ) -> None:
+        params = {"now": now, "window": DELIVERY_WINDOW}
+        with conn.transaction():
+            for row in conn.execute(_TO_WRITE_BACK, params).fetchall():
+                outcome = calendar.cancel(WriteBack(*row))
+                if outcome is Written.RETRY:
+                    continue  # the server away or the event edited meanwhile: a later tick
+                conn.execute(
+                    "UPDATE bookings SET release_written_back_at = now() WHERE booking_id = %s",
+                    (row[0],),
+                )
+                result.written_back += outcome is Written.DONE
 
     def _decide(
         self,
@@ -246,10 +295,19 @@ def run_watcher(
         else None
     )
     hook = WebhookSender(config.webhook_url, secret, previous) if config.webhook_url else None
+    calendar = None
+    if config.caldav_write_back:
+        from hubsense.bookings.caldav_service import credentials_of
+        from hubsense.bookings.caldav_write import CalendarWriteBack
+
+        calendar = CalendarWriteBack(credentials_of(settings), config.caldav_write_back_note)
     publisher.start()
     try:
-        ReleaseWatcher(dsn or resolve_dsn(settings), config, publisher, hook).run(stop)
+        watcher = ReleaseWatcher(dsn or resolve_dsn(settings), config, publisher, hook, calendar)
+        watcher.run(stop)
     finally:
         publisher.close()
         if hook is not None:
             hook.close()
+        if calendar is not None:
+            calendar.close()

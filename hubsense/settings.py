@@ -131,6 +131,14 @@ class BookingSettings(BaseModel):
     caldav_user: str | None = None
     caldav_password: SecretStr | None = None
     caldav_every_s: float = Field(default=300.0, gt=0)
+    # A synced booking released for no-show is written back to its calendar event as
+    # STATUS:CANCELLED with a note (the calendar must allow the CalDAV user to write).
+    caldav_write_back: bool = False
+    caldav_write_back_note: str = Field(
+        default="Released by hubsense: the desk stayed vacant after the booking's start.",
+        min_length=1,
+        max_length=500,
+    )
 
 
 class PrivacySettings(BaseModel):

@@ -6,20 +6,17 @@ and look at the bookings table (real PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from hubsense.bookings.caldav_sync import Credentials, sync_caldav
 from hubsense.bookings.ical import Window
 from hubsense.bookings.importer import read_inventory
 from hubsense.bookings.imports import Limits
-from hubsense.devstack.ports import free_port
 from support.database import insert_node
+from support.radicale import Radicale
 
 pytestmark = pytest.mark.service
 
@@ -27,55 +24,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 OUTLOOK_UID = "040000008200E00074C5B7101A82E00800000000D0E2A5B3F2A0DC01000000000000000010000000"
 GOOGLE_UID = "7kq2m1c9v0p3l8s5d4e6f2g1h0@google.com"
 WINDOW = Window(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
-MKCALENDAR = """<?xml version="1.0" encoding="utf-8"?>
-<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
-  <D:set><D:prop><D:displayname>{name}</D:displayname></D:prop></D:set>
-</C:mkcalendar>"""
-
-
-class Radicale:
-    def __init__(self, storage: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (storage / "radicale.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "--server-hosts", f"127.0.0.1:{self.port}",
-             "--auth-type", "none", "--rights-type", "authenticated",
-             "--storage-filesystem-folder", str(storage / "collections")],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.http = httpx.Client(base_url=self.url, timeout=30)
-        for _ in range(300):
-            try:
-                self.http.options("/")
-                return
-            except httpx.TransportError:
-                assert self.process.poll() is None, "radicale exited"
-                _pause()
-        raise AssertionError("radicale did not start")
-
-    def make_calendar(self, path: str, name: str) -> str:
-        home = path.rstrip("/").rsplit("/", 1)[0] + "/"
-        if self.http.request("PROPFIND", home, headers={"Depth": "0"}).status_code == 404:
-            assert self.http.request("MKCOL", home).status_code == 201
-        response = self.http.request(
-            "MKCALENDAR", path, content=MKCALENDAR.format(name=name).encode()
-        )
-        assert response.status_code == 201, response.text
-        return f"{self.url}{path}"
-
-    def put(self, path: str, body: bytes) -> None:
-        response = self.http.put(path, content=body, headers={"Content-Type": "text/calendar"})
-        assert response.status_code in (201, 204), response.text
-
-    def delete(self, path: str) -> None:
-        assert self.http.delete(path).status_code in (200, 204)
-
-    def close(self) -> None:
-        self.http.close()
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
 
 
 def objects_by_uid(data: bytes) -> dict[str, bytes]:
@@ -94,12 +42,6 @@ def objects_by_uid(data: bytes) -> dict[str, bytes]:
                 found[uid].add_component(zone)
         found[uid].add_component(event)
     return {uid: cal.to_ical() for uid, cal in found.items()}
-
-
-def _pause() -> None:
-    import threading
-
-    threading.Event().wait(0.1)
 
 
 @pytest.fixture
