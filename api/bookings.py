@@ -78,11 +78,6 @@ def _visible(who: Principal, site: str) -> bool:
     return sites is None or site in sites
 
 
-def _salt(request: Request) -> str | None:
-    salt = request.app.state.settings.privacy.booker_salt
-    return salt.get_secret_value() if salt is not None else None
-
-
 def _find(conn: Any, booking_id: str) -> models.Booking | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM bookings WHERE booking_id = %s", (booking_id,)
@@ -150,7 +145,7 @@ def _write(
     body: models.BookingIn,
 ) -> models.Booking:
     check_site(who, body.site)
-    salt = _salt(request)
+    salt = request.app.state.settings.privacy.salt()
     row = BookingRow(
         booking_id=booking_id,
         site_id=body.site,
@@ -318,7 +313,14 @@ def _format_of(content_type: str) -> str:
 def _import(request: Request, kind: Any, body: Any, options: ImportOptions) -> models.ImportResult:
     with request.app.state.pool.connection() as conn:
         try:
-            applied = import_file(conn, body, kind, read_inventory(conn), _salt(request), options)
+            applied = import_file(
+                conn,
+                body,
+                kind,
+                read_inventory(conn),
+                request.app.state.settings.privacy.salt(),
+                options,
+            )
         except InputError as error:
             raise HTTPException(422, str(error)) from None
         except SiteNotAllowedError as error:

@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from hubsense.bookings.caldav_sync import CalendarSync, Credentials, sync_caldav
 from hubsense.bookings.ical import Window
 from hubsense.bookings.imports import Limits
 
+from hubsense.db.connect import redact_dsn
 from hubsense.logs import get_logger
 
 if TYPE_CHECKING:
@@ -43,14 +43,6 @@ def default_window(settings: Settings) -> Window:
     return Window.around(dt.datetime.now(dt.UTC), config.window_back_days, config.window_ahead_days)
 
 
-def redacted(url: str) -> str:
-    """The URL without user or password, for logs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def sync_once(
     settings: Settings,
     dsn: str,
@@ -64,14 +56,13 @@ def sync_once(
 
     from hubsense.db.connect import connect
 
-    salt = settings.privacy.booker_salt
     with connect(dsn, autocommit=True) as conn:
         return sync_caldav(
             conn,
             url,
             credentials,
             read_inventory(conn),
-            salt.get_secret_value() if salt is not None else None,
+            settings.privacy.salt(),
             window or default_window(settings),
             Limits.from_settings(settings.bookings),
             settings.bookings.max_sync_objects,
@@ -92,7 +83,7 @@ def sync_every(
     on_round: Callable[[list[CalendarSync]], Any] | None = None,
 ) -> None:
     """Sync every `every_s` until `stop` is set; a failed round is logged, not fatal."""
-    where = redacted(url)
+    where = redact_dsn(url)
     log.info("caldav_sync_started", url=where, every_s=every_s)
     while not stop.is_set():
         started = time.monotonic()
@@ -106,7 +97,7 @@ def sync_every(
             for result in results:
                 log.info(
                     "caldav_synced",
-                    source=redacted(result.source.removeprefix("caldav:")),
+                    source=redact_dsn(result.source.removeprefix("caldav:")),
                     full=result.full,
                     fetched=result.fetched,
                     deleted=result.deleted,

@@ -15,10 +15,10 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hubsense.bookings.caldav_service import redacted
 from hubsense.bookings.caldav_sync import Credentials
 from hubsense.bookings.ical_cancel import cancel_occurrence, original_start
 
+from hubsense.db.connect import redact_dsn
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
@@ -62,7 +62,7 @@ class CalendarWriteBack:
         if item.href is None:
             return Written.GONE
         client = self._client(item.source.removeprefix("caldav:"))
-        where = redacted(item.href)
+        where = redact_dsn(item.href)
         try:
             got = client.request(item.href, "GET")
             if got.status == 404:

@@ -72,11 +72,6 @@ def _window(settings: Any, start: str | None, end: str | None) -> Any:
     return window
 
 
-def _salt(settings: Any) -> str | None:
-    salt = settings.privacy.booker_salt
-    return salt.get_secret_value() if salt is not None else None
-
-
 def _report(applied: Any, dry_run: bool, as_json: bool, head: str) -> None:
     summary = {
         "rows": applied.rows,
@@ -150,7 +145,7 @@ def import_command(
             max_bytes=settings.api.max_import_bytes,
         )
         applied = import_file(
-            conn, handle, sniff(handle), read_inventory(conn), _salt(settings), options
+            conn, handle, sniff(handle), read_inventory(conn), settings.privacy.salt(), options
         )
     _report(applied, dry_run, as_json, file.name)
 

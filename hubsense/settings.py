@@ -145,6 +145,10 @@ class PrivacySettings(BaseModel):
     # Salt of the booker hash (HMAC-SHA256); without one, booker fields are not stored.
     booker_salt: SecretStr | None = None
 
+    def salt(self) -> str | None:
+        """The salt's text, for `privacy.hash_booker`; None when booker fields are not stored."""
+        return self.booker_salt.get_secret_value() if self.booker_salt is not None else None
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(

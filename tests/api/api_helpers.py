@@ -185,3 +185,26 @@ class WebhookReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def sense_desks(publisher: Any, dsn: str, node: str, states: dict[str, str]) -> None:
+    """`node` of SITE says alive and each desk's PIR state 2 s ago, over MQTT; returns once
+    ingest has stored them (so a booking starting now sees them as what was before it)."""
+    ts = now_ms() - 2000
+    events: list[dict[str, Any]] = [{"seq": 1, "ts": ts, "type": "alive"}]
+    for seq, (desk, state) in enumerate(states.items(), start=2):
+        events.append(
+            {"seq": seq, "ts": ts, "type": "desk", "desk": desk, "source": "pir", "state": state}
+        )
+    publisher.publish_events(SITE, node, events)
+    sql = "SELECT count(*) FROM events WHERE node_id = %s"
+
+    def stored() -> bool:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(sql, (node,)).fetchone()
+        return row is not None and row[0] == len(events)
+
+    deadline = time.monotonic() + 10
+    while not stored():
+        assert time.monotonic() < deadline, "ingest did not store the events in 10 s"
+        time.sleep(0.05)

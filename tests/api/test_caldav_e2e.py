@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import icalendar
 import pytest
-from api_helpers import SITE, ApiServer, api_settings, now_ms, utc
+from api_helpers import ApiServer, api_settings, now_ms, sense_desks, utc
+from hubsense.devstack.ports import free_port
 from support.database import query
 from support.ingest_runs import IngestThread
 from support.mqtt_clients import Publisher
@@ -70,23 +71,7 @@ def test_synced_no_shows_are_released_and_written_back(
 ) -> None:
     publisher = Publisher(mqtt_broker.url)
     try:
-        t0 = now_ms()
-        publisher.publish_events(
-            SITE,
-            "pi-a",
-            [
-                {"seq": 1, "ts": t0 - 2000, "type": "alive"},
-                {"seq": 2, "ts": t0 - 2000, "type": "desk", "desk": "d-1", "source": "pir",
-                 "state": "vacant"},
-                {"seq": 3, "ts": t0 - 2000, "type": "desk", "desk": "d-2", "source": "pir",
-                 "state": "vacant"},
-            ],
-        )  # fmt: skip
-        wait_for(
-            lambda: query(api_dsn, "SELECT count(*) FROM events WHERE node_id = 'pi-a'")[0][0] == 3,
-            10,
-            "ingest to store the events",
-        )
+        sense_desks(publisher, api_dsn, "pi-a", {"d-1": "vacant", "d-2": "vacant"})
         start = utc(now_ms()).replace(microsecond=0)  # after the vacant events, on a second
         url = radicale.make_calendar("/hs/desks/", "HQ desk bookings")
         radicale.put(
@@ -143,8 +128,6 @@ def test_synced_no_shows_are_released_and_written_back(
 def test_a_calendar_server_away_leaves_the_api_serving(
     api_dsn: str, start_api: Callable[..., ApiServer]
 ) -> None:
-    from hubsense.devstack.ports import free_port
-
     dead = f"http://127.0.0.1:{free_port()}/hs/desks/"  # nobody listens there
     settings = api_settings(bookings=BookingSettings(caldav_url=dead, caldav_every_s=0.2))
     api = start_api(settings, api_dsn)

@@ -20,6 +20,7 @@ from api_helpers import (
     WebhookReceiver,
     api_settings,
     now_ms,
+    sense_desks,
     utc,
 )
 from hubsense.bookings.announce import signature, signature_valid
@@ -57,36 +58,8 @@ def test_vacant_observed_desk_is_released_published_and_posted(
     subscriber = Subscriber(mqtt_broker.url, f"hubsense/v1/{SITE}/bookings")
     publisher = Publisher(mqtt_broker.url)
     try:
-        t0 = now_ms()
         # pi-a senses: alive (heartbeat 60 s: observed for 3 min), d-1 vacant, d-2 occupied.
-        publisher.publish_events(
-            SITE,
-            "pi-a",
-            [
-                {"seq": 1, "ts": t0 - 2000, "type": "alive"},
-                {
-                    "seq": 2,
-                    "ts": t0 - 2000,
-                    "type": "desk",
-                    "desk": "d-1",
-                    "source": "pir",
-                    "state": "vacant",
-                },
-                {
-                    "seq": 3,
-                    "ts": t0 - 2000,
-                    "type": "desk",
-                    "desk": "d-2",
-                    "source": "pir",
-                    "state": "occupied",
-                },
-            ],
-        )
-        wait_for(
-            lambda: query(api_dsn, "SELECT count(*) FROM events WHERE node_id = 'pi-a'")[0][0] == 3,
-            10,
-            "ingest to store the events",
-        )
+        sense_desks(publisher, api_dsn, "pi-a", {"d-1": "vacant", "d-2": "occupied"})
         start = now_ms()
         book(api_dsn, "no-show", "d-1", start, start + 3_600_000)
         book(api_dsn, "attended", "d-2", start, start + 3_600_000)
