@@ -325,7 +325,7 @@ def _print_summary(console: Any, dsn: str, backfill_s: int) -> None:
     start = today - dt.timedelta(days=max(1, backfill_s // 86400))
     with connect(dsn) as conn:
         rows = summarize(conn, start, today + dt.timedelta(days=1), Fraction(95))
-    from hubsense.analytics.cli import summary_tables
+    from hubsense.analytics.summary_tables import summary_tables
 
     console.print(f"right-sizing {start} .. {today} (p95 of daily peaks):")
     for table in summary_tables(rows):

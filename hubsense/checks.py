@@ -39,3 +39,8 @@ class Check:
 
 def any_failed(checks: list[Check]) -> bool:
     return any(check.status is Status.FAIL for check in checks)
+
+
+def skipped(names: tuple[str, ...], why: str) -> list[Check]:
+    """Checks that were not run, listed so the reader sees the checklist is not complete."""
+    return [Check(name, Status.SKIP, why) for name in names]

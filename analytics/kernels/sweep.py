@@ -28,6 +28,12 @@ State per desk, node and site sits in small tables that stay in cache; events ar
 once, front to back. Indices are trusted (the readers validate every node and desk), and
 the hot ones are read `unsigned`, which spares numba's negative-index wraparound.
 Pure: arrays in, arrays out; no I/O.
+
+Over 400 lines on purpose, for now: `_walk` is the one per-event loop (its steps
+`_desk_toggle` and `_booking_toggle` are split out already and inlined by numba), and the
+state-table layouts (D_*, K_*) sit beside the only code that reads them. A split into a
+steps module was begun and lost; it must keep the kernels' timings (bench/analytics.py)
+as they are, so it waits for a session with time to measure it.
 """
 
 from __future__ import annotations

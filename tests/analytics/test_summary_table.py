@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 
-from hubsense.analytics.cli import summary_tables
 from hubsense.analytics.summary import SiteSummary
+from hubsense.analytics.summary_tables import summary_tables
 from rich.console import Console
 
 ROWS = [
