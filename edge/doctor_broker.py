@@ -1,6 +1,10 @@
 """`hubsense edge doctor`'s broker checks: reachable, credentials accepted, publish allowed on
 the node's own status topic, subscribe allowed on its config topic, another node's topics
 denied. It publishes only the node's own retained status (what the agent publishes anyway).
+
+The doctor connects as a client of its own, so it never takes a running agent's session:
+the login `NODE.doctor` with the node's secret (`hubsense.broker_identity`; the broker
+`provision broker` configures gives it the node's grants) and client id `hubsense-doctor-NODE`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from hubsense.broker_identity import doctor_username
 from hubsense.checks import Check, Status, skipped
 from hubsense.mqtt_url import parse_mqtt_url
 from hubsense.node_config import NodeConfig
@@ -60,9 +65,10 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
             got["connack"] = event
             done["connack"].set()
 
-    # The agent's settings and credentials under a client id of its own: connecting as
-    # hubsense-edge-NODE would kick a running agent off the broker.
-    link = MqttLink(config, on_event, max_in_flight=1, role="doctor")
+    # The agent's settings and secret under an identity of its own: connecting as the agent
+    # would kick a running agent off the broker.
+    login = doctor_login(config)
+    link = MqttLink(login, on_event, max_in_flight=1, role="doctor")
     client = link._client
 
     def on_publish(_c: Any, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
@@ -94,9 +100,7 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
                 *skipped(SESSION_CHECKS[1:], "not connected"),
             ]
         checks = [
-            Check(
-                "credentials accepted", Status.PASS, f"as {config.broker.username or 'anonymous'}"
-            )
+            Check("credentials accepted", Status.PASS, f"as {login.broker.username or 'anonymous'}")
         ]
         running = (
             time.time() - config.live_path.stat().st_mtime < 2 * config.heartbeat_s + 2
@@ -130,6 +134,15 @@ def _mqtt_session_checks(config: NodeConfig, timeout_s: float) -> list[Check]:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def doctor_login(config: NodeConfig) -> NodeConfig:
+    """The node's config with the doctor's username (`NODE.doctor`); anonymous stays anonymous."""
+    username = config.broker.username or parse_mqtt_url(config.broker.url).username
+    if not username:
+        return config
+    broker = config.broker.model_copy(update={"username": doctor_username(username)})
+    return config.model_copy(update={"broker": broker})
 
 
 # A node id no inventory should hold: were the ACL open, the stray message is dead-lettered.

@@ -8,6 +8,11 @@ denies any topic not granted, and anonymous clients get no lines at all.
 
 Service usernames contain an underscore, which node ids cannot (`wire.ID_PATTERN`),
 so a node can never be named like a service and inherit its rights.
+
+Each node has a second login, `NODE.doctor` (`hubsense.broker_identity`): the same secret
+and the same grants, for `edge doctor`. On the nodes' TLS listener a client's id is its
+username (`use_username_as_clientid`, see broker.py), so the doctor is a client of its
+own and never takes the running agent's session.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hubsense.broker_identity import doctor_username
 from hubsense.inventory.model import Inventory
 from hubsense.wire import TOPIC_ROOT, TopicKind, node_topic, subscription
 
@@ -70,6 +76,7 @@ def acl_grants(inventory: Inventory, active_users: Iterable[str]) -> dict[str, l
 
     A node in the inventory without active credentials (never provisioned, or
     revoked) gets no lines; a credential whose node left the inventory gets none either.
+    A node's doctor login (`NODE.doctor`) gets exactly the node's lines.
     """
     active = set(active_users)
     grants: dict[str, list[Grant]] = {}
@@ -80,6 +87,7 @@ def acl_grants(inventory: Inventory, active_users: Iterable[str]) -> dict[str, l
         for node in site.nodes:
             if node.id in active:
                 grants[node.id] = node_grants(site.id, node.id)
+                grants[doctor_username(node.id)] = node_grants(site.id, node.id)
     return grants
 
 

@@ -24,7 +24,8 @@ HASH_BYTES = 64
 SECRET_BYTES = 32
 _HASH_RE = re.compile(r"^\$7\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$")
 # Usernames go into `user:hash` lines and ACL `user NAME` lines: no colon, no space.
-_USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# 80: a node id (63 at most) with its doctor login's `.doctor`.
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 
 def new_secret(random_bytes: Callable[[int], bytes] = _random.token_bytes) -> str:
@@ -63,7 +64,7 @@ def is_hash(text: str) -> bool:
 
 
 def check_username(username: str) -> str:
-    if not _USERNAME_RE.match(username):
+    if not _USERNAME_RE.fullmatch(username):
         raise ValueError(f"username {username!r} must match {_USERNAME_RE.pattern}")
     return username
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hubsense.broker_identity import doctor_username
 from hubsense.checks import Check, Status
 from hubsense.mqtt_url import MqttUrl
 from hubsense.wire import TOPIC_ROOT, TopicKind, node_topic
@@ -270,8 +271,11 @@ class Verifier:
     def _denied_publish(self, name: str, topic: str) -> None:
         nonce = secrets.token_hex(8)
         node_watch = topic.endswith("/config")
+        # The node's doctor login watches its config: on the nodes' listener a client id is
+        # the username, so a second connection as the node would end the first.
+        doctor = Login(doctor_username(self.t.node_login.username), self.t.node_login.password)
         watcher = (
-            self._client(self.t.node_login, self.t.node_ca, "node-watch")
+            self._client(doctor, self.t.node_ca, "node-watch")
             if node_watch
             else self._client(self.t.ingest_login, self.t.server_ca, "watch")
         )

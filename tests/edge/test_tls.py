@@ -31,7 +31,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def secure_broker(tmp_path: Path, make_broker: Any) -> Iterator[tuple[Any, int, Path]]:
-    """A broker with a TLS listener, passwords and an ACL: each node writes only its topics."""
+    """A broker with a TLS listener, passwords and an ACL: each node writes only its topics.
+
+    Like the broker `provision broker` configures: on the TLS listener a client's id is its
+    username, and the doctor's login `pi-t.doctor` takes pi-t's secret and pi-t's topics.
+    """
     # Not under tmp_path: pytest's 0700 directories are closed to the broker's user (mosquitto).
     d = Path(tempfile.mkdtemp(prefix="edge-pki-"))
     os.chmod(d, 0o755)
@@ -43,16 +47,19 @@ def secure_broker(tmp_path: Path, make_broker: Any) -> Iterator[tuple[Any, int, 
     )  # fmt: skip
     passwd = d / "passwd"
     passwd.write_text("")
-    for user, password in (("pi-t", "s3cret"), ("collector", "c0llect")):
+    for user, password in (("pi-t", "s3cret"), ("pi-t.doctor", "s3cret"), ("collector", "c0llect")):
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
     (d / "acl").write_text(
-        "user collector\ntopic read hubsense/#\n\npattern readwrite hubsense/v1/edge-site/%u/#\n"
+        "user collector\ntopic read hubsense/#\n\n"
+        "user pi-t.doctor\ntopic readwrite hubsense/v1/edge-site/pi-t/#\n\n"
+        "pattern readwrite hubsense/v1/edge-site/%u/#\n"
     )
     for f in d.iterdir():
         os.chmod(f, 0o644)
     tls_port = _free_port()
     broker = make_broker(extra_lines=[
-        f"listener {tls_port} 127.0.0.1", f"certfile {d / 'cert.pem'}", f"keyfile {d / 'key.pem'}",
+        f"listener {tls_port} 127.0.0.1", "use_username_as_clientid true",
+        f"certfile {d / 'cert.pem'}", f"keyfile {d / 'key.pem'}",
         "allow_anonymous false", f"password_file {passwd}", f"acl_file {d / 'acl'}",
     ])  # fmt: skip
     yield broker, tls_port, d

@@ -13,7 +13,9 @@ from hubsense.provision.acl import (
     acl_file_text,
     acl_grants,
 )
+from hubsense.provision.passwords import check_username
 
+from hubsense.broker_identity import credential_owner, doctor_username
 from hubsense.inventory.file import load_inventory
 from hubsense.wire import ID_PATTERN
 
@@ -38,7 +40,17 @@ def test_acl_text_for_the_test_inventory() -> None:
         "topic write hubsense/v1/hq/pi-a/status",
         "topic read hubsense/v1/hq/pi-a/config",
         "",
+        "user pi-a.doctor",
+        "topic write hubsense/v1/hq/pi-a/events",
+        "topic write hubsense/v1/hq/pi-a/status",
+        "topic read hubsense/v1/hq/pi-a/config",
+        "",
         "user pi-h",
+        "topic write hubsense/v1/hub-1/pi-h/events",
+        "topic write hubsense/v1/hub-1/pi-h/status",
+        "topic read hubsense/v1/hub-1/pi-h/config",
+        "",
+        "user pi-h.doctor",
         "topic write hubsense/v1/hub-1/pi-h/events",
         "topic write hubsense/v1/hub-1/pi-h/status",
         "topic read hubsense/v1/hub-1/pi-h/config",
@@ -49,7 +61,7 @@ def test_nodes_without_active_credentials_and_unknown_users_get_nothing() -> Non
     inventory = load_inventory(INVENTORY)
     # pi-b never provisioned; "pi-gone" has credentials but left the inventory.
     grants = acl_grants(inventory, ["pi-a", "pi-gone"])
-    assert list(grants) == ["pi-a"]
+    assert list(grants) == ["pi-a", "pi-a.doctor"]
     assert grants["pi-a"][0] == Grant(Access.WRITE, "hubsense/v1/hq/pi-a/events")
 
 
@@ -64,3 +76,12 @@ def test_no_line_before_the_first_user_so_anonymous_gets_nothing() -> None:
 def test_service_users_can_never_be_node_ids() -> None:
     for user in (INGEST_USER, API_USER):
         assert not re.match(ID_PATTERN, user)
+
+
+def test_doctor_logins_are_never_node_or_service_names() -> None:
+    longest = "n" + "-" * 62  # the longest node id wire.ID_PATTERN allows
+    doctor = doctor_username(longest)
+    assert not re.fullmatch(ID_PATTERN.strip("^$"), doctor)
+    assert doctor not in (INGEST_USER, API_USER)
+    assert check_username(doctor) == doctor  # fits the password file
+    assert credential_owner(doctor) == longest and credential_owner(INGEST_USER) == INGEST_USER

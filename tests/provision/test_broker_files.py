@@ -78,10 +78,37 @@ def test_a_node_leaving_the_inventory_loses_its_lines(tmp_path: Path) -> None:
     smaller = Inventory.model_validate(data)
     assert refresh_broker(prov, smaller) is False  # no pid file: nothing to reload
     passwords, acl = (out / "passwords").read_text(), (out / "acl").read_text()
-    assert "pi-b:" not in passwords and "user pi-b" not in acl
+    assert "pi-b" not in passwords and "pi-b" not in acl  # neither pi-b nor pi-b.doctor
     assert "pi-a:" in passwords and "user pi-a\n" in acl
     assert [line.split(":")[0] for line in passwords.splitlines()[1:]] == [
         "hubsense_api",
         "hubsense_ingest",
         "pi-a",
+        "pi-a.doctor",
     ]
+    hashes = dict(line.split(":", 1) for line in passwords.splitlines()[1:])
+    assert hashes["pi-a.doctor"] == hashes["pi-a"]  # the doctor's login takes the node's secret
+
+
+def _listener_sections(config: str) -> dict[str, list[str]]:
+    """Each `listener` line with the lines after it, up to the next listener."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in config.splitlines():
+        if line.startswith("listener "):
+            current = sections.setdefault(line, [])
+        elif current is not None:
+            current.append(line)
+    return sections
+
+
+def test_on_the_nodes_listener_a_client_id_is_its_username(tmp_path: Path) -> None:
+    """Node B's credentials cannot connect as node A: the TLS listener ignores sent ids."""
+    prov, out = tmp_path / "prov", tmp_path / "out"
+    write_broker_files(prov, load_inventory(INVENTORY), _plan(out), ["localhost"], NOW)
+    for name in ("mosquitto.conf", "hubsense.conf"):
+        sections = _listener_sections((out / name).read_text())
+        assert "use_username_as_clientid true" in sections["listener 18883 0.0.0.0"], name
+    # The services' plain loopback listener keeps the client ids they send (one per worker).
+    full = _listener_sections((out / "mosquitto.conf").read_text())
+    assert "use_username_as_clientid true" not in full["listener 1883 127.0.0.1"]
