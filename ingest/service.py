@@ -26,6 +26,7 @@ from hubsense.ingest.copy_writer import BatchWriter, DatabaseDownError, Database
 from hubsense.ingest.decode import INVENTORY_REASONS, Decoded, decode_message
 from hubsense.ingest.inventory_cache import InventoryCache, load_inventory
 from hubsense.ingest.mqtt_consumer import ConsumerOptions, Delivery, MqttConsumer
+from hubsense.ingest.worker_claim import claim_worker_id
 
 from hubsense import wire
 from hubsense.logs import get_logger
@@ -147,6 +148,15 @@ class IngestService:
         self._on_stats = on_stats
         if not self._wait_for_database(stop):
             return self.stats
+        # Before the broker: a second worker with this id would take our session.
+        try:
+            claim = claim_worker_id(
+                self.writer.dsn, self.config.worker_id, self.consumer.options.client_id
+            )
+        except Exception:
+            self._close_inventory_conn()
+            self.writer.close()
+            raise
         self.consumer.start()
         writer = threading.Thread(target=self._write_batches, name="ingest-writer", daemon=True)
         writer.start()
@@ -162,6 +172,7 @@ class IngestService:
             self._collect(stop)
         finally:
             self._drain(writer)
+            claim.release()
         self._log_stats("ingest_stopped")
         return self.stats
 
