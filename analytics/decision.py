@@ -191,3 +191,34 @@ def _freed_passes(
         return None  # no data: no savings to present
     surplus = main.capacity - nearest_rank(peaks, percentile)
     return surplus * main.cost_per_desk_month / price
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileCell:
+    """Day profile (docs/decisions.md): mean desks in O ∩ C in one local hour of a weekday."""
+
+    weekday: str  # mon … sun
+    hour: int  # 0 … 23, local
+    desks: float
+
+
+def day_profile(
+    occupied: list[tuple[dt.date, int, int]], open_days: list[dt.date]
+) -> list[ProfileCell]:
+    """Weekday x hour means over the open days: `occupied` holds (local date, local hour,
+    occupied seconds summed over the site's desks); a desk there for the whole hour adds
+    one. Every hour of each weekday that had open days is a cell (0 when nobody came);
+    weekdays without open days have none. Rows of days that were not open do not count."""
+    opened = set(open_days)
+    n_open: dict[int, int] = defaultdict(int)
+    for day in opened:
+        n_open[day.weekday()] += 1
+    seconds: dict[tuple[int, int], int] = defaultdict(int)
+    for day, hour, occupied_s in occupied:
+        if day in opened:
+            seconds[day.weekday(), hour] += occupied_s
+    return [
+        ProfileCell(WEEKDAYS[w], h, seconds[w, h] / (3600 * n_open[w]))
+        for w in sorted(n_open)
+        for h in range(24)
+    ]

@@ -126,3 +126,19 @@ def copresence_chart(hubs: list[SiteFigures]) -> str:
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False, fontsize=8, ncols=4)
     _style(ax)
     return _data_uri(fig)
+
+
+def profile_chart(site: SiteFigures) -> str:
+    """Weekday x hour heatmap of the day profile: mean desks in use over the open days."""
+    plt = _pyplot()
+    weekdays = list(dict.fromkeys(c.weekday for c in site.profile))
+    grid = [[0.0] * 24 for _ in weekdays]
+    for cell in site.profile:
+        grid[weekdays.index(cell.weekday)][cell.hour] = cell.desks
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.4 * len(weekdays)))
+    image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=max(site.capacity, 1))
+    ax.set_yticks(range(len(weekdays)), [w.capitalize() for w in weekdays])
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("hour of day (local)")
+    fig.colorbar(image, ax=ax, label="desks in use", fraction=0.03, pad=0.01)
+    return _data_uri(fig)

@@ -38,7 +38,13 @@ def write_report(
     sites = gather(
         dsn, Period(start, end), site_ids, Fraction(percentile), noshow_min_s, use_rollups
     )
-    html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC))
+    from hubsense.report.decision import read_decision
+
+    from hubsense.db.connect import connect
+
+    with connect(dsn) as conn:
+        decision = read_decision(conn, sites, start, end, Fraction(percentile))
+    html = render(sites, start, end, percentile, dt.datetime.now(dt.UTC), decision)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)  # a reader never sees half a report

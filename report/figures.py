@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S
+from hubsense.analytics.decision import ProfileCell, day_profile
 from hubsense.analytics.kernels.bookings import OUTCOME_ATTENDED, OUTCOME_NO_SHOW
 from hubsense.report.model import Day, SiteFigures, Week, open_seconds
 
@@ -44,8 +45,23 @@ def _weeks(results: Any, days: list[Day], zone: ZoneInfo) -> list[Week]:
         row = sums.setdefault(monday, [0, 0, 0, 0, 0])
         for c, column in enumerate(columns):
             row[c] += int(column[i])
-        row[4] += copresence.get(date, 0) * _MS_PER_S
+        row[4] += copresence.pop(date, 0) * _MS_PER_S  # once a day, not once an hour bucket
     return [Week(monday, *(v // _MS_PER_S for v in row)) for monday, row in sorted(sums.items())]
+
+
+def _profile(results: Any, days: list[Day], zone: ZoneInfo) -> list[ProfileCell]:
+    """Weekday x hour of the open days, from the hour buckets' occupied time of all desks."""
+    buckets = results.calendars.buckets(0)
+    n_desks = len(results.layout.desk_ids)
+    if n_desks:
+        per_hour = results.occupied_ms.reshape(n_desks, len(buckets)).sum(axis=0)
+    else:
+        per_hour = np.zeros(len(buckets), np.int64)
+    occupied = []
+    for start_ms, ms in zip(buckets, per_hour, strict=True):
+        local = dt.datetime.fromtimestamp(int(start_ms) / 1000, zone)
+        occupied.append((local.date(), local.hour, int(ms) // _MS_PER_S))
+    return day_profile(occupied, [d.date for d in days if d.open])
 
 
 def _open_s(results: Any) -> int:
@@ -84,7 +100,8 @@ def _computed(conn: Any, site: Site, node_of_desk: dict[str, str], period: Perio
 
     where = SiteLayout.of(site, node_of_desk)
     start_ms, end_ms = period_ms(where, period)
-    results, bookings = compute_site(conn, where, period, Bucket.DAY, noshow_min_s, percentile)
+    # Hour buckets: the weeks sum them, the day profile needs them; days come per site-day row.
+    results, bookings = compute_site(conn, where, period, Bucket.HOUR, noshow_min_s, percentile)
     zone = where.zone
     days = [
         Day(
@@ -92,6 +109,8 @@ def _computed(conn: Any, site: Site, node_of_desk: dict[str, str], period: Perio
             open=bool(results.calendars.open_day[r]),
             peak=int(results.peak[r]),
             copresence_s=int(results.copresence_ms[r]) // _MS_PER_S,
+            alone_s=int(results.alone_ms[r]) // _MS_PER_S,
+            desks_used=int(results.desks_used[r]),
         )
         for i, r in enumerate(results.calendars.day_rows(0))
     ]
@@ -112,7 +131,7 @@ def _computed(conn: Any, site: Site, node_of_desk: dict[str, str], period: Perio
         bookings=int(in_period.sum()),
         attended=int((in_period & (outcome == OUTCOME_ATTENDED)).sum()),
         no_shows=int((in_period & (outcome == OUTCOME_NO_SHOW)).sum()),
-        days=days, weeks=_weeks(results, days, zone),
+        days=days, weeks=_weeks(results, days, zone), profile=_profile(results, days, zone),
     )  # fmt: skip
 
 

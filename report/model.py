@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+from hubsense.analytics.decision import ProfileCell
 
 _MS_PER_S = 1000
 
@@ -21,6 +22,8 @@ class Day:
     open: bool
     peak: int
     copresence_s: int
+    alone_s: int = 0
+    desks_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SiteFigures:
     no_shows: int
     days: list[Day] = field(default_factory=list)
     weeks: list[Week] = field(default_factory=list)
+    profile: list[ProfileCell] = field(default_factory=list)  # weekday x hour, open days
     source: str = "computed from the raw events"
 
     @property
@@ -105,6 +109,11 @@ class SiteFigures:
     def observed_share(self) -> float | None:
         """Share of the opening hours the sensors saw: below ~1 the numbers carry less weight."""
         return self.observed_s / self.open_s if self.open_s else None
+
+    @property
+    def no_sensor_data(self) -> bool:
+        """Open days but nothing observed: no desks needed, surplus or saving to show."""
+        return self.days_open > 0 and self.observed_s == 0
 
     @property
     def copresence_s(self) -> int:

@@ -11,6 +11,8 @@ from html import escape
 
 from hubsense.report import charts
 from hubsense.report.conclusion import conclude, hours, number, percent
+from hubsense.report.decision import DecisionInputs
+from hubsense.report.decision_page import decision_section
 from hubsense.report.model import SiteFigures
 
 _CSS = """
@@ -33,6 +35,8 @@ th { background: #f3f5f8; font-weight: 600; }
 .kpi span { color: #5b6775; font-size: .8rem; }
 img { max-width: 100%; height: auto; display: block; margin: .4rem 0; }
 .note { color: #5b6775; font-size: .85rem; }
+.quality { background: #fff6e5; border-left: 4px solid #e07b24; padding: .5rem 1rem; }
+code { font-size: .85em; background: #f3f5f8; padding: 0 .2em; }
 @media print { h2 { page-break-before: always; } h2.first { page-break-before: avoid; } }
 """
 
@@ -51,19 +55,25 @@ def _summary_table(sites: list[SiteFigures]) -> str:
         "<th>Area freed</th><th>Saving / month</th><th>Occupancy rate</th>"
         "<th>True utilisation</th><th>No-shows</th></tr>"
     )
+    none = "\u2013"
     rows = "".join(
         f"<tr><td>{escape(s.name)}</td><td>{escape(s.kind)}</td><td>{s.capacity}</td>"
-        f"<td>{s.desks_needed}</td><td>{s.surplus}</td><td>{_area(s.area_freed_m2)}</td>"
-        f"<td>{_money(s.saving_per_month)}</td><td>{percent(s.occupancy_rate)}</td>"
+        # No sensor data: no desks needed, surplus or saving (a blind period is not a saving).
+        + (f"<td>no sensor data</td><td>{none}</td><td>{none}</td><td>{none}</td>"
+           if s.no_sensor_data else
+           f"<td>{s.desks_needed}</td><td>{s.surplus}</td><td>{_area(s.area_freed_m2)}</td>"
+           f"<td>{_money(s.saving_per_month)}</td>")
+        + f"<td>{percent(s.occupancy_rate)}</td>"
         f"<td>{percent(s.true_utilisation)}</td><td>{percent(s.no_show_rate)}</td></tr>"
         for s in sites
-    )
-    total_surplus = sum(max(s.surplus, 0) for s in sites)
-    freed = sum(s.area_freed_m2 or 0 for s in sites)
-    saving = sum(s.saving_per_month or 0 for s in sites)
+    )  # fmt: skip
+    seen = [s for s in sites if not s.no_sensor_data]
+    total_surplus = sum(max(s.surplus, 0) for s in seen)
+    freed = sum(s.area_freed_m2 or 0 for s in seen)
+    saving = sum(s.saving_per_month or 0 for s in seen)
     total = (
         f"<tr><th>All sites</th><th></th><th>{sum(s.capacity for s in sites)}</th>"
-        f"<th>{sum(s.desks_needed for s in sites)}</th><th>{total_surplus}</th>"
+        f"<th>{sum(s.desks_needed for s in seen)}</th><th>{total_surplus}</th>"
         f"<th>{_area(freed or None)}</th><th>{_money(saving or None)}</th>"
         "<th></th><th></th><th></th></tr>"
     )
@@ -75,10 +85,11 @@ def _kpi(value: str, label: str) -> str:
 
 
 def _site_section(site: SiteFigures, start: dt.date, end: dt.date, percentile: int) -> str:
+    needed = "no sensor data" if site.no_sensor_data else str(site.desks_needed)
     kpis = [
         _kpi(str(site.capacity), "desks today"),
-        _kpi(str(site.desks_needed), f"desks needed (p{percentile} of daily peaks)"),
-        _kpi(str(site.surplus), "surplus desks"),
+        _kpi(needed, f"desks needed (p{percentile} of daily peaks)"),
+        _kpi("\u2013" if site.no_sensor_data else str(site.surplus), "surplus desks"),
         _kpi(str(site.max_peak), "highest peak"),
         _kpi(percent(site.occupancy_rate), "occupancy rate"),
         _kpi(percent(site.true_utilisation), "true utilisation"),
@@ -86,7 +97,8 @@ def _site_section(site: SiteFigures, start: dt.date, end: dt.date, percentile: i
     ]
     if site.area_m2:
         kpis.append(_kpi(_area(site.area_per_desk_m2), "area per desk"))
-        kpis.append(_kpi(_area(site.area_freed_m2), "area freed"))
+        freed = None if site.no_sensor_data else site.area_freed_m2
+        kpis.append(_kpi(_area(freed), "area freed"))
     if site.kind == "hub":
         kpis.append(_kpi(hours(site.copresence_s), "co-presence"))
         kpis.append(_kpi(f"{site.days_with_copresence} / {site.days_open}", "days people met"))
@@ -106,6 +118,13 @@ def _site_section(site: SiteFigures, start: dt.date, end: dt.date, percentile: i
             "<h3>Utilisation per week</h3>",
             f'<img alt="Weekly utilisation of {escape(site.name)}" '
             f'src="{charts.utilisation_chart(site)}">',
+        ]
+    if site.days_open and site.profile:
+        parts += [
+            "<h3>When in the week the desks are used</h3>",
+            '<p class="note">Mean desks in use per weekday and hour (local time) over the '
+            "open days of the period.</p>",
+            f'<img alt="Day profile of {escape(site.name)}" src="{charts.profile_chart(site)}">',
         ]
     parts.append("</section>")
     return "\n".join(parts)
@@ -145,9 +164,18 @@ surplus &times; cost per desk and month, both as given in the inventory.</li>
 """
 
 
+def _decision(sites: list[SiteFigures], decision: DecisionInputs | None, start: dt.date,
+              end: dt.date, percentile: int) -> list[str]:  # fmt: skip
+    return (
+        []
+        if decision is None
+        else [decision_section(sites, decision, percentile, (end - start).days)]
+    )
+
+
 def render(sites: list[SiteFigures], start: dt.date, end: dt.date, percentile: int,
-           generated_at: dt.datetime) -> str:  # fmt: skip
-    """The whole report as one HTML document."""
+           generated_at: dt.datetime, decision: DecisionInputs | None = None) -> str:  # fmt: skip
+    """The whole report as one HTML document; it opens with the Decision section."""
     hubs = [s for s in sites if s.kind == "hub"]
     last = end - dt.timedelta(days=1)
     body = [
@@ -155,7 +183,8 @@ def render(sites: list[SiteFigures], start: dt.date, end: dt.date, percentile: i
         f'<p class="meta">Period {start:%-d %B %Y} \u2013 {last:%-d %B %Y} · '
         f"{len(sites)} site{'s' if len(sites) != 1 else ''} · "
         f"generated {generated_at:%Y-%m-%d %H:%M %Z}</p></header>",
-        '<h2 class="first">Summary</h2>',
+        *_decision(sites, decision, start, end, percentile),
+        "<h2>Summary</h2>" if decision else '<h2 class="first">Summary</h2>',
         _summary_table(sites),
         f'<img alt="Desks today and desks needed per site" src="{charts.capacity_chart(sites)}">',
         *(_site_section(s, start, end, percentile) for s in sites),

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from hubsense.analytics.calendar import Period, opening_toggles
+from hubsense.analytics.decision import ProfileCell, day_profile
 from hubsense.analytics.kernels.percentile import nearest_rank
 from hubsense.report.model import Day, SiteFigures, Week, open_seconds
 
@@ -28,13 +29,14 @@ def rollup_figures(
 ) -> tuple[SiteFigures, dt.datetime] | None:
     """The site's figures and when the rollups were computed; None when they do not cover it."""
     days_rows = conn.execute(
-        """SELECT day, open, peak, copresence_s, computed_at FROM analytics_site_day
+        """SELECT day, open, peak, copresence_s, computed_at, coalesce(alone_s, 0),
+                  coalesce(desks_used, 0) FROM analytics_site_day
            WHERE site_id = %s AND day >= %s AND day < %s ORDER BY day""",
         (site.id, period.start, period.end),
     ).fetchall()
     if len(days_rows) != period.n_days:
         return None
-    days = [Day(r[0], r[1], r[2], r[3]) for r in days_rows]
+    days = [Day(r[0], r[1], r[2], r[3], int(r[5]), int(r[6])) for r in days_rows]
     computed_at = max(r[4] for r in days_rows)
     weeks = _weeks(conn, site.id, period, days)
     totals = conn.execute(
@@ -62,6 +64,7 @@ def rollup_figures(
         booked_occupied_s=booked_occupied_s, unbooked_occupied_s=occupied_s - booked_occupied_s,
         open_s=open_seconds(opening_toggles(site, period)) * len(site.desks),
         bookings=bookings, attended=attended, no_shows=no_shows, days=days, weeks=weeks,
+        profile=_profile(conn, site.id, period, days),
     )  # fmt: skip
     return figures, computed_at
 
@@ -82,3 +85,21 @@ def _weeks(conn: Any, site_id: str, period: Period, days: list[Day]) -> list[Wee
         Week(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), copresence.get(r[0], 0))
         for r in rows
     ]
+
+
+def _profile(conn: Any, site_id: str, period: Period, days: list[Day]) -> list[ProfileCell]:
+    """Weekday x hour from the desk-hour rollups: summed occupied seconds per local hour (rows
+    that are absent count as zero, so a sparse table gives the same profile)."""
+    rows = conn.execute(
+        """SELECT (h.bucket_start AT TIME ZONE s.timezone)::date,
+                  extract(hour FROM h.bucket_start AT TIME ZONE s.timezone)::int,
+                  sum(h.occupied_s)
+             FROM analytics_desk_hour h JOIN sites s ON s.id = h.site_id
+            WHERE h.site_id = %s
+              AND h.bucket_start >= (%s::date)::timestamp AT TIME ZONE s.timezone
+              AND h.bucket_start < (%s::date)::timestamp AT TIME ZONE s.timezone
+            GROUP BY 1, 2""",
+        (site_id, period.start, period.end),
+    ).fetchall()
+    occupied = [(r[0], int(r[1]), int(r[2])) for r in rows]
+    return day_profile(occupied, [d.date for d in days if d.open])

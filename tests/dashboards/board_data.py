@@ -249,12 +249,13 @@ def fill_rollups(dsn: str, inventory: Path, events: Path, bookings: Path,
                                     row["occupied_s"], row["outcome"]])  # fmt: skip
             with (
                 cur.copy(
-                    "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s)"
-                    " FROM STDIN"
+                    "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s,"
+                    " alone_s, desks_used) FROM STDIN"
                 ) as copy,
                 (day / "site_daily.csv").open(newline="") as handle,
             ):
                 for row in csv.DictReader(handle):
                     copy.write_row([row["site"], row["date"], row["open"], row["peak"],
-                                    row["peak_at"] or None, row["copresence_s"]])  # fmt: skip
+                                    row["peak_at"] or None, row["copresence_s"],
+                                    row["alone_s"], row["desks_used"]])  # fmt: skip
     return day

@@ -20,5 +20,6 @@ CREATE TABLE analytics_booking_outcome (
 );
 CREATE TABLE analytics_site_day (
     site_id text NOT NULL, day date NOT NULL, open boolean NOT NULL, peak integer NOT NULL,
-    peak_at timestamptz, copresence_s bigint NOT NULL, PRIMARY KEY (site_id, day)
+    peak_at timestamptz, copresence_s bigint NOT NULL, alone_s bigint, desks_used integer,
+    PRIMARY KEY (site_id, day)
 );

@@ -43,7 +43,8 @@ def html(hand_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _cells(html: str, site_name: str) -> list[str]:
-    row = re.search(rf"<tr><td>{site_name}</td>(.*?)</tr>", html)
+    summary = html[html.index("<h2>Summary</h2>") :]  # after the Decision section's tables
+    row = re.search(rf"<tr><td>{site_name}</td>(.*?)</tr>", summary)
     assert row, site_name
     return re.findall(r"<td>(.*?)</td>", row.group(1))
 
@@ -79,6 +80,28 @@ def test_conclusion_per_site(html: str) -> None:
     assert conclusions == [office, hub]
 
 
+def test_decision_without_the_inventory_fields_says_not_set(html: str) -> None:
+    """The hand inventory sets none of the decision fields: each says what to set, never 0."""
+    section = html[html.index('<section id="decision">') : html.index("<h2>Summary</h2>")]
+    text = re.sub(r"[ \t\n]+", " ", re.sub(r"<[^>]+>", "", section))
+    assert "Main office: not set (set main_office in the inventory), so no area" in text
+    assert "Currency: not set (set currency in the inventory)." in text
+    assert "Day-pass price: not set (set day_pass_price in the inventory)" in text
+    assert "commute_km): Hub B not set; set commute_km for hub-b." in text
+    row = re.search(r"<tr><td>Hub B</td>(.*?)</tr>", section)
+    assert row
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    not_set = "not set (set <code>cost_per_desk_month</code> in the inventory)"
+    assert cells[:4] == [
+        "2",
+        not_set,
+        not_set,
+        "not set (set <code>day_pass_price</code> in the inventory)",
+    ]
+    # Commute: no distance anywhere, so not set rather than 0 km.
+    assert "<tr><td>2026-03</td><td>not set</td><td>not set</td><td>no data</td>" in section
+
+
 def test_key_figures_and_hub_section(html: str) -> None:
     office = html[
         html.index('<section id="site-office-a">') : html.index('<section id="site-hub-b">')
@@ -98,8 +121,8 @@ def test_self_contained(html: str) -> None:
     for needle in ("http:", "https:", "//", "<script", "<link", "@import", "url(", "<iframe"):
         assert needle not in lowered, needle
     sources = re.findall(r'src="([^"]*)"', html)
-    # overview + 2 sites x (peaks, utilisation) + hubs' co-presence
-    assert len(sources) == 6
+    # overview + 2 sites x (peaks, utilisation, day profile) + hubs' co-presence
+    assert len(sources) == 8
     for source in sources:
         prefix = "data:image/png;base64,"
         assert source.startswith(prefix)
