@@ -15,6 +15,7 @@ from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.builders.dashboard import FieldColor
 from grafana_foundation_sdk.models.common import TableColoredBackgroundCellOptions
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue, FieldColorModeId
+from hubsense.dashboards.decision_sql import DAY_PROFILE, DECISION_TABLE
 from hubsense.dashboards.panels import (
     custom_variable,
     query_variable,
@@ -238,6 +239,26 @@ def board() -> Any:
         .with_panel(series_panel("Daily peak against capacity", PEAK_VS_CAPACITY, "none"))
         .with_panel(grid)
         .with_panel(series_panel("No-show rate per week", NO_SHOW_PER_WEEK, "percentunit", w=24))
+        .with_panel(
+            table_panel(
+                "Decision: desk-days, cost, day passes, commute", DECISION_TABLE, h=9
+            ).description(
+                "docs/decisions.md for the range: desk-days used (day passes at co-working "
+                "sites), cost = cost_per_desk_month x desks x days / 30, the same use bought "
+                "as day passes, commute avoided (2 x commute_km a desk-day) and CO2 at the "
+                "inventory's co2_kg_per_km. Empty cells: that input is not set."
+            )
+        )
+        .with_panel(
+            table_panel("Day profile: mean desks in use (weekday \u00d7 hour)", DAY_PROFILE, h=9)
+            .description(
+                "Mean desks occupied per local hour over the range's open days of each weekday."
+            )
+            .cell_options(_heat_cells())
+            .min(0)
+            .color_scheme(FieldColor().mode(FieldColorModeId.CONTINUOUS_BLUES))
+            .override_by_name("day no", [DynamicConfigValue(id_val="custom.hidden", value=True)])
+        )
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard
+from hubsense.dashboards.decision_sql import COMMUNITY_DAY, LONE_WEEKS, UPCOMING
 from hubsense.dashboards.panels import (
     custom_variable,
     query_variable,
@@ -187,4 +188,21 @@ def board() -> Any:
             )
         )
         .with_panel(table_panel("Hubs compared", COMPARE_HUBS, h=8))
+        .with_panel(
+            table_panel("Lone weeks", LONE_WEEKS, w=12, h=8).description(
+                "LONE: on at least half the open days with people there, they were together "
+                "less than the inventory's together_min_s: gather people on the community day."
+            )
+        )
+        .with_panel(
+            table_panel("Community day", COMMUNITY_DAY, w=12, h=4).description(
+                "The weekday with the most desks used on average over the 8 weeks before the "
+                "range's end: the day to gather people."
+            )
+        )
+        .with_panel(
+            table_panel("Upcoming bookings (next 7 days)", UPCOMING, w=12, h=4).description(
+                "Bookings starting on each of the next 7 days (counts only): come when others do."
+            )
+        )
     )

@@ -70,6 +70,41 @@ sites:
           - {type: gpio_pir, pin: 18, desk: b2, hold_s: 600}
 """
 
+DECISION_ORG = """\
+organisation: Hand-made
+currency: SEK
+main_office: office-a
+day_pass_price: 200
+day_pass_budget_month: 5000
+co2_kg_per_km: 0.12
+together_min_s: 7200
+"""
+DECISION_HUB = "    commute_km: 15\n    cost_per_desk_month: 4500\n"
+DECISION_COWORK = """\
+  - id: cowork-c
+    name: Cowork C
+    kind: coworking
+    timezone: Europe/Stockholm
+    opening_hours: {mon: ["08:00-17:00"], tue: ["08:00-17:00"], wed: ["08:00-17:00"],
+                    thu: ["08:00-17:00"], fri: ["08:00-17:00"]}
+    commute_km: 50
+"""
+
+
+def decision_inventory() -> str:
+    """The hand-made organisation with the decision fields (docs/decisions.md) set: SEK, main
+    office Office A, 200 a pass, Hub B 15 km at 4500 a desk-month, Cowork C 50 km, together
+    needs 2 h."""
+    text = HAND_INVENTORY.replace("organisation: Hand-made\n", DECISION_ORG)
+    hub_at = text.index("    desks:\n", text.index("  - id: hub-b"))
+    return text[:hub_at] + DECISION_HUB + text[hub_at:] + DECISION_COWORK
+
+
+# Day passes at Cowork C: three in the hand period, one a year earlier (commute comparison).
+DECISION_PASSES = """INSERT INTO day_passes (pass_id, site_id, day) VALUES
+   ('p1', 'cowork-c', '2026-03-02'), ('p2', 'cowork-c', '2026-03-02'),
+   ('p3', 'cowork-c', '2026-03-03'), ('p0', 'cowork-c', '2025-03-03')"""
+
 HAND_FROM = dt.date(2026, 3, 2)  # a Monday; Stockholm is UTC+1 in early March
 HAND_TO = dt.date(2026, 3, 4)
 NODE_SITE = {"n-a": "office-a", "n-b": "hub-b"}

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from board_data import HAND_FROM, HAND_INVENTORY, HAND_TO, fill_rollups, load_raw, write_hand_csvs
+from board_data import (
+    DECISION_PASSES,
+    HAND_FROM,
+    HAND_TO,
+    decision_inventory,
+    fill_rollups,
+    load_raw,
+    write_hand_csvs,
+)
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.decision import ProfileCell
 from hubsense.report.figures import site_figures
@@ -26,47 +34,16 @@ pytestmark = pytest.mark.service
 HUBSENSE = Path(sys.executable).parent / "hubsense"
 NB = "\u202f"
 
-ORG = """\
-organisation: Hand-made
-currency: SEK
-main_office: office-a
-day_pass_price: 200
-day_pass_budget_month: 5000
-co2_kg_per_km: 0.12
-together_min_s: 7200
-"""
-HUB_EXTRA = "    commute_km: 15\n    cost_per_desk_month: 4500\n"
-COWORK = """\
-  - id: cowork-c
-    name: Cowork C
-    kind: coworking
-    timezone: Europe/Stockholm
-    opening_hours: {mon: ["08:00-17:00"], tue: ["08:00-17:00"], wed: ["08:00-17:00"],
-                    thu: ["08:00-17:00"], fri: ["08:00-17:00"]}
-    commute_km: 50
-"""
-
-
-def _inventory() -> str:
-    text = HAND_INVENTORY.replace("organisation: Hand-made\n", ORG)
-    hub_at = text.index("    desks:\n", text.index("  - id: hub-b"))
-    return text[:hub_at] + HUB_EXTRA + text[hub_at:] + COWORK
-
 
 @pytest.fixture(scope="module")
 def dsn(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     work = tmp_path_factory.mktemp("hand")
     inventory, events, bookings = write_hand_csvs(work)
-    inventory.write_text(_inventory(), encoding="utf-8")
+    inventory.write_text(decision_inventory(), encoding="utf-8")
     load_raw(db_dsn, inventory, events, bookings)
     fill_rollups(db_dsn, inventory, events, bookings, HAND_FROM, HAND_TO, work)
     with psycopg.connect(db_dsn) as conn:
-        # Three passes in the period, one a year earlier (the commute's comparison month).
-        conn.execute(
-            """INSERT INTO day_passes (pass_id, site_id, day) VALUES
-               ('p1', 'cowork-c', '2026-03-02'), ('p2', 'cowork-c', '2026-03-02'),
-               ('p3', 'cowork-c', '2026-03-03'), ('p0', 'cowork-c', '2025-03-03')"""
-        )
+        conn.execute(DECISION_PASSES)
         conn.execute(
             """INSERT INTO node_status (node_id, site_id, online, updated_at) VALUES
                ('n-a', 'office-a', false, now()), ('n-b', 'hub-b', true, now())"""
