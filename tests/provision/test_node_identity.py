@@ -203,3 +203,31 @@ def test_the_doctors_username_is_no_way_around_the_acl(
     ack = own.publish(node_topic("hq", "pi-b", TopicKind.EVENTS), b"spoof")
     assert ack is None or ack[0] == 0x87
     own.close()
+
+
+def test_ingest_the_api_and_release_watchers_stay_connected_side_by_side(
+    secured: SecuredBroker, clients: Any
+) -> None:
+    """Each process has a client id of its own: none throws another off the broker."""
+    from hubsense.bookings.announce import ReleasePublisher
+    from hubsense.ingest.service import client_id
+    from hubsense.provision.acl import API_USER
+
+    workers = [clients(INGEST_USER, client_id(w), tls=False) for w in ("w-1", "w-2")]
+    api = secured.login(API_USER)
+    url = MqttUrl("127.0.0.1", secured.broker.port, False, api.username, api.password)
+    # Two release watchers: the API's own thread and a second API process.
+    publishers = [ReleasePublisher(url) for _ in range(2)]
+    dropped: list[str] = []
+    for publisher in publishers:
+        publisher.client.on_disconnect = lambda *args: dropped.append(str(args[3]))
+        publisher.start()
+    try:
+        assert all(p._connected.wait(10) for p in publishers)
+        assert len({p.client._client_id for p in publishers}) == 2
+        time.sleep(0.5)
+        assert dropped == []
+        assert all(w.connected and w.disconnects == [] for w in workers)
+    finally:
+        for publisher in publishers:
+            publisher.close()
