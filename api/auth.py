@@ -2,8 +2,9 @@
 
 No key → 401 (with `WWW-Authenticate: Bearer`); a key whose role may not use the
 route, or a hub manager asking about another site → 403. Keys arrive as
-`Authorization: Bearer <key>` or `X-API-Key: <key>` (and, for the hub page's
-EventSource which cannot set headers, `?key=`). Must not query anything but `api_keys`.
+`Authorization: Bearer <key>` or `X-API-Key: <key>`, never in the URL (a `?key=` grants
+nothing: URLs end up in browser history and proxy logs; the hub page signs in to a
+session cookie instead, `hubsense.api.session`). Must not query anything but `api_keys`.
 """
 
 from __future__ import annotations

@@ -1,69 +1,104 @@
 """Routes: the hub page `/hubs/{site}`, its state as JSON and its live feed (server-sent events).
 
-Who sees what: a facilities key or a hub manager key of the site sees every desk;
-without a key the page shows what `api.hub_public` allows (`counts`, the default:
-free/occupied numbers and today's co-presence; `desks`: every desk too; `off`: 401).
-The key may come as a header or, because EventSource cannot set headers, `?key=`.
-Must not write to the database.
+Who sees what: a facilities key, or a hub manager key of the site, sees every desk at
+any hour. Everyone else — no key, or a key that may not see this site (a weaker key
+never sees less than none) — sees what `api.hub_public` allows (`counts`, the default:
+free/occupied numbers and today's co-presence; `desks`: every desk too; `off`: 401),
+and only while the site is open: outside its opening hours the public view is `closed`
+(no counts, so a lone person at a small hub at night is not advertised). A key comes as
+a header or, for the page and its EventSource, as the session cookie of
+`hubsense.api.hub_session`; never in the URL. Must not write to the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import string
+import time
 from importlib import resources
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
-from hubsense.api import models
-from hubsense.api.auth import Conn, presented_key
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from hubsense.api import hub_session, models, session
 from hubsense.api.feed import HubSnapshot
-from hubsense.api.keys import Principal, lookup
+from hubsense.api.hub_session import viewer
+from hubsense.api.keys import Principal
 from hubsense.api.occupancy import count
+from hubsense.api.today import WEEKDAYS, opening_spans
 
 from hubsense.wire import ID_PATTERN
 
 router = APIRouter(tags=["hub page"], responses=models.ERRORS)
+# First, so /hubs/session is not read as a site called "session".
+router.include_router(hub_session.router)
 KEEPALIVE_S = 15.0
+# An open event stream checks its session (expired, key revoked, signed out) this often.
+RECHECK_S = 10.0
+View = Literal["counts", "desks", "closed"]
+Viewer = Annotated[Principal | None, Depends(viewer)]
 
 
 def _static(name: str) -> str:
     return resources.files("hubsense.api").joinpath("static", name).read_text()
 
 
-def view_for(request: Request, site: str, conn: Any, key: str | None) -> Literal["counts", "desks"]:
-    public = request.app.state.settings.api.hub_public
-    if key:
-        who: Principal | None = lookup(conn, key)
-        if who is None:
-            raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
-        if who.may_see(site):
-            return "desks"
-        raise HTTPException(403, f"this key may not see site {site}")
-    if public == "off":
+def public_open(snapshot: HubSnapshot, now: dt.datetime) -> bool:
+    """The site is inside its opening hours at `now` (by the snapshot's hours of today)."""
+    zone = ZoneInfo(snapshot.timezone)
+    day = snapshot.today.date
+    if not snapshot.today.open or now.astimezone(zone).date() != day:
+        return False
+    hours = {WEEKDAYS[day.weekday()]: list(snapshot.today.opening_hours)}
+    spans = opening_spans(hours, set(), day, zone)
+    now_ms = now.timestamp() * 1000
+    return any(start <= now_ms < end for start, end in spans)
+
+
+def now(request: Request) -> dt.datetime:
+    """The app's clock (the demo runs one of its own), else the wall clock."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else dt.datetime.now(dt.UTC)
+
+
+def may_view(request: Request, site: str, who: Principal | None) -> bool:
+    """Whether the caller sees the site's desks by right (else the public view), or 401."""
+    if who is not None and who.may_see(site):
+        return True
+    if request.app.state.settings.api.hub_public == "off":
+        if who is not None:
+            raise HTTPException(403, f"this key may not see site {site}")
         raise HTTPException(401, "this hub page needs an API key", {"WWW-Authenticate": "Bearer"})
-    return "desks" if public == "desks" else "counts"
+    return False
 
 
-def hub_key(
-    header_key: Annotated[str | None, Depends(presented_key)],
-    key: Annotated[str | None, Query(description="API key, for EventSource clients.")] = None,
-) -> str | None:
-    return header_key or key
+def view_of(request: Request, snapshot: HubSnapshot, by_right: bool) -> View:
+    if by_right:
+        return "desks"
+    if not public_open(snapshot, now(request)):
+        return "closed"
+    return "desks" if request.app.state.settings.api.hub_public == "desks" else "counts"
 
 
-def render(snapshot: HubSnapshot, view: Literal["counts", "desks"]) -> models.HubState:
+def render(snapshot: HubSnapshot, view: View) -> models.HubState:
     desks = [models.DeskNow.model_validate(d, from_attributes=True) for d in snapshot.desks]
-    # The counts view shows no desks (and so no booking ids).
-    desks_out = None if view == "counts" else desks
+    # The counts view shows no desks (and so no booking ids); closed shows no numbers at all.
     return models.HubState(
         site=snapshot.site,
         name=snapshot.name,
         timezone=snapshot.timezone,
         at=snapshot.at,
         view=view,
-        counts=count(snapshot.desks),
-        desks=desks_out,
+        counts=None if view == "closed" else count(snapshot.desks),
+        desks=desks if view == "desks" else None,
         today=models.TodaySummary.model_validate(snapshot.today, from_attributes=True),
     )
 
@@ -76,14 +111,15 @@ def _snapshot(request: Request, site: str) -> HubSnapshot:
 
 
 @router.get("/hubs/{site}", response_class=HTMLResponse, include_in_schema=False)
-def hub_page(site: str, request: Request) -> HTMLResponse:
-    import re
-
+def hub_page(site: str, request: Request) -> Response:
     from hubsense.api.pages import not_found_page
 
     # fullmatch: `$` in the pattern also matches before a final newline (hub-a%0A).
     if not re.fullmatch(ID_PATTERN, site):
         return not_found_page(site)
+    if "key" in request.query_params:
+        # An old `?key=` link: it grants nothing; drop it from the address bar and history.
+        return RedirectResponse(f"/hubs/{site}#key-in-link", status_code=303)
     with request.app.state.pool.connection() as conn:
         if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site,)).fetchone() is None:
             return not_found_page(site)
@@ -101,49 +137,61 @@ def hub_static(name: Literal["hub.js", "hub.css"]) -> PlainTextResponse:
 @router.get(
     "/hubs/{site}/state",
     response_model=models.HubState,
-    summary="The hub now: counts (public view) or every desk, and today's co-presence",
+    summary="The hub now: counts (public view, opening hours only) or every desk, and today",
 )
-def hub_state(
-    site: models.SitePath,
-    request: Request,
-    conn: Conn,
-    key: Annotated[str | None, Depends(hub_key)],
-) -> models.HubState:
-    view = view_for(request, site, conn, key)
-    return render(_snapshot(request, site), view)
+def hub_state(site: models.SitePath, request: Request, who: Viewer) -> models.HubState:
+    by_right = may_view(request, site, who)
+    snapshot = _snapshot(request, site)
+    return render(snapshot, view_of(request, snapshot, by_right))
 
 
 @router.get("/hubs/{site}/events", include_in_schema=False)
-async def hub_events(
-    site: models.SitePath, request: Request, key: Annotated[str | None, Depends(hub_key)]
-) -> StreamingResponse:
+async def hub_events(site: models.SitePath, request: Request, who: Viewer) -> StreamingResponse:
     from starlette.concurrency import run_in_threadpool
 
-    def check() -> Literal["counts", "desks"]:
+    by_right = may_view(request, site, who)
+    token = request.cookies.get(session.COOKIE)
+    # A right that came with the session cookie is checked again while the stream runs.
+    by_cookie = by_right and request.headers.get("authorization") is None and bool(token)
+    by_cookie = by_cookie and request.headers.get("x-api-key") is None
+
+    def check() -> None:
         with request.app.state.pool.connection() as conn:
-            view = view_for(request, site, conn, key)
             if conn.execute("SELECT 1 FROM sites WHERE id = %s", (site,)).fetchone() is None:
                 raise HTTPException(404, f"no site {site}")
-            return view
 
-    view = await run_in_threadpool(check)
+    def still_valid() -> bool:
+        with request.app.state.pool.connection() as conn:
+            found = hub_session.cookie_session(request, conn)
+        return found is not None and found[0].may_see(site)
+
+    await run_in_threadpool(check)
     subscription = request.app.state.feed.join(site)
 
     async def stream() -> Any:
         try:
             yield f"retry: 2000\n: watching {site}\n\n"
-            idle_s = 0.0
+            idle_s, checked, latest, sent = 0.0, time.monotonic(), None, None
             # Short waits, so a stopping server ends the stream within a second.
             while not request.app.state.stopping.is_set():
+                if by_cookie and time.monotonic() - checked >= RECHECK_S:
+                    checked = time.monotonic()
+                    if not await run_in_threadpool(still_valid):
+                        return  # the page reconnects, and sees what it may now
                 snapshot = await subscription.next(1.0)
-                if snapshot is None:
+                latest = snapshot or latest
+                # Opening and closing change the public view without a new snapshot.
+                view = view_of(request, latest, by_right) if latest is not None else None
+                if snapshot is None and (view is None or view == sent):
                     idle_s += 1.0
                     if idle_s >= KEEPALIVE_S:
                         idle_s = 0.0
                         yield ": keep-alive\n\n"
                     continue
-                idle_s = 0.0
-                yield f"event: state\ndata: {render(snapshot, view).model_dump_json()}\n\n"
+                assert latest is not None and view is not None
+                idle_s, sent = 0.0, view
+                state = render(latest, view)
+                yield f"event: state\ndata: {state.model_dump_json()}\n\n"
         finally:
             subscription.close()
 

@@ -202,7 +202,10 @@ class HubState(BaseModel):
     name: str
     timezone: str = Field(description="The site's IANA time zone; show times in it.")
     at: dt.datetime
-    view: Literal["counts", "desks"]
-    counts: dict[str, int]
+    view: Literal["counts", "desks", "closed"] = Field(
+        description="desks: every desk; counts: numbers only; closed: outside opening hours,"
+        " the public view shows no numbers."
+    )
+    counts: dict[str, int] | None
     desks: list[DeskNow] | None
     today: TodaySummary

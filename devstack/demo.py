@@ -269,7 +269,7 @@ def _ready_block(base: str, inv: Any, dsn: str, key: str, options: _Options) -> 
         f"  hub pages\n{pages}\n"
         f"  report     hubsense report --from {start} --to {today + dt.timedelta(days=1)} "
         f"--out report.html --dsn '{dsn}'\n"
-        f"  API key    {key}  (facilities: Authorization: Bearer KEY, or ?key=KEY on a hub page)\n"
+        f"  API key    {key}  (facilities: Authorization: Bearer KEY, or Sign in on a hub page)\n"
         f"  logs       {options.log_file}\n"
         "  Ctrl-C stops: the simulated nodes send `stop`, ingest stores the rest, servers stop\n"
     )

@@ -2,8 +2,7 @@
 "use strict";
 (function () {
   const site = document.body.dataset.site;
-  const key = new URLSearchParams(location.search).get("key");
-  const query = key ? "?key=" + encodeURIComponent(key) : "";
+  const query = "";  // keys never travel in URLs: a manager signs in (session cookie)
   const $ = (id) => document.getElementById(id);
 
   function duration(seconds) {
@@ -27,8 +26,9 @@
     $("hours").textContent = t.open
       ? (t.open_now ? "Open now · " : "Closed now · ") + "today " + t.opening_hours.join(", ")
       : "Closed today";
+    $("counts").dataset.view = state.view;
     for (const status of ["free", "occupied", "booked", "unknown"]) {
-      $("n-" + status).textContent = state.counts[status];
+      $("n-" + status).textContent = state.counts ? state.counts[status] : "–";
     }
     $("copresence").textContent = duration(t.copresence_s);
     $("peak").textContent = t.peak + (t.peak_at ? " at " + time(t.peak_at) : "");
@@ -48,8 +48,25 @@
       list.append(item);
     }
     $("updated").textContent = "updated " + time(state.at);
-    $("message").textContent = "";
+    $("message").textContent = state.view === "closed"
+      ? "Closed now: desk counts are shown during opening hours." : notice;
   }
+
+  // Who is signed in (the cookie is HttpOnly: ask the server), and why a sign-in failed.
+  const notices = {
+    "#signin-failed": "That key was not accepted (wrong or revoked).",
+    "#signin-refused": "A booking tool key has no hub page view.",
+    "#key-in-link": "Keys in links no longer work (they end up in browser history): sign in below.",
+  };
+  const notice = notices[location.hash] || "";
+  if (location.hash) history.replaceState(null, "", location.pathname);
+  fetch("/hubs/session").then((r) => r.json()).then((s) => {
+    $("signin").hidden = s.signed_in;
+    $("signout").hidden = !s.signed_in;
+    if (s.signed_in) {
+      $("signed-in").textContent = "Signed in (" + s.role + (s.sites ? ": " + s.sites.join(", ") : "") + ")";
+    }
+  });
 
   function fail(text) { $("message").textContent = text; }
 

@@ -55,8 +55,16 @@ def test_desk_flipping_to_occupied_appears_within_seconds(
         )
         api = start_api(api_settings(), api_dsn)
         page = browser.new_page(viewport=PHONE, device_scale_factor=2)
-        page.goto(f"{api.url}/hubs/{HUB}?key={keys.hub_manager}")
+        page.goto(f"{api.url}/hubs/{HUB}")
+        # The manager signs in on the page: the key goes in a POST body, never the URL.
+        page.fill('#signin input[name="key"]', keys.hub_manager)
+        page.click("#signin button")
         page.wait_for_selector('li[data-desk="h-1"][data-status="free"]', timeout=15_000)
+        assert page.url == f"{api.url}/hubs/{HUB}"
+        assert keys.hub_manager not in page.content()
+        cookie = next(c for c in page.context.cookies() if c["name"] == "hubsense_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/hubs"
+        expect(page.locator("#signed-in")).to_have_text("Signed in (hub_manager: hub-north)")
         assert page.text_content("#n-free") == "3"
         assert page.text_content("#n-occupied") == "0"
         page.wait_for_selector("#live.on", timeout=10_000)
@@ -118,4 +126,34 @@ def test_public_view_shows_counts_only(
         assert sum(int(c or "0") for c in counts) == 3
         page.screenshot(path=str(SHOTS / "hubsense-hub-public.png"), full_page=True)
     finally:
+        page.close()
+
+
+def test_an_old_key_link_grants_nothing_and_leaves_history(
+    browser: Any, api_dsn: str, keys: Keys, start_api: Callable[..., ApiServer]
+) -> None:
+    api = start_api(api_settings(), api_dsn)
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(f"{api.url}/hubs/{HUB}?key={keys.facilities}")
+        expect(page.locator("#message")).to_contain_text("Keys in links no longer work")
+        expect(page.locator("#n-free")).not_to_have_text("\u2013", timeout=15_000)
+        assert page.url == f"{api.url}/hubs/{HUB}"
+        assert page.locator("li[data-desk]").count() == 0 and page.is_visible("#signin")
+        # A wrong key: told so, still the public view, no cookie.
+        page.fill('#signin input[name="key"]', "hsk_000000000000_wrongwrongwrongwrongwrong")
+        page.click("#signin button")
+        expect(page.locator("#message")).to_have_text(
+            "That key was not accepted (wrong or revoked)."
+        )
+        assert not [c for c in page.context.cookies() if c["name"] == "hubsense_session"]
+        # Signing in and out again: the desks come and go.
+        page.fill('#signin input[name="key"]', keys.facilities)
+        page.click("#signin button")
+        page.wait_for_selector("li[data-desk]", timeout=15_000)
+        page.click("#signout button")
+        expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+        expect(page.locator("li[data-desk]")).to_have_count(0)
+    finally:
+        page.context.clear_cookies()
         page.close()
