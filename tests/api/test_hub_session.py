@@ -295,3 +295,51 @@ def test_outside_opening_hours_the_public_view_is_closed(
             state = client.get(f"/hubs/{site}/state").json()
             assert state["view"] == "desks" and state["counts"]["total"] == 1
             assert first_state(client, f"/hubs/{site}/events")["view"] == "desks"
+
+
+def test_public_open_follows_the_hours_to_the_second() -> None:
+    from hubsense.api.feed import HubSnapshot
+    from hubsense.api.hub import public_open
+    from hubsense.api.today import Today
+
+    day = dt.date(2026, 3, 2)  # a Monday
+    today = Today(day, True, ["08:00-12:00", "13:00-17:00"], True, 0, 0, None)
+    snapshot = HubSnapshot(HUB, "hub", "Europe/Stockholm", dt.datetime.now(dt.UTC), [], today)
+
+    def at(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"2026-03-02T{text}+01:00")
+
+    for moment, open_ in (
+        ("07:59:59", False),
+        ("08:00:00", True),
+        ("12:00:00", False),  # lunch: spans are half-open
+        ("13:00:00", True),
+        ("16:59:59", True),
+        ("17:00:00", False),
+        ("23:30:00", False),
+    ):
+        assert public_open(snapshot, at(moment)) is open_, moment
+    # Past midnight the summary still names yesterday: closed until a fresh one comes.
+    assert not public_open(snapshot, dt.datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
+    shut = HubSnapshot(
+        HUB, "hub", "Europe/Stockholm", snapshot.at, [], Today(day, False, [], False, 0, 0, None)
+    )
+    assert not public_open(shut, at("09:00:00"))
+
+
+@pytest.mark.slow
+def test_the_closed_page_in_chromium(browser: Any, api: ApiServer, closed_sites: None) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    try:
+        page.goto(f"{api.url}/hubs/{NIGHT}")
+        expect(page.locator("#message")).to_have_text(
+            "Closed now: desk counts are shown during opening hours.", timeout=15_000
+        )
+        expect(page.locator("#hours")).to_contain_text("Closed now")
+        for status in ("free", "occupied", "booked", "unknown"):
+            assert page.text_content(f"#n-{status}") == "\u2013"
+        assert page.locator("li[data-desk]").count() == 0 and page.is_visible("#signin")
+    finally:
+        page.close()
