@@ -3,7 +3,9 @@
 The generated files go to `STATE_DIR/mosquitto/auth/` (the broker's own
 directory, handed to its account on every start) and the provisioning state
 to `STATE_DIR/provision/`. Both listeners stay on 127.0.0.1: the plain one
-now needs a password too, the TLS one uses the generated CA. Once secured, a
+now needs a password too, the TLS one uses the generated CA and, as in production, makes
+each client's id its username (a node's credentials connect only as that node; see
+`provision.broker.include_lines`). Once secured, a
 later `services up` without `--inventory` keeps the security files (it never
 falls back to anonymous by itself); delete `STATE_DIR/mosquitto/auth/` to go
 back to an anonymous development broker.

@@ -21,7 +21,9 @@ from hubsense.logs import get_logger
 log = get_logger(__name__)
 
 # The first key of the two-key advisory lock form: hubsense ingest's worker ids. Other
-# advisory locks in hubsense take one bigint key, a separate key space in PostgreSQL.
+# advisory locks in hubsense take one bigint key, a separate key space in PostgreSQL
+# (pg_locks.objsubid 1, ours 2). The second key is hashtext(worker id): two ids of one
+# fleet share it with a chance of about 1 in 4 billion a pair (then one is refused).
 LOCK_NAMESPACE = 0x48534957  # "HSIW"
 
 
