@@ -151,7 +151,7 @@ def test_api_conforms_to_its_schema(api_process: str, keys: Keys) -> None:
             operation = result.ok()
             statuses = checked.setdefault(operation.label, set())
             checker(operation, api_process, headers, client, statuses)()
-    assert len(checked) == 21
+    assert len(checked) == 24
     # Grounded cases reach the success path of every operation that can succeed on them.
     for label, statuses in checked.items():
         if label.split()[1] not in (
@@ -189,6 +189,9 @@ def test_schema_documents_every_operation(api: ApiServer) -> None:
         ("GET", "/v1/decision"),
         ("POST", "/v1/daypasses"),
         ("GET", "/hubs/{site}/state"),
+        ("POST", "/hubs/session"),
+        ("GET", "/hubs/session"),
+        ("POST", "/hubs/session/end"),
         ("GET", "/healthz"),
     }
     assert set(document["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
