@@ -2,7 +2,8 @@
 "use strict";
 (function () {
   const site = document.body.dataset.site;
-  const query = "";  // keys never travel in URLs: a manager signs in (session cookie)
+  // No key in any URL: a manager signs in (the form below) and the session cookie,
+  // HttpOnly, rides along with the same-origin fetch and EventSource requests.
   const $ = (id) => document.getElementById(id);
 
   function duration(seconds) {
@@ -70,11 +71,11 @@
 
   function fail(text) { $("message").textContent = text; }
 
-  fetch("/hubs/" + site + "/state" + query)
+  fetch("/hubs/" + site + "/state")
     .then((r) => r.ok ? r.json() : r.json().then((b) => Promise.reject(b.detail || r.statusText)))
     .then(render, (why) => fail(String(why)));
 
-  const source = new EventSource("/hubs/" + site + "/events" + query);
+  const source = new EventSource("/hubs/" + site + "/events");
   source.addEventListener("state", (e) => render(JSON.parse(e.data)));
   source.onopen = () => $("live").classList.add("on");
   source.onerror = () => { $("live").classList.remove("on"); $("updated").textContent = "reconnecting…"; };
