@@ -343,3 +343,28 @@ def test_the_closed_page_in_chromium(browser: Any, api: ApiServer, closed_sites:
         assert page.locator("li[data-desk]").count() == 0 and page.is_visible("#signin")
     finally:
         page.close()
+
+
+PAGES = ["/", "/hubs", f"/hubs/{SITE}", "/hubs/static/hub.js", "/docs", "/redoc", "/healthz"]
+
+
+def _status(client: httpx.Client, path: str) -> int:
+    with client.stream("GET", path, params={"from": "2026-03-02", "to": "2026-03-03"}) as answer:
+        return answer.status_code  # an event stream is not read: its status says enough
+
+
+def test_no_route_gives_a_weaker_key_less_than_no_key(api: ApiServer, keys: Keys) -> None:
+    """Every GET the API has, the public pages and the event stream: whatever anyone gets
+    without a key, another site's manager key and a booking tool key get as well."""
+    with api.client() as anonymous:
+        document = anonymous.get("/openapi.json").json()
+        paths = [path for path, item in document["paths"].items() if "get" in item]
+        paths = [p.replace("{site}", SITE).replace("{booking_id}", "nope") for p in paths]
+        paths += [*PAGES, f"/hubs/{SITE}/events"]
+        public = {path: _status(anonymous, path) for path in paths}
+    assert public[f"/hubs/{SITE}/state"] == public[f"/hubs/{SITE}/events"] == 200
+    for key in (keys.hub_manager, keys.booking_tool):
+        with api.client(key) as weaker:
+            for path, status in public.items():
+                if status < 400:
+                    assert _status(weaker, path) == status, path
