@@ -28,7 +28,7 @@ It must not: read the clock, log, or know about MQTT or SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,7 +40,7 @@ DEFAULT_DEBOUNCE_MS = 2_000
 
 
 class Signal(StrEnum):
-    """What a sensor reported; the table below says how each one drives its source."""
+    """What a sensor reported; the table below (`_READING`) says how each one drives its source."""
 
     MOTION_START = "motion_start"  # PIR pin rose: occupied while it stays high
     MOTION_END = "motion_end"  # PIR pin fell: hold runs from here
@@ -49,6 +49,46 @@ class Signal(StrEnum):
     PRESENCE = "presence"  # BLE presence object, value maps directly
     READ_FAILED = "read_failed"  # the sensor could not be read: it cannot tell
     LEVEL = "level"  # a PIR pin read again after a failure: value is its level, no hold starts
+
+
+def _failed(source: _SourceState, now_ms: int, value: bool) -> None:
+    """What it said before no longer counts while it fails (`unknown_at`): nothing to set."""
+
+
+def _level(source: _SourceState, now_ms: int, value: bool) -> None:
+    source.active = value
+
+
+def _motion_start(source: _SourceState, now_ms: int, value: bool) -> None:
+    source.active = True
+    source.last_motion_ms = now_ms
+
+
+def _motion_end(source: _SourceState, now_ms: int, value: bool) -> None:
+    source.active = False
+    source.last_motion_ms = now_ms
+
+
+def _motion_pulse(source: _SourceState, now_ms: int, value: bool) -> None:
+    if value:
+        source.last_motion_ms = now_ms
+
+
+def _direct(source: _SourceState, now_ms: int, value: bool) -> None:
+    source.direct = value
+
+
+# How each signal sets its sensor's `_SourceState` (reading `value` taken at `now_ms`);
+# `DeskMachine.observe` also marks every reading heard, or failed for READ_FAILED.
+_READING: dict[Signal, Callable[[_SourceState, int, bool], None]] = {
+    Signal.MOTION_START: _motion_start,  # pin high, and a hold from here once it falls
+    Signal.MOTION_END: _motion_end,  # pin low: the hold runs from here
+    Signal.MOTION_PULSE: _motion_pulse,  # a motion pulse (True) restarts the hold
+    Signal.OCCUPANCY: _direct,  # the value is the state
+    Signal.PRESENCE: _direct,
+    Signal.READ_FAILED: _failed,
+    Signal.LEVEL: _level,  # the pin's level, no hold starts
+}
 
 
 class SourceKind(StrEnum):
@@ -236,21 +276,7 @@ class DeskMachine:
         source.failed = signal is Signal.READ_FAILED
         if not source.failed:
             source.heard_ms = now_ms
-        if signal is Signal.READ_FAILED:
-            pass  # what it said before no longer counts while it fails (unknown_at)
-        elif signal is Signal.LEVEL:
-            source.active = value
-        elif signal is Signal.MOTION_START:
-            source.active = True
-            source.last_motion_ms = now_ms
-        elif signal is Signal.MOTION_END:
-            source.active = False
-            source.last_motion_ms = now_ms
-        elif signal is Signal.MOTION_PULSE:
-            if value:
-                source.last_motion_ms = now_ms
-        else:
-            source.direct = value
+        _READING[signal](source, now_ms, value)
         if self._started:
             self._raw_transition(desk, d, d.raw_at(now_ms), now_ms)
             d.evaluated_ms = now_ms

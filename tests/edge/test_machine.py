@@ -285,3 +285,30 @@ def test_a_failed_pin_read_again_high_is_occupied() -> None:
     m.observe("gpio:17", Signal.READ_FAILED, T0 + 10_000)
     m.observe("gpio:17", Signal.LEVEL, T0 + 11_000, True)  # chatter: inside the debounce
     assert states(m.tick(T0 + 20_000)) == [("d1", OCC, 11_000)]
+
+
+@pytest.mark.parametrize(
+    ("signal", "value", "soon", "after_hold"),
+    [
+        (Signal.MOTION_START, True, OCC, OCC),  # pin high: occupied while it stays high
+        (Signal.MOTION_END, True, OCC, VAC),  # pin fell: the hold runs from here
+        (Signal.MOTION_PULSE, True, OCC, VAC),  # a pulse: the hold runs from here
+        (Signal.MOTION_PULSE, False, VAC, VAC),  # no motion: no hold
+        (Signal.OCCUPANCY, True, OCC, OCC),  # the value is the state
+        (Signal.OCCUPANCY, False, VAC, VAC),
+        (Signal.PRESENCE, True, OCC, OCC),
+        (Signal.PRESENCE, False, VAC, VAC),
+        (Signal.LEVEL, True, OCC, OCC),  # the pin's level, no hold
+        (Signal.LEVEL, False, VAC, VAC),
+        (Signal.READ_FAILED, True, DeskState.UNKNOWN, DeskState.UNKNOWN),
+    ],
+)
+def test_each_signal_drives_its_source_as_the_table_says(
+    signal: Signal, value: bool, soon: DeskState, after_hold: DeskState
+) -> None:
+    m = started(ble(hold_s=600))
+    m.observe("ble:A", signal, T0 + 1_000, value)
+    m.tick(T0 + 5_000)
+    assert m.state_of("d1") is soon
+    m.tick(T0 + 1_000 + 600_000 + 5_000)
+    assert m.state_of("d1") is after_hold
