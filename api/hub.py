@@ -29,8 +29,9 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from hubsense.api import hub_session, models, session
+from hubsense.api.auth import presented_key
 from hubsense.api.feed import HubSnapshot
-from hubsense.api.hub_session import viewer
+from hubsense.api.hub_session import viewer, viewer_of
 from hubsense.api.keys import Principal
 from hubsense.api.occupancy import count
 from hubsense.api.today import WEEKDAYS, opening_spans
@@ -146,10 +147,17 @@ def hub_state(site: models.SitePath, request: Request, who: Viewer) -> models.Hu
 
 
 @router.get("/hubs/{site}/events", include_in_schema=False)
-async def hub_events(site: models.SitePath, request: Request, who: Viewer) -> StreamingResponse:
+async def hub_events(
+    site: models.SitePath, request: Request, key: Annotated[str | None, Depends(presented_key)]
+) -> StreamingResponse:
     from starlette.concurrency import run_in_threadpool
 
-    by_right = may_view(request, site, who)
+    def who_may() -> bool:
+        # Its own short connection: a dependency's would stay lent while the stream runs.
+        with request.app.state.pool.connection() as conn:
+            return may_view(request, site, viewer_of(request, conn, key))
+
+    by_right = await run_in_threadpool(who_may)
     token = request.cookies.get(session.COOKIE)
     # A right that came with the session cookie is checked again while the stream runs.
     by_cookie = by_right and request.headers.get("authorization") is None and bool(token)

@@ -46,6 +46,12 @@ def cookie_session(request: Request, conn: Any) -> tuple[Principal, int, str] | 
 def viewer(
     request: Request, conn: Conn, key: Annotated[str | None, Depends(presented_key)]
 ) -> Principal | None:
+    """The dependency form of `viewer_of` (holds a pooled connection for the request:
+    not for event streams, which would hold it as long as they run)."""
+    return viewer_of(request, conn, key)
+
+
+def viewer_of(request: Request, conn: Any, key: str | None) -> Principal | None:
     """Who looks at a hub page: a header key (a wrong one: 401), else a valid session
     cookie, else nobody. A cookie that is no longer valid counts as no cookie."""
     if key is not None:

@@ -368,3 +368,18 @@ def test_no_route_gives_a_weaker_key_less_than_no_key(api: ApiServer, keys: Keys
             for path, status in public.items():
                 if status < 400:
                     assert _status(weaker, path) == status, path
+
+
+def test_open_streams_do_not_hold_database_connections(api: ApiServer, keys: Keys) -> None:
+    """More signed-in pages than the pool has connections (POOL_MAX): the API still answers."""
+    from hubsense.api.app import POOL_MAX
+
+    with contextlib.ExitStack() as streams, signed_in(api, keys.hub_manager) as client:
+        for _ in range(POOL_MAX + 4):
+            stream = streams.enter_context(client.stream("GET", f"/hubs/{HUB}/events"))
+            assert stream.status_code == 200
+            assert any(line.startswith("event: state") for line in stream.iter_lines())
+        started = time.monotonic()
+        state = client.get(f"/hubs/{HUB}/state", timeout=10)
+        assert state.status_code == 200 and state.json()["view"] == "desks"
+        assert time.monotonic() - started < 5
