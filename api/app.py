@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from hubsense import __version__
+from hubsense.clock import Clock, wall_clock
 from hubsense.logs import get_logger
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ The hub page lives at `/hubs/{site}` (live over server-sent events); `/` lists t
 """
 
 
-def create_app(settings: Settings, dsn: str) -> FastAPI:
+def create_app(settings: Settings, dsn: str, clock: Clock = wall_clock) -> FastAPI:
+    """The app over `dsn`; `clock` is what the hub pages and desks-now call now."""
     from hubsense.api import bookings, decisions, hub, metrics, pages, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
@@ -77,10 +79,12 @@ def create_app(settings: Settings, dsn: str) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.clock = clock
+    app.state.simulated_clock = clock is not wall_clock
     app.state.stopping = threading.Event()
     # Booking imports parse whole iCalendar files: at most this many at once, else 429.
     app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
-    app.state.snapshots = SnapshotReader(pool)
+    app.state.snapshots = SnapshotReader(pool, clock)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
     for module in (sites, metrics, bookings, decisions, hub, pages):
         app.include_router(module.router)
@@ -122,34 +126,35 @@ def run_api(
     port: int,
     stop: threading.Event,
     *,
-    dsn: str | None = None,
+    dsn: str,
     mqtt_url: str | None = None,
     ready: threading.Event | None = None,
     watcher: bool | None = None,
+    clock: Clock = wall_clock,
 ) -> None:
     """Serve the API (and, unless turned off, the release watcher; with `bookings.caldav_url`
     set, the CalDAV sync) until `stop` is set.
 
     `ready` is set once the server listens. Installs no signal handlers: callers (the
     CLI, the demo) set `stop` on SIGTERM/SIGINT. `watcher` overrides `api.release_watcher`.
+    `dsn` and `mqtt_url` come resolved (only CLIs look for servers); the watcher needs
+    `mqtt_url`. The demo's simulated `clock` drives the hub pages and the watcher alike.
     """
     import uvicorn
     from hubsense.api.limits import header_timeout_protocol
     from hubsense.bookings.watcher import run_watcher
 
-    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
     from hubsense.db.connect import connect
-    from hubsense.errors import ServiceError
+    from hubsense.errors import ConfigError, ServiceError
 
     server_class = _server_class()
-    dsn = dsn or resolve_dsn(settings)
     with_watcher = settings.api.release_watcher if watcher is None else watcher
-    if with_watcher:
+    if with_watcher and mqtt_url is None:
         # Fail now, in one line, rather than in the watcher's thread later.
-        mqtt_url = mqtt_url or resolve_mqtt_url(settings)
+        raise ConfigError("api: the release watcher needs the broker's URL (or run --no-watcher)")
     with connect(dsn):  # fail now, in one line, when the database is unreachable
         pass
-    app = create_app(settings, dsn)
+    app = create_app(settings, dsn, clock)
     config = uvicorn.Config(
         app,
         host=host,
@@ -172,7 +177,7 @@ def run_api(
             threading.Thread(
                 target=run_watcher,
                 args=(settings, stop),
-                kwargs={"dsn": dsn, "mqtt_url": mqtt_url},
+                kwargs={"dsn": dsn, "mqtt_url": mqtt_url, "clock": clock},
                 name="release-watcher",
                 daemon=True,
             )

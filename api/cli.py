@@ -70,7 +70,10 @@ def run(
 
     from hubsense.api.app import run_api
 
+    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
+
     settings = _settings(config, dsn, mqtt_url)
+    with_watcher = settings.api.release_watcher and not no_watcher
     stop = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -83,7 +86,9 @@ def run(
         host or settings.api.host,
         settings.api.port if port is None else port,
         stop,
-        watcher=False if no_watcher else None,
+        dsn=resolve_dsn(settings),
+        mqtt_url=resolve_mqtt_url(settings) if with_watcher else None,
+        watcher=with_watcher,
     )
 
 

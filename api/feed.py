@@ -18,6 +18,7 @@ from typing import Any
 from hubsense.api.occupancy import DeskNow, read_desks_now
 from hubsense.api.today import Today, read_today
 
+from hubsense.clock import Clock, wall_clock
 from hubsense.logs import get_logger
 
 log = get_logger(__name__)
@@ -46,12 +47,13 @@ class HubSnapshot:
 class SnapshotReader:
     """Reads snapshots from the pool, caching today's summary per site."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, clock: Clock = wall_clock) -> None:
         self.pool = pool
+        self.clock = clock
         self._today: dict[str, tuple[float, tuple[Any, ...], Today]] = {}
 
     def __call__(self, site: str) -> HubSnapshot | None:
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock()
         with self.pool.connection() as conn:
             row = conn.execute("SELECT name, timezone FROM sites WHERE id = %s", (site,)).fetchone()
             if row is None:

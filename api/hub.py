@@ -89,7 +89,7 @@ def view_of(request: Request, snapshot: HubSnapshot, by_right: bool) -> View:
     return "desks" if request.app.state.settings.api.hub_public == "desks" else "counts"
 
 
-def render(snapshot: HubSnapshot, view: View) -> models.HubState:
+def render(snapshot: HubSnapshot, view: View, simulated: bool = False) -> models.HubState:
     desks = [models.DeskNow.model_validate(d, from_attributes=True) for d in snapshot.desks]
     # The counts view shows no desks (and so no booking ids); closed shows no numbers at all.
     return models.HubState(
@@ -100,7 +100,8 @@ def render(snapshot: HubSnapshot, view: View) -> models.HubState:
         view=view,
         counts=None if view == "closed" else count(snapshot.desks),
         desks=desks if view == "desks" else None,
-        today=models.TodaySummary.model_validate(snapshot.today, from_attributes=True),
+        today=snapshot.today,
+        simulated=simulated,
     )
 
 
@@ -143,7 +144,7 @@ def hub_static(name: Literal["hub.js", "hub.css"]) -> PlainTextResponse:
 def hub_state(site: models.SitePath, request: Request, who: Viewer) -> models.HubState:
     by_right = may_view(request, site, who)
     snapshot = _snapshot(request, site)
-    return render(snapshot, view_of(request, snapshot, by_right))
+    return render(snapshot, view_of(request, snapshot, by_right), request.app.state.simulated_clock)
 
 
 @router.get("/hubs/{site}/events", include_in_schema=False)
@@ -175,6 +176,7 @@ async def hub_events(
 
     await run_in_threadpool(check)
     subscription = request.app.state.feed.join(site)
+    simulated = request.app.state.simulated_clock
 
     async def stream() -> Any:
         try:
@@ -198,7 +200,7 @@ async def hub_events(
                     continue
                 assert latest is not None and view is not None
                 idle_s, sent = 0.0, view
-                state = render(latest, view)
+                state = render(latest, view, simulated)
                 yield f"event: state\ndata: {state.model_dump_json()}\n\n"
         finally:
             subscription.close()

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site, visible_sites
+from hubsense.api.today import Today
 
 router = APIRouter(prefix="/v1", tags=["metrics"], responses=models.ERRORS)
 
@@ -166,12 +167,12 @@ def booking_outcomes(
 
 @router.get(
     "/sites/{site}/daily",
-    response_model=list[models.TodaySummary],
+    response_model=list[Today],
     summary="Per local day: open, peak desks in use, its first instant, co-presence seconds",
 )
 def daily(
     site: models.SitePath, who: Reader, conn: Conn, response: Response, start: From, end: To
-) -> list[models.TodaySummary]:
+) -> list[Today]:
     from hubsense.api.metrics_data import days
     from hubsense.api.today import WEEKDAYS
 
@@ -181,7 +182,7 @@ def daily(
     response.headers[SOURCE_HEADER] = source
     hours = where.layout.sites[0].model_dump(mode="json")["opening_hours"]
     return [
-        models.TodaySummary(
+        Today(
             date=d.day,
             open=d.open,
             opening_hours=hours.get(WEEKDAYS[d.day.weekday()], []) if d.open else [],

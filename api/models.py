@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
+from hubsense.api.today import Today
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from hubsense.wire import ID_PATTERN
@@ -187,16 +188,6 @@ class RightSizing(BaseModel):
     cost_saved_month: float | None = Field(description="cost_per_desk_month x surplus.")
 
 
-class TodaySummary(BaseModel):
-    date: dt.date
-    open: bool
-    opening_hours: list[str]
-    open_now: bool
-    copresence_s: int
-    peak: int
-    peak_at: dt.datetime | None
-
-
 class HubState(BaseModel):
     site: str
     name: str
@@ -208,4 +199,8 @@ class HubState(BaseModel):
     )
     counts: dict[str, int] | None
     desks: list[DeskNow] | None
-    today: TodaySummary
+    # The one `Today` (a dataclass, which pydantic validates and documents as it is).
+    today: Today
+    simulated: bool = Field(
+        False, description="The server runs on a simulated clock (the demo): `at` is not now."
+    )

@@ -6,10 +6,9 @@ Must not write to the database.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site, visible_sites
 from hubsense.api.occupancy import count, read_desks_now
@@ -84,10 +83,12 @@ def list_desks(site: models.SitePath, who: Reader, conn: Conn) -> list[models.De
     response_model=models.OccupancyNow,
     summary="Every desk now: free, occupied (walk-in when unbooked), booked or unknown",
 )
-def occupancy_now(site: models.SitePath, who: Reader, conn: Conn) -> models.OccupancyNow:
+def occupancy_now(
+    site: models.SitePath, who: Reader, conn: Conn, request: Request
+) -> models.OccupancyNow:
     check_site(who, site)
     site_exists(conn, site)
-    now = dt.datetime.now(dt.UTC)
+    now = request.app.state.clock()
     desks = read_desks_now(conn, site, now)
     return models.OccupancyNow(
         site=site,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hubsense.bookings.caldav_write import WriteBack, Written
 from hubsense.bookings.release import DeskChange, NodeBeat, Verdict, decide
 
+from hubsense.clock import Clock, wall_clock
 from hubsense.logs import get_logger
 from hubsense.wire import BookingReleaseMessage
 
@@ -137,8 +138,10 @@ class ReleaseWatcher:
         announcer: Announcer,
         hook: Hook | None = None,
         calendar: CalendarWriter | None = None,
+        clock: Clock = wall_clock,
     ) -> None:
         self.dsn = dsn
+        self.clock = clock
         self.config = config
         self.announcer = announcer
         self.hook = hook
@@ -159,7 +162,7 @@ class ReleaseWatcher:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                self.tick(dt.datetime.now(dt.UTC))
+                self.tick(self.clock())
             except Exception as error:
                 log.warning("release_tick_failed", error=str(error))
                 self._close()
@@ -274,15 +277,22 @@ class ReleaseWatcher:
 
 
 def run_watcher(
-    settings: Any, stop: threading.Event, *, dsn: str | None = None, mqtt_url: str | None = None
+    settings: Any,
+    stop: threading.Event,
+    *,
+    dsn: str,
+    mqtt_url: str,
+    clock: Clock = wall_clock,
 ) -> None:
-    """Run the release watcher until `stop` is set (own MQTT connection and webhook client)."""
+    """Run the release watcher until `stop` is set (own MQTT connection and webhook client).
+
+    `dsn` and `mqtt_url` come resolved (only CLIs look for servers).
+    """
     from hubsense.bookings.announce import ReleasePublisher, WebhookSender
 
-    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
     from hubsense.mqtt_url import parse_mqtt_url
 
-    url = parse_mqtt_url(mqtt_url or resolve_mqtt_url(settings))
+    url = parse_mqtt_url(mqtt_url)
     if url.username is None and settings.mqtt.username:
         password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
         url = dataclasses.replace(url, username=settings.mqtt.username, password=password)
@@ -303,7 +313,7 @@ def run_watcher(
         calendar = CalendarWriteBack(credentials_of(settings), config.caldav_write_back_note)
     publisher.start()
     try:
-        watcher = ReleaseWatcher(dsn or resolve_dsn(settings), config, publisher, hook, calendar)
+        watcher = ReleaseWatcher(dsn, config, publisher, hook, calendar, clock)
         watcher.run(stop)
     finally:
         publisher.close()

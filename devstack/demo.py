@@ -193,6 +193,7 @@ def _run_stack(
     from hubsense.api.app import run_api
     from hubsense.devstack.ports import free_port, port_is_free
     from hubsense.ingest.service import run as run_ingest
+    from hubsense.simulators.clock import SimClock, clock_site, describe, working_morning
 
     from hubsense.db.inventory_sync import apply_inventory
 
@@ -204,11 +205,26 @@ def _run_stack(
         f"{counts['nodes']} nodes ({changed} rows changed)"
     )
 
+    # Live time starts on the last working morning, so a demo at night or on a weekend
+    # still shows hubs filling up; the API and its watcher follow the same clock.
+    clock = None
+    if not options.via_edge:
+        site = clock_site(inv)
+        clock = SimClock(working_morning(site, int(time.time() * 1000)), options.speed)
+    clock_kwargs = {"clock": clock.now} if clock is not None else {}
     ingest_ready, api_ready = threading.Event(), threading.Event()
     ingest = _start("ingest", run_ingest, settings, dsn=dsn, mqtt_url=mqtt_url, ready=ingest_ready)
     port = options.api_port if port_is_free(options.api_port) else free_port()
     api = _start(
-        "api", run_api, settings, "127.0.0.1", port, dsn=dsn, mqtt_url=mqtt_url, ready=api_ready
+        "api",
+        run_api,
+        settings,
+        "127.0.0.1",
+        port,
+        dsn=dsn,
+        mqtt_url=mqtt_url,
+        ready=api_ready,
+        **clock_kwargs,
     )
     workers = [ingest, api]
     try:
@@ -219,7 +235,15 @@ def _run_stack(
         base = f"http://127.0.0.1:{port}"
         key = _api_key(dsn)
         console.print(f"[bold]3/5[/] ingest subscribed to {mqtt_url}; API on {base}")
-        console.print(f"[bold]4/5[/] simulating {options.backfill_s / 86400:g} days, then live …")
+        live = "live in real time, through real edge agents"
+        if clock is not None:
+            live = (
+                f"live from {describe(site, clock.start_ms, clock.speed)} "
+                f"(the wall clock is reached in {clock.real_s_to_catch_up() / 60:.0f} min)"
+            )
+        console.print(
+            f"[bold]4/5[/] simulating {options.backfill_s / 86400:g} days of history, then {live} …"
+        )
         sim = _start(
             "simulator",
             _simulate,
@@ -233,9 +257,13 @@ def _run_stack(
             backfill_s=options.backfill_s,
             via_edge=options.via_edge,
             state_file=settings.services.state_dir / "simulator-seq.json",
+            clock=clock,
         )
         workers.insert(0, sim)
-        console.print(_ready_block(base, inv, dsn, key, options), highlight=False)
+        clock_line = None if clock is None else describe(site, clock.start_ms, clock.speed)
+        live_start_s = time.time() if clock is None else clock.start_ms / 1000
+        block = _ready_block(base, inv, dsn, key, options, clock_line, live_start_s)
+        console.print(block, highlight=False)
         _watch(console, dsn, workers, options.duration_s)
     finally:
         for worker in workers:
@@ -251,12 +279,20 @@ def _run_stack(
     typer.echo(final.line())
 
 
-def _ready_block(base: str, inv: Any, dsn: str, key: str, options: _Options) -> str:
+def _ready_block(
+    base: str,
+    inv: Any,
+    dsn: str,
+    key: str,
+    options: _Options,
+    clock_line: str | None,
+    live_start_s: float,
+) -> str:
     """Everything to open or run while the demo runs, in one place."""
     import datetime as dt
 
     today = dt.date.today()
-    start = today - dt.timedelta(days=max(1, options.backfill_s // 86400))
+    start = dt.date.fromtimestamp(live_start_s - options.backfill_s)
     width = max(len(site.id) for site in inv.sites)
     pages = "\n".join(
         f"    {site.id:<{width}}  {base}/hubs/{site.id}"
@@ -266,7 +302,8 @@ def _ready_block(base: str, inv: Any, dsn: str, key: str, options: _Options) -> 
         "\n[bold]ready[/]: the demo runs until Ctrl-C\n"
         f"  sites      {base}/\n"
         f"  API docs   {base}/docs  (or {base}/redoc)\n"
-        f"  hub pages\n{pages}\n"
+        + (f"  clock      {clock_line}; the hub pages follow it\n" if clock_line else "")
+        + f"  hub pages\n{pages}\n"
         f"  report     hubsense report --from {start} --to {today + dt.timedelta(days=1)} "
         f"--out report.html --dsn '{dsn}'\n"
         f"  API key    {key}  (facilities: Authorization: Bearer KEY, or Sign in on a hub page)\n"

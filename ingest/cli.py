@@ -64,13 +64,14 @@ def run(
 
     settings = _with_options(load_settings(config), dsn, mqtt_url, worker_id)
     stop = threading.Event()
+    dsn, url = _addresses(settings)
 
     def request_stop(signum: int, frame: Any) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    run_ingest(settings, stop)
+    run_ingest(settings, stop, dsn=dsn, mqtt_url=url)
 
 
 @app.command()
@@ -99,7 +100,8 @@ def retire(
     from hubsense.settings import load_settings
 
     settings = _with_options(load_settings(config), dsn, mqtt_url, worker_id)
-    stats = run_ingest(settings, retire_idle_s=idle_s)
+    dsn, url = _addresses(settings)
+    stats = run_ingest(settings, retire_idle_s=idle_s, dsn=dsn, mqtt_url=url)
     typer.echo(
         json.dumps(
             {
@@ -131,3 +133,10 @@ def _with_options(settings: Any, dsn: str | None, url: str | None, worker: str |
             raise ConfigError(f"--worker-id {worker!r}: must match {ID_PATTERN}")
         updates["ingest"] = settings.ingest.model_copy(update={"worker_id": worker})
     return settings.model_copy(update=updates) if updates else settings
+
+
+def _addresses(settings: Any) -> tuple[str, str]:
+    """Where the database and the broker are, resolved once, here (STYLE: only CLIs look)."""
+    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
+
+    return resolve_dsn(settings), resolve_mqtt_url(settings)

@@ -81,8 +81,8 @@ def run(
     stop: threading.Event | None = None,
     on_stats: Callable[[IngestStats], None] | None = None,
     *,
-    dsn: str | None = None,
-    mqtt_url: str | None = None,
+    dsn: str,
+    mqtt_url: str,
     ready: threading.Event | None = None,
     retire_idle_s: float | None = None,
 ) -> IngestStats:
@@ -92,15 +92,15 @@ def run(
     after that reach this group); `on_stats` gets a copy of the counters after each commit.
     With `retire_idle_s`, the worker retires its id instead: it unsubscribes (the broker
     assigns it no new share), stores what its session still holds, returns once nothing
-    arrived for that long, and ends its session.
+    arrived for that long, and ends its session. `dsn` and `mqtt_url` come resolved
+    (`hubsense.addresses`, in the CLI): an entry point does not look for servers itself.
     """
-    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
     from hubsense.db.connect import primary_dsn
 
     # Checked here, not in the writer's retry loop: a DSN that may pick a standby is a
     # configuration error to report once, not a database that is down.
-    dsn = primary_dsn(dsn or resolve_dsn(settings))
-    url = parse_mqtt_url(mqtt_url or resolve_mqtt_url(settings))
+    dsn = primary_dsn(dsn)
+    url = parse_mqtt_url(mqtt_url)
     options = ConsumerOptions(
         client_id=client_id(settings.ingest.worker_id),
         subscriptions=subscriptions(settings.ingest.share_group),

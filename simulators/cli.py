@@ -246,14 +246,17 @@ def command(
         return
     if from_date or to_date:
         raise ConfigError("--from/--to: only with --to-csv (MQTT modes use --backfill and --start)")
+    from hubsense.addresses import resolve_dsn, resolve_mqtt_url
+
     settings = load_settings()
+    bookings = write_bookings or dsn is not None
     summary = run.publish(
         inv,
         settings,
         seed=chosen_seed,
-        mqtt_url=mqtt_url,
-        dsn=dsn,
-        write_bookings=write_bookings or dsn is not None,
+        mqtt_url=mqtt_url or resolve_mqtt_url(settings),
+        dsn=dsn or (resolve_dsn(settings) if bookings else None),
+        write_bookings=bookings,
         speed=speed,
         backfill_s=parse_duration(backfill) if backfill else None,
         backfill_only=backfill_only,

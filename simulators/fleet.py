@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hubsense.simulators.bookings import SimBooking
+from hubsense.simulators.clock import SimClock
 from hubsense.simulators.messages import event_batches, offline_payload, status_payload
 from hubsense.simulators.node import SimEvent, VirtualNode
 from hubsense.simulators.publisher import NodeLink
@@ -131,24 +132,26 @@ class Fleet:
         until_ms: int | None = None,
         on_tick: Callable[[], None] | None = None,
         catch_up: bool = False,
+        clock: SimClock | None = None,
     ) -> int:
         """Play simulated time from start_ms at `speed` times real time.
 
         Runs until stop_event is set or until_ms; nodes not started yet start at start_ms.
         With `catch_up` the simulated clock never passes the wall clock: it runs at
         `speed` until it reaches now, then in real time (ingest rejects events stamped
-        too far in the future). Returns the simulated end instant.
+        too far in the future). A given `clock` (the demo's, which the API follows too)
+        replaces start_ms, speed and catch_up. Returns the simulated end instant.
         """
+        clock = clock or SimClock(start_ms, speed, catch_up=catch_up)
+        start_ms = clock.start_ms
         for member in self.members.values():
             if member.virtual.now_ms is None:
                 self._feed(member, start_ms, start_ms + 1)
                 self._publish(member, member.virtual.start(start_ms))
-        origin = time.monotonic()
+        clock.start()
         now_ms = start_ms
         while not stop_event.is_set():
-            now_ms = start_ms + int((time.monotonic() - origin) * speed * 1000)
-            if catch_up:
-                now_ms = min(now_ms, int(time.time() * 1000))
+            now_ms = clock.now_ms()
             if until_ms is not None and now_ms >= until_ms:
                 now_ms = until_ms
                 self._tick(now_ms)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hubsense.simulators.bookings import SimBooking
+from hubsense.simulators.clock import SimClock
 from hubsense.simulators.csv_export import write_bookings, write_events
 from hubsense.simulators.fleet import BookingSink, Fleet, Summary
 from hubsense.simulators.world import NO_FAULTS, Faults, World
@@ -101,7 +102,7 @@ def publish(
     settings: Settings,
     *,
     seed: int,
-    mqtt_url: str | None = None,
+    mqtt_url: str,
     dsn: str | None = None,
     write_bookings: bool = False,
     speed: float = 1.0,
@@ -114,14 +115,15 @@ def publish(
     faults: bool = True,
     stop_event: threading.Event | None = None,
     via_edge: bool = False,
+    clock: SimClock | None = None,
 ) -> Summary:
     """Backfill and/or run live against the broker; returns what was published.
 
     With `via_edge` the live part runs real edge agents (`edge_driver`); the
-    backfill stays on the virtual nodes.
+    backfill stays on the virtual nodes. A `clock` (the demo's) sets where live time
+    starts and how fast it runs: the backfill ends at its start. `mqtt_url` and `dsn`
+    come resolved (only CLIs look for servers); `dsn` is needed with `write_bookings`.
     """
-    from hubsense.addresses import resolve_mqtt_url
-
     if via_edge and not backfill_only and speed != 1:
         raise ConfigError(
             f"--via-edge: real edge agents run in real time only (--speed {speed:g} given); "
@@ -129,9 +131,16 @@ def publish(
         )
     if via_edge and start_ms is not None:
         raise ConfigError("--via-edge: real edge agents stamp events with now; leave out --start")
-    url = mqtt_url or resolve_mqtt_url(settings)
+    if clock is not None:
+        if via_edge:
+            raise ConfigError(
+                "--via-edge: real edge agents run on the wall clock, not a simulated one"
+            )
+        end_ms = start_ms = clock.start_ms
+        speed = clock.speed
+    url = mqtt_url
     seq_path = state_file or settings.services.state_dir / "simulator-seq.json"
-    sink, close_sink = _bookings_sink(settings, dsn) if write_bookings else (None, None)
+    sink, close_sink = _bookings_sink(dsn) if write_bookings else (None, None)
     world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
     fleet = Fleet(world, url, read_seqs(seq_path), sink)
     stop = stop_event or threading.Event()
@@ -166,7 +175,9 @@ def publish(
             with _stop_on_signals(stop):
                 log.info("sim_live", nodes=len(fleet.members), speed=speed, seed=seed)
                 saver = _periodic_saver(fleet, seq_path)
-                fleet.run_live(live_start, speed, stop, until, saver, catch_up=catch_up)
+                fleet.run_live(
+                    live_start, speed, stop, until, saver, catch_up=catch_up, clock=clock
+                )
     finally:
         save_seqs(seq_path, fleet.next_seqs())
         if close_sink is not None:
@@ -235,13 +246,14 @@ def _periodic_saver(fleet: Fleet, path: Path) -> Any:
     return save
 
 
-def _bookings_sink(settings: Settings, dsn: str | None) -> tuple[BookingSink, Any]:
+def _bookings_sink(dsn: str | None) -> tuple[BookingSink, Any]:
     from hubsense.bookings.store import upsert_bookings
 
-    from hubsense.addresses import resolve_dsn
     from hubsense.db.connect import connect
 
-    conn = connect(dsn or resolve_dsn(settings), autocommit=True)
+    if dsn is None:
+        raise ConfigError("--write-bookings: needs the database (--dsn, or HUBSENSE_DB__DSN)")
+    conn = connect(dsn, autocommit=True)
 
     def sink(bookings: list[SimBooking]) -> None:
         upsert_bookings(conn, booking_rows(bookings), origin="simulator")

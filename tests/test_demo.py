@@ -7,6 +7,7 @@ summary, and stops the private servers.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hubsense.devstack.ports import free_port
@@ -95,6 +97,18 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
         with urllib.request.urlopen(hub, timeout=10) as response:
             assert response.status == 200
             assert "hub-stugun" in response.read().decode()
+        # Live time is a simulated working day, said on screen; the hub page follows it.
+        said = r"^  clock      simulated (\w+) 08:00, 60\u00d7 real time; the hub pages follow"
+        clock = _wait_for_line(err, said, proc, 5)
+        assert clock.group(1) in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+        with urllib.request.urlopen(hub + "/state", timeout=10) as response:
+            state = json.loads(response.read())
+        assert state["simulated"] is True
+        at = dt.datetime.fromisoformat(state["at"])
+        # At least ten hours behind the wall (a whole working day), of which two minutes of
+        # the test ran at 60x: still hours behind.
+        assert at < dt.datetime.now(dt.UTC) - dt.timedelta(hours=6), state["at"]
+        assert at.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%A") == clock.group(1)
         _wait_for_line(
             err, r"[1-9][\d,]* events stored · 0 dead letters · 17/17 nodes online", proc, 120
         )

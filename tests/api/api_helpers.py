@@ -19,6 +19,7 @@ from hubsense.api.app import run_api
 from hubsense.devstack.ports import free_port
 from support.database import insert_node
 
+from hubsense.clock import Clock, wall_clock
 from hubsense.settings import (
     ApiSettings,
     BookingSettings,
@@ -76,14 +77,21 @@ def api_settings(**sections: Any) -> Settings:
 class ApiServer:
     """`run_api` in a thread on a free port; `.url`, `.client(key)`, `.close()`."""
 
-    def __init__(self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dsn: str,
+        mqtt_url: str | None,
+        watcher: bool,
+        clock: Clock = wall_clock,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(
-            target=self._run, args=(settings, dsn, mqtt_url, watcher), daemon=True
+            target=self._run, args=(settings, dsn, mqtt_url, watcher, clock), daemon=True
         )
         self.thread.start()
         deadline = time.monotonic() + 60
@@ -91,7 +99,9 @@ class ApiServer:
             assert self.thread.is_alive(), f"the API did not start: {self.error!r}"
             assert time.monotonic() < deadline, "the API did not start in 60 s"
 
-    def _run(self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool) -> None:
+    def _run(
+        self, settings: Settings, dsn: str, mqtt_url: str | None, watcher: bool, clock: Clock
+    ) -> None:
         try:
             run_api(
                 settings,
@@ -102,6 +112,7 @@ class ApiServer:
                 mqtt_url=mqtt_url,
                 ready=self.ready,
                 watcher=watcher,
+                clock=clock,
             )
         except BaseException as error:
             self.error = error

@@ -12,6 +12,7 @@ from api_helpers import HUB, ApiServer, Keys, api_settings, insert_inventory
 from hubsense.api.keys import Role, create_key
 from support.ingest_runs import IngestThread, ingest_settings
 
+from hubsense.clock import Clock, wall_clock
 from hubsense.settings import Settings
 
 
@@ -43,9 +44,13 @@ def start_api() -> Iterator[Callable[..., ApiServer]]:
     started: list[ApiServer] = []
 
     def factory(
-        settings: Settings, dsn: str, mqtt_url: str | None = None, watcher: bool = False
+        settings: Settings,
+        dsn: str,
+        mqtt_url: str | None = None,
+        watcher: bool = False,
+        clock: Clock = wall_clock,
     ) -> ApiServer:
-        server = ApiServer(settings, dsn, mqtt_url, watcher)
+        server = ApiServer(settings, dsn, mqtt_url, watcher, clock)
         started.append(server)
         return server
 

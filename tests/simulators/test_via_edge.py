@@ -107,9 +107,23 @@ def test_schedule_drives_pins_and_adverts_from_presence() -> None:
 
 def test_via_edge_is_real_time_only() -> None:
     with pytest.raises(ConfigError, match="--via-edge: real edge agents run in real time only"):
-        publish(_inventory(), Settings(), seed=1, speed=60.0, via_edge=True)
+        publish(
+            _inventory(),
+            Settings(),
+            seed=1,
+            mqtt_url="mqtt://127.0.0.1:1",
+            speed=60.0,
+            via_edge=True,
+        )
     with pytest.raises(ConfigError, match=r"--via-edge: .* leave out --start"):
-        publish(_inventory(), Settings(), seed=1, start_ms=1_772_406_000_000, via_edge=True)
+        publish(
+            _inventory(),
+            Settings(),
+            seed=1,
+            mqtt_url="mqtt://127.0.0.1:1",
+            start_ms=1_772_406_000_000,
+            via_edge=True,
+        )
 
 
 # -- real agents, broker, ingest, database -------------------------------------------------
