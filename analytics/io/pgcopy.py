@@ -9,6 +9,7 @@ COALESCE so no value is NULL. Must not open connections; pure bytes and arrays.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 HEADER = SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, header extension length
 TRAILER = b"\xff\xff"
 _WIRE = {np.dtype(np.int16): ">i2", np.dtype(np.int32): ">i4", np.dtype(np.int64): ">i8"}
+_OID = {np.dtype(np.int16): 21, np.dtype(np.int32): 23, np.dtype(np.int64): 20}
 
 
 def row_dtype(columns: Sequence[tuple[str, npt.DTypeLike]]) -> np.dtype[np.void]:
@@ -45,14 +47,44 @@ def decode(
     return {name: rows[name].astype(dtype_) for name, dtype_ in columns}
 
 
+def _array_dtype(dtype: np.dtype[Any], n: int) -> np.dtype[np.void]:
+    """One-dimensional array of n non-null elements: ndim, flags, element type, size, lower
+    bound, then (length, value) per element."""
+    wire = _WIRE[dtype]
+    return np.dtype(
+        [("ndim", ">i4"), ("flags", ">i4"), ("oid", ">u4"), ("size", ">i4"), ("lbound", ">i4")]
+        + [field for i in range(n) for field in ((f"l{i}", ">i4"), (f"v{i}", wire))]
+    )
+
+
+def encode_rows(columns: dict[str, np.ndarray]) -> bytes:
+    """The rows (no header or trailer) of equal-length integer columns; a 2-D column
+    (rows x n) is a PostgreSQL array of n elements a row (int2[] / int4[] / int8[])."""
+    fields: list[tuple[str, Any]] = [("_count", ">i2")]
+    for name, values in columns.items():
+        if values.ndim == 2:
+            fields += [(f"_len_{name}", ">i4"), (name, _array_dtype(values.dtype, values.shape[1]))]
+        else:
+            fields += [(f"_len_{name}", ">i4"), (name, _WIRE[values.dtype])]
+    n = len(next(iter(columns.values()))) if columns else 0
+    rows = np.empty(n, dtype=np.dtype(fields))
+    rows["_count"] = len(columns)
+    for name, values in columns.items():
+        if values.ndim == 2:
+            width = values.shape[1]
+            field = rows[name]
+            rows[f"_len_{name}"] = 20 + width * (4 + values.dtype.itemsize)
+            field["ndim"], field["flags"], field["oid"] = 1, 0, _OID[values.dtype]
+            field["size"], field["lbound"] = width, 1
+            for i in range(width):
+                field[f"l{i}"] = values.dtype.itemsize
+                field[f"v{i}"] = values[:, i]
+        else:
+            rows[f"_len_{name}"] = values.dtype.itemsize
+            rows[name] = values
+    return rows.tobytes()
+
+
 def encode(columns: dict[str, np.ndarray]) -> bytes:
     """A complete binary COPY FROM STDIN stream of the given equal-length integer columns."""
-    spec = [(name, values.dtype) for name, values in columns.items()]
-    dtype = row_dtype(spec)
-    n = len(next(iter(columns.values()))) if columns else 0
-    rows = np.empty(n, dtype=dtype)
-    rows["_count"] = len(spec)
-    for name, values in columns.items():
-        rows[f"_len_{name}"] = values.dtype.itemsize
-        rows[name] = values
-    return HEADER + rows.tobytes() + TRAILER
+    return HEADER + encode_rows(columns) + TRAILER
