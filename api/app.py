@@ -39,7 +39,7 @@ The hub page lives at `/hubs/{site}` (live over server-sent events); `/` lists t
 
 def create_app(settings: Settings, dsn: str, clock: Clock = wall_clock) -> FastAPI:
     """The app over `dsn`; `clock` is what the hub pages and desks-now call now."""
-    from hubsense.api import bookings, decisions, hub, metrics, pages, sites
+    from hubsense.api import bookings, decisions, hub, metrics, pages, profile, sites
     from hubsense.api.feed import HubFeed, SnapshotReader
     from hubsense.api.limits import BodyLimit
     from hubsense.api.security_headers import SecurityHeaders
@@ -86,7 +86,7 @@ def create_app(settings: Settings, dsn: str, clock: Clock = wall_clock) -> FastA
     app.state.import_slots = threading.BoundedSemaphore(settings.bookings.import_concurrency)
     app.state.snapshots = SnapshotReader(pool, clock)
     app.state.feed = HubFeed(app.state.snapshots, settings.api.hub_poll_s)
-    for module in (sites, metrics, bookings, decisions, hub, pages):
+    for module in (sites, metrics, bookings, decisions, profile, hub, pages):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimit,

@@ -151,7 +151,7 @@ def test_api_conforms_to_its_schema(api_process: str, keys: Keys) -> None:
             operation = result.ok()
             statuses = checked.setdefault(operation.label, set())
             checker(operation, api_process, headers, client, statuses)()
-    assert len(checked) == 24
+    assert len(checked) == 26
     # Grounded cases reach the success path of every operation that can succeed on them.
     for label, statuses in checked.items():
         if label.split()[1] not in (
@@ -187,6 +187,8 @@ def test_schema_documents_every_operation(api: ApiServer) -> None:
         ("DELETE", "/v1/bookings/{booking_id}"),
         ("POST", "/v1/bookings/import"),
         ("GET", "/v1/decision"),
+        ("GET", "/v1/sites/{site}/profile"),
+        ("GET", "/v1/sites/{site}/upcoming"),
         ("POST", "/v1/daypasses"),
         ("GET", "/hubs/{site}/state"),
         ("POST", "/hubs/session"),

@@ -1,0 +1,87 @@
+"""GET /v1/sites/{site}/profile and /upcoming on a real API process and database, with
+rollup rows and bookings made by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from api_helpers import HUB, SITE, ApiServer, Keys
+
+_HOUR = """INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s,
+    occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s)
+    VALUES (%s, %s, (%s::timestamp) AT TIME ZONE 'Europe/Stockholm', 3600, %s, 0, 0, 0, %s)"""
+
+
+def test_profile_is_a_mean_over_open_days(api: ApiServer, api_dsn: str, keys: Keys) -> None:
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        # Open: Mon 2, Tue 3, Mon 9 March; Sun 8 closed (its hour must not count).
+        for day, is_open in (("2026-03-02", True), ("2026-03-03", True),
+                             ("2026-03-08", False), ("2026-03-09", True)):  # fmt: skip
+            conn.execute(
+                "INSERT INTO analytics_site_day (site_id, day, open, peak, copresence_s)"
+                " VALUES (%s, %s, %s, 0, 0)",
+                (HUB, day, is_open),
+            )
+        # Mon 2 at 09 local: h-1 the whole hour, h-2 half of it; Sun 8 at 09: h-1.
+        for desk, at, seconds in (("h-1", "2026-03-02 09:00", 3600),
+                                  ("h-2", "2026-03-02 09:00", 1800),
+                                  ("h-1", "2026-03-08 09:00", 3600)):  # fmt: skip
+            conn.execute(_HOUR, (HUB, desk, at, seconds, seconds))
+    params = {"from": "2026-03-02", "to": "2026-03-10"}
+    with api.client(keys.hub_manager) as client:
+        got = client.get(f"/v1/sites/{HUB}/profile", params=params)
+        assert got.status_code == 200, got.text
+        out = got.json()
+        assert client.get(f"/v1/sites/{SITE}/profile", params=params).status_code == 403
+    assert (out["site"], out["from"], out["to"], out["open_days"]) == (
+        HUB, "2026-03-02", "2026-03-10", 3,
+    )  # fmt: skip
+    cells = {(c["weekday"], c["hour"]): c["desks"] for c in out["profile"]}
+    assert len(cells) == 48 and {w for w, _ in cells} == {"mon", "tue"}  # no closed Sunday
+    # (3600 + 1800) s / 3600 s over two open Mondays.
+    assert cells["mon", 9] == 0.75
+    assert sum(cells.values()) == 0.75
+    with api.client(keys.facilities) as client:
+        missing = client.get("/v1/sites/nowhere/profile", params=params)
+        assert (missing.status_code, missing.json()) == (404, {"detail": "no site nowhere"})
+        backwards = client.get(
+            f"/v1/sites/{HUB}/profile", params={"from": "2026-03-10", "to": "2026-03-02"}
+        )
+        assert (backwards.status_code, backwards.json()) == (
+            422, {"detail": "to: must be after from"},
+        )  # fmt: skip
+
+
+def test_upcoming_counts_the_next_7_days(api: ApiServer, api_dsn: str, keys: Keys) -> None:
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        today = conn.execute("SELECT (now() AT TIME ZONE 'Europe/Stockholm')::date").fetchone()[0]
+        noon = "((%s::date + %s)::timestamp + interval '12 hours') AT TIME ZONE 'Europe/Stockholm'"
+        for booking, offset, cancelled in (
+            ("up1", 0, False), ("up2", 3, False), ("up3", 3, False), ("up4", 3, True),
+            ("up5", 7, False), ("up6", -1, False),
+        ):  # fmt: skip
+            conn.execute(
+                f"""INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at,
+                        origin, cancelled_at)
+                    VALUES (%s, %s, 'h-1', {noon}, {noon} + interval '1 hour', 'api',
+                            CASE WHEN %s THEN now() END)""",
+                (booking, HUB, today, offset, today, offset, cancelled),
+            )
+    with api.client(keys.hub_manager) as client:
+        got = client.get(f"/v1/sites/{HUB}/upcoming")
+        assert got.status_code == 200, got.text
+        assert client.get(f"/v1/sites/{SITE}/upcoming").status_code == 403
+    weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    # Today 1; in three days 2 (the cancelled one left out); yesterday and day 7 outside.
+    assert got.json() == {
+        "site": HUB,
+        "days": [
+            {
+                "date": (today + dt.timedelta(days=k)).isoformat(),
+                "weekday": weekdays[(today + dt.timedelta(days=k)).weekday()],
+                "bookings": {0: 1, 3: 2}.get(k, 0),
+            }
+            for k in range(7)
+        ],
+    }
