@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import reference
 from harness import inventory, ms, run, site
-from hubsense.analytics.kernels.sweep import booking_toggles
+from hubsense.analytics.kernels.sweep_steps import booking_toggles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import Booking, Event
