@@ -65,9 +65,9 @@ def public_open(snapshot: HubSnapshot, now: dt.datetime) -> bool:
 
 
 def now(request: Request) -> dt.datetime:
-    """The app's clock (the demo runs one of its own), else the wall clock."""
-    clock = getattr(request.app.state, "clock", None)
-    return clock() if clock is not None else dt.datetime.now(dt.UTC)
+    """Now on the app's clock (the wall clock, or the demo's simulated one)."""
+    now: dt.datetime = request.app.state.clock()
+    return now
 
 
 def may_view(request: Request, site: str, who: Principal | None) -> bool:

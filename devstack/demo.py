@@ -149,7 +149,9 @@ def command(
             services_down(settings)
             console.print("services stopped (data kept; `hubsense services up` restarts them)")
     if keep_services:
-        _print_where_to_look(dsn, mqtt_url, state_dir)
+        from hubsense.devstack.demo_screen import print_where_to_look
+
+        print_where_to_look(dsn, mqtt_url, state_dir)
 
 
 @dataclass
@@ -191,10 +193,12 @@ def _run_stack(
     options: _Options,
 ) -> None:
     from hubsense.api.app import run_api
+    from hubsense.devstack.demo_screen import print_summary, ready_block
     from hubsense.devstack.ports import free_port, port_is_free
     from hubsense.ingest.service import run as run_ingest
     from hubsense.simulators.clock import SimClock, clock_site, describe, working_morning
 
+    from hubsense.clock import wall_clock
     from hubsense.db.inventory_sync import apply_inventory
 
     plan = apply_inventory(dsn, inv)
@@ -211,7 +215,6 @@ def _run_stack(
     if not options.via_edge:
         site = clock_site(inv)
         clock = SimClock(working_morning(site, int(time.time() * 1000)), options.speed)
-    clock_kwargs = {"clock": clock.now} if clock is not None else {}
     ingest_ready, api_ready = threading.Event(), threading.Event()
     ingest = _start("ingest", run_ingest, settings, dsn=dsn, mqtt_url=mqtt_url, ready=ingest_ready)
     port = options.api_port if port_is_free(options.api_port) else free_port()
@@ -224,7 +227,7 @@ def _run_stack(
         dsn=dsn,
         mqtt_url=mqtt_url,
         ready=api_ready,
-        **clock_kwargs,
+        clock=wall_clock if clock is None else clock.now,
     )
     workers = [ingest, api]
     try:
@@ -262,7 +265,7 @@ def _run_stack(
         workers.insert(0, sim)
         clock_line = None if clock is None else describe(site, clock.start_ms, clock.speed)
         live_start_s = time.time() if clock is None else clock.start_ms / 1000
-        block = _ready_block(base, inv, dsn, key, options, clock_line, live_start_s)
+        block = ready_block(base, inv, dsn, key, options, clock_line, live_start_s)
         console.print(block, highlight=False)
         _watch(console, dsn, workers, options.duration_s)
     finally:
@@ -275,41 +278,8 @@ def _run_stack(
     _analytics_tick(dsn)
     final = _counts(dsn)
     console.print(f"[bold]5/5[/] done: {final.line()}")
-    _print_summary(console, dsn, options.backfill_s)
+    print_summary(console, dsn, options.backfill_s)
     typer.echo(final.line())
-
-
-def _ready_block(
-    base: str,
-    inv: Any,
-    dsn: str,
-    key: str,
-    options: _Options,
-    clock_line: str | None,
-    live_start_s: float,
-) -> str:
-    """Everything to open or run while the demo runs, in one place."""
-    import datetime as dt
-
-    today = dt.date.today()
-    start = dt.date.fromtimestamp(live_start_s - options.backfill_s)
-    width = max(len(site.id) for site in inv.sites)
-    pages = "\n".join(
-        f"    {site.id:<{width}}  {base}/hubs/{site.id}"
-        for site in sorted(inv.sites, key=lambda site: (site.kind != "office", site.id))
-    )
-    return (
-        "\n[bold]ready[/]: the demo runs until Ctrl-C\n"
-        f"  sites      {base}/\n"
-        f"  API docs   {base}/docs  (or {base}/redoc)\n"
-        + (f"  clock      {clock_line}; the hub pages follow it\n" if clock_line else "")
-        + f"  hub pages\n{pages}\n"
-        f"  report     hubsense report --from {start} --to {today + dt.timedelta(days=1)} "
-        f"--out report.html --dsn '{dsn}'\n"
-        f"  API key    {key}  (facilities: Authorization: Bearer KEY, or Sign in on a hub page)\n"
-        f"  logs       {options.log_file}\n"
-        "  Ctrl-C stops: the simulated nodes send `stop`, ingest stores the rest, servers stop\n"
-    )
 
 
 def _simulate(inv: Any, settings: Any, stop: threading.Event, **options: Any) -> None:
@@ -348,25 +318,6 @@ def _analytics_tick(dsn: str) -> int:
     from hubsense.analytics.scheduler import tick
 
     return len(tick(dsn))
-
-
-def _print_summary(console: Any, dsn: str, backfill_s: int) -> None:
-    import datetime as dt
-    from fractions import Fraction
-
-    from hubsense.analytics.summary import summarize
-
-    from hubsense.db.connect import connect
-
-    today = dt.date.today()
-    start = today - dt.timedelta(days=max(1, backfill_s // 86400))
-    with connect(dsn) as conn:
-        rows = summarize(conn, start, today + dt.timedelta(days=1), Fraction(95))
-    from hubsense.analytics.summary_tables import summary_tables
-
-    console.print(f"right-sizing {start} .. {today} (p95 of daily peaks):")
-    for table in summary_tables(rows):
-        console.print(table)
 
 
 def _guard(target: Any, errors: list[BaseException]) -> Any:
@@ -408,13 +359,3 @@ def _wait_for_drain(dsn: str) -> None:
             return
         last = current
         time.sleep(1.5)
-
-
-def _print_where_to_look(dsn: str, mqtt_url: str, state_dir: Path) -> None:
-    typer.echo(
-        "\nWhere to look:\n"
-        f"  database   psql '{dsn}'   (tables events, node_status, bookings, dead_letters)\n"
-        f"  broker     mosquitto_sub -L '{mqtt_url}/hubsense/v1/#' -v\n"
-        f"  state      {state_dir}/services.json\n"
-        f"  stop with  hubsense services down --state-dir {state_dir}\n"
-    )
