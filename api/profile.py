@@ -3,8 +3,10 @@
 `GET /v1/sites/{site}/profile?from&to`: `analytics.decision.day_profile` over the period's
 open days, from the rollups (`analytics_site_day` for the open days, the desk-hour rollups
 for occupied seconds; an absent desk-hour row counts as zero). `GET
-/v1/sites/{site}/upcoming`: bookings starting on each of the next 7 site-local days, counts
-only (cancelled ones left out). Field names as in `hubsense.analytics.decision`.
+/v1/sites/{site}/upcoming`: bookings starting on each of the next 7 site-local days from now
+on the app's clock (the demo's simulated one, or the wall's), counts only (cancelled ones
+left out); `upcoming_counts` is the same read for other routes (the hub page's week). Field
+names as in `hubsense.analytics.decision`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from hubsense.api import models
 from hubsense.api.auth import Conn, Reader, check_site
 from hubsense.api.metrics import From, To, _period
@@ -64,7 +66,8 @@ _UPCOMING = """
 SELECT g.day, count(b.booking_id)
   FROM sites s
  CROSS JOIN LATERAL (
-       SELECT (now() AT TIME ZONE s.timezone)::date + k AS day FROM generate_series(0, %s) AS k
+       SELECT (%s::timestamptz AT TIME ZONE s.timezone)::date + k AS day
+         FROM generate_series(0, %s) AS k
  ) g
   LEFT JOIN bookings b
     ON b.site_id = s.id AND b.cancelled_at IS NULL
@@ -73,6 +76,17 @@ SELECT g.day, count(b.booking_id)
  WHERE s.id = %s
  GROUP BY g.day ORDER BY g.day
 """
+
+
+def upcoming_counts(
+    conn: Any, site: str, now: dt.datetime, days: int = UPCOMING_DAYS
+) -> list[tuple[dt.date, int]]:
+    """(site-local date, bookings starting that day, cancelled left out) for the `days` local
+    dates from `now`'s, in order; an unknown site gives []."""
+    if now.tzinfo is None:
+        raise ValueError("upcoming_counts: now must be timezone-aware")
+    rows = conn.execute(_UPCOMING, (now, days - 1, site)).fetchall()
+    return [(day, int(n)) for day, n in rows]
 
 
 def _known(conn: Any, site: str) -> None:
@@ -112,16 +126,15 @@ def get_profile(who: Reader, conn: Conn, site: str, start: From, end: To) -> Pro
     response_model=Upcoming,
     summary="Bookings starting on each of the next 7 local days (counts only)",
 )
-def get_upcoming(who: Reader, conn: Conn, site: str) -> Upcoming:
+def get_upcoming(request: Request, who: Reader, conn: Conn, site: str) -> Upcoming:
     from hubsense.analytics.decision import WEEKDAYS
 
     check_site(who, site)
     _known(conn, site)
-    rows = conn.execute(_UPCOMING, (UPCOMING_DAYS - 1, site)).fetchall()
     return Upcoming(
         site=site,
         days=[
-            UpcomingDay(date=day, weekday=WEEKDAYS[day.weekday()], bookings=int(n))
-            for day, n in rows
+            UpcomingDay(date=day, weekday=WEEKDAYS[day.weekday()], bookings=n)
+            for day, n in upcoming_counts(conn, site, request.app.state.clock())
         ],
     )

@@ -4,9 +4,12 @@ rollup rows and bookings made by hand."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import psycopg
-from api_helpers import HUB, SITE, ApiServer, Keys
+import pytest
+from api_helpers import HUB, SITE, ApiServer, Keys, api_settings
 
 _HOUR = """INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s,
     occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s)
@@ -85,3 +88,45 @@ def test_upcoming_counts_the_next_7_days(api: ApiServer, api_dsn: str, keys: Key
             for k in range(7)
         ],
     }
+
+
+def test_upcoming_follows_the_app_clock(
+    api_dsn: str, keys: Keys, start_api: Callable[..., ApiServer]
+) -> None:
+    """On the demo's simulated clock the 7 days start at its date, not the wall's; a
+    booking is counted on its site-local date (23:30 local on the 6th is still the 6th)."""
+    from hubsense.api.profile import upcoming_counts
+
+    # Late on Sunday 1 March 2026 in Stockholm (22:30 UTC): the seven days are 1..7 March.
+    sim_now = dt.datetime(2026, 3, 1, 23, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
+    at = "(%s::timestamp) AT TIME ZONE 'Europe/Stockholm'"
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        for booking, local in (
+            ("clk1", "2026-03-01 08:00"),  # earlier on the clock's day: still that day's
+            ("clk2", "2026-03-06 23:30"),  # the 6th local (the 6th at 22:30 UTC)
+            ("clk3", "2026-03-07 00:30"),  # the 7th local, the 6th in UTC
+            ("clk4", "2026-03-08 09:00"),  # day 8: outside
+            ("clk5", "2026-02-28 09:00"),  # the day before: outside
+        ):
+            conn.execute(
+                f"""INSERT INTO bookings (booking_id, site_id, desk_id, start_at, end_at, origin)
+                    VALUES (%s, %s, 'h-1', {at}, {at} + interval '1 hour', 'api')""",
+                (booking, HUB, local, local),
+            )
+        expected = [(dt.date(2026, 3, 1) + dt.timedelta(days=k), 0) for k in range(7)]
+        expected[0] = (dt.date(2026, 3, 1), 1)
+        expected[5] = (dt.date(2026, 3, 6), 1)
+        expected[6] = (dt.date(2026, 3, 7), 1)
+        assert upcoming_counts(conn, HUB, sim_now) == expected
+        assert upcoming_counts(conn, HUB, sim_now, days=1) == expected[:1]
+        assert upcoming_counts(conn, "nowhere", sim_now) == []
+        with pytest.raises(ValueError, match="timezone-aware"):
+            upcoming_counts(conn, HUB, sim_now.replace(tzinfo=None))
+    server = start_api(api_settings(), api_dsn, clock=lambda: sim_now.astimezone(dt.UTC))
+    with server.client(keys.hub_manager) as client:
+        got = client.get(f"/v1/sites/{HUB}/upcoming")
+    assert got.status_code == 200, got.text
+    assert [(d["date"], d["weekday"], d["bookings"]) for d in got.json()["days"]] == [
+        (day.isoformat(), ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()], n)
+        for day, n in expected
+    ]
