@@ -148,8 +148,9 @@ def command(
         typer.Option(
             "--dsn",
             help=(
-                "Also write the generated bookings into this PostgreSQL database (table "
-                "bookings, origin simulator)."
+                "Also write the generated bookings (table bookings, origin simulator) and the "
+                "day passes bought at coworking sites (table day_passes) into this PostgreSQL "
+                "database; its inventory must be applied."
             ),
         ),
     ] = None,
@@ -158,8 +159,8 @@ def command(
         typer.Option(
             "--write-bookings",
             help=(
-                "Write bookings to the configured database (HUBSENSE_DB__DSN or `hubsense "
-                "services up`) without naming --dsn."
+                "Write bookings and day passes to the configured database (HUBSENSE_DB__DSN "
+                "or `hubsense services up`) without naming --dsn."
             ),
         ),
     ] = False,
@@ -202,7 +203,9 @@ def command(
     Every node of the inventory becomes a virtual edge agent that publishes
     contract-true events (state changes, alives, status with last will) for its
     desks, driven by realistic days: arrivals, lunch, meetings, office, hub and
-    home days, bookings, walk-ins and no-shows.
+    home days, bookings, walk-ins and no-shows, and day passes bought at open
+    coworking sites by some of the people working from home (ids from the seed and
+    date, so writing the same days again adds nothing).
 
     Examples:
 
@@ -213,7 +216,7 @@ def command(
         (one simulated day in 24 minutes)
 
       hubsense simulate -i inventory.yaml --seed 7 --backfill 28d --write-bookings
-        (four weeks of history, bookings into the database, then live)
+        (four weeks of history, bookings and day passes into the database, then live)
 
       hubsense simulate -i inventory.yaml --seed 7 --via-edge
         (live, real time, through real edge agents: the code a Pi runs)
@@ -290,6 +293,7 @@ def _report(summary: Any, seed: int, as_json: bool) -> None:
             "events": summary.events,
             "messages": summary.messages,
             "bookings": summary.bookings,
+            "day_passes": summary.day_passes,
         }
         typer.echo(json.dumps({**fields, "nodes": summary.nodes, "seed": seed}))
     else:

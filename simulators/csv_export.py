@@ -3,13 +3,15 @@
 `events.csv`: `node,seq,ts,type,desk,source,state` (desk, source, state empty
 for alive/stop), rows per node in seq order, nodes in inventory order.
 `bookings.csv`: `booking_id,site,desk,start,end`, ISO-8601 instants with the
-site's offset. Files are written to a temporary name and renamed, so a failed
+site's offset. `daypasses.csv`: `pass_id,site,date`, the format of `hubsense daypasses
+import` (docs/decisions.md). Files are written to a temporary name and renamed, so a failed
 run never leaves half a file. Output is byte-identical for the same input.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from hubsense.site_time import format_local
 
 EVENT_COLUMNS = ("node", "seq", "ts", "type", "desk", "source", "state")
 BOOKING_COLUMNS = ("booking_id", "site", "desk", "start", "end")
+DAY_PASS_COLUMNS = ("pass_id", "site", "date")
 
 
 def write_events(path: Path, events_by_node: Iterable[tuple[str, list[SimEvent]]]) -> int:
@@ -66,6 +69,16 @@ def write_bookings(path: Path, inventory: Inventory, bookings: list[SimBooking])
                 )
             )
     return len(bookings)
+
+
+def write_day_passes(path: Path, passes: list[tuple[str, str, dt.date]]) -> int:
+    """Write daypasses.csv; returns the number of pass rows."""
+    with _atomic(path) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(DAY_PASS_COLUMNS)
+        for pass_id, site, day in passes:
+            writer.writerow((pass_id, site, day.isoformat()))
+    return len(passes)
 
 
 @contextmanager

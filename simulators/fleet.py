@@ -33,6 +33,8 @@ from hubsense.wire import EventType
 log = get_logger(__name__)
 
 BookingSink = Callable[[list[SimBooking]], None]
+# Day passes as (pass_id, site, date), written like bookings: for each day once it is planned.
+DayPassSink = Callable[[list[tuple[str, str, dt.date]]], None]
 Progress = Callable[[int], None]  # called with the number of events just published
 
 # Real seconds between live ticks: events are stamped with their simulated time anyway,
@@ -47,11 +49,12 @@ class Summary:
     messages: int = 0
     bookings: int = 0
     nodes: int = 0
+    day_passes: int = 0
 
     def line(self) -> str:
         return (
             f"simulated {self.nodes} nodes: {self.events} events in {self.messages} messages, "
-            f"{self.bookings} bookings"
+            f"{self.bookings} bookings, {self.day_passes} day passes"
         )
 
 
@@ -75,10 +78,12 @@ class Fleet:
         mqtt_url: str,
         seq_start: dict[str, int] | None = None,
         bookings_sink: BookingSink | None = None,
+        day_pass_sink: DayPassSink | None = None,
     ) -> None:
         self.world = world
         self.summary = Summary()
         self._sink = bookings_sink
+        self._pass_sink = day_pass_sink
         self._booked_days: set[dt.date] = set()
         url = parse_mqtt_url(mqtt_url)
         starts = seq_start or {}
@@ -210,6 +215,10 @@ class Fleet:
         self.summary.bookings += len(bookings)
         if self._sink is not None and bookings:
             self._sink(bookings)
+        passes = self.world.day_passes(new)
+        self.summary.day_passes += len(passes)
+        if self._pass_sink is not None and passes:
+            self._pass_sink(passes)
 
     def _publish(
         self, member: _Member, events: list[SimEvent], progress: Progress | None = None

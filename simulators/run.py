@@ -2,7 +2,9 @@
 
 `export_csv` writes docs/metrics.md files without a broker; `publish` backfills
 and/or runs live against a broker, keeps each node's next seq in a state file
-(seqs survive runs, docs/wire.md) and writes bookings to the database when asked.
+(seqs survive runs, docs/wire.md) and, when asked, writes bookings and the day passes
+bought at co-working sites to the database, through the stores the booking tools' and
+`hubsense daypasses import`'s paths use.
 Owns the process-level concerns: progress on stderr, signals, the state file.
 """
 
@@ -20,8 +22,8 @@ from typing import Any
 
 from hubsense.simulators.bookings import SimBooking
 from hubsense.simulators.clock import SimClock
-from hubsense.simulators.csv_export import write_bookings, write_events
-from hubsense.simulators.fleet import BookingSink, Fleet, Summary
+from hubsense.simulators.csv_export import write_bookings, write_day_passes, write_events
+from hubsense.simulators.fleet import BookingSink, DayPassSink, Fleet, Summary
 from hubsense.simulators.world import NO_FAULTS, Faults, World
 
 from hubsense.errors import ConfigError
@@ -49,7 +51,8 @@ def export_csv(
     end_ms: int | None = None,
     faults: bool = True,
 ) -> Summary:
-    """Write events.csv and bookings.csv for local dates [from, to) or a window ending at end_ms."""
+    """Write events.csv, bookings.csv and daypasses.csv for local dates [from, to) or a
+    window ending at end_ms (passes for every local date the window touches)."""
     if dates is None and window_s is None:
         raise ConfigError("--to-csv: give the period with --from/--to or --backfill")
     world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
@@ -70,6 +73,8 @@ def export_csv(
     summary = Summary(nodes=len(per_node), bookings=len(bookings))
     summary.events = write_events(directory / "events.csv", per_node)
     write_bookings(directory / "bookings.csv", inventory, bookings)
+    pass_days = sorted(d for d in days if dates is None or dates[0] <= d < dates[1])
+    summary.day_passes = write_day_passes(directory / "daypasses.csv", world.day_passes(pass_days))
     log.info(
         "sim_csv_written", directory=str(directory), events=summary.events, bookings=len(bookings)
     )
@@ -122,7 +127,8 @@ def publish(
     With `via_edge` the live part runs real edge agents (`edge_driver`); the
     backfill stays on the virtual nodes. A `clock` (the demo's) sets where live time
     starts and how fast it runs: the backfill ends at its start. `mqtt_url` and `dsn`
-    come resolved (only CLIs look for servers); `dsn` is needed with `write_bookings`.
+    come resolved (only CLIs look for servers); `dsn` is needed with `write_bookings`,
+    which writes the day passes too (the inventory's coworking sites must be applied).
     """
     if via_edge and not backfill_only and speed != 1:
         raise ConfigError(
@@ -140,9 +146,15 @@ def publish(
         speed = clock.speed
     url = mqtt_url
     seq_path = state_file or settings.services.state_dir / "simulator-seq.json"
-    sink, close_sink = _bookings_sink(dsn) if write_bookings else (None, None)
+    sinks = _database_sinks(dsn, inventory) if write_bookings else None
     world = World(inventory, seed, faults=Faults() if faults else NO_FAULTS)
-    fleet = Fleet(world, url, read_seqs(seq_path), sink)
+    fleet = Fleet(
+        world,
+        url,
+        read_seqs(seq_path),
+        sinks[0] if sinks else None,
+        sinks[1] if sinks else None,
+    )
     stop = stop_event or threading.Event()
     try:
         fleet.connect()
@@ -180,8 +192,8 @@ def publish(
                 )
     finally:
         save_seqs(seq_path, fleet.next_seqs())
-        if close_sink is not None:
-            close_sink()
+        if sinks is not None:
+            sinks[2]()
     return fleet.summary
 
 
@@ -246,19 +258,42 @@ def _periodic_saver(fleet: Fleet, path: Path) -> Any:
     return save
 
 
-def _bookings_sink(dsn: str | None) -> tuple[BookingSink, Any]:
+def _database_sinks(dsn: str | None, inventory: Inventory) -> tuple[BookingSink, DayPassSink, Any]:
+    """Writers of bookings and day passes on one connection, and its close.
+
+    Day passes go through `hubsense.daypasses` as an import does: checked against the
+    stored sites, idempotent by pass_id. So the inventory's coworking sites must be in the
+    database (`hubsense inventory apply`, which the demo does first); checked here, before
+    anything is simulated, with one line saying what to run.
+    """
     from hubsense.bookings.store import upsert_bookings
 
+    from hubsense.daypasses import parse_rows, site_kinds, store
     from hubsense.db.connect import connect
+    from hubsense.inventory.model import SiteKind
 
     if dsn is None:
         raise ConfigError("--write-bookings: needs the database (--dsn, or HUBSENSE_DB__DSN)")
     conn = connect(dsn, autocommit=True)
+    kinds = site_kinds(conn)
+    coworking = [s.id for s in inventory.sites if s.kind is SiteKind.COWORKING]
+    missing = [site for site in coworking if kinds.get(site) != "coworking"]
+    if missing:
+        conn.close()
+        raise ConfigError(
+            f"--write-bookings: coworking site {', '.join(missing)} is not in the database, so "
+            "its day passes cannot be stored; apply the inventory first "
+            "(`hubsense inventory apply FILE`)"
+        )
 
-    def sink(bookings: list[SimBooking]) -> None:
+    def bookings_sink(bookings: list[SimBooking]) -> None:
         upsert_bookings(conn, booking_rows(bookings), origin="simulator")
 
-    return sink, conn.close
+    def passes_sink(passes: list[tuple[str, str, dt.date]]) -> None:
+        rows = [{"pass_id": p, "site": site, "date": day.isoformat()} for p, site, day in passes]
+        store(conn, parse_rows(rows, "simulator", kinds, first_line=1))
+
+    return bookings_sink, passes_sink, conn.close
 
 
 def booking_rows(bookings: list[SimBooking]) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The simulated organisation: day plans turned into sensor changes, outages and bookings.
+"""The simulated organisation: day plans turned into sensor changes, outages, bookings and
+the day passes bought at co-working sites.
 
 Pure: no I/O, no clock. Everything is derived from (inventory, seed, date), so
 any window of time can be generated on its own and agrees with any other
@@ -14,7 +15,14 @@ from dataclasses import dataclass, field
 
 from hubsense.simulators.bookings import SimBooking, bookings_of
 from hubsense.simulators.node import Outage, SimEvent, Transition, VirtualNode
-from hubsense.simulators.people import Behaviour, DayPlan, Person, plan_day, population
+from hubsense.simulators.people import (
+    Behaviour,
+    DayPlan,
+    Person,
+    day_passes,
+    plan_day,
+    population,
+)
 
 from hubsense.inventory.model import GpioPirSensor, Inventory, Node, Site
 from hubsense.site_time import DAY_S, local_dates, wall_ms
@@ -132,6 +140,10 @@ class World:
     def bookings(self, days: list[dt.date]) -> list[SimBooking]:
         out = [b for day in days for b in bookings_of(self.inventory, self.plan(day))]
         return sorted(out, key=lambda b: (b.start_ms, b.booking_id))
+
+    def day_passes(self, days: list[dt.date]) -> list[tuple[str, str, dt.date]]:
+        """(pass_id, site, date) bought for those days; ids stable for (seed, date)."""
+        return [p for day in days for p in day_passes(self.inventory, self.plan(day), self.seed)]
 
     def node_days(self, node: Node, start_ms: int, end_ms: int) -> list[dt.date]:
         """Local dates whose plans can affect [start_ms, end_ms) (the day before holds state)."""

@@ -75,6 +75,10 @@ def test_cli_backfill_writes_bookings_and_persists_seqs(
     tmp_path: Path,
     collector,  # type: ignore[no-untyped-def]
 ) -> None:
+    from hubsense.db.inventory_sync import apply_inventory
+    from hubsense.inventory.file import load_inventory
+
+    apply_inventory(db_dsn, load_inventory(EXAMPLE))  # its coworking sites, for the day passes
     sub = collector("hubsense/v1/hub-gaxsjo/+/events")
     state = tmp_path / "seq.json"
     args = [

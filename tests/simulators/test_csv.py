@@ -33,7 +33,7 @@ def test_csv_columns_parse_back_and_are_deterministic(tmp_path: Path) -> None:
     stdout = _simulate(tmp_path / "a", "--seed", "5", *period)
     _simulate(tmp_path / "b", "--seed", "5", *period)
     _simulate(tmp_path / "c", "--seed", "6", *period)
-    for name in ("events.csv", "bookings.csv"):
+    for name in ("events.csv", "bookings.csv", "daypasses.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes()
     inventory = load_inventory(EXAMPLE)
@@ -80,8 +80,20 @@ def test_csv_columns_parse_back_and_are_deterministic(tmp_path: Path) -> None:
         assert start < end and start.date() == end.date()
         assert dt.date(2026, 3, 2) <= start.date() < dt.date(2026, 3, 5)
         assert inventory.site_of_desk[booking["desk"]] == booking["site"]
+    # daypasses.csv is what `hubsense daypasses import` reads: coworking sites, open days only.
+    from hubsense.daypasses import read_csv
+
+    kinds = {s.id: s.kind.value for s in inventory.sites}
+    text = (tmp_path / "a" / "daypasses.csv").read_text(encoding="utf-8")
+    passes = read_csv(text, "daypasses.csv", kinds)
+    assert text.startswith("pass_id,site,date\n") and len(passes) > 0
+    assert {p.day for p in passes} == {dt.date(2026, 3, d) for d in (2, 3, 4)}
+    for day_pass in passes:
+        site = inventory.site_by_id[day_pass.site]
+        assert site.kind.value == "coworking" and site.is_open_on(day_pass.day)
     assert stdout.startswith(
-        f"simulated 17 nodes: {len(rows)} events in 0 messages, {len(bookings)} bookings"
+        f"simulated 17 nodes: {len(rows)} events in 0 messages, {len(bookings)} bookings, "
+        f"{len(passes)} day passes"
     )
 
 
