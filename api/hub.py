@@ -5,7 +5,9 @@ any hour. Everyone else — no key, or a key that may not see this site (a weake
 never sees less than none) — sees what `api.hub_public` allows (`counts`, the default:
 free/occupied numbers and today's co-presence; `desks`: every desk too; `off`: 401),
 and only while the site is open: outside its opening hours the public view is `closed`
-(no counts, so a lone person at a small hub at night is not advertised). A key comes as
+(no counts, so a lone person at a small hub at night is not advertised). Every view also
+carries `week` (this week per day, the next 7 days' booking counts, the community day): day-level
+counts of a week, not who is here now, so closed hours change nothing there. A key comes as
 a header or, for the page and its EventSource, as the session cookie of
 `hubsense.api.hub_session`; never in the URL. Must not write to the database.
 """
@@ -36,7 +38,10 @@ from hubsense.api.keys import Principal
 from hubsense.api.occupancy import count
 from hubsense.api.today import WEEKDAYS, opening_spans
 
+from hubsense.logs import get_logger
 from hubsense.wire import ID_PATTERN
+
+log = get_logger(__name__)
 
 router = APIRouter(tags=["hub page"], responses=models.ERRORS)
 # First, so /hubs/session is not read as a site called "session".
@@ -89,8 +94,135 @@ def view_of(request: Request, snapshot: HubSnapshot, by_right: bool) -> View:
     return "desks" if request.app.state.settings.api.hub_public == "desks" else "counts"
 
 
-def render(snapshot: HubSnapshot, view: View, simulated: bool = False) -> models.HubState:
+WEEK_REFRESH_S = 60.0
+# A day is named only from this many ISO weeks with measured open days: one Tuesday is no habit.
+COMMUNITY_MIN_WEEKS = 2
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+NOT_ENOUGH = "Not enough weeks measured yet to say which day most people come"
+
+
+def community_line(day: str | None, weeks: int, came: bool, known: bool = True) -> str:
+    if not known:
+        return "The stored inventory does not validate, so no day can be named yet"
+    if weeks < COMMUNITY_MIN_WEEKS:
+        return f"{NOT_ENOUGH} ({weeks} of {COMMUNITY_MIN_WEEKS} weeks)"
+    if day is None or not came:
+        return "Too few people came in the last 8 weeks to say which day most people come"
+    return f"Most people come on {DAY_NAMES[WEEKDAYS.index(day)]}s"
+
+
+def read_week(conn: Any, site: str, now: dt.datetime) -> models.HubWeek | None:
+    """The site's current ISO week (site-local), its next 7 days' bookings, its community day.
+
+    Days before today come from the rollups (`analytics_site_day`): finished days. Today
+    always comes from the events so far (`today.read_desks_used`; its co-presence is put in
+    from the live `today` at render time): a rollup row of today would cover only part of it,
+    and the page must not show two different numbers for today. Later days carry no numbers."""
+    from hubsense.analytics.decision import COMMUNITY_WINDOW_DAYS, community_day, iso_week
+    from hubsense.analytics.io.decision_read import site_days, stored_inventory
+    from hubsense.api.profile import upcoming_counts
+    from hubsense.api.today import read_desks_used
+
+    from hubsense.inventory.model import DEFAULT_USED_MIN_S
+
+    row = conn.execute(
+        "SELECT timezone, opening_hours, closed_dates FROM sites WHERE id = %s", (site,)
+    ).fetchone()
+    if row is None:
+        return None
+    zone, hours, closed = ZoneInfo(row[0]), row[1], set(row[2])
+    today = now.astimezone(zone).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    try:
+        inventory = stored_inventory(conn)
+    except ValueError as error:  # an inventory stored by an older version that no longer validates
+        log.warning("hub_week_inventory_invalid", site=site, error=str(error))
+        inventory = None
+    used_min_s = inventory.used_min_s if inventory is not None else DEFAULT_USED_MIN_S
+    # site_days(monday, today) also holds the 56 days before today (the community window).
+    rows = [d for d in site_days(conn, monday, today) if d.site == site]
+    rolled = {d.day: d for d in rows}
+    days = []
+    for k in range(7):
+        day = monday + dt.timedelta(days=k)
+        r = rolled.get(day) if day < today else None
+        used: int | None
+        if r is not None:
+            source, used, together, is_open = "rollup", r.desks_used, r.copresence_s, r.open
+        else:
+            source = "live" if day == today else "not_measured" if day < today else "future"
+            used = read_desks_used(conn, site, now, used_min_s) if day == today else None
+            together, is_open = None, bool(opening_spans(hours, closed, day, zone))
+        days.append(
+            models.WeekDay(
+                date=day,
+                weekday=WEEKDAYS[k],
+                open=is_open,
+                source=source,
+                desks_used=used,
+                copresence_s=together,
+            )
+        )
+    first = today - dt.timedelta(days=COMMUNITY_WINDOW_DAYS)
+    measured = [d for d in rows if d.open and first <= d.day < today]
+    weeks = len({iso_week(d.day) for d in measured})
+    site_of = inventory.site_by_id.get(site) if inventory is not None else None
+    best = community_day(site_of, rows, today) if site_of is not None else None
+    # community_day picks the highest mean even when it is 0: nobody came is no community day.
+    came = any(d.desks_used for d in measured if best and WEEKDAYS[d.day.weekday()] == best)
+    named = best if weeks >= COMMUNITY_MIN_WEEKS and came else None
+    upcoming = [
+        models.UpcomingBookings(date=day, weekday=WEEKDAYS[day.weekday()], bookings=n)
+        for day, n in upcoming_counts(conn, site, now)
+    ]
+    return models.HubWeek(
+        week=iso_week(today),
+        days=days,
+        upcoming=upcoming,
+        used_min_s=used_min_s,
+        community_day=named,
+        community_weeks=weeks,
+        community_min_weeks=COMMUNITY_MIN_WEEKS,
+        community_line=community_line(best, weeks, came, inventory is not None),
+    )
+
+
+def week_of(request: Request, snapshot: HubSnapshot) -> models.HubWeek:
+    """`read_week` at the snapshot's instant, read at most every WEEK_REFRESH_S per site and
+    local day (a stream renders every desk change; the week changes by the day, bookings by
+    the minute)."""
+    cache: dict[str, tuple[float, dt.date, models.HubWeek]] | None = getattr(
+        request.app.state, "hub_weeks", None
+    )
+    if cache is None:
+        cache = request.app.state.hub_weeks = {}
+    local_day = snapshot.at.astimezone(ZoneInfo(snapshot.timezone)).date()
+    cached = cache.get(snapshot.site)
+    if (
+        cached is not None
+        and cached[1] == local_day
+        and time.monotonic() - cached[0] < WEEK_REFRESH_S
+    ):
+        return cached[2]
+    with request.app.state.pool.connection() as conn:
+        week = read_week(conn, snapshot.site, snapshot.at)
+    if week is None:
+        raise HTTPException(404, f"no site {snapshot.site}")
+    cache[snapshot.site] = (time.monotonic(), local_day, week)
+    return week
+
+
+def render(
+    snapshot: HubSnapshot, view: View, week: models.HubWeek, simulated: bool = False
+) -> models.HubState:
     desks = [models.DeskNow.model_validate(d, from_attributes=True) for d in snapshot.desks]
+    # Today's time together is the live summary's, the same number as `today` shows.
+    days = [
+        d.model_copy(update={"copresence_s": snapshot.today.copresence_s})
+        if d.source == "live" and d.date == snapshot.today.date
+        else d
+        for d in week.days
+    ]
     # The counts view shows no desks (and so no booking ids); closed shows no numbers at all.
     return models.HubState(
         site=snapshot.site,
@@ -102,6 +234,7 @@ def render(snapshot: HubSnapshot, view: View, simulated: bool = False) -> models
         desks=desks if view == "desks" else None,
         today=snapshot.today,
         simulated=simulated,
+        week=week.model_copy(update={"days": days}),
     )
 
 
@@ -144,7 +277,8 @@ def hub_static(name: Literal["hub.js", "hub.css"]) -> PlainTextResponse:
 def hub_state(site: models.SitePath, request: Request, who: Viewer) -> models.HubState:
     by_right = may_view(request, site, who)
     snapshot = _snapshot(request, site)
-    return render(snapshot, view_of(request, snapshot, by_right), request.app.state.simulated_clock)
+    view = view_of(request, snapshot, by_right)
+    return render(snapshot, view, week_of(request, snapshot), request.app.state.simulated_clock)
 
 
 @router.get("/hubs/{site}/events", include_in_schema=False)
@@ -181,7 +315,7 @@ async def hub_events(
     async def stream() -> Any:
         try:
             yield f"retry: 2000\n: watching {site}\n\n"
-            idle_s, checked, latest, sent = 0.0, time.monotonic(), None, None
+            idle_s, checked, latest, sent, sent_week = 0.0, time.monotonic(), None, None, None
             # Short waits, so a stopping server ends the stream within a second.
             while not request.app.state.stopping.is_set():
                 if by_cookie and time.monotonic() - checked >= RECHECK_S:
@@ -192,15 +326,20 @@ async def hub_events(
                 latest = snapshot or latest
                 # Opening and closing change the public view without a new snapshot.
                 view = view_of(request, latest, by_right) if latest is not None else None
-                if snapshot is None and (view is None or view == sent):
+                week = sent_week
+                if latest is not None and (snapshot is not None or idle_s + 1.0 >= KEEPALIVE_S):
+                    # New bookings change the week without a new snapshot: looked at (cached)
+                    # with each snapshot and at each keep-alive.
+                    week = await run_in_threadpool(week_of, request, latest)
+                if snapshot is None and (view is None or view == sent) and week == sent_week:
                     idle_s += 1.0
                     if idle_s >= KEEPALIVE_S:
                         idle_s = 0.0
                         yield ": keep-alive\n\n"
                     continue
-                assert latest is not None and view is not None
-                idle_s, sent = 0.0, view
-                state = render(latest, view, simulated)
+                assert latest is not None and view is not None and week is not None
+                idle_s, sent, sent_week = 0.0, view, week
+                state = render(latest, view, week, simulated)
                 yield f"event: state\ndata: {state.model_dump_json()}\n\n"
         finally:
             subscription.close()

@@ -188,6 +188,64 @@ class RightSizing(BaseModel):
     cost_saved_month: float | None = Field(description="cost_per_desk_month x surplus.")
 
 
+class WeekDay(BaseModel):
+    """One day of the hub's current ISO week (Monday to Sunday, site-local)."""
+
+    date: dt.date
+    weekday: str = Field(description="mon … sun")
+    open: bool = Field(description="The day has opening hours and is not a closed date.")
+    source: Literal["rollup", "live", "not_measured", "future"] = Field(
+        description="rollup: a finished day from the analytics rollups (`analytics_site_day`);"
+        " live: today so far, from the events (as `today`); not_measured: a past day without a"
+        " rollup row yet; future: not yet come. Only rollup and live days carry numbers."
+    )
+    desks_used: int | None = Field(
+        description="Desks occupied at least `used_min_s` (default 30 min) that day"
+        " (docs/metrics.md `desks_used`); today: so far. None when there is no number."
+    )
+    copresence_s: int | None = Field(
+        description="Seconds inside opening hours with two or more desks in use at once"
+        " (time together); today: so far. None when there is no number."
+    )
+
+
+class UpcomingBookings(BaseModel):
+    date: dt.date
+    weekday: str = Field(description="mon … sun")
+    bookings: int = Field(
+        description="Bookings starting that local day, cancelled ones left out (counts only,"
+        " as `GET /v1/sites/{site}/upcoming`)."
+    )
+
+
+class HubWeek(BaseModel):
+    """This week at the hub, the next 7 days' bookings and the day most people come.
+
+    Day-level counts, no desk and no person: the same in every view (docs/api.md)."""
+
+    week: str = Field(description="The current ISO week, e.g. 2026-W10.")
+    days: list[WeekDay] = Field(description="Monday to Sunday of the current ISO week.")
+    upcoming: list[UpcomingBookings] = Field(description="Today and the 6 days after it.")
+    used_min_s: int = Field(
+        description="A desk counts as used that day from this many occupied seconds (the"
+        " inventory's `used_min_s`, default 1,800)."
+    )
+    community_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = Field(
+        description="The weekday with the highest mean `desks_used` over the open days of"
+        " the 56 days before today (docs/decisions.md community day); None when fewer than"
+        " `community_min_weeks` weeks were measured or nobody came."
+    )
+    community_weeks: int = Field(
+        description="ISO weeks with at least one measured open day in those 56 days."
+    )
+    community_min_weeks: int = Field(
+        description="Weeks needed before the page names a day (fewer say not enough)."
+    )
+    community_line: str = Field(
+        description='The sentence the page shows, e.g. "Most people come on Tuesdays".'
+    )
+
+
 class HubState(BaseModel):
     site: str
     name: str
@@ -203,4 +261,8 @@ class HubState(BaseModel):
     today: Today
     simulated: bool = Field(
         False, description="The server runs on a simulated clock (the demo): `at` is not now."
+    )
+    week: HubWeek = Field(
+        description="This week per day, the next 7 days' booking counts and the community day"
+        " (day-level counts: shown in every view, also when closed)."
     )

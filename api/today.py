@@ -93,6 +93,36 @@ def copresence(desk_spans: list[list[Span]]) -> tuple[int, int, int | None]:
     return together_ms, peak, peak_at
 
 
+def desk_spans(
+    day: dt.date,
+    zone: ZoneInfo,
+    hours: dict[str, list[str]],
+    closed: set[dt.date],
+    desk_changes: dict[str, list[DeskChange]],
+    desk_node: dict[str, str],
+    node_beats: dict[str, list[NodeBeat]],
+    heartbeat_ms: dict[str, int],
+    now_ms: int,
+) -> dict[str, list[Span]]:
+    """Per desk, O ∩ C ∩ H of `day` up to `now_ms` (what the day's metrics are made of)."""
+    opening = opening_spans(hours, closed, day, zone)
+    day_start = _local_ms(day, "00:00", zone)
+    window = clip(opening, day_start, now_ms)
+    observed = {
+        node: observed_spans(beats, heartbeat_ms[node]) for node, beats in node_beats.items()
+    }
+    per_desk = {}
+    for desk, node in desk_node.items():
+        seen = intersect(occupied_spans(desk_changes.get(desk, [])), observed.get(node, []))
+        per_desk[desk] = intersect(seen, window)
+    return per_desk
+
+
+def desks_used(per_desk: dict[str, list[Span]], used_min_s: int) -> int:
+    """docs/metrics.md `desks_used` so far: desks occupied for at least `used_min_s`."""
+    return sum(sum(e - s for s, e in spans) >= used_min_s * _MS for spans in per_desk.values())
+
+
 def summarise(
     day: dt.date,
     zone: ZoneInfo,
@@ -106,16 +136,10 @@ def summarise(
 ) -> Today:
     """Today's co-presence and peak so far, inside opening hours, from O ∩ C per desk."""
     opening = opening_spans(hours, closed, day, zone)
-    day_start = _local_ms(day, "00:00", zone)
-    window = clip(opening, day_start, now_ms)
-    observed = {
-        node: observed_spans(beats, heartbeat_ms[node]) for node, beats in node_beats.items()
-    }
-    per_desk = []
-    for desk, node in desk_node.items():
-        seen = intersect(occupied_spans(desk_changes.get(desk, [])), observed.get(node, []))
-        per_desk.append(intersect(seen, window))
-    together_ms, peak, peak_at = copresence(per_desk)
+    per_desk = desk_spans(
+        day, zone, hours, closed, desk_changes, desk_node, node_beats, heartbeat_ms, now_ms
+    )
+    together_ms, peak, peak_at = copresence(list(per_desk.values()))
     return Today(
         date=day,
         open=bool(opening),
@@ -156,8 +180,8 @@ CROSS JOIN LATERAL (
 """
 
 
-def read_today(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> Today | None:
-    """Today (site-local) so far; None when the site does not exist."""
+def _read_day(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> tuple[Any, ...] | None:
+    """The arguments of `summarise` / `desk_spans` for the site's local day of `now`."""
     row = conn.execute(_SITE, (site,)).fetchone()
     if row is None:
         return None
@@ -182,14 +206,20 @@ def read_today(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> To
             changes[desk].append(DeskChange(ts_ms, seq, state == "occupied"))
         else:
             beats[node].append(NodeBeat(ts_ms, seq, kind == "alive"))
-    return summarise(
-        day,
-        zone,
-        row[1],
-        set(row[2]),
-        changes,
-        desk_node,
-        beats,
-        heartbeat_ms,
-        int(now.timestamp() * _MS),
-    )
+    hours, closed = row[1], set(row[2])
+    now_ms = int(now.timestamp() * _MS)
+    return (day, zone, hours, closed, changes, desk_node, beats, heartbeat_ms, now_ms)
+
+
+def read_today(conn: psycopg.Connection[Any], site: str, now: dt.datetime) -> Today | None:
+    """Today (site-local) so far; None when the site does not exist."""
+    found = _read_day(conn, site, now)
+    return None if found is None else summarise(*found)
+
+
+def read_desks_used(
+    conn: psycopg.Connection[Any], site: str, now: dt.datetime, used_min_s: int
+) -> int | None:
+    """Today's `desks_used` so far (site-local day of `now`); None when the site does not exist."""
+    found = _read_day(conn, site, now)
+    return None if found is None else desks_used(desk_spans(*found), used_min_s)

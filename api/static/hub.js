@@ -19,6 +19,55 @@
     return new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone });
   }
 
+  const shortDay = (iso) => new Date(iso + "T12:00:00Z").toLocaleDateString(locale, { weekday: "short", day: "numeric", timeZone: "UTC" });
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    row.append(td);
+  }
+
+  // This week (rollups for finished days, live for today), the next 7 days' bookings and
+  // the day most people come: day-level counts, shown in every view.
+  function renderWeek(week, today) {
+    $("week-name").textContent = week.week;
+    $("community").textContent = week.community_line;
+    $("used-min").textContent = duration(week.used_min_s);
+    const body = $("week-days").tBodies[0];
+    body.replaceChildren();
+    for (const day of week.days) {
+      const row = document.createElement("tr");
+      row.dataset.date = day.date;
+      row.dataset.source = day.source;
+      row.className = day.date === today ? "today" : day.source === "future" ? "later" : day.open ? "" : "closed";
+      cell(row, shortDay(day.date) + (day.date === today ? " (today)" : ""));
+      if (!day.open) {
+        cell(row, "closed");
+        cell(row, "");
+      } else if (day.desks_used === null) {
+        cell(row, day.source === "future" ? "–" : "not measured yet");
+        cell(row, day.source === "future" ? "–" : "");
+      } else {
+        cell(row, String(day.desks_used));
+        cell(row, day.copresence_s === null ? "–" : duration(day.copresence_s));
+      }
+      body.append(row);
+    }
+    const list = $("upcoming");
+    list.replaceChildren();
+    for (const day of week.upcoming) {
+      const item = document.createElement("li");
+      item.dataset.date = day.date;
+      item.dataset.bookings = day.bookings;
+      const n = document.createElement("b");
+      n.textContent = day.bookings;
+      const label = document.createElement("small");
+      label.textContent = shortDay(day.date);
+      item.append(n, label);
+      list.append(item);
+    }
+  }
+
   function render(state) {
     zone = state.timezone;
     $("name").textContent = state.name;
@@ -33,6 +82,7 @@
     }
     $("copresence").textContent = duration(t.copresence_s);
     $("peak").textContent = t.peak + (t.peak_at ? " at " + time(t.peak_at) : "");
+    renderWeek(state.week, t.date);
     const list = $("desks");
     $("desks-section").hidden = !state.desks;
     list.replaceChildren();
