@@ -230,3 +230,61 @@ def test_the_week_on_a_phone_in_chromium(
         page.screenshot(path="/tmp/hubsense-hub-week.png", full_page=True)
     finally:
         page.close()
+
+
+def test_a_new_booking_reaches_an_open_page_on_the_live_feed(
+    api_dsn: str,
+    keys: Keys,
+    hand_case: None,
+    start_api: Callable[..., ApiServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hubsense.api import hub
+
+    # The server runs in this process: a short keep-alive and no week cache, so the test
+    # sees in seconds what a page sees within a minute and a quarter.
+    monkeypatch.setattr(hub, "KEEPALIVE_S", 1.0)
+    monkeypatch.setattr(hub, "WEEK_REFRESH_S", 0.0)
+    server = start_api(api_settings(), api_dsn, clock=clock_at(NOW))
+    with (
+        server.client(keys.hub_manager) as client,
+        client.stream("GET", f"/hubs/{HUB}/events") as stream,
+    ):
+        lines = stream.iter_lines()
+        first = next(json.loads(x[6:]) for x in lines if x.startswith("data: "))
+        assert [d["bookings"] for d in first["week"]["upcoming"]] == [1, 2, 0, 0, 0, 0, 1]
+        with psycopg.connect(api_dsn, autocommit=True) as conn:
+            booking(conn, "w8", "2026-03-06")
+        try:
+            pushed = next(json.loads(x[6:]) for x in lines if x.startswith("data: "))
+            assert [d["bookings"] for d in pushed["week"]["upcoming"]] == [1, 2, 1, 0, 0, 0, 1]
+        finally:
+            with psycopg.connect(api_dsn, autocommit=True) as conn:
+                conn.execute("DELETE FROM bookings WHERE booking_id = 'w8'")
+
+
+def test_the_closed_public_view_keeps_the_week(
+    api_dsn: str, hand_case: None, start_api: Callable[..., ApiServer]
+) -> None:
+    # Wednesdays 08:00-09:00 only: at 10:00 the public view is closed, no counts.
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO sites (id, name, kind, timezone, opening_hours)
+               VALUES ('hub-early', 'Early hub', 'hub', 'Europe/Stockholm',
+                       '{"wed": ["08:00-09:00"]}')"""
+        )
+        site_day(conn, "hub-early", "2026-02-25", 1, 0)
+    try:
+        server = start_api(api_settings(), api_dsn, clock=clock_at(NOW))
+        with server.client() as client:
+            state = client.get("/hubs/hub-early/state").json()
+        assert (state["view"], state["counts"], state["desks"]) == ("closed", None, None)
+        week = state["week"]
+        assert [d["open"] for d in week["days"]] == [False, False, True, False, False, False, False]
+        assert [d["source"] for d in week["days"]][:3] == ["not_measured", "not_measured", "live"]
+        assert week["community_line"].startswith("Not enough weeks measured yet")
+        assert week["community_weeks"] == 1
+    finally:
+        with psycopg.connect(api_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM analytics_site_day WHERE site_id = 'hub-early'")
+            conn.execute("DELETE FROM sites WHERE id = 'hub-early'")
