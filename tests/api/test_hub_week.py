@@ -288,3 +288,40 @@ def test_the_closed_public_view_keeps_the_week(
         with psycopg.connect(api_dsn, autocommit=True) as conn:
             conn.execute("DELETE FROM analytics_site_day WHERE site_id = 'hub-early'")
             conn.execute("DELETE FROM sites WHERE id = 'hub-early'")
+
+
+def test_the_inventory_used_min_s_sets_what_counts_as_used(
+    api_dsn: str, keys: Keys, hand_case: None, start_api: Callable[..., ApiServer]
+) -> None:
+    # 10 min make a desk used: h-2's 09:00-09:10 now counts beside h-1 (10 min 1 s would not).
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO organisation (name, used_min_s) VALUES ('Region', 600)")
+    try:
+        server = start_api(api_settings(), api_dsn, clock=clock_at(NOW))
+        with server.client(keys.hub_manager) as client:
+            week = client.get(f"/hubs/{HUB}/state").json()["week"]
+        today = week["days"][2]
+        assert (today["source"], today["desks_used"], week["used_min_s"]) == ("live", 2, 600)
+        with psycopg.connect(api_dsn, autocommit=True) as conn:
+            conn.execute("UPDATE organisation SET used_min_s = 601")
+        server = start_api(api_settings(), api_dsn, clock=clock_at(NOW))
+        with server.client(keys.hub_manager) as client:
+            assert client.get(f"/hubs/{HUB}/state").json()["week"]["days"][2]["desks_used"] == 1
+    finally:
+        with psycopg.connect(api_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM organisation")
+
+
+def test_the_week_is_in_the_openapi_schema_with_its_field_docs(api: ApiServer) -> None:
+    with api.client() as client:
+        schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    state = components["HubState"]["properties"]
+    assert state["week"]["$ref"] == "#/components/schemas/HubWeek"
+    for name in ("HubWeek", "WeekDay", "UpcomingBookings"):
+        fields = components[name]["properties"]
+        undocumented = [f for f in fields if f not in ("date",) and "description" not in fields[f]]
+        assert not undocumented, (name, undocumented)
+    assert components["WeekDay"]["properties"]["source"]["enum"] == [
+        "rollup", "live", "not_measured", "future",
+    ]  # fmt: skip
