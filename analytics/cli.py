@@ -298,8 +298,9 @@ def decision(
     """
     import json
 
-    from hubsense.analytics.decision import decide
+    from hubsense.analytics.decision import NO_SENSOR_DATA, decide
     from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
+    from hubsense.analytics.io.observed_read import observed_by_site
 
     from hubsense.db.connect import connect
 
@@ -308,7 +309,10 @@ def decision(
         inventory = stored_inventory(conn)
         days = site_days(conn, period.start, period.end)
         passes = day_passes(conn, period.start, period.end)
-    result = decide(inventory, days, passes, period.start, period.end, _percentile(percentile))
+        observed = observed_by_site(conn, period.start, period.end)
+    result = decide(
+        inventory, days, passes, period.start, period.end, _percentile(percentile), observed
+    )
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2))
         return
@@ -323,6 +327,9 @@ def decision(
     def num(value: float | None, unit: str = "") -> str:
         return "not set" if value is None else f"{value:,.0f}{unit}"
 
+    def measured(s: Any, text: str) -> str:
+        return "not measured" if s.not_measured else text
+
     table = Table(title=f"Decision {from_date} .. {to_date} (exclusive)")
     for column in ("site", "kind", "desk-days used", "cost", "per used desk-day",
                    "as day passes", "cheaper as passes", "lone weeks", "community day",
@@ -332,21 +339,38 @@ def decision(
         table.add_row(
             s.site,
             s.kind,
-            str(s.desk_days_used),
+            measured(s, str(s.desk_days_used)),
             money(s.cost),
-            money(s.cost_per_used_desk_day),
-            money(s.day_pass_equivalent),
-            "-"
-            if s.cheaper_as_day_passes is None
-            else ("yes" if s.cheaper_as_day_passes else "no"),
+            measured(s, money(s.cost_per_used_desk_day)),
+            measured(s, money(s.day_pass_equivalent)),
+            measured(
+                s,
+                "-"
+                if s.cheaper_as_day_passes is None
+                else ("yes" if s.cheaper_as_day_passes else "no"),
+            ),
             ", ".join(s.lone_weeks) or "-",
             s.community_day or "-",
-            num(s.commute_km_avoided, " km"),
-            num(s.co2_kg_avoided, " kg"),
+            measured(s, num(s.commute_km_avoided, " km")),
+            measured(s, num(s.co2_kg_avoided, " kg")),
         )
     Console().print(table)
+    share = result.observed_share
     typer.echo(
-        f"freed office area funds {num(result.freed_passes_per_month)} day passes a month; "
+        "data quality: no opening hours at sites with desks in the period"
+        if share is None
+        else f"data quality: the sensors saw {share:.1%} of the opening hours"
+    )
+    blind = [s.site for s in result.sites if s.not_measured]
+    if blind:
+        typer.echo(f"not measured ({NO_SENSOR_DATA}): {', '.join(blind)}")
+    freed = (
+        f"freed office area: not measured ({result.not_measured})"
+        if result.not_measured
+        else f"freed office area funds {num(result.freed_passes_per_month)} day passes a month"
+    )
+    typer.echo(
+        f"{freed}; "
         f"budget {money(result.day_pass_budget_month)} a month; "
         f"{result.day_passes_bought} day passes bought in the period; "
         f"CO2 at {inventory.co2_kg_per_km} kg/km "

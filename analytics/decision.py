@@ -3,7 +3,10 @@
 Inputs are the rows of `analytics_site_day` (or `site_daily.csv`), the inventory and the
 day passes counted per coworking site and date; outputs are plain numbers with the field
 names of `hubsense analytics decision --json` and `GET /v1/decision`. A figure whose input
-is missing (no price, no cost, no distance) is None, shown as "not set", never 0.
+is missing (no price, no cost, no distance) is None, shown as "not set", never 0. Given the
+seconds the sensors observed per site, a site with open days but nothing observed has no
+use figures (None, with `not_measured` saying why): no data is not "nobody came", and the
+freed office area is not presented for a main office without sensor data.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import Any
 from hubsense.analytics.kernels.percentile import nearest_rank
 
 from hubsense.inventory.model import Inventory, Site, SiteKind
+from hubsense.site_time import open_spans_s, wall_ms
 
 DAYS_PER_MONTH = 30  # docs/decisions.md: cost = cost_per_desk_month x capacity x (days / 30)
 COMMUNITY_WINDOW_DAYS = 56
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NO_SENSOR_DATA = "no sensor data in the period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class SiteDay:
 class SiteDecision:
     site: str
     kind: str
-    desk_days_used: int
+    desk_days_used: int | None  # None: not measured (open days, nothing observed)
     cost: float | None
     cost_per_used_desk_day: float | None
     day_pass_equivalent: float | None
@@ -49,6 +54,10 @@ class SiteDecision:
     community_day: str | None = None
     commute_km_avoided: float | None = None
     co2_kg_avoided: float | None = None
+    # Observed seconds / (open seconds x desks) of the period; None for a coworking site,
+    # a site without opening hours in it, or when no observed seconds were given.
+    observed_share: float | None = None
+    not_measured: str | None = None  # why the use figures are None ("no sensor data …")
 
 
 @dataclass
@@ -60,6 +69,11 @@ class Decision:
     day_passes_bought: int
     day_pass_budget_month: float | None
     sites: list[SiteDecision]
+    # Over the sites with desks: observed seconds / (open seconds x desks); None as per site.
+    observed_share: float | None = None
+    # Why freed_passes_per_month is not presented though its inputs are set: the main
+    # office had no sensor data in the period.
+    not_measured: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -103,6 +117,17 @@ def community_day(site: Site, days: list[SiteDay], end: dt.date) -> str | None:
     return WEEKDAYS[best]
 
 
+def open_seconds(site: Site, start: dt.date, end: dt.date) -> int:
+    """Seconds of opening hours of local dates [start, end), per desk (real seconds: a span
+    over a DST change is an hour shorter or longer)."""
+    total_ms = 0
+    for k in range((end - start).days):
+        day = start + dt.timedelta(days=k)
+        for a, b in open_spans_s(site, day):
+            total_ms += wall_ms(day, b, site.zoneinfo) - wall_ms(day, a, site.zoneinfo)
+    return total_ms // 1000
+
+
 def _cost(site: Site, n_days: int) -> float | None:
     if site.cost_per_desk_month is None:
         return None
@@ -116,20 +141,27 @@ def decide(
     start: dt.date,
     end: dt.date,
     percentile: Fraction = Fraction(95),
+    observed: dict[str, int] | None = None,
 ) -> Decision:
     """Every §11 figure for local dates [start, end).
 
     `days` may reach back before `start` (the community day looks 56 days before `end`);
-    `passes` is the number of day passes per coworking site and date."""
+    `passes` is the number of day passes per coworking site and date; `observed` the
+    seconds the sensors observed per site in the period (Σ `observed_s` of its desk-days, a
+    missing site 0). Without `observed`, data quality is not judged (`observed_share` None)."""
     n_days = (end - start).days
     by_site: dict[str, list[SiteDay]] = defaultdict(list)
     for d in days:
         by_site[d.site].append(d)
     out: list[SiteDecision] = []
     bought = 0
+    seen_s = possible_s = 0
     for site in inventory.sites:
         mine = sorted(by_site.get(site.id, []), key=lambda d: d.day)
         in_period = [d for d in mine if start <= d.day < end]
+        share: float | None = None
+        blind = False
+        used: int | None
         if site.kind is SiteKind.COWORKING:
             used = sum(n for day, n in passes.get(site.id, {}).items() if start <= day < end)
             bought += used
@@ -137,10 +169,18 @@ def decide(
         else:
             used = sum(d.desks_used for d in in_period if d.open)
             cost = _cost(site, n_days)
+            open_s = open_seconds(site, start, end) * len(site.desks)
+            if observed is not None and open_s:
+                site_seen = observed.get(site.id, 0)
+                seen_s, possible_s = seen_s + site_seen, possible_s + open_s
+                share = site_seen / open_s
+                blind = site_seen == 0
+        if blind:
+            used = None
         price = inventory.day_pass_price_of(site)
         hub = site.kind is SiteKind.HUB
-        equivalent = used * price if hub and price is not None else None
-        km = None if site.commute_km is None else used * 2 * site.commute_km
+        equivalent = used * price if hub and price is not None and used is not None else None
+        km = None if site.commute_km is None or used is None else used * 2 * site.commute_km
         out.append(
             SiteDecision(
                 site=site.id,
@@ -160,16 +200,24 @@ def decide(
                     if site.kind is SiteKind.OFFICE or km is None
                     else km * inventory.co2_kg_per_km
                 ),
+                observed_share=share,
+                not_measured=NO_SENSOR_DATA if blind else None,
             )
         )
+    main = next((s for s in out if s.site == inventory.main_office), None)
+    main_blind = main is not None and main.not_measured is not None
     return Decision(
         start=start,
         end=end,
         currency=inventory.currency,
-        freed_passes_per_month=_freed_passes(inventory, by_site, start, end, percentile),
+        freed_passes_per_month=(
+            None if main_blind else _freed_passes(inventory, by_site, start, end, percentile)
+        ),
         day_passes_bought=bought,
         day_pass_budget_month=inventory.day_pass_budget_month,
         sites=out,
+        observed_share=seen_s / possible_s if possible_s else None,
+        not_measured=f"{NO_SENSOR_DATA} at the main office" if main_blind else None,
     )
 
 

@@ -1,7 +1,9 @@
 """Routes: the region's decision figures (docs/decisions.md) and day passes bought.
 
-`GET /v1/decision` reads the stored inventory, site-day rollups and day passes and returns
-`analytics.decision` with the same field names as `hubsense analytics decision --json`;
+`GET /v1/decision` reads the stored inventory, site-day rollups, observed seconds and day
+passes and returns `analytics.decision` with the same field names as `hubsense analytics
+decision --json` (a site without sensor data in the period: use figures null and
+`not_measured`; a main office without: `freed_passes_per_month` null);
 `POST /v1/daypasses` stores passes idempotently by pass_id (counts, never names).
 Facilities only: these are the organisation's figures.
 """
@@ -26,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["decisions"], responses=models.ERRORS)
 class SiteDecision(BaseModel):
     site: str
     kind: str
-    desk_days_used: int
+    desk_days_used: int | None = Field(description="null: not measured (see not_measured)")
     cost: float | None
     cost_per_used_desk_day: float | None
     day_pass_equivalent: float | None
@@ -35,6 +37,12 @@ class SiteDecision(BaseModel):
     community_day: str | None
     commute_km_avoided: float | None
     co2_kg_avoided: float | None
+    observed_share: float | None = Field(
+        description="Observed seconds / (opening seconds x desks); null for coworking sites."
+    )
+    not_measured: str | None = Field(
+        description="Why the use figures are null, e.g. 'no sensor data in the period'."
+    )
 
 
 class Decision(BaseModel):
@@ -45,6 +53,13 @@ class Decision(BaseModel):
     day_passes_bought: int
     day_pass_budget_month: float | None
     sites: list[SiteDecision]
+    observed_share: float | None = Field(
+        description="Over the sites with desks: observed / (opening seconds x desks)."
+    )
+    not_measured: str | None = Field(
+        description="Why freed_passes_per_month is null though set up: no sensor data at the "
+        "main office in the period."
+    )
 
 
 class DayPassIn(BaseModel):
@@ -70,6 +85,7 @@ def get_decision(
 ) -> Decision:
     from hubsense.analytics.decision import decide
     from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
+    from hubsense.analytics.io.observed_read import observed_by_site
 
     period = _period(start, end)
     try:
@@ -83,6 +99,7 @@ def get_decision(
         period.start,
         period.end,
         Fraction(percentile),
+        observed_by_site(conn, period.start, period.end),
     )
     return Decision.model_validate(result.as_json())
 

@@ -119,3 +119,89 @@ def test_missing_inputs_are_not_set_never_zero() -> None:
     hub = decision.sites[1]
     assert hub.day_pass_equivalent is None and hub.cheaper_as_day_passes is None
     assert decision.freed_passes_per_month is None and decision.currency is None
+
+
+# 30 days from Monday 2 March 2026: 22 open weekdays of 08:00-17:00 (32,400 s).
+OPEN_S = {"hq": 22 * 32_400 * 10, "hub": 22 * 32_400 * 2}  # 7,128,000 and 1,425,600
+
+
+def _month_of_rollups() -> tuple[list[SiteDay], dict[str, dict[dt.date, int]]]:
+    dates = [MON + dt.timedelta(days=i) for i in range(30)]
+    open_dates = [d for d in dates if d.weekday() < 5]
+    days = [day("hq", d, 6, 9000, peak=6) for d in open_dates]
+    days += [day("hub", d, 1) for d in open_dates]
+    return days, {"cw": {MON: 3, MON + dt.timedelta(days=1): 2}}
+
+
+def test_open_seconds_are_real_seconds_of_the_opening_hours() -> None:
+    from hubsense.analytics.decision import open_seconds
+
+    inv = inventory()
+    assert open_seconds(inv.site_by_id["hq"], MON, MON + dt.timedelta(days=30)) == 22 * 32_400
+    assert open_seconds(inv.site_by_id["hq"], MON, MON) == 0
+    night = Inventory.model_validate({
+        "organisation": "t", "sites": [{
+            "id": "n", "name": "N", "kind": "hub", "timezone": "Europe/Stockholm",
+            "opening_hours": {"sun": ["01:00-04:00"]}, "desks": [{"id": "n1"}]}]})  # fmt: skip
+    # Sunday 29 March 2026 the clocks go 02:00 -> 03:00: 01:00-04:00 is two real hours.
+    sunday = dt.date(2026, 3, 29)
+    assert open_seconds(night.sites[0], sunday, sunday + dt.timedelta(days=1)) == 7200
+    assert open_seconds(night.sites[0], sunday - dt.timedelta(days=7), sunday) == 3 * 3600
+
+
+def test_a_period_without_sensor_data_presents_no_savings() -> None:
+    inv = inventory()
+    start, end = MON, MON + dt.timedelta(days=30)
+    # Rollups computed over a month in which no node sent anything: open days, peak 0, no use.
+    empty = [day("hq", d.day, 0) for d in _month_of_rollups()[0] if d.site == "hq"]
+    empty += [day("hub", d.day, 0) for d in _month_of_rollups()[0] if d.site == "hub"]
+    passes = {"cw": {MON: 3}}
+    # Without the observed seconds the empty month reads as "nobody came": the whole office
+    # freed, 10 desks x 3000 / 250 = 120 passes a month, and the hub cheaper as passes.
+    blind = decide(inv, empty, passes, start, end)
+    assert blind.freed_passes_per_month == 120 and blind.sites[1].cheaper_as_day_passes is True
+    assert (blind.observed_share, blind.not_measured) == (None, None)
+    # With them (nothing observed anywhere): no figure of use, and the reason beside it.
+    decision = decide(inv, empty, passes, start, end, observed={})
+    hq, hub, cw = decision.sites
+    assert decision.freed_passes_per_month is None
+    assert decision.not_measured == "no sensor data in the period at the main office"
+    assert decision.observed_share == 0.0
+    for site in (hq, hub):
+        assert site.not_measured == "no sensor data in the period"
+        assert site.observed_share == 0.0
+        assert site.desk_days_used is None and site.cost_per_used_desk_day is None
+    assert (hq.cost, hub.cost) == (30000, 3000)  # what a site costs is known without sensors
+    assert hub.day_pass_equivalent is None and hub.cheaper_as_day_passes is None
+    assert hub.commute_km_avoided is None and hub.co2_kg_avoided is None
+    # Day passes are counted, not sensed: the coworking site is measured all the same.
+    assert (cw.desk_days_used, cw.commute_km_avoided, cw.not_measured) == (3, 600, None)
+    assert cw.observed_share is None and decision.day_passes_bought == 3
+    out = decision.as_json()
+    assert out["freed_passes_per_month"] is None and out["observed_share"] == 0.0
+    assert out["sites"][1]["desk_days_used"] is None
+    assert out["sites"][1]["not_measured"] == "no sensor data in the period"
+
+
+def test_with_sensor_data_the_figures_are_unchanged_and_the_share_is_given() -> None:
+    inv = inventory()
+    start, end = MON, MON + dt.timedelta(days=30)
+    days, passes = _month_of_rollups()
+    before = decide(inv, days, passes, start, end)
+    observed = {"hq": OPEN_S["hq"] // 2, "hub": OPEN_S["hub"] // 4, "elsewhere": 99}
+    after = decide(inv, days, passes, start, end, observed=observed)
+    assert after.freed_passes_per_month == before.freed_passes_per_month == 48
+    assert after.not_measured is None
+    # (3,564,000 + 356,400) / (7,128,000 + 1,425,600) = 3,920,400 / 8,553,600.
+    assert after.observed_share == 3_920_400 / 8_553_600
+    shares = [s.observed_share for s in after.sites]
+    assert shares == [0.5, 0.25, None]
+    for b, a in zip(before.sites, after.sites, strict=True):
+        assert a.not_measured is None
+        assert {**b.__dict__, "observed_share": None} == {**a.__dict__, "observed_share": None}
+    # One hub blind, the office seen: the office's saving stands, the hub is not measured.
+    partial = decide(inv, days, passes, start, end, observed={"hq": 1})
+    assert partial.freed_passes_per_month == 48 and partial.not_measured is None
+    assert partial.sites[1].desk_days_used is None
+    assert partial.sites[1].not_measured == "no sensor data in the period"
+    assert partial.sites[0].desk_days_used == 132

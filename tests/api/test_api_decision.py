@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from api_helpers import HUB, ApiServer, Keys
+from api_helpers import HUB, SITE, ApiServer, Keys
 
 
 def test_daypasses_and_decision(api: ApiServer, api_dsn: str, keys: Keys) -> None:
@@ -53,3 +53,37 @@ def test_daypasses_and_decision(api: ApiServer, api_dsn: str, keys: Keys) -> Non
             ).status_code
             == 403
         )
+
+
+def test_decision_gives_no_use_figures_for_a_site_without_sensor_data(
+    api: ApiServer, api_dsn: str, keys: Keys
+) -> None:
+    # A week in June 2025 (no DST change), both sites open all day: 7 x 86,400 s x 3 desks =
+    # 1,814,400 s each. The hub's desks saw 86,400 + 43,200 s of it; the office saw nothing.
+    with psycopg.connect(api_dsn, autocommit=True) as conn:
+        for desk, seconds in (("h-1", 86_400), ("h-2", 43_200)):
+            conn.execute(
+                """INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start,
+                       observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s,
+                       unbooked_occupied_s)
+                   VALUES (%s, %s, '2025-06-02',
+                           ('2025-06-02'::timestamp) AT TIME ZONE 'Europe/Stockholm',
+                           %s, 0, 0, 0, 0, 0)""",
+                (HUB, desk, seconds),
+            )
+    with api.client(keys.facilities) as client:
+        got = client.get("/v1/decision", params={"from": "2025-06-02", "to": "2025-06-09"})
+    assert got.status_code == 200, got.text
+    out = got.json()
+    sites = {s["site"]: s for s in out["sites"]}
+    office, hub = sites[SITE], sites[HUB]
+    assert office["not_measured"] == "no sensor data in the period"
+    assert office["observed_share"] == 0
+    # Nothing seen is not "nobody came": no desk-days, nothing per desk-day, no commute.
+    assert office["desk_days_used"] is None and office["cost_per_used_desk_day"] is None
+    assert office["cost"] == 250 * 3 * 7 / 30  # what the desks cost is known all the same
+    assert (hub["not_measured"], hub["desk_days_used"]) == (None, 0)
+    assert hub["observed_share"] == 129_600 / 1_814_400  # 1/14
+    assert out["observed_share"] == 129_600 / (2 * 1_814_400)  # 1/28
+    # No main office is set here, so no freed figure either way, and no data reason for it.
+    assert (out["freed_passes_per_month"], out["not_measured"]) == (None, None)

@@ -73,6 +73,15 @@ def test_decision_cli_reads_rollups_and_passes(db_dsn: str, tmp_path: Path) -> N
                 " desks_used) VALUES ('hub-brunflo', %s, true, 1, 0, 28800, 1)",
                 (day,),
             )
+            # The sensors saw one desk for 9 h of the day: the hub is measured.
+            conn.execute(
+                "INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s,"
+                " occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s)"
+                " SELECT 'hub-brunflo', min(id), %s, (%s::timestamp) AT TIME ZONE"
+                " 'Europe/Stockholm', 32400, 28800, 0, 0, 0, 28800"
+                " FROM desks WHERE site_id = 'hub-brunflo'",
+                (day, day),
+            )
         conn.execute("TRUNCATE day_passes")  # the database is the module's: start afresh
         conn.execute(
             "INSERT INTO day_passes (pass_id, site_id, day) "
@@ -87,9 +96,13 @@ def test_decision_cli_reads_rollups_and_passes(db_dsn: str, tmp_path: Path) -> N
     assert (out["currency"], out["day_passes_bought"], out["day_pass_budget_month"]) == (
         "SEK", 1, 20000,
     )  # fmt: skip
-    # No rollups of the main office in the period: no savings presented.
+    # No rollups of the main office in the period: no savings presented, and why.
     assert out["freed_passes_per_month"] is None
+    assert out["not_measured"] == "no sensor data in the period at the main office"
     sites = {s["site"]: s for s in out["sites"]}
+    hq = sites["ostersund-hq"]
+    assert (hq["desk_days_used"], hq["not_measured"]) == (None, "no sensor data in the period")
+    assert sites["hub-are"]["desk_days_used"] is None  # no data there either: not "nobody"
     brunflo = sites["hub-brunflo"]
     # 2 desk-days x 2 x 15 km = 60 km; x 0.12 = 7.2 kg. Cost 1500 x 12 desks x 7/30 = 4200 SEK
     # as day passes 2 x 250 = 500 SEK: cheaper as day passes. Both days alone: week W10 lone.
@@ -98,8 +111,16 @@ def test_decision_cli_reads_rollups_and_passes(db_dsn: str, tmp_path: Path) -> N
     assert abs(brunflo["co2_kg_avoided"] - 7.2) < 1e-9
     assert brunflo["day_pass_equivalent"] == 500 and brunflo["cheaper_as_day_passes"] is True
     assert brunflo["lone_weeks"] == ["2026-W10"] and brunflo["community_day"] == "mon"
+    # Seen 2 x 32,400 s of (5 weekdays x 07:00-18:00 + Saturday 09:00-13:00) x 12 desks.
+    share = 64_800 / ((5 * 39_600 + 4 * 3600) * 12)
+    assert (brunflo["not_measured"], brunflo["observed_share"]) == (None, share)
     # Sveg: 1 pass x 2 x 195 km.
     assert sites["cowork-sveg"]["commute_km_avoided"] == 390
     table = run("analytics", "decision", "--from", "2026-03-02", "--to", "2026-03-09",
                 "--dsn", db_dsn)  # fmt: skip
     assert table.returncode == 0 and "0.12 kg/km (set in the inventory)" in table.stdout
+    assert "freed office area: not measured (no sensor data in the period at the main office)" in (
+        table.stdout
+    )
+    assert "not measured (no sensor data in the period): ostersund-hq, " in table.stdout
+    assert "data quality: the sensors saw " in table.stdout
