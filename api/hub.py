@@ -6,10 +6,11 @@ never sees less than none) — sees what `api.hub_public` allows (`counts`, the 
 free/occupied numbers and today's co-presence; `desks`: every desk too; `off`: 401),
 and only while the site is open: outside its opening hours the public view is `closed`
 (no counts, so a lone person at a small hub at night is not advertised). Every view also
-carries `week` (this week per day, the next 7 days' booking counts, the community day): day-level
-counts of a week, not who is here now, so closed hours change nothing there. A key comes as
-a header or, for the page and its EventSource, as the session cookie of
-`hubsense.api.hub_session`; never in the URL. Must not write to the database.
+carries `week` (`hubsense.api.hub_week`: this week per day, the next 7 days' booking counts,
+the community day): day-level counts, not who is here now, so closed hours change nothing
+there (docs/api.md). A key comes as a header or, for the page and its EventSource, as the
+session cookie of `hubsense.api.hub_session`; never in the URL. Must not write to the
+database.
 """
 
 from __future__ import annotations
@@ -38,10 +39,7 @@ from hubsense.api.keys import Principal
 from hubsense.api.occupancy import count
 from hubsense.api.today import WEEKDAYS, opening_spans
 
-from hubsense.logs import get_logger
 from hubsense.wire import ID_PATTERN
-
-log = get_logger(__name__)
 
 router = APIRouter(tags=["hub page"], responses=models.ERRORS)
 # First, so /hubs/session is not read as a site called "session".
@@ -95,96 +93,6 @@ def view_of(request: Request, snapshot: HubSnapshot, by_right: bool) -> View:
 
 
 WEEK_REFRESH_S = 60.0
-# A day is named only from this many ISO weeks with measured open days: one Tuesday is no habit.
-COMMUNITY_MIN_WEEKS = 2
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-NOT_ENOUGH = "Not enough weeks measured yet to say which day most people come"
-
-
-def community_line(day: str | None, weeks: int, came: bool, known: bool = True) -> str:
-    if not known:
-        return "The stored inventory does not validate, so no day can be named yet"
-    if weeks < COMMUNITY_MIN_WEEKS:
-        return f"{NOT_ENOUGH} ({weeks} of {COMMUNITY_MIN_WEEKS} weeks)"
-    if day is None or not came:
-        return "Too few people came in the last 8 weeks to say which day most people come"
-    return f"Most people come on {DAY_NAMES[WEEKDAYS.index(day)]}s"
-
-
-def read_week(conn: Any, site: str, now: dt.datetime) -> models.HubWeek | None:
-    """The site's current ISO week (site-local), its next 7 days' bookings, its community day.
-
-    Days before today come from the rollups (`analytics_site_day`): finished days. Today
-    always comes from the events so far (`today.read_desks_used`; its co-presence is put in
-    from the live `today` at render time): a rollup row of today would cover only part of it,
-    and the page must not show two different numbers for today. Later days carry no numbers."""
-    from hubsense.analytics.decision import COMMUNITY_WINDOW_DAYS, community_day, iso_week
-    from hubsense.analytics.io.decision_read import site_days, stored_inventory
-    from hubsense.api.profile import upcoming_counts
-    from hubsense.api.today import read_desks_used
-
-    from hubsense.inventory.model import DEFAULT_USED_MIN_S
-
-    row = conn.execute(
-        "SELECT timezone, opening_hours, closed_dates FROM sites WHERE id = %s", (site,)
-    ).fetchone()
-    if row is None:
-        return None
-    zone, hours, closed = ZoneInfo(row[0]), row[1], set(row[2])
-    today = now.astimezone(zone).date()
-    monday = today - dt.timedelta(days=today.weekday())
-    try:
-        inventory = stored_inventory(conn)
-    except ValueError as error:  # an inventory stored by an older version that no longer validates
-        log.warning("hub_week_inventory_invalid", site=site, error=str(error))
-        inventory = None
-    used_min_s = inventory.used_min_s if inventory is not None else DEFAULT_USED_MIN_S
-    # site_days(monday, today) also holds the 56 days before today (the community window).
-    rows = [d for d in site_days(conn, monday, today) if d.site == site]
-    rolled = {d.day: d for d in rows}
-    days = []
-    for k in range(7):
-        day = monday + dt.timedelta(days=k)
-        r = rolled.get(day) if day < today else None
-        used: int | None
-        if r is not None:
-            source, used, together, is_open = "rollup", r.desks_used, r.copresence_s, r.open
-        else:
-            source = "live" if day == today else "not_measured" if day < today else "future"
-            used = read_desks_used(conn, site, now, used_min_s) if day == today else None
-            together, is_open = None, bool(opening_spans(hours, closed, day, zone))
-        days.append(
-            models.WeekDay(
-                date=day,
-                weekday=WEEKDAYS[k],
-                open=is_open,
-                source=source,
-                desks_used=used,
-                copresence_s=together,
-            )
-        )
-    first = today - dt.timedelta(days=COMMUNITY_WINDOW_DAYS)
-    measured = [d for d in rows if d.open and first <= d.day < today]
-    weeks = len({iso_week(d.day) for d in measured})
-    site_of = inventory.site_by_id.get(site) if inventory is not None else None
-    best = community_day(site_of, rows, today) if site_of is not None else None
-    # community_day picks the highest mean even when it is 0: nobody came is no community day.
-    came = any(d.desks_used for d in measured if best and WEEKDAYS[d.day.weekday()] == best)
-    named = best if weeks >= COMMUNITY_MIN_WEEKS and came else None
-    upcoming = [
-        models.UpcomingBookings(date=day, weekday=WEEKDAYS[day.weekday()], bookings=n)
-        for day, n in upcoming_counts(conn, site, now)
-    ]
-    return models.HubWeek(
-        week=iso_week(today),
-        days=days,
-        upcoming=upcoming,
-        used_min_s=used_min_s,
-        community_day=named,
-        community_weeks=weeks,
-        community_min_weeks=COMMUNITY_MIN_WEEKS,
-        community_line=community_line(best, weeks, came, inventory is not None),
-    )
 
 
 def week_of(request: Request, snapshot: HubSnapshot) -> models.HubWeek:
@@ -204,6 +112,8 @@ def week_of(request: Request, snapshot: HubSnapshot) -> models.HubWeek:
         and time.monotonic() - cached[0] < WEEK_REFRESH_S
     ):
         return cached[2]
+    from hubsense.api.hub_week import read_week
+
     with request.app.state.pool.connection() as conn:
         week = read_week(conn, snapshot.site, snapshot.at)
     if week is None:

@@ -325,3 +325,35 @@ def test_the_week_is_in_the_openapi_schema_with_its_field_docs(api: ApiServer) -
     assert components["WeekDay"]["properties"]["source"]["enum"] == [
         "rollup", "live", "not_measured", "future",
     ]  # fmt: skip
+
+
+def test_community_names_no_day_it_cannot_stand_behind() -> None:
+    from hubsense.analytics.decision import SiteDay
+    from hubsense.api.hub_week import community
+
+    from hubsense.inventory.model import Site
+
+    site = Site.model_validate(
+        {"id": HUB, "name": "n", "kind": "hub", "timezone": "Europe/Stockholm",
+         "opening_hours": {"mon": ["08:00-17:00"], "tue": ["08:00-17:00"]}}
+    )  # fmt: skip
+    today = dt.date(2026, 3, 4)
+
+    def day(text: str, used: int) -> SiteDay:
+        return SiteDay(HUB, dt.date.fromisoformat(text), True, used, 0, 0, used)
+
+    two_weeks = [day("2026-02-23", 2), day("2026-02-24", 1), day("2026-03-02", 1),
+                 day("2026-03-03", 2)]  # fmt: skip
+    # A tie (Mondays and Tuesdays both 1.5 on average) goes to the earlier day, as decisions.md.
+    assert community(site, two_weeks, today) == (
+        "mon", 2, "Most people come on Mondays",
+    )  # fmt: skip
+    # Rows older than 56 days before today do not count: one week left.
+    old = [day("2026-01-05", 5), day("2026-03-02", 1)]
+    assert community(site, old, today)[:2] == (None, 1)
+    assert community(None, two_weeks, today)[2] == (
+        "This site is not in the stored inventory, so no day can be named"
+    )
+    assert community(None, two_weeks, today, inventory_valid=False)[2] == (
+        "The stored inventory does not validate, so no day can be named yet"
+    )
