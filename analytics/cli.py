@@ -204,8 +204,9 @@ def run(
     runs = run_period(_dsn(dsn), period, site or None, noshow_min_s, _percentile(percentile))
     for r in runs:
         typer.echo(
-            f"{r.site}: {r.events} events, {r.bookings} bookings, {r.desk_hours} desk-hours "
-            f"(read {r.read_s:.2f} s, compute {r.compute_s:.2f} s, write {r.write_s:.2f} s)"
+            f"{r.site}: {r.events} rows read, {r.bookings} bookings, "
+            f"{r.desk_days} desk-days stored (read {r.read_s:.2f} s, "
+            f"compute {r.compute_s:.2f} s, write {r.write_s:.2f} s)"
         )
 
 

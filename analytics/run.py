@@ -39,7 +39,8 @@ class SiteRun:
     site: str
     events: int
     bookings: int
-    desk_hours: int
+    desk_days: int  # desk-day rows written (only those that carry something)
+    desk_hours: int  # the hours in them
     read_s: float
     compute_s: float
     write_s: float
@@ -73,13 +74,16 @@ def _run_site(
     )
     computed = time.perf_counter()
     counts = (
-        write_site(conn, results, bookings, period, str(percentile)) if write else {"desk_hours": 0}
+        write_site(conn, results, bookings, period, str(percentile))
+        if write
+        else {"desk_days": 0, "desk_hours": 0}
     )
     written = time.perf_counter()
     run = SiteRun(
         site=site.id,
         events=len(events),
         bookings=len(bookings),
+        desk_days=counts["desk_days"],
         desk_hours=counts["desk_hours"],
         read_s=read_done - started,
         compute_s=computed - read_done,

@@ -2,12 +2,12 @@
 else computed from the events on request.
 
 The rollups (migration 0005, written by `hubsense analytics run` and its scheduler) cover
-a period when every day of it has an `analytics_site_day` row and every live desk its
-desk rows (the analytics writes a site's period in one transaction). Otherwise the
-site's events and bookings are read and computed here with the analytics' own database
-reader and kernels, so both ways give the same numbers. Each answer says which way it
-came (`source`). Desk rows carry seconds floored per desk and bucket, as stored; zone and
-site rows are their sums. Must not write anything.
+a period when every day of it has an `analytics_site_day` row (the analytics writes a
+site's period in one transaction; desk rows are stored only where something was
+measured). Otherwise the site's events and bookings are read and computed here with the
+analytics' own database reader and kernels, so both ways give the same numbers. Each
+answer says which way it came (`source`). Desk rows carry seconds floored per desk and
+bucket, as stored; zone and site rows are their sums. Must not write anything.
 """
 
 from __future__ import annotations
@@ -94,39 +94,57 @@ def _computed_desk_rows(results: Results) -> list[DeskRow]:
 # -- read from the rollups ------------------------------------------------------------
 
 
-def _rollup_desk_rows(
-    conn: Any, site: SiteLayout, period: Period, bucket: Bucket
-) -> list[DeskRow] | None:
-    desks = set(site.layout.desk_ids)
+def _rollup_desk_rows(conn: Any, site: SiteLayout, period: Period, bucket: Bucket) -> list[DeskRow]:
+    """Every live desk's rows of the period (the caller checked that the rollups cover it).
+
+    Desk-days are stored only where something was observed, occupied or booked (migration
+    0013), so an absent desk-day or hour is zeros: a desk added after the run had no
+    events in the period (unknown sensors' messages are dead letters, docs/ingest.md).
+    """
+    desks = sorted(site.layout.desk_ids)
+    zeros = (0, 0, 0, 0, 0)
     if bucket is Bucket.HOUR:
-        from_ms, to_ms = period_ms(site, period)
         found = conn.execute(
             f"""SELECT desk_id, bucket_start, {_MEASURES} FROM analytics_desk_hour
-                WHERE site_id = %s AND bucket_start >= %s AND bucket_start < %s""",
-            (site.site_id, _utc(from_ms), _utc(to_ms)),
+                WHERE site_id = %s AND day >= %s AND day < %s""",
+            (site.site_id, period.start, period.end),
         ).fetchall()
-        rows = [DeskRow(r[0], r[1], tuple(r[2:7])) for r in found if r[0] in desks]
-        expected = len(desks) * round((to_ms - from_ms) / 3_600_000)
-        return (
-            sorted(rows, key=lambda r: (r.desk, r.bucket_start)) if len(rows) == expected else None
-        )
+        stored = {(r[0], r[1]): tuple(int(v) for v in r[2:7]) for r in found}
+        starts = _hour_starts(site, period)
+        return [
+            DeskRow(desk, start, stored.get((desk, start), zeros))  # type: ignore[arg-type]
+            for desk in desks
+            for start in starts
+        ]
     found = conn.execute(
         f"""SELECT desk_id, day, {_MEASURES} FROM analytics_desk_day
             WHERE site_id = %s AND day >= %s AND day < %s""",
         (site.site_id, period.start, period.end),
     ).fetchall()
-    days = [r for r in found if r[0] in desks]
-    if len(days) != len(desks) * period.n_days:
-        return None
+    by_day = {(r[0], r[1]): r[2:7] for r in found}
     sums: dict[tuple[str, dt.date], list[int]] = defaultdict(lambda: [0] * 5)
-    for desk, day, *seconds in days:
-        acc = sums[(desk, _bucket_day(day, bucket, period))]
-        for i, value in enumerate(seconds):
-            acc[i] += int(value)
+    for desk in desks:
+        for day in period.days():
+            acc = sums[(desk, _bucket_day(day, bucket, period))]
+            for i, value in enumerate(by_day.get((desk, day), zeros)):
+                acc[i] += int(value)
     return [
         DeskRow(desk, _midnight(day, site.zone).astimezone(dt.UTC), tuple(acc))  # type: ignore[arg-type]
         for (desk, day), acc in sorted(sums.items())
     ]
+
+
+def _hour_starts(site: SiteLayout, period: Period) -> list[dt.datetime]:
+    """Real hours from each local midnight (23/25 a day across DST changes), as the
+    analytics buckets them."""
+    starts = []
+    for day in period.days():
+        begin = _midnight(day, site.zone).astimezone(dt.UTC)
+        end = _midnight(day + dt.timedelta(days=1), site.zone).astimezone(dt.UTC)
+        while begin < end:
+            starts.append(begin)
+            begin += dt.timedelta(hours=1)
+    return starts
 
 
 def _bucket_day(day: dt.date, bucket: Bucket, period: Period) -> dt.date:
@@ -148,9 +166,7 @@ def desk_rows(
     conn: Any, site: SiteLayout, period: Period, bucket: Bucket
 ) -> tuple[Source, list[DeskRow]]:
     if covers(conn, site.site_id, period):
-        rows = _rollup_desk_rows(conn, site, period, bucket)
-        if rows is not None:
-            return "rollups", rows
+        return "rollups", _rollup_desk_rows(conn, site, period, bucket)
     results, _ = compute_site(conn, site, period, bucket)
     return "events", _computed_desk_rows(results)
 

@@ -57,9 +57,7 @@ _HOURS = """
 SELECT (h.bucket_start AT TIME ZONE s.timezone)::date,
        extract(hour FROM h.bucket_start AT TIME ZONE s.timezone)::int, sum(h.occupied_s)
   FROM analytics_desk_hour h JOIN sites s ON s.id = h.site_id
- WHERE h.site_id = %s
-   AND h.bucket_start >= (%s::date)::timestamp AT TIME ZONE s.timezone
-   AND h.bucket_start < (%s::date)::timestamp AT TIME ZONE s.timezone
+ WHERE h.site_id = %s AND h.day >= %s AND h.day < %s  -- a local day's hours nest in it
  GROUP BY 1, 2
 """
 _UPCOMING = """

@@ -165,6 +165,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     site_runs = runs[-1][1]
     rows_read = sum(r.events for r in site_runs)
     rollup_rows = sum(r.desk_hours for r in site_runs)
+    desk_day_rows = sum(r.desk_days for r in site_runs)
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     read = sum(r.read_s for r in site_runs)
     comp = sum(r.compute_s for r in site_runs)
@@ -176,7 +177,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     print(
         f"                          ratio run / raw COPY-out {total / raw_s:.2f} (target <= 0.20); "
         f"rows read {rows_read:,} (desk changes + 2 a coverage interval) of {n:,} raw; "
-        f"desk-hour rows written {rollup_rows:,}; peak RSS of this process {peak_rss_mib:.0f} MiB"
+        f"desk-day rows written {desk_day_rows:,} holding {rollup_rows:,} desk-hours; peak RSS of this process {peak_rss_mib:.0f} MiB"
     )
     last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
     incremental = []
@@ -197,6 +198,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
         "write_s": write,
         "rows_read": rows_read,
         "desk_hour_rows": rollup_rows,
+        "desk_day_rows": desk_day_rows,
         "peak_rss_mib": peak_rss_mib,
         "last_day_s": statistics.median(incremental),
     }

@@ -82,9 +82,7 @@ WITH open_days AS (
     SELECT od.site_id, od.isodow,
            extract(hour FROM m.bucket_start AT TIME ZONE od.timezone)::int AS hour,
            sum(m.occupied_s) AS occupied_s
-    FROM open_days od JOIN {DESK_HOUR} m ON m.site_id = od.site_id
-     AND m.bucket_start >= od.day::timestamp AT TIME ZONE od.timezone
-     AND m.bucket_start < (od.day + 1)::timestamp AT TIME ZONE od.timezone
+    FROM open_days od JOIN {DESK_HOUR} m ON m.site_id = od.site_id AND m.day = od.day
     GROUP BY 1, 2, 3
 )
 SELECT n.site_id AS "site", n.isodow AS "day no",

@@ -161,7 +161,7 @@ CROSS JOIN LATERAL (
     SELECT extract(isodow FROM m.bucket_start AT TIME ZONE s.timezone)::int AS isodow,
            extract(hour FROM m.bucket_start AT TIME ZONE s.timezone)::int AS hour
 ) h
-WHERE $__timeFilter(m.bucket_start) AND {_DESK_FILTER}
+WHERE $__timeFilter(m.bucket_start) AND {DAY_INDEX_HINT} AND {_DESK_FILTER}
 GROUP BY h.isodow
 ORDER BY h.isodow
 """

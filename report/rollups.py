@@ -95,9 +95,7 @@ def _profile(conn: Any, site_id: str, period: Period, days: list[Day]) -> list[P
                   extract(hour FROM h.bucket_start AT TIME ZONE s.timezone)::int,
                   sum(h.occupied_s)
              FROM analytics_desk_hour h JOIN sites s ON s.id = h.site_id
-            WHERE h.site_id = %s
-              AND h.bucket_start >= (%s::date)::timestamp AT TIME ZONE s.timezone
-              AND h.bucket_start < (%s::date)::timestamp AT TIME ZONE s.timezone
+            WHERE h.site_id = %s AND h.day >= %s AND h.day < %s
             GROUP BY 1, 2""",
         (site_id, period.start, period.end),
     ).fetchall()

@@ -1,9 +1,11 @@
 """Read one site's inventory, events and bookings from PostgreSQL into analytics arrays.
 
 Desk state changes and node coverage intervals (never the alive rows, 98 % of what is
-stored) stream out with binary `COPY (SELECT …) TO STDOUT`, every column cast to a
-fixed-width integer in SQL (node and desk as index numbers of the layout, ts as epoch
-ms), so they are decoded by numpy in one step: never a Python object per row. Each
+stored) stream out with binary `COPY (SELECT …) TO STDOUT`, every column a fixed-width
+integer (node and desk as index numbers of the layout; times as the wire's own
+timestamptz, int8 microseconds since 2000-01-01, turned into epoch ms by numpy: no
+per-row `extract(epoch …)`, which is numeric arithmetic in SQL), so they are decoded by
+numpy in one step: never a Python object per row. Each
 desk's state carries in from its last event before the period; events after it are read
 as far as the period's bookings reach. Must not compute metrics or write.
 """
@@ -17,7 +19,6 @@ from typing import Any
 import numpy as np
 from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.io.pgcopy import decode
-from psycopg.types.json import Jsonb
 
 from hubsense.inventory.model import DEFAULT_USED_MIN_S, Node, Site
 
@@ -39,23 +40,24 @@ EVENT_COLUMNS = [
 DESK_EVENTS_SQL = """
 COPY (
     WITH e AS (
-             SELECT c.* FROM unnest(%(desks)s::text[]) d(id) CROSS JOIN LATERAL (
-                 SELECT node_id, seq, ts, desk_id, state
+             SELECT d.idx, c.* FROM unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx)
+              CROSS JOIN LATERAL (
+                 SELECT node_id, seq, ts, state
                    FROM events WHERE desk_id = d.id AND type = 'desk'
                     AND site_id = %(site)s AND ts < %(from)s
                   ORDER BY ts DESC, seq DESC LIMIT 1) c
              UNION ALL
-             SELECT c.* FROM unnest(%(desks)s::text[]) d(id) CROSS JOIN LATERAL (
-                 SELECT node_id, seq, ts, desk_id, state
+             SELECT d.idx, c.* FROM unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx)
+              CROSS JOIN LATERAL (
+                 SELECT node_id, seq, ts, state
                    FROM events WHERE desk_id = d.id AND type = 'desk'
                     AND site_id = %(site)s AND ts >= %(from)s AND ts < %(to)s) c
          )
-    SELECT (%(node_index)s::jsonb ->> e.node_id)::int4, e.seq::int8,
-           floor(extract(epoch FROM e.ts) * 1000)::int8,
-           (%(desk_index)s::jsonb ->> e.desk_id)::int4,
+    SELECT (array_position(%(nodes)s::text[], e.node_id) - 1)::int4, e.seq::int8, e.ts,
+           (e.idx - 1)::int4,
            (CASE e.state WHEN 'occupied' THEN 1 WHEN 'unknown' THEN 2 ELSE 0 END)::int2
       FROM e
-     WHERE %(node_index)s::jsonb ? e.node_id
+     WHERE e.node_id = ANY(%(nodes)s::text[])
 ) TO STDOUT (FORMAT binary)
 """
 DESK_EVENT_COLUMNS = [
@@ -69,12 +71,11 @@ DESK_EVENT_COLUMNS = [
 # Node coverage N (migration 0010, kept by ingest): the intervals reaching into the window.
 COVERAGE_SQL = """
 COPY (
-    SELECT (%(node_index)s::jsonb ->> node_id)::int4,
-           floor(extract(epoch FROM start_ts) * 1000)::int8,
-           floor(extract(epoch FROM end_ts) * 1000)::int8
-      FROM coverage
-     WHERE site_id = %(site)s AND node_id = ANY(%(nodes)s::text[])
-       AND end_ts > %(from)s AND start_ts < %(to)s
+    SELECT (n.idx - 1)::int4, c.start_ts, c.end_ts
+      FROM coverage c
+      JOIN unnest(%(nodes)s::text[]) WITH ORDINALITY n(id, idx) ON n.id = c.node_id
+     WHERE c.site_id = %(site)s AND c.node_id = ANY(%(nodes)s::text[])
+       AND c.end_ts > %(from)s AND c.start_ts < %(to)s
 ) TO STDOUT (FORMAT binary)
 """
 COVERAGE_COLUMNS = [("node", np.int32), ("start", np.int64), ("end", np.int64)]
@@ -193,6 +194,15 @@ def read_bookings(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> Bookin
     )
 
 
+# Binary timestamptz: microseconds since 2000-01-01 00:00 UTC (integer datetimes).
+_PG_EPOCH_MS = 946_684_800_000
+
+
+def _wire_ms(wire_us: np.ndarray) -> np.ndarray:
+    """Epoch milliseconds of binary timestamptz values, floored (as floor(epoch * 1000))."""
+    return wire_us // 1000 + _PG_EPOCH_MS
+
+
 def _copy(conn: Any, sql: str, params: dict[str, Any], columns: Any) -> dict[str, Any]:
     payload = bytearray()
     with conn.cursor() as cur, cur.copy(sql, params) as copy:
@@ -212,13 +222,13 @@ def copy_events(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> EventArr
         "site": layout.sites[0].id,
         "nodes": layout.node_ids,
         "desks": layout.desk_ids,
-        "node_index": Jsonb(layout.node_index),
-        "desk_index": Jsonb(layout.desk_index),
         "from": _utc(from_ms),
         "to": _utc(to_ms),
     }
     desk = _copy(conn, DESK_EVENTS_SQL, params, DESK_EVENT_COLUMNS)
     cover = _copy(conn, COVERAGE_SQL, params, COVERAGE_COLUMNS)
+    desk["ts"] = _wire_ms(desk["ts"])
+    cover["start"], cover["end"] = _wire_ms(cover["start"]), _wire_ms(cover["end"])
     n_desk, n_cover = len(desk["ts"]), len(cover["start"])
     kind = np.concatenate(
         [

@@ -1,9 +1,13 @@
 """Write one site's results into the rollup tables, replacing exactly the rows of its period.
 
-Per-row data (desk-hours, desk-days, booking outcomes) goes up as one binary COPY of
-integer columns into a temporary table, then into the rollup with an INSERT … SELECT
-that maps index numbers back to ids: no Python object per row. Everything of a site
-is one transaction, so readers see the old rows or the new ones, never a mix.
+A desk's hours go into its desk-day row as int4[] (migration 0013: one element a real hour
+from the local midnight, 23/24/25 a day), and only desk-days where something was
+observed, occupied or booked are written: a missing row is zeros, and closed days and
+unobserved desks cost nothing. The view `analytics_desk_hour` unnests the arrays.
+Per-row data (desk-days, booking outcomes) goes up as one binary COPY of integer columns
+and arrays into a temporary table, then into the rollup with an INSERT … SELECT that maps
+index numbers back to ids: no Python object per row. Everything of a site is one
+transaction, so readers see the old rows or the new ones, never a mix.
 Must not compute metrics.
 """
 
@@ -16,39 +20,33 @@ import numpy as np
 from hubsense.analytics.arrays import BookingArrays
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.compute import Results
-from hubsense.analytics.io.pgcopy import encode
+from hubsense.analytics.io.pgcopy import HEADER, TRAILER, encode, encode_rows
 from hubsense.analytics.kernels.bookings import OUTCOME_NAMES
 
 _MS_PER_S = 1000
 MEASURES = ("observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked_occupied_s")
 
 _TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS _rollup_desk (
+CREATE TEMP TABLE IF NOT EXISTS _rollup_desk_day (
     desk int4, slot int8, observed_s int8, occupied_s int8, booked_s int8,
-    booked_observed_s int8, booked_occupied_s int8
+    booked_observed_s int8, booked_occupied_s int8, h_observed_s int4[], h_occupied_s int4[],
+    h_booked_s int4[], h_booked_observed_s int4[], h_booked_occupied_s int4[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _rollup_booking (
     booking int4, observed_s int8, occupied_s int8, outcome int2
 ) ON COMMIT DELETE ROWS;
 """
-_INSERT_HOURS = """
-INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s, occupied_s, booked_s,
-                                 booked_observed_s, booked_occupied_s, unbooked_occupied_s)
-SELECT %(site)s, d.id, timestamptz 'epoch' + r.slot * interval '1 millisecond', r.observed_s,
-       r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
-       r.occupied_s - r.booked_occupied_s
-  FROM _rollup_desk r
-  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
-"""
 _INSERT_DAYS = """
 INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s,
                                 booked_s, booked_observed_s, booked_occupied_s,
-                                unbooked_occupied_s)
+                                unbooked_occupied_s, hour_observed_s, hour_occupied_s,
+                                hour_booked_s, hour_booked_observed_s, hour_booked_occupied_s)
 SELECT %(site)s, d.id, %(start)s::date + r.slot::int4,
        timestamptz 'epoch' + (%(midnights)s::int8[])[r.slot + 1] * interval '1 millisecond',
        r.observed_s, r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
-       r.occupied_s - r.booked_occupied_s
-  FROM _rollup_desk r
+       r.occupied_s - r.booked_occupied_s, r.h_observed_s, r.h_occupied_s, r.h_booked_s,
+       r.h_booked_observed_s, r.h_booked_occupied_s
+  FROM _rollup_desk_day r
   JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
 """
 _UPSERT_BOOKINGS = """
@@ -71,13 +69,43 @@ def _copy(cur: Any, table: str, columns: dict[str, np.ndarray]) -> None:
         copy.write(encode(columns))
 
 
-def day_sums(
-    results: Results, hours: np.ndarray, midnights: np.ndarray, values: np.ndarray
-) -> np.ndarray:
-    """Per desk and local day, the sum of its hour buckets' milliseconds (hours nest in days)."""
-    n_desks = len(results.layout.desk_ids)
+def desk_day_rows(
+    ms: dict[str, np.ndarray], n_desks: int, hours: np.ndarray, midnights: np.ndarray
+) -> list[dict[str, np.ndarray]]:
+    """The desk-day rows worth storing, as COPY columns: one group a day length (23/24/25
+    hours), since an array column has one width a group.
+
+    `ms` holds each measure's milliseconds per desk and hour bucket (desk-major). A day's
+    figure is its hours' milliseconds summed, then floored to seconds (as the files path);
+    each hour is floored on its own in the arrays. A desk-day is kept when its observed,
+    occupied or booked seconds are > 0.
+    """
+    n_hours = len(hours)
+    grids = {name: values.reshape(n_desks, n_hours) for name, values in ms.items()}
     starts = np.searchsorted(hours, midnights[:-1])
-    return np.add.reduceat(values.reshape(n_desks, len(hours)), starts, axis=1)
+    lengths = np.diff(np.append(starts, n_hours))
+    days = {
+        name: np.add.reduceat(grid, starts, axis=1) // _MS_PER_S for name, grid in grids.items()
+    }
+    keep = (days["observed_s"] > 0) | (days["occupied_s"] > 0) | (days["booked_s"] > 0)
+    groups: list[dict[str, np.ndarray]] = []
+    for length in np.unique(lengths):
+        of_length = np.flatnonzero(lengths == length)
+        desk, j = np.nonzero(keep[:, of_length])
+        day = of_length[j]
+        hour = starts[day][:, None] + np.arange(length)
+        groups.append(
+            {
+                "desk": desk.astype(np.int32),
+                "slot": day.astype(np.int64),
+                **{name: days[name][desk, day].astype(np.int64) for name in MEASURES},
+                **{
+                    f"h_{name}": (grids[name][desk[:, None], hour] // _MS_PER_S).astype(np.int32)
+                    for name in MEASURES
+                },
+            }
+        )
+    return groups
 
 
 def write_site(
@@ -88,7 +116,6 @@ def write_site(
     site = layout.sites[0].id
     hours = cal.buckets(0)
     midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
-    n_desks, n_hours, n_days = len(layout.desk_ids), len(hours), period.n_days
     ms = {
         "observed_s": results.observed_ms,
         "occupied_s": results.occupied_ms,
@@ -96,45 +123,21 @@ def write_site(
         "booked_observed_s": results.booked_observed_ms,
         "booked_occupied_s": results.booked_occupied_ms,
     }
-    from_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[0]))
-    to_utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=int(midnights[-1]))
+    groups = desk_day_rows(ms, len(layout.desk_ids), hours, midnights)
     common = {"site": site, "desks": layout.desk_ids, "start": period.start, "end": period.end}
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_TEMP)
-        cur.execute(
-            "DELETE FROM analytics_desk_hour WHERE site_id = %(site)s "
-            "AND bucket_start >= %(f)s AND bucket_start < %(t)s",
-            {"site": site, "f": from_utc, "t": to_utc},
-        )
-        _copy(
-            cur,
-            "_rollup_desk",
-            {
-                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_hours),
-                "slot": np.tile(hours, n_desks).astype(np.int64),
-                **{name: values // _MS_PER_S for name, values in ms.items()},
-            },
-        )
-        cur.execute(_INSERT_HOURS, common)
-        cur.execute("TRUNCATE _rollup_desk")
         cur.execute(
             "DELETE FROM analytics_desk_day WHERE site_id = %(site)s "
             "AND day >= %(start)s AND day < %(end)s",
             common,
         )
-        _copy(
-            cur,
-            "_rollup_desk",
-            {
-                "desk": np.repeat(np.arange(n_desks, dtype=np.int32), n_days),
-                "slot": np.tile(np.arange(n_days, dtype=np.int64), n_desks),
-                **{
-                    name: day_sums(results, hours, midnights, values).ravel() // _MS_PER_S
-                    for name, values in ms.items()
-                },
-            },
-        )
-        cur.execute(_INSERT_DAYS, {**common, "midnights": midnights.tolist()})
+        if groups:
+            with cur.copy(
+                f"COPY _rollup_desk_day ({', '.join(groups[0])}) FROM STDIN (FORMAT binary)"
+            ) as copy:
+                copy.write(HEADER + b"".join(encode_rows(group) for group in groups) + TRAILER)
+            cur.execute(_INSERT_DAYS, {**common, "midnights": midnights.tolist()})
         if len(bookings):
             _copy(
                 cur,
@@ -195,7 +198,7 @@ def write_site(
             ),
         )
     return {
-        "desk_hours": n_desks * n_hours,
-        "desk_days": n_desks * n_days,
+        "desk_days": sum(len(group["desk"]) for group in groups),
+        "desk_hours": sum(group["h_observed_s"].size for group in groups),
         "bookings": len(bookings),
     }

@@ -144,24 +144,31 @@ def test_database_path_matches_the_file_path(db_dsn: str) -> None:
                 "FROM analytics_booking_outcome"
             )
         )
-    # The file path lists desks in inventory order; sort both the same way.
+    # The file path lists desks in inventory order and every desk-hour; the database keeps
+    # only desk-days with something observed, occupied or booked (absent = zeros).
     file_hours = sorted(
         files["desk_metrics"], key=lambda r: (r[0], r[1], dt.datetime.fromisoformat(str(r[2])))
     )
-    assert (
-        len(hours) == len(file_hours) == 3 * (24 + 24 + 23 + 24) + 2 * 4 * 24
-    )  # hq has a 23-hour Sunday
-    for got, want in zip(hours, file_hours, strict=True):
-        assert [got[0], got[1], got[2], *got[3:]] == [
-            want[0],
-            want[1],
-            dt.datetime.fromisoformat(str(want[2])),
-            *want[3:],
-        ]
+    assert len(file_hours) == 3 * (24 + 24 + 23 + 24) + 2 * 4 * 24  # hq has a 23-hour Sunday
+    stored = {(r[0], r[1], r[2]): list(r[3:]) for r in hours}
+    assert len(stored) == len(hours)
+    kept_days = {
+        (r[0], r[1], str(r[2])[:10]) for r in file_hours if r[3] > 0 or r[4] > 0 or r[5] > 0
+    }
+    for want in file_hours:
+        key = (want[0], want[1], dt.datetime.fromisoformat(str(want[2])))
+        if (want[0], want[1], str(want[2])[:10]) in kept_days:
+            assert stored.pop(key) == list(want[3:]), key
+        else:
+            assert key not in stored and list(want[3:]) == [0] * 6, key
+    assert stored == {}  # no hour that the file path does not have
+    assert 0 < len(kept_days) < 3 * 4 + 2 * 4  # some desk-days carried nothing: not stored
     assert sum(r[4] for r in hours) > 0  # the data really has occupancy
     # Day rollups are the day sums of the hours, floored once: equal to the reference's day buckets.
     assert [list(r) for r in days] == [
-        r[:2] + r[3:] for r in sorted(expected["desk_metrics"], key=lambda r: (r[0], r[1], r[2]))
+        r[:2] + r[3:]
+        for r in sorted(expected["desk_metrics"], key=lambda r: (r[0], r[1], r[2]))
+        if (r[0], r[1], str(r[2])[:10]) in kept_days
     ]
     assert [
         [
@@ -188,21 +195,30 @@ def test_rerun_replaces_exactly_the_period(db_dsn: str) -> None:
     inv, events, bookings = scenario()
     load(db_dsn, inv, events, bookings)
     run_period(db_dsn, Period(START, END))
+    friday = dt.date(2026, 3, 27)
+    count = "SELECT count(*) FROM analytics_desk_day"
     with psycopg.connect(db_dsn) as conn:
-        before = conn.execute(
-            "SELECT count(*), sum(occupied_s) FROM analytics_desk_hour"
+        (total,) = conn.execute(count).fetchone()
+        (of_day,) = conn.execute(f"{count} WHERE site_id = 'hq' AND day = %s", (friday,)).fetchone()
+        (hours,) = conn.execute(
+            "SELECT count(*) FROM analytics_desk_hour WHERE site_id = 'hq' AND day = %s",
+            (friday,),
         ).fetchone()
         # A rerun of one day of one site replaces that day's rows and leaves the others alone.
-        conn.execute("UPDATE analytics_desk_hour SET occupied_s = -1")
+        conn.execute("UPDATE analytics_desk_day SET occupied_s = -1, hour_occupied_s = '{-1}'")
         conn.commit()
-    run_period(db_dsn, Period(dt.date(2026, 3, 28), dt.date(2026, 3, 29)), ["hq"])
+    # hq is open on Friday only (weekend, a closed Monday); d3's node was offline that day.
+    assert of_day >= 2 and hours == 24 * of_day
+    run_period(db_dsn, Period(friday, friday + dt.timedelta(days=1)), ["hq"])
     with psycopg.connect(db_dsn) as conn:
-        redone = conn.execute(
+        (redone,) = conn.execute(
             "SELECT count(*) FROM analytics_desk_hour WHERE occupied_s >= 0"
         ).fetchone()
-        total = conn.execute("SELECT count(*) FROM analytics_desk_hour").fetchone()
-    assert redone == (3 * 24,)  # 3 desks x 24 hours of 2026-03-28 in Stockholm
-    assert total == (before[0],)
+        (untouched,) = conn.execute(f"{count} WHERE occupied_s = -1").fetchone()
+        (after,) = conn.execute(count).fetchone()
+    assert redone == hours
+    assert untouched == total - of_day
+    assert after == total
 
 
 def test_run_cli_unknown_site(db_dsn: str) -> None:

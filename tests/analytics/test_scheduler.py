@@ -88,10 +88,9 @@ def test_scheduler_recomputes_the_days_new_and_late_events_touch(db_dsn: str) ->
             "2026-03-02": 3600,
             "2026-03-03": 0,
             "2026-03-04": 7200,
-            "2026-03-05": 0,
-        }
+        }  # the alive covered 3 days: nothing observed on 03-05, so no desk-day row is stored
         assert tick(db_dsn, now=first_tick) == []  # nothing new: nothing recomputed
-        conn.execute("UPDATE analytics_desk_day SET occupied_s = -1 WHERE day = '2026-03-05'")
+        conn.execute("UPDATE analytics_site_day SET peak = -1 WHERE day = '2026-03-05'")
         # A late event from a node that was offline, received at noon on 03-05: d1 occupied on
         # 03-02 at 20:00. It reaches until d1's next event (03-04 10:00): 03-02 .. 03-04 only.
         late = [("n1", 6, ms("2026-03-02T20:00:00+01:00"), "desk", "d1", "occupied")]
@@ -105,8 +104,9 @@ def test_scheduler_recomputes_the_days_new_and_late_events_touch(db_dsn: str) ->
             "2026-03-02": 18000,
             "2026-03-03": 86400,
             "2026-03-04": 43200,
-            "2026-03-05": -1,
         }
+        peak = "SELECT peak FROM analytics_site_day WHERE day = '2026-03-05'"
+        assert conn.execute(peak).fetchone() == (-1,)
 
 
 def lock_waiters(conn: psycopg.Connection) -> list[tuple[int, bool]]:
@@ -164,12 +164,16 @@ def test_a_second_scheduler_waits_as_a_standby_and_once_refuses(
             # A one-off tick (`scheduler --once`) refuses with one line naming the holder.
             with pytest.raises(SchedulerBusyError, match=f"backend pid {holder[0][0]} from"):
                 tick(db_dsn)
-            conn.execute("DELETE FROM analytics_watermark")
             first_stop.set()
             first.join(10)
             assert not first.is_alive()
+            # Only now: a tick of the first one that was under way when it was told to stop
+            # would write the row again.
+            conn.execute("DELETE FROM analytics_watermark")
             # The standby takes over and ticks (it writes the watermark row again).
             wait_for(lambda: ticks() == 1)
+            # Its tick's run workers are sessions of their own for a moment: wait them out.
+            wait_for(lambda: len(lock_waiters(conn)) == 1)
             taken = lock_waiters(conn)
             assert len(taken) == 1 and taken[0][0] != holder[0][0] and taken[0][1] is True
         finally:

@@ -11,9 +11,22 @@ import psycopg
 import pytest
 from api_helpers import HUB, SITE, ApiServer, Keys, api_settings
 
-_HOUR = """INSERT INTO analytics_desk_hour (site_id, desk_id, bucket_start, observed_s,
-    occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s)
-    VALUES (%s, %s, (%s::timestamp) AT TIME ZONE 'Europe/Stockholm', 3600, %s, 0, 0, 0, %s)"""
+# One desk-day row with its 24 hours as arrays (migration 0013), one hour of it measured.
+_DAY = """INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s,
+    occupied_s, booked_s, booked_observed_s, booked_occupied_s, unbooked_occupied_s,
+    hour_observed_s, hour_occupied_s, hour_booked_s, hour_booked_observed_s,
+    hour_booked_occupied_s)
+    VALUES (%(site)s, %(desk)s, %(day)s::date,
+            (%(day)s::date)::timestamp AT TIME ZONE 'Europe/Stockholm', 3600, %(s)s, 0, 0, 0,
+            %(s)s, %(observed)s, %(occupied)s, %(zeros)s, %(zeros)s, %(zeros)s)"""
+
+
+def _one_hour(site: str, desk: str, day: str, hour: int, seconds: int) -> dict[str, object]:
+    def at_hour(value: int) -> list[int]:
+        return [value if h == hour else 0 for h in range(24)]
+
+    return {"site": site, "desk": desk, "day": day, "s": seconds, "observed": at_hour(3600),
+            "occupied": at_hour(seconds), "zeros": [0] * 24}  # fmt: skip
 
 
 def test_profile_is_a_mean_over_open_days(api: ApiServer, api_dsn: str, keys: Keys) -> None:
@@ -27,10 +40,9 @@ def test_profile_is_a_mean_over_open_days(api: ApiServer, api_dsn: str, keys: Ke
                 (HUB, day, is_open),
             )
         # Mon 2 at 09 local: h-1 the whole hour, h-2 half of it; Sun 8 at 09: h-1.
-        for desk, at, seconds in (("h-1", "2026-03-02 09:00", 3600),
-                                  ("h-2", "2026-03-02 09:00", 1800),
-                                  ("h-1", "2026-03-08 09:00", 3600)):  # fmt: skip
-            conn.execute(_HOUR, (HUB, desk, at, seconds, seconds))
+        for desk, day, seconds in (("h-1", "2026-03-02", 3600), ("h-2", "2026-03-02", 1800),
+                                   ("h-1", "2026-03-08", 3600)):  # fmt: skip
+            conn.execute(_DAY, _one_hour(HUB, desk, day, 9, seconds))
     params = {"from": "2026-03-02", "to": "2026-03-10"}
     with api.client(keys.hub_manager) as client:
         got = client.get(f"/v1/sites/{HUB}/profile", params=params)

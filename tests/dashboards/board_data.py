@@ -3,8 +3,7 @@ simulated demo data, and the analytics rollups computed from either.
 
 Everything goes into a real PostgreSQL through the real inventory sync and COPY. The
 rollups are filled from `hubsense analytics compute` outputs (SPEC §10 files) into the
-tables of the rollup migration; where that migration is missing, into the stand-in
-tables of `rollups_stand_in.sql` (same names and columns).
+tables of the rollup migrations (0005, 0013: a desk-day row holds its hours as arrays).
 """
 
 from __future__ import annotations
@@ -230,10 +229,6 @@ def _compute(inventory: Path, events: Path, bookings: Path, start: dt.date, end:
     return out
 
 
-def _has_table(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
-
-
 def fill_rollups(dsn: str, inventory: Path, events: Path, bookings: Path,
                  start: dt.date, end: dt.date, work: Path) -> Path:  # fmt: skip
     """Compute day and hour buckets with the analytics and load them as the rollups.
@@ -245,52 +240,47 @@ def fill_rollups(dsn: str, inventory: Path, events: Path, bookings: Path,
         booking_start = {row["booking_id"]: row["start"] for row in csv.DictReader(handle)}
     measures = ("observed_s", "occupied_s", "booked_s", "booked_observed_s",
                 "booked_occupied_s", "unbooked_occupied_s")  # fmt: skip
-    with psycopg.connect(dsn) as conn:
-        if not _has_table(conn, "analytics_desk_day"):
-            conn.execute((HERE / "rollups_stand_in.sql").read_text())
-        with conn.cursor() as cur:
-            with (
-                cur.copy(
-                    "COPY analytics_desk_day (site_id, desk_id, day, bucket_start, "
-                    f"{', '.join(measures)})"
-                    " FROM STDIN"
-                ) as copy,
-                (day / "desk_metrics.csv").open(newline="") as handle,
-            ):
-                for row in csv.DictReader(handle):
-                    copy.write_row([row["site"], row["desk"], row["bucket_start"][:10],
-                                    row["bucket_start"], *(row[m] for m in measures)])  # fmt: skip
-            with (
-                cur.copy(
-                    "COPY analytics_desk_hour (site_id, desk_id, bucket_start, "
-                    f"{', '.join(measures)})"
-                    " FROM STDIN"
-                ) as copy,
-                (hour / "desk_metrics.csv").open(newline="") as handle,
-            ):
-                for row in csv.DictReader(handle):
-                    copy.write_row([row["site"], row["desk"], row["bucket_start"],
-                                    *(row[m] for m in measures)])  # fmt: skip
-            with (
-                cur.copy(
-                    "COPY analytics_booking_outcome (booking_id, site_id, desk_id, start_at,"
-                    " observed_s, occupied_s, outcome) FROM STDIN"
-                ) as copy,
-                (day / "booking_outcomes.csv").open(newline="") as handle,
-            ):
-                for row in csv.DictReader(handle):
-                    copy.write_row([row["booking_id"], row["site"], row["desk"],
-                                    booking_start[row["booking_id"]], row["observed_s"],
-                                    row["occupied_s"], row["outcome"]])  # fmt: skip
-            with (
-                cur.copy(
-                    "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s,"
-                    " alone_s, desks_used) FROM STDIN"
-                ) as copy,
-                (day / "site_daily.csv").open(newline="") as handle,
-            ):
-                for row in csv.DictReader(handle):
-                    copy.write_row([row["site"], row["date"], row["open"], row["peak"],
-                                    row["peak_at"] or None, row["copresence_s"],
-                                    row["alone_s"], row["desks_used"]])  # fmt: skip
+    hours: dict[tuple[str, str, str], list[list[str]]] = {}
+    with (hour / "desk_metrics.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):  # each desk's hours in time order, local labels
+            day_hours = hours.setdefault((row["site"], row["desk"], row["bucket_start"][:10]), [])
+            day_hours.append([row[m] for m in measures[:5]])
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        # Every desk-day, also those with nothing measured (the writer stores only the
+        # others): the boards must read both the same.
+        with (
+            cur.copy(
+                "COPY analytics_desk_day (site_id, desk_id, day, bucket_start, "
+                f"{', '.join(measures)}, {', '.join(f'hour_{m}' for m in measures[:5])})"
+                " FROM STDIN"
+            ) as copy,
+            (day / "desk_metrics.csv").open(newline="") as handle,
+        ):
+            for row in csv.DictReader(handle):
+                day_hours = hours[(row["site"], row["desk"], row["bucket_start"][:10])]
+                arrays = [[int(h[i]) for h in day_hours] for i in range(5)]
+                values = [row["site"], row["desk"], row["bucket_start"][:10], row["bucket_start"]]
+                copy.write_row([*values, *(row[m] for m in measures), *arrays])
+        with (
+            cur.copy(
+                "COPY analytics_booking_outcome (booking_id, site_id, desk_id, start_at,"
+                " observed_s, occupied_s, outcome) FROM STDIN"
+            ) as copy,
+            (day / "booking_outcomes.csv").open(newline="") as handle,
+        ):
+            for row in csv.DictReader(handle):
+                copy.write_row([row["booking_id"], row["site"], row["desk"],
+                                booking_start[row["booking_id"]], row["observed_s"],
+                                row["occupied_s"], row["outcome"]])  # fmt: skip
+        with (
+            cur.copy(
+                "COPY analytics_site_day (site_id, day, open, peak, peak_at, copresence_s,"
+                " alone_s, desks_used) FROM STDIN"
+            ) as copy,
+            (day / "site_daily.csv").open(newline="") as handle,
+        ):
+            for row in csv.DictReader(handle):
+                copy.write_row([row["site"], row["date"], row["open"], row["peak"],
+                                row["peak_at"] or None, row["copresence_s"],
+                                row["alone_s"], row["desks_used"]])  # fmt: skip
     return day

@@ -15,7 +15,7 @@ from board_sql import context, run_sql, targets
 
 pytestmark = pytest.mark.service
 
-ROLLUPS = ("analytics_desk_day", "analytics_desk_hour", "analytics_booking_outcome",
+ROLLUPS = ("analytics_desk_day", "analytics_booking_outcome",
            "analytics_site_day")  # fmt: skip
 VARIABLES = {
     "site": ["office-a", "hub-b"], "zone": ["z1", "z2", "open"], "percentile": ["95"],

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.service, pytest.mark.timescale]
 
 TABLES = (
     "sites", "desks", "nodes", "sensors", "events", "bookings", "node_status", "dead_letters",
-    "analytics_desk_day", "analytics_desk_hour", "analytics_booking_outcome", "analytics_site_day",
+    "analytics_desk_day", "analytics_booking_outcome", "analytics_site_day",
 )  # fmt: skip
 # Seconds since a node was last seen depend on when each query ran.
 CLOCK_COLUMNS = {"last seen (s ago)"}
