@@ -67,6 +67,26 @@ def _sum(values: list[float | None]) -> float | None:
     return sum(known) if known else None
 
 
+def _observed(
+    conn: Any, sites: list[SiteFigures], start: dt.date, end: dt.date, rolled: bool
+) -> dict[str, int]:
+    """Observed seconds per site in [start, end) for `decide`: the desk-day rollups', and for
+    the report's own sites what the report saw. A site computed from the events has its
+    seconds per week only: a week counts in the range holding its first day in the period."""
+    from hubsense.analytics.io.observed_read import observed_by_site
+
+    out = observed_by_site(conn, start, end) if rolled else {}
+    for s in sites:
+        if s.source.startswith("from the analytics rollups"):
+            continue  # the rollups' seconds are the report's
+        out[s.id] = (
+            sum(w.observed_s for w in s.weeks if start <= max(w.start, s.days[0].date) < end)
+            if s.days
+            else 0
+        )
+    return out
+
+
 def _report_days(sites: list[SiteFigures]) -> list[SiteDay]:
     return [
         SiteDay(s.id, d.date, d.open, d.peak, d.copresence_s, d.alone_s, d.desks_used)
@@ -87,24 +107,31 @@ def read_decision(
     except ValueError as error:  # an inventory stored before a rule it now breaks
         raise InputError(f"stored inventory: {error}") from None
     first = _year_before(start)
-    rolled = site_days(conn, first, end) if rollups_exist(conn) else []
+    exist = rollups_exist(conn)
+    rolled = site_days(conn, first, end) if exist else []
     mine = {s.id for s in sites}
     days = [d for d in rolled if not (d.site in mine and start <= d.day < end)]
     days += _report_days(sites)
     passes = day_passes(conn, first, end)
-    decision = decide(inventory, days, passes, start, end, percentile)
+    decision = decide(
+        inventory, days, passes, start, end, percentile, _observed(conn, sites, start, end, exist)
+    )
     months = []
 
     def counted(d: Decision) -> list[SiteDecision]:
         return [s for s in d.sites if s.kind == "coworking" or s.site in mine]
 
     for a, b in _months(start, end):
-        now = decide(inventory, days, passes, a, b, percentile)
+        now = decide(inventory, days, passes, a, b, percentile, _observed(conn, sites, a, b, exist))
         a0, b0 = _year_before(a), _year_before(b)
         had_data = any(a0 <= d.day < b0 for d in rolled) or any(
             a0 <= day < b0 for by_day in passes.values() for day in by_day
         )
-        before = decide(inventory, days, passes, a0, b0, percentile) if had_data else None
+        before = (
+            decide(inventory, days, passes, a0, b0, percentile, _observed(conn, [], a0, b0, exist))
+            if had_data
+            else None
+        )
         months.append(
             Month(
                 label=f"{a:%Y-%m}",

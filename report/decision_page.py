@@ -18,6 +18,7 @@ from hubsense.report.model import SiteFigures
 
 NB = "\u202f"
 DASH = "\u2013"
+NOT_MEASURED = "not measured"
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
              "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}  # fmt: skip
 
@@ -38,7 +39,7 @@ def not_set(field: str, where: str = "the inventory") -> str:
 def verdict(site: SiteFigures | None, figures: SiteDecision) -> str:
     """A hub's recommendation: a lone hub gathers people (never fewer desks), then cheaper
     as day passes, grow when its busy days used every desk, else keep."""
-    if site is not None and site.no_sensor_data:
+    if figures.not_measured or (site is not None and site.no_sensor_data):
         return "no sensor data: measure before deciding"
     if figures.lone_weeks:
         day = DAY_NAMES.get(figures.community_day or "")
@@ -142,13 +143,14 @@ def _hubs(sites: dict[str, SiteFigures], inputs: DecisionInputs) -> str:
             if h.cost is not None and not h.desk_days_used
             else cash(h.cost_per_used_desk_day, "cost_per_desk_month")
         )
-        blind = site is not None and site.no_sensor_data
-        used = DASH if blind else str(h.desk_days_used)  # nothing seen is not "nobody came"
-        passes = DASH if blind else cash(h.day_pass_equivalent, "day_pass_price")
+        # Nothing seen is not "nobody came": the use figures read "not measured".
+        blind = h.not_measured is not None or (site is not None and site.no_sensor_data)
+        used = NOT_MEASURED if blind else str(h.desk_days_used)
+        passes = NOT_MEASURED if blind else cash(h.day_pass_equivalent, "day_pass_price")
         rows.append(
             f"<tr><td>{name}</td><td>{used}</td>"
             f"<td>{cash(h.cost, 'cost_per_desk_month')}</td>"
-            f"<td>{DASH if blind else per_day}</td><td>{passes}</td>"
+            f"<td>{NOT_MEASURED if blind else per_day}</td><td>{passes}</td>"
             f"<td>{escape(verdict(site, h))}</td>"
             f"<td>{escape(', '.join(h.lone_weeks)) or 'none'}</td>"
             f"<td>{escape(DAY_NAMES.get(h.community_day or '', 'not known'))}</td></tr>"
@@ -192,10 +194,15 @@ def _commute(sites: list[SiteFigures], inputs: DecisionInputs) -> str:
             f"<tr><td>{m.label}</td><td>{km}</td><td>{co2}</td><td>{before}</td>"
             f"<td>{change}</td></tr>"
         )
-    blind = [s.name for s in sites if s.kind == "hub" and s.no_sensor_data]
+    names = {s.id: s.name for s in sites}
+    blind = [
+        names.get(s.site, s.site)
+        for s in inputs.decision.sites
+        if s.kind == "hub" and s.not_measured and s.site in names
+    ]
     note = (
-        f"<p>Without sensor data, {escape(', '.join(blind))} add nothing here: the commute "
-        "avoided there is not known.</p>"
+        f"<p>Commute avoided at {escape(', '.join(blind))}: not measured (no sensor data in "
+        "the period), so it adds nothing here.</p>"
         if blind
         else ""
     )
