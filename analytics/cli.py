@@ -300,17 +300,14 @@ def decision(
     import json
 
     from hubsense.analytics.decision import NO_SENSOR_DATA, decide
-    from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
-    from hubsense.analytics.io.observed_read import observed_by_site
+    from hubsense.analytics.io.decision_read import period_inputs, stored_inventory
 
     from hubsense.db.connect import connect
 
     period = _period(from_date, to_date)
     with connect(_dsn(dsn)) as conn:
         inventory = stored_inventory(conn)
-        days = site_days(conn, period.start, period.end)
-        passes = day_passes(conn, period.start, period.end)
-        observed = observed_by_site(conn, period.start, period.end)
+        days, passes, observed = period_inputs(conn, period.start, period.end)
     result = decide(
         inventory, days, passes, period.start, period.end, _percentile(percentile), observed
     )

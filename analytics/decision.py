@@ -4,15 +4,18 @@ Inputs are the rows of `analytics_site_day` (or `site_daily.csv`), the inventory
 day passes counted per coworking site and date; outputs are plain numbers with the field
 names of `hubsense analytics decision --json` and `GET /v1/decision`. A figure whose input
 is missing (no price, no cost, no distance) is None, shown as "not set", never 0. Given the
-seconds the sensors observed per site, a site with open days but nothing observed has no
-use figures (None, with `not_measured` saying why): no data is not "nobody came", and the
-freed office area is not presented for a main office without sensor data.
+seconds the sensors observed per site and date, a site with open days but nothing observed
+has no use figures (None, with `not_measured` saying why): no data is not "nobody came", and
+the freed office area is not presented for a main office without sensor data. The commute
+avoided is also given per month of the period (`commute_by_month`) beside the same dates a
+year earlier.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -41,6 +44,18 @@ class SiteDay:
     desks_used: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommuteMonth:
+    """A site's commute avoided in one month of the period (cut at the period's ends) and in
+    the same dates a year earlier; None: not measured, no distance, or (a year earlier) no
+    data then: no rollup day for a hub, no day pass for a coworking site."""
+
+    month: str  # "2026-03"
+    commute_km_avoided: float | None
+    co2_kg_avoided: float | None
+    co2_kg_avoided_year_before: float | None
+
+
 @dataclass
 class SiteDecision:
     site: str
@@ -58,6 +73,7 @@ class SiteDecision:
     # a site without opening hours in it, or when no observed seconds were given.
     observed_share: float | None = None
     not_measured: str | None = None  # why the use figures are None ("no sensor data …")
+    commute_by_month: list[CommuteMonth] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +95,25 @@ class Decision:
         out = asdict(self)
         out["from"], out["to"] = out.pop("start").isoformat(), out.pop("end").isoformat()
         return out
+
+
+def months(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """[start, end) cut at the first of each month."""
+    out = []
+    a = start
+    while a < end:
+        b = min(end, dt.date(a.year + a.month // 12, a.month % 12 + 1, 1))
+        out.append((a, b))
+        a = b
+    return out
+
+
+def year_before(day: dt.date) -> dt.date:
+    """The same date a year earlier (29 February: the 28th)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
 
 
 def iso_week(day: dt.date) -> str:
@@ -134,6 +169,76 @@ def _cost(site: Site, n_days: int) -> float | None:
     return site.cost_per_desk_month * site.capacity * n_days / DAYS_PER_MONTH
 
 
+Observed = Mapping[str, Mapping[dt.date, int]]
+
+
+def _seen(observed: Observed, site: str, start: dt.date, end: dt.date) -> int:
+    return sum(n for day, n in observed.get(site, {}).items() if start <= day < end)
+
+
+def _used(
+    site: Site,
+    days: list[SiteDay],
+    passes: dict[str, dict[dt.date, int]],
+    start: dt.date,
+    end: dt.date,
+    observed: Observed | None,
+) -> tuple[int | None, int, int]:
+    """(desk-days used in [start, end), None when not measured; observed s; open s x desks).
+    `days` are the site's own rows."""
+    if site.kind is SiteKind.COWORKING:
+        return sum(n for d, n in passes.get(site.id, {}).items() if start <= d < end), 0, 0
+    used = sum(d.desks_used for d in days if d.open and start <= d.day < end)
+    open_s = open_seconds(site, start, end) * len(site.desks)
+    if observed is None or not open_s:
+        return used, 0, 0
+    seen = _seen(observed, site.id, start, end)
+    return (None if seen == 0 else used), seen, open_s
+
+
+def _km(site: Site, used: int | None) -> float | None:
+    if site.kind is SiteKind.OFFICE or site.commute_km is None or used is None:
+        return None
+    return used * 2 * site.commute_km
+
+
+def _had_data(
+    site: Site, days: list[SiteDay], passes: dict[str, dict[dt.date, int]], a: dt.date, b: dt.date
+) -> bool:
+    if site.kind is SiteKind.COWORKING:
+        return any(a <= d < b for d in passes.get(site.id, {}))
+    return any(d.open and a <= d.day < b for d in days)
+
+
+def commute_by_month(
+    inventory: Inventory,
+    site: Site,
+    days: list[SiteDay],
+    passes: dict[str, dict[dt.date, int]],
+    start: dt.date,
+    end: dt.date,
+    observed: Observed | None = None,
+) -> list[CommuteMonth]:
+    """The site's commute km and kg CO₂ avoided per month of [start, end) and in the same
+    dates a year earlier (`days` are the site's rows, reaching back a year)."""
+    co2 = inventory.co2_kg_per_km
+
+    def kg(km: float | None) -> float | None:
+        return None if km is None else km * co2
+
+    out = []
+    for a, b in months(start, end):
+        km = _km(site, _used(site, days, passes, a, b, observed)[0])
+        a0, b0 = year_before(a), year_before(b)
+        before = (
+            _km(site, _used(site, days, passes, a0, b0, observed)[0])
+            if _had_data(site, days, passes, a0, b0)
+            else None
+        )
+        out.append(CommuteMonth(f"{a:%Y-%m}", km, kg(km), kg(before)))
+    return out
+
+
 def decide(
     inventory: Inventory,
     days: list[SiteDay],
@@ -141,14 +246,15 @@ def decide(
     start: dt.date,
     end: dt.date,
     percentile: Fraction = Fraction(95),
-    observed: dict[str, int] | None = None,
+    observed: Observed | None = None,
 ) -> Decision:
     """Every §11 figure for local dates [start, end).
 
-    `days` may reach back before `start` (the community day looks 56 days before `end`);
-    `passes` is the number of day passes per coworking site and date; `observed` the
-    seconds the sensors observed per site in the period (Σ `observed_s` of its desk-days, a
-    missing site 0). Without `observed`, data quality is not judged (`observed_share` None)."""
+    `days` may reach back before `start` (the community day looks 56 days before `end`, the
+    commute per month a year before `start`); `passes` is the number of day passes per
+    coworking site and date; `observed` the seconds the sensors observed per site and date
+    (Σ `observed_s` of its desk-days; a missing site or date 0). Without `observed`, data
+    quality is not judged (`observed_share` None)."""
     n_days = (end - start).days
     by_site: dict[str, list[SiteDay]] = defaultdict(list)
     for d in days:
@@ -159,28 +265,19 @@ def decide(
     for site in inventory.sites:
         mine = sorted(by_site.get(site.id, []), key=lambda d: d.day)
         in_period = [d for d in mine if start <= d.day < end]
+        used, site_seen, open_s = _used(site, mine, passes, start, end, observed)
         share: float | None = None
-        blind = False
-        used: int | None
+        if open_s:
+            seen_s, possible_s = seen_s + site_seen, possible_s + open_s
+            share = site_seen / open_s
         if site.kind is SiteKind.COWORKING:
-            used = sum(n for day, n in passes.get(site.id, {}).items() if start <= day < end)
-            bought += used
-            cost = None
-        else:
-            used = sum(d.desks_used for d in in_period if d.open)
-            cost = _cost(site, n_days)
-            open_s = open_seconds(site, start, end) * len(site.desks)
-            if observed is not None and open_s:
-                site_seen = observed.get(site.id, 0)
-                seen_s, possible_s = seen_s + site_seen, possible_s + open_s
-                share = site_seen / open_s
-                blind = site_seen == 0
-        if blind:
-            used = None
+            bought += used or 0
+        blind = used is None
+        cost = None if site.kind is SiteKind.COWORKING else _cost(site, n_days)
         price = inventory.day_pass_price_of(site)
         hub = site.kind is SiteKind.HUB
         equivalent = used * price if hub and price is not None and used is not None else None
-        km = None if site.commute_km is None or used is None else used * 2 * site.commute_km
+        km = _km(site, used)
         out.append(
             SiteDecision(
                 site=site.id,
@@ -194,14 +291,15 @@ def decide(
                 ),
                 lone_weeks=lone_weeks(in_period, inventory.together_min_s) if hub else [],
                 community_day=community_day(site, mine, end) if hub else None,
-                commute_km_avoided=None if site.kind is SiteKind.OFFICE else km,
-                co2_kg_avoided=(
-                    None
-                    if site.kind is SiteKind.OFFICE or km is None
-                    else km * inventory.co2_kg_per_km
-                ),
+                commute_km_avoided=km,
+                co2_kg_avoided=None if km is None else km * inventory.co2_kg_per_km,
                 observed_share=share,
                 not_measured=NO_SENSOR_DATA if blind else None,
+                commute_by_month=(
+                    []
+                    if site.kind is SiteKind.OFFICE
+                    else commute_by_month(inventory, site, mine, passes, start, end, observed)
+                ),
             )
         )
     main = next((s for s in out if s.site == inventory.main_office), None)

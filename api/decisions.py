@@ -3,7 +3,8 @@
 `GET /v1/decision` reads the stored inventory, site-day rollups, observed seconds and day
 passes and returns `analytics.decision` with the same field names as `hubsense analytics
 decision --json` (a site without sensor data in the period: use figures null and
-`not_measured`; a main office without: `freed_passes_per_month` null);
+`not_measured`; a main office without: `freed_passes_per_month` null; per site
+`commute_by_month` with the same dates a year earlier);
 `POST /v1/daypasses` stores passes idempotently by pass_id (counts, never names).
 Facilities only: these are the organisation's figures.
 """
@@ -25,6 +26,15 @@ from hubsense.errors import ConfigError
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=models.ERRORS)
 
 
+class CommuteMonth(BaseModel):
+    month: str = Field(description="The month, e.g. '2026-03' (cut at the period's ends).")
+    commute_km_avoided: float | None
+    co2_kg_avoided: float | None
+    co2_kg_avoided_year_before: float | None = Field(
+        description="The same dates a year earlier; null when there was no data then."
+    )
+
+
 class SiteDecision(BaseModel):
     site: str
     kind: str
@@ -42,6 +52,10 @@ class SiteDecision(BaseModel):
     )
     not_measured: str | None = Field(
         description="Why the use figures are null, e.g. 'no sensor data in the period'."
+    )
+    commute_by_month: list[CommuteMonth] = Field(
+        description="Per month of the period: commute and CO2 avoided, CO2 a year earlier "
+        "(empty for an office)."
     )
 
 
@@ -84,22 +98,16 @@ def get_decision(
     who: Facilities, conn: Conn, start: From, end: To, percentile: Percentile = 95
 ) -> Decision:
     from hubsense.analytics.decision import decide
-    from hubsense.analytics.io.decision_read import day_passes, site_days, stored_inventory
-    from hubsense.analytics.io.observed_read import observed_by_site
+    from hubsense.analytics.io.decision_read import period_inputs, stored_inventory
 
     period = _period(start, end)
     try:
         inventory = stored_inventory(conn)
     except ValueError as error:  # an inventory that no longer validates
         raise HTTPException(422, f"stored inventory: {error}") from None
+    days, passes, observed = period_inputs(conn, period.start, period.end)
     result = decide(
-        inventory,
-        site_days(conn, period.start, period.end),
-        day_passes(conn, period.start, period.end),
-        period.start,
-        period.end,
-        Fraction(percentile),
-        observed_by_site(conn, period.start, period.end),
+        inventory, days, passes, period.start, period.end, Fraction(percentile), observed
     )
     return Decision.model_validate(result.as_json())
 

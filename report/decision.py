@@ -1,6 +1,7 @@
 """The inputs of the report's Decision section, read from the database: the stored inventory,
-`analytics.decision` figures of the period and of each month in it (with the same month a
-year earlier), day passes, and the data quality (observed share, nodes offline).
+`analytics.decision` figures of the period (each site's `commute_by_month`, with the same
+dates a year earlier, summed per month over the report's sites), day passes, and the data
+quality (observed share, nodes offline).
 
 The report's own site-days (from the rollups or computed from events) replace the rollup
 rows of the period, so the Decision section and the site sections never disagree. Reads only.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from hubsense.analytics.decision import Decision, SiteDay, SiteDecision, decide
+from hubsense.analytics.decision import Decision, SiteDay, decide, months, year_before
 from hubsense.report.model import SiteFigures
 
 from hubsense.errors import InputError
@@ -43,47 +44,28 @@ class DecisionInputs:
         return kind == "coworking" or site_id in self.site_ids
 
 
-def _months(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """[start, end) cut at the first of each month."""
-    out = []
-    a = start
-    while a < end:
-        following = dt.date(a.year + a.month // 12, a.month % 12 + 1, 1)
-        b = min(end, following)
-        out.append((a, b))
-        a = b
-    return out
-
-
-def _year_before(day: dt.date) -> dt.date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - 1, day=28)
-
-
 def _sum(values: list[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
 
 
 def _observed(
-    conn: Any, sites: list[SiteFigures], start: dt.date, end: dt.date, rolled: bool
-) -> dict[str, int]:
-    """Observed seconds per site in [start, end) for `decide`: the desk-day rollups', and for
-    the report's own sites what the report saw. A site computed from the events has its
-    seconds per week only: a week counts in the range holding its first day in the period."""
-    from hubsense.analytics.io.observed_read import observed_by_site
+    conn: Any, sites: list[SiteFigures], first: dt.date, start: dt.date, end: dt.date, rolled: bool
+) -> dict[str, dict[dt.date, int]]:
+    """Observed seconds per site and date in [first, end) for `decide`: the desk-day rollups',
+    and in [start, end) for the report's own sites computed from the events what the report
+    saw; it has them per week, put on the week's first date in the period."""
+    from hubsense.analytics.io.observed_read import observed_by_site_day
 
-    out = observed_by_site(conn, start, end) if rolled else {}
+    out = observed_by_site_day(conn, first, end) if rolled else {}
     for s in sites:
-        if s.source.startswith("from the analytics rollups"):
+        if s.source.startswith("from the analytics rollups") or not s.days:
             continue  # the rollups' seconds are the report's
-        out[s.id] = (
-            sum(w.observed_s for w in s.weeks if start <= max(w.start, s.days[0].date) < end)
-            if s.days
-            else 0
-        )
+        mine = {day: n for day, n in out.get(s.id, {}).items() if not start <= day < end}
+        for w in s.weeks:
+            day = max(w.start, start)
+            mine[day] = mine.get(day, 0) + w.observed_s
+        out[s.id] = mine
     return out
 
 
@@ -106,42 +88,29 @@ def read_decision(
         inventory = stored_inventory(conn)
     except ValueError as error:  # an inventory stored before a rule it now breaks
         raise InputError(f"stored inventory: {error}") from None
-    first = _year_before(start)
+    first = year_before(start)
     exist = rollups_exist(conn)
     rolled = site_days(conn, first, end) if exist else []
     mine = {s.id for s in sites}
     days = [d for d in rolled if not (d.site in mine and start <= d.day < end)]
     days += _report_days(sites)
     passes = day_passes(conn, first, end)
-    decision = decide(
-        inventory, days, passes, start, end, percentile, _observed(conn, sites, start, end, exist)
-    )
-    months = []
-
-    def counted(d: Decision) -> list[SiteDecision]:
-        return [s for s in d.sites if s.kind == "coworking" or s.site in mine]
-
-    for a, b in _months(start, end):
-        now = decide(inventory, days, passes, a, b, percentile, _observed(conn, sites, a, b, exist))
-        a0, b0 = _year_before(a), _year_before(b)
-        had_data = any(a0 <= d.day < b0 for d in rolled) or any(
-            a0 <= day < b0 for by_day in passes.values() for day in by_day
-        )
-        before = (
-            decide(inventory, days, passes, a0, b0, percentile, _observed(conn, [], a0, b0, exist))
-            if had_data
-            else None
-        )
-        months.append(
+    observed = _observed(conn, sites, first, start, end, exist)
+    decision = decide(inventory, days, passes, start, end, percentile, observed)
+    counted = [s for s in decision.sites if s.kind == "coworking" or s.site in mine]
+    # Per month, the sum over the report's sites of analytics.decision's commute_by_month.
+    per_site = [s.commute_by_month for s in counted if s.commute_by_month]
+    series = []
+    for k, (a, b) in enumerate(months(start, end)):
+        of_month = [entries[k] for entries in per_site]
+        series.append(
             Month(
                 label=f"{a:%Y-%m}",
                 start=a,
                 end=b,
-                km=_sum([s.commute_km_avoided for s in counted(now)]),
-                co2_kg=_sum([s.co2_kg_avoided for s in counted(now)]),
-                year_before_co2_kg=(
-                    None if before is None else _sum([s.co2_kg_avoided for s in counted(before)])
-                ),
+                km=_sum([m.commute_km_avoided for m in of_month]),
+                co2_kg=_sum([m.co2_kg_avoided for m in of_month]),
+                year_before_co2_kg=_sum([m.co2_kg_avoided_year_before for m in of_month]),
             )
         )
     status = conn.execute(
@@ -153,7 +122,7 @@ def read_decision(
     return DecisionInputs(
         inventory=inventory,
         decision=decision,
-        months=months,
+        months=series,
         nodes=len(status),
         nodes_offline=[node for node, online in status if not online],
         site_ids=frozenset(mine),

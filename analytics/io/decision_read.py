@@ -1,5 +1,6 @@
 """Read what `analytics.decision` needs from PostgreSQL: the stored inventory, the site-day
-rollups of the period (and the 56 days before its end) and the day passes per site and date.
+rollups of the period (and the 56 days before its end), the day passes per site and date,
+and (`period_inputs`) all of these from a year before the period for the commute per month.
 Must not compute figures.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from hubsense.analytics.decision import COMMUNITY_WINDOW_DAYS, SiteDay
+from hubsense.analytics.decision import COMMUNITY_WINDOW_DAYS, SiteDay, year_before
 
 from hubsense.inventory.model import Inventory
 
@@ -79,3 +80,19 @@ def day_passes(conn: Any, start: dt.date, end: dt.date) -> dict[str, dict[dt.dat
     for site, day, n in conn.execute(_PASSES, (start, end)):
         out.setdefault(site, {})[day] = int(n)
     return out
+
+
+def period_inputs(
+    conn: Any, start: dt.date, end: dt.date
+) -> tuple[list[SiteDay], dict[str, dict[dt.date, int]], dict[str, dict[dt.date, int]]]:
+    """Site-days, day passes and observed seconds per site and date for `decide` over
+    [start, end): from the same dates a year earlier (commute per month), and the
+    community-day window."""
+    from hubsense.analytics.io.observed_read import observed_by_site_day
+
+    first = year_before(start)
+    return (
+        site_days(conn, first, end),
+        day_passes(conn, first, end),
+        observed_by_site_day(conn, first, end),
+    )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hubsense.analytics.decision import SiteDay, community_day, decide, lone_weeks
+import pytest
+from hubsense.analytics.decision import (
+    SiteDay,
+    community_day,
+    decide,
+    lone_weeks,
+    months,
+    year_before,
+)
 
 from hubsense.inventory.model import Inventory
 
@@ -188,7 +196,8 @@ def test_with_sensor_data_the_figures_are_unchanged_and_the_share_is_given() -> 
     start, end = MON, MON + dt.timedelta(days=30)
     days, passes = _month_of_rollups()
     before = decide(inv, days, passes, start, end)
-    observed = {"hq": OPEN_S["hq"] // 2, "hub": OPEN_S["hub"] // 4, "elsewhere": 99}
+    observed = {"hq": {MON: OPEN_S["hq"] // 2}, "hub": {MON: OPEN_S["hub"] // 4},
+                "elsewhere": {MON: 99}}  # fmt: skip
     after = decide(inv, days, passes, start, end, observed=observed)
     assert after.freed_passes_per_month == before.freed_passes_per_month == 48
     assert after.not_measured is None
@@ -200,8 +209,92 @@ def test_with_sensor_data_the_figures_are_unchanged_and_the_share_is_given() -> 
         assert a.not_measured is None
         assert {**b.__dict__, "observed_share": None} == {**a.__dict__, "observed_share": None}
     # One hub blind, the office seen: the office's saving stands, the hub is not measured.
-    partial = decide(inv, days, passes, start, end, observed={"hq": 1})
+    partial = decide(inv, days, passes, start, end, observed={"hq": {MON: 1}})
     assert partial.freed_passes_per_month == 48 and partial.not_measured is None
     assert partial.sites[1].desk_days_used is None
     assert partial.sites[1].not_measured == "no sensor data in the period"
     assert partial.sites[0].desk_days_used == 132
+
+
+def test_months_and_the_same_dates_a_year_earlier() -> None:
+    d = dt.date
+    assert months(d(2026, 1, 15), d(2026, 3, 2)) == [
+        (d(2026, 1, 15), d(2026, 2, 1)), (d(2026, 2, 1), d(2026, 3, 1)),
+        (d(2026, 3, 1), d(2026, 3, 2)),
+    ]  # fmt: skip
+    assert months(d(2025, 12, 20), d(2026, 1, 5)) == [
+        (d(2025, 12, 20), d(2026, 1, 1)), (d(2026, 1, 1), d(2026, 1, 5)),
+    ]  # fmt: skip
+    assert months(MON, MON) == []
+    assert year_before(d(2026, 3, 2)) == d(2025, 3, 2)
+    assert year_before(d(2028, 2, 29)) == d(2027, 2, 28)
+
+
+def _two_months() -> tuple[list[SiteDay], dict[str, dict[dt.date, int]]]:
+    d = dt.date
+    days = [
+        day("hub", d(2026, 2, 17), 2),  # Tue: 2 desk-days in February
+        day("hub", d(2026, 3, 2), 3),  # Mon: 3 in March
+        day("hub", d(2025, 2, 18), 1),  # a year earlier: February only
+        day("hq", d(2026, 2, 17), 4, peak=4),
+    ]
+    passes = {"cw": {d(2026, 2, 20): 1, d(2026, 3, 3): 2,
+                     d(2025, 3, 4): 1,  # in [2025-03-01, 2025-03-09): counts a year earlier
+                     d(2025, 3, 20): 5}}  # after the year-earlier dates: does not  # fmt: skip
+    return days, passes
+
+
+def test_commute_by_month_with_a_year_earlier() -> None:
+    inv = inventory()  # hub 40 km, cowork 100 km, 0.12 kg/km (the default)
+    start, end = dt.date(2026, 2, 16), dt.date(2026, 3, 9)
+    days, passes = _two_months()
+    hq, hub, cw = decide(inv, days, passes, start, end).sites
+    assert hq.commute_by_month == []  # the office is where the commute goes
+    # Hub February: 2 x 2 x 40 = 160 km, x 0.12 = 19.2 kg; a year earlier 1 x 80 km = 9.6 kg.
+    # March: 3 x 80 = 240 km, 28.8 kg; no hub day in 2025-03-01 .. 2025-03-09: no data.
+    assert [(m.month, m.commute_km_avoided) for m in hub.commute_by_month] == [
+        ("2026-02", 160), ("2026-03", 240)
+    ]  # fmt: skip
+    assert [m.co2_kg_avoided for m in hub.commute_by_month] == [
+        pytest.approx(19.2), pytest.approx(28.8)
+    ]  # fmt: skip
+    assert [m.co2_kg_avoided_year_before for m in hub.commute_by_month] == [
+        pytest.approx(9.6), None
+    ]  # fmt: skip
+    # Cowork February: 1 pass x 200 km = 24 kg, no pass in 2025-02-16 .. 2025-03-01: no data;
+    # March: 2 x 200 = 400 km, 48 kg; a year earlier the 4 March pass only: 200 km, 24 kg.
+    assert [(m.commute_km_avoided, m.co2_kg_avoided, m.co2_kg_avoided_year_before)
+            for m in cw.commute_by_month] == [
+        (200, pytest.approx(24), None), (400, pytest.approx(48), pytest.approx(24)),
+    ]  # fmt: skip
+    # The months add up to the period's figure.
+    assert sum(m.commute_km_avoided or 0 for m in hub.commute_by_month) == hub.commute_km_avoided
+    out = decide(inv, days, passes, start, end).as_json()["sites"][2]["commute_by_month"]
+    assert out[0] == {
+        "month": "2026-02", "commute_km_avoided": 200, "co2_kg_avoided": pytest.approx(24),
+        "co2_kg_avoided_year_before": None,
+    }  # fmt: skip
+
+
+def test_commute_by_month_is_not_measured_where_nothing_was_observed() -> None:
+    inv = inventory()
+    start, end = dt.date(2026, 2, 16), dt.date(2026, 3, 9)
+    days, passes = _two_months()
+    d = dt.date
+    # The hub's sensors saw February 2026 and February 2025, nothing in March 2026.
+    seen = {"hub": {d(2026, 2, 17): 3600, d(2025, 2, 18): 3600}, "hq": {d(2026, 2, 17): 1}}
+    hub = decide(inv, days, passes, start, end, observed=seen).sites[1]
+    assert (hub.desk_days_used, hub.not_measured) == (5, None)  # the period was seen
+    assert [(m.commute_km_avoided, m.co2_kg_avoided) for m in hub.commute_by_month] == [
+        (160, pytest.approx(19.2)), (None, None)  # March: not measured, not 0
+    ]  # fmt: skip
+    assert hub.commute_by_month[0].co2_kg_avoided_year_before == pytest.approx(9.6)
+    # Nothing observed a year earlier: that February is not measured either, so no change.
+    seen["hub"] = {d(2026, 2, 17): 3600}
+    hub = decide(inv, days, passes, start, end, observed=seen).sites[1]
+    assert hub.commute_by_month[0].co2_kg_avoided_year_before is None
+    # Seconds outside the period do not make it measured.
+    seen["hub"] = {d(2026, 3, 20): 3600}
+    hub = decide(inv, days, passes, start, end, observed=seen).sites[1]
+    assert hub.not_measured == "no sensor data in the period"
+    assert [m.commute_km_avoided for m in hub.commute_by_month] == [None, None]

@@ -94,6 +94,15 @@ def test_cli_and_api_agree_and_the_blind_hub_is_null(
     assert (office["not_measured"], office["desk_days_used"]) == (None, 3)
     # Peaks [2, 1] -> 2 of 4 desks needed, 2 x 1000 / 200 = 10 passes a month.
     assert (cli["freed_passes_per_month"], cli["not_measured"]) == (10, None)
+    # The commute per month: the hub's March not measured; Cowork C 3 passes x 2 x 50 km =
+    # 300 km, 36 kg; a year earlier (2025-03-02 .. 2025-03-04) 1 pass x 100 km = 12 kg.
+    assert hub["commute_by_month"] == [{"month": "2026-03", "commute_km_avoided": None,
+        "co2_kg_avoided": None, "co2_kg_avoided_year_before": None}]  # fmt: skip
+    (march,) = sites["cowork-c"]["commute_by_month"]
+    assert (march["month"], march["commute_km_avoided"]) == ("2026-03", 300)
+    assert round(march["co2_kg_avoided"], 9) == 36
+    assert round(march["co2_kg_avoided_year_before"], 9) == 12
+    assert office["commute_by_month"] == []
 
 
 def test_report_says_not_measured_for_the_same_hub(
