@@ -409,7 +409,18 @@ def main() -> None:
     )
     parser.add_argument("--skip-db", action="store_true", help="no PostgreSQL at all")
     parser.add_argument("--db-desks", type=int, default=1_000)
+    parser.add_argument("--skip-db-small", action="store_true", help="no 1,000-desk database run")
+    parser.add_argument(
+        "--skip-db-year", action="store_true", help="no year of --year-desks from the database"
+    )
     parser.add_argument("--db-days", type=int, default=60)
+    parser.add_argument(
+        "--db-shape",
+        choices=["simulator", "kernel"],
+        default="simulator",
+        help="database path data: shaped like the simulator's (1 alive a node a minute, 10 "
+        "desks a node, 2.6 changes a desk-day) or the kernels' synthetic shape",
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     from hubsense.logs import configure_logging
@@ -435,7 +446,11 @@ def main() -> None:
         if not args.skip_db:
             import bench_db
 
-            bench_db.section_db(args, out)
+            if not args.skip_db_small:
+                bench_db.section_db(args, out)
+            if not args.skip_db_year:
+                rate = out["db"]["events"] / out["db"]["raw_copy_s"] if "db" in out else None
+                bench_db.section_db_year(args, out, rate)
     finally:
         if server is not None:
             server.stop()

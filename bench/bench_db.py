@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import resource
 import statistics
 import time
@@ -139,10 +140,13 @@ def our_reader(dsn: str, s: synth.Synthetic) -> float:
 
 
 def section_db(args: Any, out: dict[str, Any]) -> None:
-    s = synth.generate(args.db_desks, dt.date(2026, 1, 5), args.db_days, seed=5)
+    shape = synth.SIMULATOR if args.db_shape == "simulator" else synth.KERNEL
+    s = synth.generate(args.db_desks, dt.date(2026, 1, 5), args.db_days, seed=5, shape=shape)
     n = len(s.events)
+    n_desk = int((s.events.kind == 0).sum())
     print(
         f"\n## Database path: {args.db_desks} desks x {args.db_days} days, {n:,} events in PostgreSQL"
+        f" ({args.db_shape} shape: {shape}; {n_desk:,} desk changes, {n - n_desk:,} alives)"
     )
     started = time.perf_counter()
     load(args.dsn, s)
@@ -179,6 +183,19 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
         f"rows read {rows_read:,} (desk changes + 2 a coverage interval) of {n:,} raw; "
         f"desk-day rows written {desk_day_rows:,} holding {rollup_rows:,} desk-hours; peak RSS of this process {peak_rss_mib:.0f} MiB"
     )
+    by_workers = {}
+    for workers in (1, 2, 4):
+        times = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            run_period(args.dsn, s.period, workers=workers)
+            times.append(time.perf_counter() - started)
+        by_workers[workers] = statistics.median(times)
+    print(
+        "sites at once (workers)   "
+        + ", ".join(f"{w}: {t:.2f} s" for w, t in by_workers.items())
+        + f" (median of {args.runs} each, {os.cpu_count()} cores)"
+    )
     last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
     incremental = []
     for _ in range(args.runs):
@@ -189,6 +206,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
         f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})"
     )
     out["db"] = {
+        "run_s_by_workers": by_workers,
         "events": n,
         "raw_copy_s": raw_s,
         "reader_s": ours,
@@ -199,6 +217,100 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
         "rows_read": rows_read,
         "desk_hour_rows": rollup_rows,
         "desk_day_rows": desk_day_rows,
+        "peak_rss_mib": peak_rss_mib,
+        "last_day_s": statistics.median(incremental),
+    }
+
+
+def load_coverage(dsn: str, s: synth.Synthetic, heartbeat_s: int) -> None:
+    """Each node's coverage for the period as its alives every heartbeat would give it
+    (always on: one interval from the first midnight to the end + 3 heartbeats), written
+    straight into `coverage`: the year's database holds no aged-out alives to rebuild from."""
+    first = s.period.start
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO coverage (site_id, node_id, start_ts, end_ts) VALUES (%s, %s, "
+            "(%s::date)::timestamp AT TIME ZONE 'Europe/Stockholm', "
+            "(%s::date)::timestamp AT TIME ZONE 'Europe/Stockholm' + %s * interval '3 seconds')",
+            [
+                (site.id, node.id, first, s.period.end, heartbeat_s)
+                for site in s.inventory.sites
+                for node in site.nodes
+            ],
+        )
+        cur.execute("VACUUM ANALYZE coverage")
+
+
+def section_db_year(args: Any, out: dict[str, Any], raw_rows_s: float | None) -> None:
+    """A year of 10,000 desks from the database: desk changes, bookings and coverage as a
+    database holds them a year on (raw alives older than retention.raw_alive_days are gone,
+    and `analytics run` never reads alives), generated straight into it with COPY."""
+    shape = synth.SIMULATOR
+    started = time.perf_counter()
+    s = synth.generate(
+        args.year_desks, dt.date(2026, 1, 1), args.year_days, seed=9, shape=shape, alives=False
+    )
+    generated = time.perf_counter() - started
+    n_nodes = len(s.layout.node_ids)
+    raw_rows = len(s.events) + n_nodes * args.year_days * 86_400 // shape.heartbeat_s
+    print(
+        f"\n## Database path, a year: {args.year_desks:,} desks x {args.year_days} days "
+        f"({shape}); {len(s.events):,} desk changes, {len(s.bookings):,} bookings, "
+        f"{n_nodes:,} nodes' coverage (the raw stream would be {raw_rows / 1e6:,.0f} M rows with "
+        f"its alives)"
+    )
+    started = time.perf_counter()
+    load(args.dsn, s)
+    load_coverage(args.dsn, s, shape.heartbeat_s)
+    print(
+        f"generated in {generated:.1f} s, loaded (COPY + inventory + coverage) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    if raw_rows_s:
+        print(
+            f"raw binary COPY-out of the full year's stream at the 60-day rate "
+            f"({raw_rows_s / 1e6:.2f} M rows/s): ~{raw_rows / raw_rows_s:,.0f} s (estimated, "
+            f"not loaded)"
+        )
+    runs = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        site_runs = run_period(args.dsn, s.period)
+        runs.append((time.perf_counter() - started, site_runs))
+    total = statistics.median(r[0] for r in runs)
+    site_runs = runs[-1][1]
+    read = sum(r.read_s for r in site_runs)
+    comp = sum(r.compute_s for r in site_runs)
+    write = sum(r.write_s for r in site_runs)
+    rows_read = sum(r.events for r in site_runs)
+    desk_days = sum(r.desk_days for r in site_runs)
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"analytics run (all)       {total:7.2f} s (median of {args.runs}; target < 60 s; summed "
+        f"over sites run 4 at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s)"
+    )
+    print(
+        f"                          rows read {rows_read:,}; desk-day rows written {desk_days:,};"
+        f" peak RSS of this process {peak_rss_mib:.0f} MiB (the generator's arrays included)"
+    )
+    last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
+    incremental = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        run_period(args.dsn, last)
+        incremental.append(time.perf_counter() - started)
+    print(
+        f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})"
+    )
+    out["db_year"] = {
+        "desk_changes": len(s.events),
+        "raw_rows_with_alives": raw_rows,
+        "run_s": total,
+        "read_s": read,
+        "compute_s": comp,
+        "write_s": write,
+        "rows_read": rows_read,
+        "desk_day_rows": desk_days,
         "peak_rss_mib": peak_rss_mib,
         "last_day_s": statistics.median(incremental),
     }

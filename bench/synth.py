@@ -1,8 +1,13 @@
 """Synthetic organisations for the analytics benchmark: inventory, events and bookings as arrays.
 
-Offices of `desks_per_site` desks, two nodes per site (each watching half the desks,
-heartbeat 300 s, alive all year), working days with ~16 state changes per desk in
-opening hours, and a booking for about half the desk-days. Events come out sorted
+Offices of `desks_per_site` desks and a booking for about half the desk-days, in one of
+two shapes (`Shape`):
+- KERNEL (the default; the kernels' and baselines' benchmark): two nodes a site, each
+  watching half the desks, heartbeat 300 s, 16 state changes a desk and working day;
+- SIMULATOR (the database path's benchmark, shaped like `hubsense simulate`'s data and the
+  demo database): 10 desks a node, one alive a node a minute, 2.6 desk changes a desk and
+  working day on average (2 or 4), so alives are ~98 % of the rows.
+Nodes are alive all the time, state changes fall in opening hours. Events come out sorted
 by (ts, seq) as ingest stores them; `shuffle_late` makes an unsorted, late copy.
 Deterministic for a seed. Not part of the installed package.
 """
@@ -21,6 +26,17 @@ from hubsense.inventory.model import Inventory
 
 HEARTBEAT_S = 300
 CHANGES_PER_DAY = 16
+
+
+@dataclass(frozen=True)
+class Shape:
+    heartbeat_s: int
+    desks_per_node: int  # a site's desks split over its nodes, this many each
+    changes_per_day: float  # mean state changes a desk and working day (even counts)
+
+
+KERNEL = Shape(heartbeat_s=HEARTBEAT_S, desks_per_node=25, changes_per_day=CHANGES_PER_DAY)
+SIMULATOR = Shape(heartbeat_s=60, desks_per_node=10, changes_per_day=2.6)
 OPEN_MIN, CLOSE_MIN = 7 * 60, 18 * 60
 TIMEZONE = "Europe/Stockholm"
 
@@ -38,9 +54,9 @@ def _address(n: int) -> str:
     return "A4:C1:" + ":".join(f"{(n >> shift) & 0xFF:02X}" for shift in (24, 16, 8, 0))
 
 
-def organisation(n_desks: int, desks_per_site: int = 50) -> Inventory:
+def organisation(n_desks: int, desks_per_site: int = 50, shape: Shape = KERNEL) -> Inventory:
     sites = []
-    half = desks_per_site // 2
+    per_node = shape.desks_per_node
     for s in range(n_desks // desks_per_site):
         desks = [f"s{s}-d{d}" for d in range(desks_per_site)]
         sites.append(
@@ -63,25 +79,36 @@ def organisation(n_desks: int, desks_per_site: int = 50) -> Inventory:
                 "nodes": [
                     {
                         "id": f"s{s}-n{k}",
-                        "heartbeat_s": HEARTBEAT_S,
+                        "heartbeat_s": shape.heartbeat_s,
                         "sensors": [
                             {
                                 "type": "bthome",
-                                "address": _address(s * desks_per_site + k * half + i),
+                                "address": _address(s * desks_per_site + k * per_node + i),
                                 "desk": d,
                             }
                             for i, d in enumerate(part)
                         ],
                     }
-                    for k, part in enumerate((desks[:half], desks[half:]))
+                    for k, part in enumerate(
+                        desks[i : i + per_node] for i in range(0, desks_per_site, per_node)
+                    )
                 ],
             }
         )
     return Inventory.model_validate({"organisation": "Synthetic region", "sites": sites})
 
 
-def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Synthetic:
-    inventory = organisation(n_desks)
+def generate(
+    n_desks: int,
+    start: dt.date,
+    days: int,
+    seed: int = 7,
+    shape: Shape = KERNEL,
+    alives: bool = True,
+) -> Synthetic:
+    """The organisation's events for the period; `alives=False` leaves the alive rows out
+    (a database whose raw heartbeats have aged out; its coverage is loaded on its own)."""
+    inventory = organisation(n_desks, shape=shape)
     layout = Layout.from_inventory(inventory)
     period = Period(start, start + dt.timedelta(days=days))
     rng = np.random.default_rng(seed)
@@ -89,10 +116,15 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
     midnights = day_bounds(ZoneInfo(TIMEZONE), period)
     desk_node = layout.desk_node.astype(np.int32)
     weekdays = sum(1 for day in period.days() if day.weekday() < 5)
-    beats_total = sum(
-        len(range(0, int(midnights[i + 1] - midnights[i]), HEARTBEAT_S * 1000)) for i in range(days)
+    beat_ms = shape.heartbeat_s * 1000
+    beats_total = alives * sum(
+        len(range(0, int(midnights[i + 1] - midnights[i]), beat_ms)) for i in range(days)
     )
-    total = n_nodes * beats_total + weekdays * n_desks * CHANGES_PER_DAY
+    # Each desk-day has k_low or k_low + 2 changes (even: occupied/vacant pairs).
+    k_low = 2 * int(shape.changes_per_day // 2)
+    p_high = (shape.changes_per_day - k_low) / 2
+    k_max = k_low + (2 if p_high > 0 else 0)
+    total = n_nodes * beats_total + weekdays * n_desks * k_max  # an upper bound: trimmed
     # Written in place, day by day, so the input costs its own size and no more.
     node = np.empty(total, np.int32)
     ts_all = np.empty(total, np.int64)
@@ -107,7 +139,7 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
         # Alives: every node, every heartbeat, a little jitter.
         a_ts = (
             t0
-            + np.arange(0, span, HEARTBEAT_S * 1000)[None, :]
+            + np.arange(0, span if alives else 0, beat_ms)[None, :]
             + rng.integers(0, 1000, (n_nodes, 1))
         ).ravel()
         a_node = np.repeat(np.arange(n_nodes, dtype=np.int32), a_ts.shape[0] // n_nodes)
@@ -118,14 +150,20 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
         )
         if day.weekday() < 5:
             window = (CLOSE_MIN - OPEN_MIN) * 60_000
-            offs = np.sort(rng.integers(0, window, (n_desks, CHANGES_PER_DAY)), axis=1)
-            d_ts = (t0 + OPEN_MIN * 60_000 + offs).ravel()
-            desks = np.repeat(np.arange(n_desks, dtype=np.int32), CHANGES_PER_DAY)
+            offs = np.sort(rng.integers(0, window, (n_desks, k_max)), axis=1)
+            if p_high > 0:
+                counts = k_low + 2 * (rng.random(n_desks) < p_high)
+                keep = np.arange(k_max)[None, :] < counts[:, None]
+            else:
+                keep = np.ones((n_desks, k_max), bool)
+            d_ts = (t0 + OPEN_MIN * 60_000 + offs)[keep]
+            desks = np.repeat(np.arange(n_desks, dtype=np.int32)[:, None], k_max, axis=1)[keep]
+            pattern = np.tile(np.array([1, 0], np.int8), (n_desks, k_max // 2))
             ts_parts.append(d_ts)
             node_parts.append(desk_node[desks])
             kind_parts.append(np.zeros(d_ts.shape[0], np.int8))
             desk_parts.append(desks)
-            state_parts.append(np.tile(np.array([1, 0], np.int8), d_ts.shape[0] // 2))
+            state_parts.append(pattern[keep])
             booked = np.flatnonzero(rng.random(n_desks) < 0.5)
             b_desk.append(booked.astype(np.int32))
             b_start.append(np.full(booked.shape[0], t0 + 8 * 3_600_000, np.int64))
@@ -139,7 +177,8 @@ def generate(n_desks: int, start: dt.date, days: int, seed: int = 7) -> Syntheti
         desk[at : at + m] = np.concatenate(desk_parts)[order]
         state[at : at + m] = np.concatenate(state_parts)[order]
         at += m
-    assert at == total
+    node, ts_all, kind, desk, state = (a[:at] for a in (node, ts_all, kind, desk, state))
+    total = at
     # seq: one per event per node, in (ts) order, like an edge agent's counter.
     seq = np.empty(total, dtype=np.int64)
     _number_per_node(node, seq, n_nodes)

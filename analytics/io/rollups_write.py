@@ -1,9 +1,10 @@
 """Write one site's results into the rollup tables, replacing exactly the rows of its period.
 
-A desk's hours go into its desk-day row as int4[] (migration 0013: one element a real hour
-from the local midnight, 23/24/25 a day), and only desk-days where something was
-observed, occupied or booked are written: a missing row is zeros, and closed days and
-unobserved desks cost nothing. The view `analytics_desk_hour` unnests the arrays.
+A desk's hours go into its desk-day row as int4[] (migration 0013: one element a real
+hour, from the day's first hour with anything in it to its last), and only desk-days
+where something was observed, occupied or booked are written: a missing row or hour is
+zeros, and closed days, closed hours and unobserved desks cost nothing. The view
+`analytics_desk_hour` unnests the arrays.
 Per-row data (desk-days, booking outcomes) goes up as one binary COPY of integer columns
 and arrays into a temporary table, then into the rollup with an INSERT … SELECT that maps
 index numbers back to ids: no Python object per row. Everything of a site is one
@@ -29,7 +30,8 @@ MEASURES = ("observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked
 _TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS _rollup_desk_day (
     desk int4, slot int8, observed_s int8, occupied_s int8, booked_s int8,
-    booked_observed_s int8, booked_occupied_s int8, h_observed_s int4[], h_occupied_s int4[],
+    booked_observed_s int8, booked_occupied_s int8, first_hour int2,
+    h_observed_s int4[], h_occupied_s int4[],
     h_booked_s int4[], h_booked_observed_s int4[], h_booked_occupied_s int4[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _rollup_booking (
@@ -39,13 +41,13 @@ CREATE TEMP TABLE IF NOT EXISTS _rollup_booking (
 _INSERT_DAYS = """
 INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s,
                                 booked_s, booked_observed_s, booked_occupied_s,
-                                unbooked_occupied_s, hour_observed_s, hour_occupied_s,
+                                unbooked_occupied_s, first_hour, hour_observed_s, hour_occupied_s,
                                 hour_booked_s, hour_booked_observed_s, hour_booked_occupied_s)
 SELECT %(site)s, d.id, %(start)s::date + r.slot::int4,
        timestamptz 'epoch' + (%(midnights)s::int8[])[r.slot + 1] * interval '1 millisecond',
        r.observed_s, r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
-       r.occupied_s - r.booked_occupied_s, r.h_observed_s, r.h_occupied_s, r.h_booked_s,
-       r.h_booked_observed_s, r.h_booked_occupied_s
+       r.occupied_s - r.booked_occupied_s, r.first_hour, r.h_observed_s, r.h_occupied_s,
+       r.h_booked_s, r.h_booked_observed_s, r.h_booked_occupied_s
   FROM _rollup_desk_day r
   JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
 """
@@ -72,35 +74,45 @@ def _copy(cur: Any, table: str, columns: dict[str, np.ndarray]) -> None:
 def desk_day_rows(
     ms: dict[str, np.ndarray], n_desks: int, hours: np.ndarray, midnights: np.ndarray
 ) -> list[dict[str, np.ndarray]]:
-    """The desk-day rows worth storing, as COPY columns: one group a day length (23/24/25
-    hours), since an array column has one width a group.
+    """The desk-day rows worth storing, as COPY columns: one group an array width, since an
+    array column has one width a COPY row layout.
 
     `ms` holds each measure's milliseconds per desk and hour bucket (desk-major). A day's
     figure is its hours' milliseconds summed, then floored to seconds (as the files path);
     each hour is floored on its own in the arrays. A desk-day is kept when its observed,
-    occupied or booked seconds are > 0.
+    occupied or booked seconds are > 0. Its arrays run from its first to its last hour with
+    any second in it (`first_hour` says where that is in the day): outside opening hours
+    every figure is 0, so a working day stores about half of its hours.
     """
     n_hours = len(hours)
-    grids = {name: values.reshape(n_desks, n_hours) for name, values in ms.items()}
+    seconds = {name: (values // _MS_PER_S).reshape(n_desks, n_hours) for name, values in ms.items()}
     starts = np.searchsorted(hours, midnights[:-1])
-    lengths = np.diff(np.append(starts, n_hours))
     days = {
-        name: np.add.reduceat(grid, starts, axis=1) // _MS_PER_S for name, grid in grids.items()
+        name: np.add.reduceat(values.reshape(n_desks, n_hours), starts, axis=1) // _MS_PER_S
+        for name, values in ms.items()
     }
     keep = (days["observed_s"] > 0) | (days["occupied_s"] > 0) | (days["booked_s"] > 0)
+    carries = np.logical_or.reduce([seconds[name] > 0 for name in MEASURES])
+    index = np.arange(n_hours)
+    first = np.minimum.reduceat(np.where(carries, index, n_hours), starts, axis=1)
+    last = np.maximum.reduceat(np.where(carries, index, -1), starts, axis=1)
+    desk, day = np.nonzero(keep)
+    f, lst = first[desk, day], last[desk, day]
+    width = np.where(lst >= f, lst - f + 1, 0)
+    f = np.where(width > 0, f, starts[day])
     groups: list[dict[str, np.ndarray]] = []
-    for length in np.unique(lengths):
-        of_length = np.flatnonzero(lengths == length)
-        desk, j = np.nonzero(keep[:, of_length])
-        day = of_length[j]
-        hour = starts[day][:, None] + np.arange(length)
+    for w in np.unique(width):
+        rows = np.flatnonzero(width == w)
+        d = desk[rows]
+        hour = f[rows][:, None] + np.arange(w)
         groups.append(
             {
-                "desk": desk.astype(np.int32),
-                "slot": day.astype(np.int64),
-                **{name: days[name][desk, day].astype(np.int64) for name in MEASURES},
+                "desk": d.astype(np.int32),
+                "slot": day[rows].astype(np.int64),
+                **{name: days[name][d, day[rows]].astype(np.int64) for name in MEASURES},
+                "first_hour": (f[rows] - starts[day[rows]]).astype(np.int16),
                 **{
-                    f"h_{name}": (grids[name][desk[:, None], hour] // _MS_PER_S).astype(np.int32)
+                    f"h_{name}": seconds[name][d[:, None], hour].astype(np.int32)
                     for name in MEASURES
                 },
             }

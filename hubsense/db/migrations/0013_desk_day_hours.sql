@@ -1,12 +1,15 @@
 -- Hourly figures move into the desk-day row: one row a desk and local day holds its hours
--- (23/24/25, from the local midnight, one real hour each) as int4[] of seconds, and only
--- desk-days where something was observed, occupied or booked are stored (a missing row is
--- zeros; analytics_site_day, one row a site and day, says which days were computed).
+-- as int4[] of seconds, one real hour each (23/25 a day across DST changes), from its
+-- first hour with anything in it (`first_hour`, counted from the local midnight) to its
+-- last; only desk-days where something was observed, occupied or booked are stored. A
+-- missing row or hour is zeros (analytics_site_day, one row a site and day, says which days
+-- were computed).
 -- A desk-hour row a desk and hour was 26 M rows a year at 10,000 desks and most of the cost
 -- of `analytics run`; bench/rollup_shapes.py measured the shapes side by side
 -- (docs/scaling.md, "Rollup shapes"). `analytics_desk_hour` stays, as a view of the arrays,
 -- with the same columns, so every board panel and reader keeps its SQL.
 ALTER TABLE analytics_desk_day
+    ADD COLUMN first_hour             int2 NOT NULL DEFAULT 0,
     ADD COLUMN hour_observed_s        int4[] NOT NULL DEFAULT '{}',
     ADD COLUMN hour_occupied_s        int4[] NOT NULL DEFAULT '{}',
     ADD COLUMN hour_booked_s          int4[] NOT NULL DEFAULT '{}',
@@ -41,7 +44,7 @@ DROP TABLE analytics_desk_hour;
 -- `day` is exposed so a reader can narrow by date first (the day table's index).
 CREATE VIEW analytics_desk_hour AS
 SELECT d.site_id, d.desk_id, d.day,
-       d.bucket_start + (h.i - 1) * interval '1 hour' AS bucket_start,
+       d.bucket_start + (d.first_hour + h.i - 1) * interval '1 hour' AS bucket_start,
        h.observed_s::bigint AS observed_s, h.occupied_s::bigint AS occupied_s,
        h.booked_s::bigint AS booked_s, h.booked_observed_s::bigint AS booked_observed_s,
        h.booked_occupied_s::bigint AS booked_occupied_s,
