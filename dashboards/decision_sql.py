@@ -1,15 +1,18 @@
 """SQL of the boards' decision panels (docs/decisions.md): the Facilities decision table and
 day profile, the Hub board's lone weeks, community day and upcoming bookings.
 
-Read `analytics_site_day` (desks_used, copresence_s), the desk-hour rollups (day profile
-only; absent rows count as zero), bookings, day passes, sites and the organisation. A day
+Read `analytics_site_day` (desks_used, copresence_s), the desk-day rollups (the decision
+table's observed seconds: a site with open days and nothing observed is "not measured", not
+0 desk-days; migration 0013 writes desk-days only where something was observed, occupied or
+booked), the desk-hour rollups (day profile only; absent rows count as zero), bookings, day
+passes, sites and the organisation. A day
 belongs to the range when its local midnight does, as in the other panels. Names only: no
 SQL is run here.
 """
 
 from __future__ import annotations
 
-from hubsense.dashboards.rollups import DESK_HOUR, SITE_DAY
+from hubsense.dashboards.rollups import DESK_DAY, DESK_HOUR, SITE_DAY
 
 # Hours of the day-profile grid (local); the inventory's opening hours fall inside them.
 PROFILE_HOURS = range(6, 22)
@@ -25,8 +28,14 @@ _N_DAYS = (
 
 DECISION_TABLE = f"""
 WITH used AS (
-    SELECT sd.site_id, sum(sd.desks_used) FILTER (WHERE sd.open) AS used
+    SELECT sd.site_id, sum(sd.desks_used) FILTER (WHERE sd.open) AS used,
+           count(*) FILTER (WHERE sd.open) AS open_days
     FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
+    WHERE s.id IN ($site) AND {_DAY_IN_RANGE}
+    GROUP BY sd.site_id
+), seen AS (
+    SELECT sd.site_id, sum(sd.observed_s) AS observed_s
+    FROM {DESK_DAY} sd JOIN sites s ON s.id = sd.site_id
     WHERE s.id IN ($site) AND {_DAY_IN_RANGE}
     GROUP BY sd.site_id
 ), passes AS (
@@ -38,27 +47,36 @@ WITH used AS (
 ), figures AS (
     SELECT s.id, s.name, s.kind, s.commute_km,
            coalesce(s.day_pass_price, o.day_pass_price) AS price, o.currency, o.co2_kg_per_km,
-           CASE WHEN s.kind = 'coworking' THEN coalesce(p.used, 0) ELSE coalesce(u.used, 0) END
-               AS used,
+           -- Open days (or no rollup day at all) and nothing observed: not measured, and
+           -- no use figure (NULL), never 0 desk-days that would read "cheaper as day passes".
+           s.kind <> 'coworking' AND coalesce(o_s.observed_s, 0) = 0
+               AND (u.site_id IS NULL OR u.open_days > 0) AS blind,
+           CASE WHEN s.kind = 'coworking' THEN coalesce(p.used, 0)
+                WHEN coalesce(o_s.observed_s, 0) = 0 AND (u.site_id IS NULL OR u.open_days > 0)
+                THEN NULL ELSE coalesce(u.used, 0) END AS used,
            CASE WHEN s.kind <> 'coworking'
                 THEN s.cost_per_desk_month * {_CAPACITY} * {_N_DAYS} / 30.0 END AS cost
     FROM sites s
     LEFT JOIN {_ORG} o ON true
     LEFT JOIN used u ON u.site_id = s.id
     LEFT JOIN passes p ON p.site_id = s.id
+    LEFT JOIN seen o_s ON o_s.site_id = s.id
     WHERE s.retired_at IS NULL AND (s.id IN ($site) OR s.kind = 'coworking')
 )
 SELECT id AS "site", name AS "name", kind AS "kind", used AS "desk-days used",
        round(cost::numeric, 0) AS "cost",
        round((cost / nullif(used, 0))::numeric, 0) AS "cost per used desk-day",
        round(CASE WHEN kind = 'hub' THEN used * price END::numeric, 0) AS "as day passes",
-       CASE WHEN kind <> 'hub' OR price IS NULL OR cost IS NULL THEN NULL
+       CASE WHEN blind THEN 'not measured'
+            WHEN kind <> 'hub' OR price IS NULL OR cost IS NULL THEN NULL
             WHEN used * price < cost THEN 'yes' ELSE 'no' END AS "cheaper as day passes",
        round(CASE WHEN kind <> 'office' THEN used * 2 * commute_km END::numeric, 0)
            AS "commute avoided (km)",
        round(CASE WHEN kind <> 'office' THEN used * 2 * commute_km * co2_kg_per_km END::numeric, 1)
            AS "CO2 avoided (kg)",
-       coalesce(currency, 'not set') AS "currency"
+       coalesce(currency, 'not set') AS "currency",
+       CASE WHEN kind = 'coworking' THEN 'day passes counted'
+            WHEN blind THEN 'not measured' ELSE 'measured' END AS "sensor data"
 FROM figures
 ORDER BY kind <> 'office', kind, id
 """

@@ -75,6 +75,52 @@ def test_decision_table(dsn: str, boards: dict[str, Any]) -> None:
     assert (cowork["commute avoided (km)"], cowork["CO2 avoided (kg)"]) == (
         Decimal("300"), Decimal("36.0"),
     )  # fmt: skip
+    assert [r["sensor data"] for r in rows] == ["measured", "day passes counted", "measured"]
+
+
+def test_decision_table_says_not_measured_without_sensor_data(
+    dsn: str, boards: dict[str, Any]
+) -> None:
+    # Mon 9 - Wed 11 March: both sites open (rollup days written), no desk-day row, since
+    # nothing was observed, occupied or booked (migration 0013). Was 0 desk-days and "yes".
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            """INSERT INTO analytics_site_day (site_id, day, open, peak, copresence_s, alone_s,
+                   desks_used)
+               SELECT site, day::date, true, 0, 0, 0, 0
+                 FROM unnest(ARRAY['office-a', 'hub-b']) AS site,
+                      generate_series(date '2026-03-09', date '2026-03-10', interval '1 day')
+                          AS day"""
+        )
+        # Office A saw one desk for an hour on Tuesday: measured, nobody came.
+        conn.execute(
+            """INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start,
+                   observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s,
+                   unbooked_occupied_s)
+               VALUES ('office-a', 'a1', '2026-03-10',
+                       ('2026-03-10'::timestamp) AT TIME ZONE 'Europe/Stockholm',
+                       3600, 0, 0, 0, 0, 0)"""
+        )
+    try:
+        names, rows = run_sql(
+            dsn,
+            panel_sql(boards["facilities"], "Decision: desk-days, cost, day passes, commute"),
+            context(local(9, 0), local(11, 0), **ALL),
+        )
+        got = {r["site"]: r for r in (dict(zip(names, row, strict=True)) for row in rows)}
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM analytics_site_day WHERE day >= '2026-03-09'")
+            conn.execute("DELETE FROM analytics_desk_day WHERE day >= '2026-03-09'")
+    hub = got["hub-b"]
+    assert [hub[k] for k in ("desk-days used", "cost", "cost per used desk-day",
+                             "as day passes", "cheaper as day passes",
+                             "commute avoided (km)", "CO2 avoided (kg)", "sensor data")] == [
+        None, Decimal("600"), None, None, "not measured", None, None, "not measured",
+    ]  # fmt: skip
+    office = got["office-a"]
+    assert (office["desk-days used"], office["sensor data"]) == (0, "measured")
+    assert got["cowork-c"]["desk-days used"] == 0  # no passes in that range: counted, 0
 
 
 def test_day_profile(dsn: str, boards: dict[str, Any]) -> None:
