@@ -359,6 +359,22 @@ def decision(
         if share is None
         else f"data quality: the sensors saw {share:.1%} of the opening hours"
     )
+
+    def total(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    labels = [m.month for s in result.sites for m in s.commute_by_month]
+    for label in dict.fromkeys(labels):  # each month once, in order; all sites summed
+        entries = [m for s in result.sites for m in s.commute_by_month if m.month == label]
+        km = total([m.commute_km_avoided for m in entries])
+        kg = total([m.co2_kg_avoided for m in entries])
+        before = total([m.co2_kg_avoided_year_before for m in entries])
+        change = f", {(kg - before) / before:+.0%}" if kg is not None and before else ""
+        typer.echo(
+            f"commute {label}: {num(km, ' km')} avoided, {num(kg, ' kg')} CO2; a year earlier "
+            + ("no data" if before is None else f"{before:,.0f} kg{change}")
+        )
     blind = [s.site for s in result.sites if s.not_measured]
     if blind:
         typer.echo(f"not measured ({NO_SENSOR_DATA}): {', '.join(blind)}")

@@ -103,6 +103,10 @@ def test_cli_and_api_agree_and_the_blind_hub_is_null(
     assert round(march["co2_kg_avoided"], 9) == 36
     assert round(march["co2_kg_avoided_year_before"], 9) == 12
     assert office["commute_by_month"] == []
+    table = _run("analytics", "decision", "--from", PERIOD["from"], "--to", PERIOD["to"],
+                 "--dsn", hand_dsn)  # fmt: skip
+    assert "commute 2026-03: 300 km avoided, 36 kg CO2; a year earlier 12 kg, +200%" in table
+    assert "not measured (no sensor data in the period): hub-b" in table
 
 
 def test_report_says_not_measured_for_the_same_hub(
