@@ -25,6 +25,7 @@ def ready_block(
 
     today = dt.date.today()
     start = dt.date.fromtimestamp(live_start_s - options.backfill_s)
+    end = today + dt.timedelta(days=1)
     width = max(len(site.id) for site in inv.sites)
     pages = "\n".join(
         f"    {site.id:<{width}}  {base}/hubs/{site.id}"
@@ -36,8 +37,9 @@ def ready_block(
         f"  API docs   {base}/docs  (or {base}/redoc)\n"
         + (f"  clock      {clock_line}; the hub pages follow it\n" if clock_line else "")
         + f"  hub pages\n{pages}\n"
-        f"  report     hubsense report --from {start} --to {today + dt.timedelta(days=1)} "
-        f"--out report.html --dsn '{dsn}'\n"
+        f"  report     hubsense report --from {start} --to {end} --out report.html --dsn '{dsn}'\n"
+        f"  decision   hubsense analytics decision --from {start} --to {end} --dsn '{dsn}'\n"
+        "             (with the day passes the simulated people buy at the coworking sites)\n"
         f"  API key    {key}  (facilities: Authorization: Bearer KEY, or Sign in on a hub page)\n"
         f"  logs       {options.log_file}\n"
         "  Ctrl-C stops: the simulated nodes send `stop`, ingest stores the rest, servers stop\n"
@@ -66,7 +68,8 @@ def print_summary(console: Any, dsn: str, backfill_s: int) -> None:
 def print_where_to_look(dsn: str, mqtt_url: str, state_dir: Path) -> None:
     typer.echo(
         "\nWhere to look:\n"
-        f"  database   psql '{dsn}'   (tables events, node_status, bookings, dead_letters)\n"
+        f"  database   psql '{dsn}'\n"
+        "             (tables events, node_status, bookings, day_passes, dead_letters)\n"
         f"  broker     mosquitto_sub -L '{mqtt_url}/hubsense/v1/#' -v\n"
         f"  state      {state_dir}/services.json\n"
         f"  stop with  hubsense services down --state-dir {state_dir}\n"

@@ -93,6 +93,12 @@ def test_demo_runs_the_stack_serves_the_hub_page_and_stops_cleanly_on_ctrl_c(
             re.match(r"  report     hubsense report --from \S+ --to \S+ --out", t) for t in err
         )
         assert any(re.match(r"  API key    \S{20,}  \(facilities", t) for t in err)
+        # The day passes the simulator buys (docs/decisions.md) are named where to look.
+        assert any(
+            re.match(r"  decision   hubsense analytics decision --from \S+ --to \S+ --dsn", t)
+            for t in err
+        )
+        assert any("day passes the simulated people buy" in t for t in err)
         assert any(t.startswith("  Ctrl-C stops") for t in err)
         with urllib.request.urlopen(hub, timeout=10) as response:
             assert response.status == 200
