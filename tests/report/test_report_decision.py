@@ -51,9 +51,12 @@ def dsn(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     return db_dsn
 
 
-def _report(dsn: str, out: Path, start: str = "2026-03-02", end: str = "2026-03-04") -> str:
+def _report(
+    dsn: str, out: Path, start: str = "2026-03-02", end: str = "2026-03-04", *more: str
+) -> str:
     result = subprocess.run(
-        [str(HUBSENSE), "report", "--from", start, "--to", end, "--out", str(out), "--dsn", dsn],
+        [str(HUBSENSE), "report", "--from", start, "--to", end, "--out", str(out), "--dsn", dsn,
+         *more],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -167,3 +170,12 @@ def test_heatmap_per_site(dsn: str, tmp_path: Path) -> None:
     for name in ("Office A", "Hub B"):
         assert f'<img alt="Day profile of {name}" src="data:image/png;base64,' in html
     assert dt.date(2026, 3, 2).isoweekday() == 1  # the hand data's Monday
+
+
+def test_decision_from_events_is_the_decision_from_rollups(dsn: str, tmp_path: Path) -> None:
+    # Computed from the events, the report's own observed seconds judge the sites: both seen.
+    rolled = _decision(_report(dsn, tmp_path / "r.html"))
+    computed = _decision(_report(dsn, tmp_path / "e.html", "2026-03-02", "2026-03-04",
+                                 "--from-events"))  # fmt: skip
+    assert computed == rolled
+    assert "not measured" not in computed
