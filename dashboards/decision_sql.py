@@ -112,12 +112,18 @@ ORDER BY 1, 2
 """
 
 # A lone week: on at least half its open days with desks_used >= 1, co-presence stayed below
-# the organisation's together_min_s (default 3600).
+# the organisation's together_min_s (default 3600). A week whose open days the sensors did
+# not observe at all is "not measured", not "nobody came".
 LONE_WEEKS = f"""
 WITH days AS (
     SELECT to_char(sd.day, 'IYYY-"W"IW') AS week, sd.open, sd.desks_used, sd.copresence_s
     FROM {SITE_DAY} sd JOIN sites s ON s.id = sd.site_id
     WHERE sd.site_id = '$hub' AND {_DAY_IN_RANGE}
+), seen AS (
+    SELECT to_char(sd.day, 'IYYY-"W"IW') AS week, sum(sd.observed_s) AS observed_s
+    FROM {DESK_DAY} sd JOIN sites s ON s.id = sd.site_id
+    WHERE sd.site_id = '$hub' AND {_DAY_IN_RANGE}
+    GROUP BY 1
 ), together AS (
     SELECT coalesce((SELECT together_min_s FROM {_ORG} o), 3600) AS min_s
 )
@@ -125,12 +131,14 @@ SELECT d.week AS "week",
        count(*) FILTER (WHERE d.open AND d.desks_used >= 1) AS "days with people",
        count(*) FILTER (WHERE d.open AND d.desks_used >= 1 AND d.copresence_s < t.min_s)
            AS "days mostly alone",
-       CASE WHEN count(*) FILTER (WHERE d.open AND d.desks_used >= 1) = 0 THEN 'nobody came'
+       CASE WHEN count(*) FILTER (WHERE d.open) > 0
+                 AND coalesce(max(o.observed_s), 0) = 0 THEN 'not measured'
+            WHEN count(*) FILTER (WHERE d.open AND d.desks_used >= 1) = 0 THEN 'nobody came'
             WHEN 2 * count(*) FILTER (WHERE d.open AND d.desks_used >= 1
                                       AND d.copresence_s < t.min_s)
                  >= count(*) FILTER (WHERE d.open AND d.desks_used >= 1)
             THEN 'LONE' ELSE 'people met' END AS "lone week"
-FROM days d CROSS JOIN together t
+FROM days d CROSS JOIN together t LEFT JOIN seen o ON o.week = d.week
 GROUP BY d.week
 ORDER BY d.week DESC
 """

@@ -175,6 +175,38 @@ def test_lone_weeks_follow_together_min_s(dsn: str, boards: dict[str, Any]) -> N
             conn.execute("UPDATE organisation SET together_min_s = 7200")
 
 
+def test_lone_weeks_say_not_measured_without_sensor_data(dsn: str, boards: dict[str, Any]) -> None:
+    # Week 11: Hub B open Mon 9 and Tue 10 March, no desk-day row (nothing observed); week 12:
+    # open Mon 16, one desk observed an hour, nobody came.
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            """INSERT INTO analytics_site_day (site_id, day, open, peak, copresence_s, alone_s,
+                   desks_used)
+               VALUES ('hub-b', '2026-03-09', true, 0, 0, 0, 0),
+                      ('hub-b', '2026-03-10', true, 0, 0, 0, 0),
+                      ('hub-b', '2026-03-16', true, 0, 0, 0, 0)"""
+        )
+        conn.execute(
+            """INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start,
+                   observed_s, occupied_s, booked_s, booked_observed_s, booked_occupied_s,
+                   unbooked_occupied_s)
+               VALUES ('hub-b', 'b1', '2026-03-16',
+                       ('2026-03-16'::timestamp) AT TIME ZONE 'Europe/Stockholm',
+                       3600, 0, 0, 0, 0, 0)"""
+        )
+    try:
+        names, rows = run_sql(
+            dsn, panel_sql(boards["hub"], "Lone weeks"),
+            context(START, local(17, 0), hub=["hub-b"]),
+        )  # fmt: skip
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM analytics_site_day WHERE day >= '2026-03-09'")
+            conn.execute("DELETE FROM analytics_desk_day WHERE day >= '2026-03-09'")
+    got = {row[0]: dict(zip(names, row, strict=True))["lone week"] for row in rows}
+    assert got == {"2026-W12": "nobody came", "2026-W11": "not measured", "2026-W10": "LONE"}
+
+
 def test_community_day(dsn: str, boards: dict[str, Any]) -> None:
     # Hub B: Monday 2 desks used, Tuesday 0.
     assert _rows(dsn, boards["hub"], "Community day", hub=["hub-b"]) == [
