@@ -2,8 +2,9 @@
 
 Each row of such a COPY stream has the same size, so a whole stream is one numpy
 structured array: no Python object per row in either direction. Only int2, int4
-and int8 (big-endian on the wire) are handled; callers cast in SQL and use
-COALESCE so no value is NULL. Must not open connections; pure bytes and arrays.
+and int8 (big-endian on the wire), arrays of them and fixed-length text are handled;
+callers cast in SQL and use COALESCE so no value is NULL. Must not open connections;
+pure bytes and arrays.
 """
 
 from __future__ import annotations
@@ -59,11 +60,16 @@ def _array_dtype(dtype: np.dtype[Any], n: int) -> np.dtype[np.void]:
 
 def encode_rows(columns: dict[str, np.ndarray]) -> bytes:
     """The rows (no header or trailer) of equal-length integer columns; a 2-D column
-    (rows x n) is a PostgreSQL array of n elements a row (int2[] / int4[] / int8[])."""
+    (rows x n) is a PostgreSQL array of n elements a row (int2[] / int4[] / int8[]), and a
+    bytes column (numpy `S<n>`) is text of exactly n UTF-8 bytes a row. The wire forms of
+    date (int4 days) and timestamptz (int8 microseconds, both since 2000-01-01) are
+    integers too."""
     fields: list[tuple[str, Any]] = [("_count", ">i2")]
     for name, values in columns.items():
         if values.ndim == 2:
             fields += [(f"_len_{name}", ">i4"), (name, _array_dtype(values.dtype, values.shape[1]))]
+        elif values.dtype.kind == "S":  # text of one byte length for every row
+            fields += [(f"_len_{name}", ">i4"), (name, values.dtype)]
         else:
             fields += [(f"_len_{name}", ">i4"), (name, _WIRE[values.dtype])]
     n = len(next(iter(columns.values()))) if columns else 0
@@ -79,7 +85,7 @@ def encode_rows(columns: dict[str, np.ndarray]) -> bytes:
             for i in range(width):
                 field[f"l{i}"] = values.dtype.itemsize
                 field[f"v{i}"] = values[:, i]
-        else:
+        else:  # integers, and text whose UTF-8 bytes fill the field exactly
             rows[f"_len_{name}"] = values.dtype.itemsize
             rows[name] = values
     return rows.tobytes()

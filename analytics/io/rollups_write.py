@@ -5,10 +5,10 @@ hour, from the day's first hour with anything in it to its last), and only desk-
 where something was observed, occupied or booked are written: a missing row or hour is
 zeros, and closed days, closed hours and unobserved desks cost nothing. The view
 `analytics_desk_hour` unnests the arrays.
-Per-row data (desk-days, booking outcomes) goes up as one binary COPY of integer columns
-and arrays into a temporary table, then into the rollup with an INSERT … SELECT that maps
-index numbers back to ids: no Python object per row. Everything of a site is one
-transaction, so readers see the old rows or the new ones, never a mix.
+Desk-days go up as one binary COPY straight into the table, ids and dates encoded on the
+wire by numpy (no Python object per row, no staging); booking outcomes as a binary COPY
+into a temporary table and an upsert that maps index numbers back to ids. Everything of a
+site is one transaction, so readers see the old rows or the new ones, never a mix.
 Must not compute metrics.
 """
 
@@ -28,29 +28,19 @@ _MS_PER_S = 1000
 MEASURES = ("observed_s", "occupied_s", "booked_s", "booked_observed_s", "booked_occupied_s")
 
 _TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS _rollup_desk_day (
-    desk int4, slot int8, observed_s int8, occupied_s int8, booked_s int8,
-    booked_observed_s int8, booked_occupied_s int8, first_hour int2,
-    h_observed_s int4[], h_occupied_s int4[],
-    h_booked_s int4[], h_booked_observed_s int4[], h_booked_occupied_s int4[]
-) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _rollup_booking (
     booking int4, observed_s int8, occupied_s int8, outcome int2
 ) ON COMMIT DELETE ROWS;
 """
-_INSERT_DAYS = """
-INSERT INTO analytics_desk_day (site_id, desk_id, day, bucket_start, observed_s, occupied_s,
-                                booked_s, booked_observed_s, booked_occupied_s,
-                                unbooked_occupied_s, first_hour, hour_observed_s, hour_occupied_s,
-                                hour_booked_s, hour_booked_observed_s, hour_booked_occupied_s)
-SELECT %(site)s, d.id, %(start)s::date + r.slot::int4,
-       timestamptz 'epoch' + (%(midnights)s::int8[])[r.slot + 1] * interval '1 millisecond',
-       r.observed_s, r.occupied_s, r.booked_s, r.booked_observed_s, r.booked_occupied_s,
-       r.occupied_s - r.booked_occupied_s, r.first_hour, r.h_observed_s, r.h_occupied_s,
-       r.h_booked_s, r.h_booked_observed_s, r.h_booked_occupied_s
-  FROM _rollup_desk_day r
-  JOIN unnest(%(desks)s::text[]) WITH ORDINALITY d(id, idx) ON d.idx - 1 = r.desk
-"""
+# The columns of `desk_day_rows`' groups once `_final` has given them their ids and dates.
+_DESK_DAY_COLUMNS = (
+    "site_id, desk_id, day, bucket_start, observed_s, occupied_s, booked_s, booked_observed_s, "
+    "booked_occupied_s, unbooked_occupied_s, first_hour, hour_observed_s, hour_occupied_s, "
+    "hour_booked_s, hour_booked_observed_s, hour_booked_occupied_s"
+)
+# Binary date and timestamptz count from 2000-01-01 (days; microseconds since midnight UTC).
+_PG_EPOCH = dt.date(2000, 1, 1)
+_PG_EPOCH_MS = 946_684_800_000
 _UPSERT_BOOKINGS = """
 INSERT INTO analytics_booking_outcome (booking_id, site_id, desk_id, start_at, observed_s,
                                        occupied_s, outcome)
@@ -120,6 +110,38 @@ def desk_day_rows(
     return groups
 
 
+def _final(
+    group: dict[str, np.ndarray],
+    site: str,
+    desk_ids: list[str],
+    start: dt.date,
+    midnights: np.ndarray,
+) -> list[dict[str, np.ndarray]]:
+    """A group's rows as `analytics_desk_day` columns on the wire, split by the byte length
+    of their desk ids (a text column of one width a row layout): COPY straight into the
+    table, no staging and no INSERT … SELECT to map index numbers to ids."""
+    ids = [desk_id.encode() for desk_id in desk_ids]
+    length = np.asarray([len(i) for i in ids])[group["desk"]]
+    slot = group["slot"]
+    parts = []
+    for n in np.unique(length):
+        rows = np.flatnonzero(length == n)
+        desk = group["desk"][rows]
+        parts.append(
+            {
+                "site_id": np.full(len(rows), site.encode(), dtype=f"S{len(site.encode())}"),
+                "desk_id": np.asarray(ids, dtype=f"S{n}")[desk],
+                "day": (start.toordinal() - _PG_EPOCH.toordinal() + slot[rows]).astype(np.int32),
+                "bucket_start": (midnights[slot[rows]] - _PG_EPOCH_MS) * 1000,
+                **{name: group[name][rows] for name in MEASURES},
+                "unbooked_occupied_s": group["occupied_s"][rows] - group["booked_occupied_s"][rows],
+                "first_hour": group["first_hour"][rows],
+                **{f"hour_{name}": group[f"h_{name}"][rows] for name in MEASURES},
+            }
+        )
+    return parts
+
+
 def write_site(
     conn: Any, results: Results, bookings: BookingArrays, period: Period, percentile: str
 ) -> dict[str, int]:
@@ -144,12 +166,14 @@ def write_site(
             "AND day >= %(start)s AND day < %(end)s",
             common,
         )
-        if groups:
-            with cur.copy(
-                f"COPY _rollup_desk_day ({', '.join(groups[0])}) FROM STDIN (FORMAT binary)"
-            ) as copy:
-                copy.write(HEADER + b"".join(encode_rows(group) for group in groups) + TRAILER)
-            cur.execute(_INSERT_DAYS, {**common, "midnights": midnights.tolist()})
+        with cur.copy(
+            f"COPY analytics_desk_day ({_DESK_DAY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ) as copy:
+            copy.write(HEADER)
+            for group in groups:
+                for part in _final(group, site, layout.desk_ids, period.start, midnights):
+                    copy.write(encode_rows(part))
+            copy.write(TRAILER)
         if len(bookings):
             _copy(
                 cur,
