@@ -46,3 +46,30 @@ def test_integer_columns_and_arrays_of_two_widths_in_one_stream(db_dsn: str) -> 
         assert cur.execute("SELECT count(*), sum(k::int8) FROM t").fetchone() == (
             5, int(blocks[0]["k"].astype(np.int64).sum()),
         )  # fmt: skip
+
+
+def test_text_of_one_byte_length_and_wire_dates_and_instants(db_dsn: str) -> None:
+    """The desk-day writer's ids and dates: text of one UTF-8 length a block (ö is 2 bytes),
+    date as int4 days and timestamptz as int8 microseconds since 2000-01-01."""
+    import datetime as dt
+
+    ids = {4: ["d-01", "d-02"], 6: ["hö-01", "d-0003"]}
+    instant = dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC)  # Stockholm's spring change
+    epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    blocks = [
+        {
+            "id": np.asarray([i.encode() for i in names], dtype=f"S{n}"),
+            "day": np.full(2, (dt.date(2026, 3, 29) - dt.date(2000, 1, 1)).days, np.int32),
+            "at": np.full(2, (instant - epoch) // dt.timedelta(microseconds=1), np.int64),
+        }
+        for n, names in ids.items()
+    ]
+    with psycopg.connect(db_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SET timezone = 'UTC'")
+        cur.execute("CREATE TEMP TABLE t (id text, day date, at timestamptz)")
+        with cur.copy("COPY t (id, day, at) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(HEADER + b"".join(encode_rows(b) for b in blocks) + TRAILER)
+        got = cur.execute("SELECT id, day, at FROM t ORDER BY id").fetchall()
+    assert got == sorted(
+        (name, dt.date(2026, 3, 29), instant) for names in ids.values() for name in names
+    )
