@@ -26,7 +26,7 @@ import synth
 from hubsense.analytics.arrays import Layout
 from hubsense.analytics.calendar import Period
 from hubsense.analytics.io.db_read import copy_events
-from hubsense.analytics.run import run_period
+from hubsense.analytics.run import DEFAULT_WORKERS, run_period
 
 from hubsense.db.inventory_sync import apply_inventory
 from hubsense.db.migrate import migrate
@@ -176,7 +176,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     write = sum(r.write_s for r in site_runs)
     print(
         f"analytics run (all)       {total:7.2f} s {n / total / 1e6:7.2f} M events/s = {raw_s / total:.0%} of raw COPY-out "
-        f"(summed over sites run 4 at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)"
+        f"(summed over sites run {DEFAULT_WORKERS} at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s; hour + day rollups)"
     )
     print(
         f"                          ratio run / raw COPY-out {total / raw_s:.2f} (target <= 0.20); "
@@ -287,7 +287,7 @@ def section_db_year(args: Any, out: dict[str, Any], raw_rows_s: float | None) ->
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"analytics run (all)       {total:7.2f} s (median of {args.runs}; target < 60 s; summed "
-        f"over sites run 4 at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s)"
+        f"over sites run {DEFAULT_WORKERS} at a time: read {read:.2f} s, compute {comp:.2f} s, write {write:.2f} s)"
     )
     print(
         f"                          rows read {rows_read:,}; desk-day rows written {desk_days:,};"
