@@ -38,7 +38,7 @@ _DESK_DAY_COLUMNS = (
     "booked_occupied_s, unbooked_occupied_s, first_hour, hour_observed_s, hour_occupied_s, "
     "hour_booked_s, hour_booked_observed_s, hour_booked_occupied_s"
 )
-# Binary date and timestamptz count from 2000-01-01 (days; microseconds since midnight UTC).
+# Binary date and timestamptz count from 2000-01-01 00:00 UTC (in days; in microseconds).
 _PG_EPOCH = dt.date(2000, 1, 1)
 _PG_EPOCH_MS = 946_684_800_000
 _UPSERT_BOOKINGS = """
@@ -158,7 +158,7 @@ def write_site(
         "booked_occupied_s": results.booked_occupied_ms,
     }
     groups = desk_day_rows(ms, len(layout.desk_ids), hours, midnights)
-    common = {"site": site, "desks": layout.desk_ids, "start": period.start, "end": period.end}
+    common = {"site": site, "start": period.start, "end": period.end}
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_TEMP)
         cur.execute(
