@@ -139,6 +139,18 @@ def our_reader(dsn: str, s: synth.Synthetic) -> float:
         return time.perf_counter() - started
 
 
+def timed_runs(
+    dsn: str, period: Period, runs: int, workers: int = DEFAULT_WORKERS
+) -> tuple[float, Any]:
+    """Median wall seconds of `runs` analytics runs of the period, and the last run's sites."""
+    times, site_runs = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        site_runs = run_period(dsn, period, workers=workers)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), site_runs
+
+
 def section_db(args: Any, out: dict[str, Any]) -> None:
     shape = synth.SIMULATOR if args.db_shape == "simulator" else synth.KERNEL
     s = synth.generate(args.db_desks, dt.date(2026, 1, 5), args.db_days, seed=5, shape=shape)
@@ -160,13 +172,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     print(
         f"our reader (COPY->numpy)  {ours:7.2f} s {n / ours / 1e6:7.2f} M rows/s = {raw_s / ours:.0%} of raw"
     )
-    runs = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        site_runs = run_period(args.dsn, s.period)
-        runs.append((time.perf_counter() - started, site_runs))
-    total = statistics.median(r[0] for r in runs)
-    site_runs = runs[-1][1]
+    total, site_runs = timed_runs(args.dsn, s.period, args.runs)
     rows_read = sum(r.events for r in site_runs)
     rollup_rows = sum(r.desk_hours for r in site_runs)
     desk_day_rows = sum(r.desk_days for r in site_runs)
@@ -185,26 +191,16 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
     )
     by_workers = {}
     for workers in (1, 2, 4):
-        times = []
-        for _ in range(args.runs):
-            started = time.perf_counter()
-            run_period(args.dsn, s.period, workers=workers)
-            times.append(time.perf_counter() - started)
-        by_workers[workers] = statistics.median(times)
+        by_workers[workers], _ = timed_runs(args.dsn, s.period, args.runs, workers)
     print(
         "sites at once (workers)   "
         + ", ".join(f"{w}: {t:.2f} s" for w, t in by_workers.items())
         + f" (median of {args.runs} each, {os.cpu_count()} cores)"
     )
-    last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
-    incremental = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        run_period(args.dsn, last)
-        incremental.append(time.perf_counter() - started)
-    print(
-        f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})"
+    last_day_s, _ = timed_runs(
+        args.dsn, Period(s.period.end - dt.timedelta(days=1), s.period.end), args.runs
     )
+    print(f"incremental, last day     {last_day_s:7.2f} s (median of {args.runs})")
     out["db"] = {
         "run_s_by_workers": by_workers,
         "events": n,
@@ -218,7 +214,7 @@ def section_db(args: Any, out: dict[str, Any]) -> None:
         "desk_hour_rows": rollup_rows,
         "desk_day_rows": desk_day_rows,
         "peak_rss_mib": peak_rss_mib,
-        "last_day_s": statistics.median(incremental),
+        "last_day_s": last_day_s,
     }
 
 
@@ -272,13 +268,7 @@ def section_db_year(args: Any, out: dict[str, Any], raw_rows_s: float | None) ->
             f"({raw_rows_s / 1e6:.2f} M rows/s): ~{raw_rows / raw_rows_s:,.0f} s (estimated, "
             f"not loaded)"
         )
-    runs = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        site_runs = run_period(args.dsn, s.period)
-        runs.append((time.perf_counter() - started, site_runs))
-    total = statistics.median(r[0] for r in runs)
-    site_runs = runs[-1][1]
+    total, site_runs = timed_runs(args.dsn, s.period, args.runs)
     read = sum(r.read_s for r in site_runs)
     comp = sum(r.compute_s for r in site_runs)
     write = sum(r.write_s for r in site_runs)
@@ -293,15 +283,10 @@ def section_db_year(args: Any, out: dict[str, Any], raw_rows_s: float | None) ->
         f"                          rows read {rows_read:,}; desk-day rows written {desk_days:,};"
         f" peak RSS of this process {peak_rss_mib:.0f} MiB (the generator's arrays included)"
     )
-    last = Period(s.period.end - dt.timedelta(days=1), s.period.end)
-    incremental = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        run_period(args.dsn, last)
-        incremental.append(time.perf_counter() - started)
-    print(
-        f"incremental, last day     {statistics.median(incremental):7.2f} s (median of {args.runs})"
+    last_day_s, _ = timed_runs(
+        args.dsn, Period(s.period.end - dt.timedelta(days=1), s.period.end), args.runs
     )
+    print(f"incremental, last day     {last_day_s:7.2f} s (median of {args.runs})")
     out["db_year"] = {
         "desk_changes": len(s.events),
         "raw_rows_with_alives": raw_rows,
@@ -312,5 +297,5 @@ def section_db_year(args: Any, out: dict[str, Any], raw_rows_s: float | None) ->
         "rows_read": rows_read,
         "desk_day_rows": desk_days,
         "peak_rss_mib": peak_rss_mib,
-        "last_day_s": statistics.median(incremental),
+        "last_day_s": last_day_s,
     }

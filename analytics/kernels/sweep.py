@@ -30,9 +30,9 @@ the hot ones are read `unsigned`, which spares numba's negative-index wraparound
 Pure: arrays in, arrays out; no I/O.
 
 The steps `_walk` takes per desk toggle and per booking start or end, the bookings' time
-order and the desk table layouts are in `sweep_steps.py`. What stays here (~490 lines) is
-the walk itself: one numba loop with its inlined steps, whose arrays travel positionally
-(`jit.py` says why: a call passing many arrays costs more than the step's arithmetic).
+order and the desk table layouts are in `sweep_steps.py`. Over 400 lines on purpose: what
+stays here is the walk itself, one numba loop with its inlined steps, whose arrays travel
+positionally (`jit.py` says why: a call passing many arrays costs more than the step's arithmetic).
 Grouping them into argument records would shorten it, and waits on a bench showing no loss.
 """
 
