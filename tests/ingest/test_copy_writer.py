@@ -168,3 +168,16 @@ def test_a_read_only_server_is_down_so_the_writer_reconnects(dsn: str) -> None:
         assert writer.write(batch_of(Decoded(events=[ROW]))).inserted == 1
     finally:
         writer.close()
+
+
+def test_event_times_keep_their_millisecond(dsn: str) -> None:
+    # The insert divides in float8: exact to the ms for any date a node can send.
+    stamps = [0, 1, 999, 1_764_000_000_001, 1_764_000_000_999, 4_102_444_799_999]
+    rows = [(*ROW[:1], seq, ts, *ROW[3:]) for seq, ts in enumerate(stamps)]
+    writer = BatchWriter(dsn)
+    try:
+        writer.write(batch_of(Decoded(events=rows)))
+    finally:
+        writer.close()
+    stored = query(dsn, "SELECT (extract(epoch FROM ts) * 1000)::bigint FROM events ORDER BY seq")
+    assert [ms for (ms,) in stored] == stamps

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from hubsense.ingest.batch import Batch
 from hubsense.ingest.copy_writer import BatchWriter
-from hubsense.ingest.coverage import Beat, Heartbeats, covers, merged
+from hubsense.ingest.coverage import Heartbeats, covers, merged
 from hubsense.ingest.decode import Decoded, EventRow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,21 +20,21 @@ ONE = Heartbeats((-(2**62),), (60,))  # 60 s heartbeat: an alive covers 180 s
 
 
 def test_an_alive_covers_three_heartbeats_or_until_the_next_event() -> None:
-    beats = [Beat(0, 1, True), Beat(60_000, 2, True), Beat(400_000, 3, True)]
+    beats = [(0, 1, True), (60_000, 2, True), (400_000, 3, True)]
     assert covers(beats, ONE) == [(0, 240_000), (400_000, 580_000)]
 
 
 def test_a_stop_ends_the_cover_and_covers_nothing() -> None:
-    beats = [Beat(0, 1, True), Beat(10_000, 2, False), Beat(10_000, 3, True)]
+    beats = [(0, 1, True), (10_000, 2, False), (10_000, 3, True)]
     # The stop ends the first cover at 10 s; the alive at the same instant (later seq) restarts it.
     assert covers(beats, ONE) == [(0, 190_000)]
     # Same instant, the alive first: its cover is empty, the stop then ends the stretch.
-    assert covers([Beat(0, 1, True), Beat(5, 2, True), Beat(5, 3, False)], ONE) == [(0, 5)]
+    assert covers([(0, 1, True), (5, 2, True), (5, 3, False)], ONE) == [(0, 5)]
 
 
 def test_the_heartbeat_in_force_at_the_alive_applies() -> None:
     history = Heartbeats((-(2**62), 100_000 * 1000), (60, 10))
-    beats = [Beat(0, 1, True), Beat(100_000, 2, True), Beat(1_000_000, 3, True)]
+    beats = [(0, 1, True), (100_000, 2, True), (1_000_000, 3, True)]
     assert covers(beats, history) == [(0, 130_000), (1_000_000, 1_030_000)]
 
 
