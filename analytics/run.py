@@ -1,8 +1,9 @@
 """The database path: per site, read events and bookings, compute the metrics, write the rollups.
 
-`run_period` is what `hubsense analytics run` and the scheduler call. Each site is read
-(binary COPY), computed with hour buckets (day rows are sums of their hours) and
-written in its own transaction, so a rerun replaces exactly the rows of the period.
+`run_period` is what `hubsense analytics run` and the scheduler call. Sites go in chunks
+(`chunks`): a chunk is read with one set of statements (binary COPY), each site computed
+with hour buckets (day rows are sums of their hours), and the chunk written in one
+transaction, so a rerun replaces exactly the rows of the period.
 Must not parse options or print.
 """
 
@@ -19,8 +20,8 @@ from typing import Any
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
 from hubsense.analytics.io.db_read import load_sites, stored_used_min_s
-from hubsense.analytics.io.rollups_write import write_site
-from hubsense.analytics.site import SiteLayout, read_inputs
+from hubsense.analytics.io.rollups_write import write_sites
+from hubsense.analytics.site import SiteLayout, read_inputs_of
 
 from hubsense.db.connect import connect
 from hubsense.errors import ConfigError
@@ -50,59 +51,97 @@ class SiteRun:
     results: Results
 
 
-def _run_site(
+# A chunk of sites is read and written with one set of statements. Sites join a chunk
+# until it holds this many desk-days (a year of one 50-desk site is 18,250: alone, as
+# before; one day of 200 sites is 50 each), and there are at least two chunks a worker so
+# that the workers stay busy. Measured (bench/analytics.py, 200 sites x 50 desks): the
+# last day 0.9-1.0 s one site at a time, see docs/scaling.md for chunks.
+CHUNK_DESK_DAYS = 5_000
+
+
+def chunks(sites: list[Site], days: int, workers: int) -> list[list[int]]:
+    """Site indices in order, cut into chunks of about CHUNK_DESK_DAYS desk-days."""
+    most = max(1, -(-len(sites) // (2 * workers)))
+    out: list[list[int]] = []
+    load = 0
+    for i, site in enumerate(sites):
+        if not out or len(out[-1]) >= most or load >= CHUNK_DESK_DAYS:
+            out.append([])
+            load = 0
+        out[-1].append(i)
+        load += max(1, len(site.desks)) * days
+    return out
+
+
+def _run_chunk(
     conn: Any,
-    site: Site,
+    sites: list[Site],
     node_of_desk: dict[str, str],
     period: Period,
     noshow_min_s: int,
     percentile: Fraction,
     write: bool,
     used_min_s: int = DEFAULT_USED_MIN_S,
-) -> SiteRun:
-    """Read, compute and write one site on the calling worker's connection."""
+) -> list[SiteRun]:
+    """Read, compute and write a chunk of sites on the calling worker's connection.
+
+    The chunk's read and write are one set of statements, so each site's read_s and write_s
+    is its share of them (by desk count); the sums over sites are the times spent."""
     started = time.perf_counter()
-    where = SiteLayout.of(site, node_of_desk)
-    events, bookings = read_inputs(conn, where, period)
-    read_done = time.perf_counter()
-    results = compute(
-        where.layout,
-        events,
-        bookings,
-        period,
-        Bucket.HOUR,
-        noshow_min_s,
-        percentile,
-        used_min_s=used_min_s,
-    )
-    computed = time.perf_counter()
+    wheres = [SiteLayout.of(site, node_of_desk) for site in sites]
+    inputs = read_inputs_of(conn, wheres, period)
+    read_s = time.perf_counter() - started
+    computed = []
+    compute_s = []
+    for where, (events, bookings) in zip(wheres, inputs, strict=True):
+        began = time.perf_counter()
+        results = compute(
+            where.layout,
+            events,
+            bookings,
+            period,
+            Bucket.HOUR,
+            noshow_min_s,
+            percentile,
+            used_min_s=used_min_s,
+        )
+        computed.append((results, bookings))
+        compute_s.append(time.perf_counter() - began)
+    began = time.perf_counter()
     counts = (
-        write_site(conn, results, bookings, period, str(percentile))
+        write_sites(conn, computed, period, str(percentile))
         if write
-        else {"desk_days": 0, "desk_hours": 0}
+        else [{"desk_days": 0, "desk_hours": 0} for _ in sites]
     )
-    written = time.perf_counter()
-    run = SiteRun(
-        site=site.id,
-        events=len(events),
-        bookings=len(bookings),
-        desk_days=counts["desk_days"],
-        desk_hours=counts["desk_hours"],
-        read_s=read_done - started,
-        compute_s=computed - read_done,
-        write_s=written - computed,
-        results=results,
-    )
+    write_s = time.perf_counter() - began
+    desks = [max(1, len(site.desks)) for site in sites]
+    share = [n / sum(desks) for n in desks]
+    runs = [
+        SiteRun(
+            site=site.id,
+            events=len(events),
+            bookings=len(bookings),
+            desk_days=count["desk_days"],
+            desk_hours=count["desk_hours"],
+            read_s=read_s * part,
+            compute_s=took,
+            write_s=write_s * part,
+            results=results,
+        )
+        for site, (events, _), (results, bookings), count, took, part in zip(
+            sites, inputs, computed, counts, compute_s, share, strict=True
+        )
+    ]
     log.info(
-        "analytics_site_computed",
-        site=site.id,
-        events=run.events,
-        bookings=run.bookings,
-        read_s=round(run.read_s, 3),
-        compute_s=round(run.compute_s, 3),
-        write_s=round(run.write_s, 3),
+        "analytics_sites_computed",
+        sites=[site.id for site in sites],
+        events=sum(run.events for run in runs),
+        bookings=sum(run.bookings for run in runs),
+        read_s=round(read_s, 3),
+        compute_s=round(sum(compute_s), 3),
+        write_s=round(write_s, 3),
     )
-    return run
+    return runs
 
 
 def run_period(
@@ -117,11 +156,11 @@ def run_period(
 ) -> list[SiteRun]:
     """Compute and store the rollups of every (or the named) active site for the period.
 
-    Sites are independent (their own rows, their own transaction), so `workers` of them
-    run at once: most of a small run is waiting for the server, and the kernels release
-    the GIL. Each worker opens one connection and takes sites from a shared queue until
-    none is left; a connection a site would cost a backend start and the temporary
-    tables' catalog rows again, which for a one-day run is as much as the work itself.
+    Sites are independent (their own rows), so `workers` chunks of them run at once: most
+    of a small run is waiting for the server, and the kernels release the GIL. Each
+    worker opens one connection and takes chunks from a shared queue until none is left;
+    a connection a site would cost a backend start and the temporary tables' catalog rows
+    again, which for a one-day run is as much as the work itself.
     """
     with connect(dsn, autocommit=True) as conn:
         sites, node_of_desk = load_sites(conn, site_ids)
@@ -130,21 +169,22 @@ def run_period(
     missing = sorted(set(site_ids or []) - {site.id for site in sites})
     if missing:
         raise ConfigError(f"--site: unknown or retired site(s) {', '.join(missing)}")
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for i in range(len(sites)):
-        todo.put(i)
+    n_workers = max(1, min(workers, len(sites)))
+    todo: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+    for chunk in chunks(sites, (period.end - period.start).days, n_workers):
+        todo.put(chunk)
     runs: dict[int, SiteRun] = {}
 
     def work() -> None:
         with connect(dsn, autocommit=True) as conn:
             while True:
                 try:
-                    i = todo.get_nowait()
+                    chunk = todo.get_nowait()
                 except queue.Empty:
                     return
-                runs[i] = _run_site(
+                done = _run_chunk(
                     conn,
-                    sites[i],
+                    [sites[i] for i in chunk],
                     node_of_desk,
                     period,
                     noshow_min_s,
@@ -152,8 +192,8 @@ def run_period(
                     write,
                     used_min_s,
                 )
+                runs.update(zip(chunk, done, strict=True))
 
-    n_workers = max(1, min(workers, len(sites)))
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         for future in [pool.submit(work) for _ in range(n_workers)]:
             future.result()

@@ -4,9 +4,9 @@ Per site, events received since the site's watermark (late ones from nodes that 
 offline included) and bookings changed since then decide which site-local days to
 recompute: a desk event reaches until that desk's next event (its state holds until
 then), an alive for three heartbeats, a booking over its span. Those days, as one
-range per site, go through `run_period`; then the watermark moves to the instant the
-scan looked up to (a little behind now, so rows of transactions still committing are
-picked up next time).
+range per site, go through `run_period` (one call for the sites of the same range); then
+the watermark moves to the instant the scan looked up to (a little behind now, so rows of
+transactions still committing are picked up next time).
 
 One scheduler per database: a tick holds a PostgreSQL session advisory lock, and
 `run_forever` holds it for as long as it runs. A second `run_forever` waits as a standby
@@ -183,8 +183,13 @@ def _tick(
         current = now or row[0]
         upto = current - COMMIT_SLACK
         plans = touched(conn, upto)
+    # Sites touched over the same days go through one run (usually all of them: today),
+    # so they are read and written in chunks on all workers, not one run a site.
+    by_period: dict[Period, list[str]] = {}
     for plan in plans:
-        run_period(dsn, plan.period, [plan.site], noshow_min_s, percentile)
+        by_period.setdefault(plan.period, []).append(plan.site)
+    for period, sites in by_period.items():
+        run_period(dsn, period, sites, noshow_min_s, percentile)
     with connect(dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO analytics_watermark (site_id, received_upto) "

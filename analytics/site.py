@@ -9,6 +9,7 @@ of the last booking that starts in the period, not only to the period's end.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -18,10 +19,10 @@ from hubsense.analytics.arrays import BookingArrays, EventArrays, Layout
 from hubsense.analytics.calendar import Bucket, Period
 from hubsense.analytics.compute import DEFAULT_NOSHOW_MIN_S, DEFAULT_PERCENTILE, Results, compute
 from hubsense.analytics.io.db_read import (
-    copy_events,
+    copy_events_of,
     load_sites,
     observation_layout,
-    read_bookings,
+    read_bookings_of,
 )
 
 from hubsense.inventory.model import Site
@@ -62,10 +63,22 @@ def period_ms(site: SiteLayout, period: Period) -> tuple[int, int]:
 
 def read_inputs(conn: Any, site: SiteLayout, period: Period) -> tuple[EventArrays, BookingArrays]:
     """The site's events and the bookings overlapping the period, as kernel arrays."""
-    from_ms, to_ms = period_ms(site, period)
-    bookings = read_bookings(conn, site.layout, from_ms, to_ms)
-    events_to = max(to_ms, int(bookings.end_ms.max()) if len(bookings) else to_ms)
-    return copy_events(conn, site.layout, from_ms, events_to), bookings
+    return read_inputs_of(conn, [site], period)[0]
+
+
+def read_inputs_of(
+    conn: Any, sites: Sequence[SiteLayout], period: Period
+) -> list[tuple[EventArrays, BookingArrays]]:
+    """`read_inputs` of several sites in three statements (each site in its own time zone)."""
+    layouts = [site.layout for site in sites]
+    windows = [period_ms(site, period) for site in sites]
+    bookings = read_bookings_of(conn, layouts, windows)
+    event_windows = [
+        (from_ms, max(to_ms, int(b.end_ms.max()) if len(b) else to_ms))
+        for (from_ms, to_ms), b in zip(windows, bookings, strict=True)
+    ]
+    events = copy_events_of(conn, layouts, event_windows)
+    return list(zip(events, bookings, strict=True))
 
 
 def compute_site(

@@ -8,13 +8,15 @@ zeros, and closed days, closed hours and unobserved desks cost nothing. The view
 Desk-days go up as one binary COPY straight into the table, ids and dates encoded on the
 wire by numpy (no Python object per row, no staging); booking outcomes as a binary COPY
 into a temporary table and an upsert that maps index numbers back to ids. Everything of a
-site is one transaction, so readers see the old rows or the new ones, never a mix.
+site (or of a chunk of sites, `write_sites`) is one transaction, so readers see the old
+rows or the new ones, never a mix.
 Must not compute metrics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -146,23 +148,24 @@ def write_site(
     conn: Any, results: Results, bookings: BookingArrays, period: Period, percentile: str
 ) -> dict[str, int]:
     """Replace the site's rollups for the period with `results` (computed with hour buckets)."""
-    layout, cal = results.layout, results.calendars
-    site = layout.sites[0].id
-    hours = cal.buckets(0)
-    midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
-    ms = {
-        "observed_s": results.observed_ms,
-        "occupied_s": results.occupied_ms,
-        "booked_s": results.booked_ms,
-        "booked_observed_s": results.booked_observed_ms,
-        "booked_occupied_s": results.booked_occupied_ms,
-    }
-    groups = desk_day_rows(ms, len(layout.desk_ids), hours, midnights)
-    common = {"site": site, "start": period.start, "end": period.end}
+    return write_sites(conn, [(results, bookings)], period, percentile)[0]
+
+
+def write_sites(
+    conn: Any,
+    computed: Sequence[tuple[Results, BookingArrays]],
+    period: Period,
+    percentile: str,
+) -> list[dict[str, int]]:
+    """Replace the rollups of several sites for the period in one transaction: each table's
+    rows of all of them in one statement (a one-day run is mostly per-statement cost)."""
+    sites = [results.layout.sites[0].id for results, _ in computed]
+    groups = [_desk_day_groups(results) for results, _ in computed]
+    common = {"sites": sites, "start": period.start, "end": period.end}
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_TEMP)
         cur.execute(
-            "DELETE FROM analytics_desk_day WHERE site_id = %(site)s "
+            "DELETE FROM analytics_desk_day WHERE site_id = ANY(%(sites)s) "
             "AND day >= %(start)s AND day < %(end)s",
             common,
         )
@@ -170,51 +173,31 @@ def write_site(
             f"COPY analytics_desk_day ({_DESK_DAY_COLUMNS}) FROM STDIN (FORMAT binary)"
         ) as copy:
             copy.write(HEADER)
-            for group in groups:
-                for part in _final(group, site, layout.desk_ids, period.start, midnights):
-                    copy.write(encode_rows(part))
+            for (results, _), site_groups in zip(computed, groups, strict=True):
+                cal = results.calendars
+                midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
+                for group in site_groups:
+                    for part in _final(
+                        group,
+                        results.layout.sites[0].id,
+                        results.layout.desk_ids,
+                        period.start,
+                        midnights,
+                    ):
+                        copy.write(encode_rows(part))
             copy.write(TRAILER)
-        if len(bookings):
-            _copy(
-                cur,
-                "_rollup_booking",
-                {
-                    "booking": np.arange(len(bookings), dtype=np.int32),
-                    "observed_s": results.booking_observed_ms // _MS_PER_S,
-                    "occupied_s": results.booking_occupied_ms // _MS_PER_S,
-                    "outcome": results.booking_outcome.astype(np.int16),
-                },
-            )
-            cur.execute(
-                _UPSERT_BOOKINGS, {"ids": bookings.booking_id, "names": list(OUTCOME_NAMES)}
-            )
+        _write_booking_outcomes(cur, computed)
         cur.execute(
-            "DELETE FROM analytics_site_day WHERE site_id = %(site)s "
+            "DELETE FROM analytics_site_day WHERE site_id = ANY(%(sites)s) "
             "AND day >= %(start)s AND day < %(end)s",
             common,
         )
-        rows = cal.day_rows(0)
         cur.executemany(
             "INSERT INTO analytics_site_day (site_id, day, open, peak, peak_at, copresence_s, "
             "alone_s, desks_used) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    site,
-                    period.start + dt.timedelta(days=i),
-                    bool(cal.open_day[r]),
-                    int(results.peak[r]),
-                    None
-                    if results.peak_at_ms[r] < 0
-                    else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-                    + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
-                    int(results.copresence_ms[r]) // _MS_PER_S,
-                    int(results.alone_ms[r]) // _MS_PER_S,
-                    int(results.desks_used[r]),
-                )
-                for i, r in enumerate(rows)
-            ],
+            [row for results, _ in computed for row in _site_day_rows(results, period)],
         )
-        cur.execute(
+        cur.executemany(
             "INSERT INTO analytics_site_summary (site_id, period_from, period_to, percentile, "
             "days_open, "
             "capacity, desks_needed, surplus) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -222,19 +205,82 @@ def write_site(
             "percentile = EXCLUDED.percentile, days_open = EXCLUDED.days_open, "
             "capacity = EXCLUDED.capacity, desks_needed = EXCLUDED.desks_needed, "
             "surplus = EXCLUDED.surplus, computed_at = now()",
-            (
-                site,
-                period.start,
-                period.end,
-                percentile,
-                results.days_open[0],
-                results.capacity[0],
-                results.desks_needed[0],
-                results.surplus(0),
-            ),
+            [
+                (
+                    site,
+                    period.start,
+                    period.end,
+                    percentile,
+                    results.days_open[0],
+                    results.capacity[0],
+                    results.desks_needed[0],
+                    results.surplus(0),
+                )
+                for site, (results, _) in zip(sites, computed, strict=True)
+            ],
         )
-    return {
-        "desk_days": sum(len(group["desk"]) for group in groups),
-        "desk_hours": sum(group["h_observed_s"].size for group in groups),
-        "bookings": len(bookings),
+    return [
+        {
+            "desk_days": sum(len(group["desk"]) for group in site_groups),
+            "desk_hours": sum(group["h_observed_s"].size for group in site_groups),
+            "bookings": len(bookings),
+        }
+        for site_groups, (_, bookings) in zip(groups, computed, strict=True)
+    ]
+
+
+def _desk_day_groups(results: Results) -> list[dict[str, np.ndarray]]:
+    layout, cal = results.layout, results.calendars
+    ms = {
+        "observed_s": results.observed_ms,
+        "occupied_s": results.occupied_ms,
+        "booked_s": results.booked_ms,
+        "booked_observed_s": results.booked_observed_ms,
+        "booked_occupied_s": results.booked_occupied_ms,
     }
+    midnights = cal.d_bounds[cal.d_off[0] : cal.d_off[1]]
+    return desk_day_rows(ms, len(layout.desk_ids), cal.buckets(0), midnights)
+
+
+def _write_booking_outcomes(cur: Any, computed: Sequence[tuple[Results, BookingArrays]]) -> None:
+    """All sites' booking outcomes: one COPY numbered across the sites, one upsert."""
+    with_bookings = [(results, bookings) for results, bookings in computed if len(bookings)]
+    if not with_bookings:
+        return
+    _copy(
+        cur,
+        "_rollup_booking",
+        {
+            "booking": np.arange(sum(len(b) for _, b in with_bookings), dtype=np.int32),
+            "observed_s": np.concatenate([r.booking_observed_ms for r, _ in with_bookings])
+            // _MS_PER_S,
+            "occupied_s": np.concatenate([r.booking_occupied_ms for r, _ in with_bookings])
+            // _MS_PER_S,
+            "outcome": np.concatenate([r.booking_outcome for r, _ in with_bookings]).astype(
+                np.int16
+            ),
+        },
+    )
+    ids = [booking_id for _, bookings in with_bookings for booking_id in bookings.booking_id]
+    cur.execute(_UPSERT_BOOKINGS, {"ids": ids, "names": list(OUTCOME_NAMES)})
+
+
+def _site_day_rows(results: Results, period: Period) -> list[tuple[Any, ...]]:
+    cal = results.calendars
+    site = results.layout.sites[0].id
+    return [
+        (
+            site,
+            period.start + dt.timedelta(days=i),
+            bool(cal.open_day[r]),
+            int(results.peak[r]),
+            None
+            if results.peak_at_ms[r] < 0
+            else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            + dt.timedelta(milliseconds=int(results.peak_at_ms[r])),
+            int(results.copresence_ms[r]) // _MS_PER_S,
+            int(results.alone_ms[r]) // _MS_PER_S,
+            int(results.desks_used[r]),
+        )
+        for i, r in enumerate(cal.day_rows(0))
+    ]
