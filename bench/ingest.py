@@ -273,9 +273,6 @@ def wait_rows(dsn: str, expected: int, timeout_s: float) -> float:
 
 def measure_ceiling(dsn: str, events: int, batch_events: int) -> dict[str, float]:
     """Rows/s of ingest's own write path (staging COPY + INSERT, coverage kept) and of raw COPY."""
-    from hubsense.ingest.batch import Batch
-    from hubsense.ingest.copy_writer import BatchWriter
-    from hubsense.ingest.decode import Decoded
 
     rows = []
     for seq in range(events):
@@ -294,15 +291,7 @@ def measure_ceiling(dsn: str, events: int, batch_events: int) -> dict[str, float
             )
         )
     truncate(dsn)
-    writer = BatchWriter(dsn)
-    writer.connect()
-    start = time.perf_counter()
-    for first in range(0, events, batch_events):
-        batch = Batch()
-        batch.add("", b"", Decoded(events=rows[first : first + batch_events]), None, 0.0)
-        writer.write(batch)
-    staging_s = time.perf_counter() - start
-    writer.close()
+    staging_s = timed_writes(dsn, rows, batch_events)
     no_coverage_s = _without_coverage(dsn, rows, batch_events)
     truncate(dsn)
     import psycopg
@@ -335,24 +324,31 @@ def _without_coverage(dsn: str, rows: list[Any], batch_events: int) -> float:
     """Seconds of the same staging writes with coverage maintenance switched off (for the
     comparison only: what keeping coverage in the events' transaction costs)."""
     import hubsense.ingest.copy_writer as copy_writer
-    from hubsense.ingest.batch import Batch
-    from hubsense.ingest.decode import Decoded
 
     truncate(dsn)
     kept = copy_writer.update_coverage
     copy_writer.update_coverage = lambda conn, rows: None  # type: ignore[assignment]
     try:
-        writer = copy_writer.BatchWriter(dsn)
-        writer.connect()
-        start = time.perf_counter()
-        for first in range(0, len(rows), batch_events):
-            batch = Batch()
-            batch.add("", b"", Decoded(events=rows[first : first + batch_events]), None, 0.0)
-            writer.write(batch)
-        seconds = time.perf_counter() - start
-        writer.close()
+        return timed_writes(dsn, rows, batch_events)
     finally:
         copy_writer.update_coverage = kept
+
+
+def timed_writes(dsn: str, rows: list[Any], batch_events: int) -> float:
+    """Seconds to write `rows` through BatchWriter, `batch_events` a batch."""
+    from hubsense.ingest import copy_writer
+    from hubsense.ingest.batch import Batch
+    from hubsense.ingest.decode import Decoded
+
+    writer = copy_writer.BatchWriter(dsn)
+    writer.connect()
+    start = time.perf_counter()
+    for first in range(0, len(rows), batch_events):
+        batch = Batch()
+        batch.add("", b"", Decoded(events=rows[first : first + batch_events]), None, 0.0)
+        writer.write(batch)
+    seconds = time.perf_counter() - start
+    writer.close()
     return seconds
 
 
