@@ -202,11 +202,6 @@ def _index_reads(conn: Any) -> Iterator[None]:
         yield
 
 
-def read_bookings(conn: Any, layout: Layout, from_ms: int, to_ms: int) -> BookingArrays:
-    """The site's bookings overlapping [from, to), by desk (bookings are few: rows are fine)."""
-    return read_bookings_of(conn, [layout], [(from_ms, to_ms)])[0]
-
-
 def read_bookings_of(
     conn: Any, layouts: Sequence[Layout], windows: Sequence[Window]
 ) -> list[BookingArrays]:

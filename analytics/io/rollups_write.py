@@ -144,13 +144,6 @@ def _final(
     return parts
 
 
-def write_site(
-    conn: Any, results: Results, bookings: BookingArrays, period: Period, percentile: str
-) -> dict[str, int]:
-    """Replace the site's rollups for the period with `results` (computed with hour buckets)."""
-    return write_sites(conn, [(results, bookings)], period, percentile)[0]
-
-
 def write_sites(
     conn: Any,
     computed: Sequence[tuple[Results, BookingArrays]],
